@@ -1,0 +1,147 @@
+"""Oracle 2: every quantity of a network from jax.grad, compiled once per shape bucket.
+
+The forward pass and the loss are written here again in jax.numpy (nothing of manual/ is used).
+dC/dz[l] and dC/da[l] are the gradients of zero probes added to z[l] and a[l].
+
+Compiles: XLA compiles once per input shape, and Hypothesis draws a new shape almost every example,
+which would cost 80-300 ms each. So every network is padded into a bucket: all widths to one common
+width, the batch to a bucket size, with masks that make the padding inert:
+- padded weights, biases, inputs and targets are zero, and padded units are masked out of every layer's
+  output (a = mask * act(z)), so they feed nothing forward;
+- softmax sees padded logits as -inf-like (masked) so they get probability 0;
+- the loss is summed over real units and real rows only, and divided by the true batch size N.
+Activation and loss names are traced integer codes, not part of the compile key, so one compiled
+function serves every activation and loss. The compile key is (depth, width bucket, batch bucket, dtype).
+`plain_quantities` is the same computation without padding, kept for the test that the bucketed
+oracle equals the plain one.
+"""
+from __future__ import annotations
+
+
+import jax
+
+jax.config.update("jax_enable_x64", True)  # float64 is the default dtype of every check
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+ACTIVATION_CODES = {"sigmoid": 0, "tanh": 1, "relu": 2, "identity": 3, "softmax": 4}
+LOSS_CODES = {"sum_sq": 0, "half_sum_sq": 1, "mean_sum_sq": 2, "mean_half_sum_sq": 3, "softmax_ce": 4, "sigmoid_bce": 5}
+WIDTH_BUCKETS = (16, 64, 256, 1024, 4096)
+BATCH_BUCKETS = (32, 256, 1024)
+
+compile_count = 0  # how many times XLA compiled the oracle in this process (traces == compiles here)
+
+
+def _bucket(n: int, buckets: tuple[int, ...]) -> int:
+    for size in buckets:
+        if n <= size:
+            return size
+    return 1 << (n - 1).bit_length()
+
+
+def _activate(code, z, unit_mask):
+    # Masked softmax: padded units get a very negative logit, so probability exactly 0.
+    big_negative = jnp.asarray(jnp.finfo(z.dtype).min / 4, z.dtype)
+    masked_z = jnp.where(unit_mask, z, big_negative)
+    softmax = jax.nn.softmax(masked_z, axis=1)
+    return jnp.select(
+        [code == 0, code == 1, code == 2, code == 3],
+        [jax.nn.sigmoid(z), jnp.tanh(z), jnp.maximum(z, 0), z],
+        softmax,
+    )
+
+
+def _loss(code, z, a, a_probe, y, mask, n_true):
+    """C; mask marks real (row, unit) cells; sums run over them only, means divide by the true N.
+
+    For the cross-entropies the a-probe enters as log(s + probe) ~ log s + probe / s, its exact first
+    order term; 1/s is held constant (stop_gradient) so no 0 * inf from a saturated s leaks into dC/dz,
+    and s is floored at the dtype's tiny so an underflowed probability gives a huge, not infinite, slope.
+    """
+    sq = jnp.sum(jnp.where(mask, (a - y) ** 2, 0))
+    tiny = jnp.finfo(z.dtype).tiny
+    inverse = lambda s: jax.lax.stop_gradient(1 / jnp.maximum(s, tiny))
+    big_negative = jnp.asarray(jnp.finfo(z.dtype).min / 4, z.dtype)
+    log_softmax = jax.nn.log_softmax(jnp.where(mask, z, big_negative), axis=1)
+    log_s = log_softmax + a_probe * inverse(jnp.exp(log_softmax))
+    ce = -jnp.sum(jnp.where(mask, y * log_s, 0)) / n_true
+    p = jax.nn.sigmoid(z)
+    log_p = jax.nn.log_sigmoid(z) + a_probe * inverse(p)
+    log_1mp = jax.nn.log_sigmoid(-z) - a_probe * inverse(1 - p)
+    bce = -jnp.sum(jnp.where(mask, y * log_p + (1 - y) * log_1mp, 0)) / n_true
+    return jnp.select(
+        [code == 0, code == 1, code == 2, code == 3, code == 4],
+        [sq, 0.5 * sq, sq / n_true, 0.5 * sq / n_true, ce],
+        bce,
+    )
+
+
+def _cost(params, z_probes, a_probes, X, Y, act_codes, loss_code, unit_masks, row_mask, n_true):
+    a = X
+    z = None
+    for (W, b), z_probe, a_probe, code, unit_mask in zip(params, z_probes, a_probes, act_codes, unit_masks):
+        z = a @ W.T + b + z_probe
+        a = jnp.where(row_mask[:, None] & unit_mask[None, :], _activate(code, z, unit_mask[None, :]), 0) + a_probe
+    out_mask = row_mask[:, None] & unit_masks[-1][None, :]
+    return _loss(loss_code, z, a, a_probes[-1], Y, out_mask, n_true)
+
+
+def _all_gradients(params, z_probes, a_probes, *rest):
+    global compile_count
+    compile_count += 1  # runs only while jax traces, i.e. once per compile
+    value, grads = jax.value_and_grad(_cost, argnums=(0, 1, 2))(params, z_probes, a_probes, *rest)
+    return value, grads
+
+
+_compiled = jax.jit(_all_gradients)
+
+
+def _pad(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    out = np.zeros(shape, dtype=x.dtype)
+    out[tuple(slice(0, s) for s in x.shape)] = x
+    return out
+
+
+def _run(net, width: int | None, batch: int | None, fn):
+    """Call fn on the network padded to a square `width` and `batch` (None: each layer at its own size)."""
+    dtype = net.dtype
+    widths = net.widths
+    rows = batch or net.batch
+    params, z_probes, a_probes, unit_masks = [], [], [], []
+    for l, layer in enumerate(net.layers, start=1):
+        n_out, n_in = (width, width) if width else layer.W.shape
+        params.append((_pad(layer.W, (n_out, n_in)), _pad(layer.b, (n_out,))))
+        z_probes.append(np.zeros((rows, n_out), dtype))
+        a_probes.append(np.zeros((rows, n_out), dtype))
+        unit_masks.append(np.arange(n_out) < widths[l])
+    row_mask = np.arange(rows) < net.batch
+    n_in0, n_outL = (width, width) if width else (widths[0], widths[-1])
+    act_codes = [np.int32(ACTIVATION_CODES[layer.activation]) for layer in net.layers]
+    value, (g_params, g_z, g_a) = fn(
+        params, z_probes, a_probes, _pad(net.X, (rows, n_in0)), _pad(net.Y, (rows, n_outL)),
+        act_codes, np.int32(LOSS_CODES[net.loss]), unit_masks, row_mask, np.asarray(net.batch, dtype),
+    )
+    out = {"C": np.asarray(value)}
+    N = net.batch
+    for l, ((gW, gb), gz, ga) in enumerate(zip(g_params, g_z, g_a), start=1):
+        n_out, n_in = widths[l], widths[l - 1]
+        out[f"dC/dW[{l}]"] = np.asarray(gW)[:n_out, :n_in]
+        out[f"dC/db[{l}]"] = np.asarray(gb)[:n_out]
+        out[f"dC/dz[{l}]"] = np.asarray(gz)[:N, :n_out]
+        out[f"dC/da[{l}]"] = np.asarray(ga)[:N, :n_out]
+    return out
+
+
+def quantities(net) -> dict[str, np.ndarray]:
+    """C and every dC/dW[l], dC/db[l], dC/dz[l], dC/da[l] of `net`, from the bucketed compiled oracle."""
+    width = _bucket(max(net.widths), WIDTH_BUCKETS)
+    batch = _bucket(net.batch, BATCH_BUCKETS)
+    return _run(net, width, batch, _compiled)
+
+
+def plain_quantities(net) -> dict[str, np.ndarray]:
+    """The same with no padding and no jit (each layer at its own shape, every mask all true):
+    the reference that the bucketed oracle is tested against."""
+    with jax.disable_jit():
+        return _run(net, None, None, jax.value_and_grad(_cost, argnums=(0, 1, 2)))

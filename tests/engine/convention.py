@@ -1,0 +1,83 @@
+"""The one adapter between the canonical layout and the layouts the documents write in.
+
+A formula is written in one of two conventions, and gets a `View` of the network in it:
+
+- "column": per-sample column vectors (documents 001 and 003, Nielsen's code). x has shape (n0, N),
+  one sample per column; W[l] is (out, in); b[l] is (out, 1); z[l], a[l] are (n_l, N).
+- "row": row-major batches (documents 000 and 002). X has shape (N, n0), one sample per row;
+  W[l] is (in, out) so that z = a @ W + b; b[l] is (out,); z[l], a[l] are (N, n_l).
+
+Lists are indexed by the canonical layer number 1..L (index 0 holds the input a[0] = x, and None for
+W, b, z). Documents that number layers from 0 (document 000) shift the index in the record, with a
+comment there. The oracles' quantities are converted into the same convention (`expected_value`),
+so a formula's result is compared in the shape its document writes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from backprop_audit.manual.forward import forward
+
+CONVENTIONS = ("column", "row")
+
+
+@dataclass(frozen=True)
+class View:
+    """The network as a document writes it. Attribute names follow the documents' symbols."""
+
+    convention: str
+    L: int  # number of layers
+    N: int  # batch size
+    sizes: tuple[int, ...]  # n0, n1, ..., nL
+    x: np.ndarray
+    y: np.ndarray
+    W: list
+    b: list
+    z: list
+    a: list
+    activation: list  # activation name per layer, index 0 is None
+    loss: str
+
+    @property
+    def X(self):
+        return self.x
+
+    @property
+    def Y(self):
+        return self.y
+
+
+def view_of(net, convention: str) -> View:
+    """The network `net` in `convention`, with z and a from the manual NumPy forward pass."""
+    if convention not in CONVENTIONS:
+        raise ValueError(f"unknown convention {convention!r}; known: {', '.join(CONVENTIONS)}")
+    zs, activations = forward(net)
+    acts = [None] + [layer.activation for layer in net.layers]
+    if convention == "row":
+        W = [None] + [layer.W.T.copy() for layer in net.layers]
+        b = [None] + [layer.b.copy() for layer in net.layers]
+        z, a, x, y = zs, activations, net.X, net.Y
+    else:
+        W = [None] + [layer.W.copy() for layer in net.layers]
+        b = [None] + [layer.b[:, None].copy() for layer in net.layers]
+        z = [None] + [v.T.copy() for v in zs[1:]]
+        a = [v.T.copy() for v in activations]
+        x, y = net.X.T.copy(), net.Y.T.copy()
+    return View(convention, net.depth, net.batch, net.widths, x, y, W, b, z, a, acts, net.loss)
+
+
+def expected_value(name: str, value: np.ndarray, convention: str) -> np.ndarray:
+    """An oracle's canonical quantity `name` (e.g. 'dC/dW[2]') in the layout of `convention`."""
+    kind = name.split("[")[0]
+    if kind == "C":
+        return value
+    if convention == "row":
+        return value.T if kind == "dC/dW" else value
+    # column convention
+    if kind == "dC/db":
+        return value[:, None]
+    if kind in ("dC/dz", "dC/da"):
+        return value.T
+    return value

@@ -1,0 +1,93 @@
+"""Search: Hypothesis draws networks within a formula's setting until the formula fails, then shrinks.
+
+The property is "the formula's value equals both oracles' within tolerance". Hypothesis runs it on
+`examples` networks; on a failure it shrinks to the smallest network that still fails (fewest layers,
+narrowest widths, smallest batch, simplest values) and replays that one last, so the exception we catch
+carries the minimal counterexample. Failing outcomes met on the way are kept for the diagnosis.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, given, seed as hypothesis_seed, settings
+
+from .evaluate import Outcome, evaluate
+from .strategies import networks
+
+KEEP_FAILURES = 12  # failing outcomes kept (besides the minimal one) for the diagnosis
+
+
+class Counterexample(AssertionError):
+    """Raised inside the property; Hypothesis shrinks and re-raises the minimal one."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+@dataclass
+class SearchResult:
+    formula_id: str
+    dtype: str
+    examples: int = 0  # networks checked
+    passed: int = 0
+    ratios: list = field(default_factory=list)  # error/tol of every passing example (for the plots)
+    worst_ratio: float = 0.0
+    worst_oracle_ratio: float = 0.0
+    oracle_notes: list = field(default_factory=list)
+    minimal: Outcome | None = None  # the shrunk counterexample, None when the formula held
+    failures: list = field(default_factory=list)  # other failing outcomes seen (diagnosis material)
+    seconds: float = 0.0
+    reproduce: str = ""
+
+    @property
+    def held(self) -> bool:
+        return self.minimal is None
+
+
+def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed: int = 0,
+           derandomize: bool = True, shrink: bool = True, strategy=None, keep_going: bool = False,
+           keep: int = KEEP_FAILURES) -> SearchResult:
+    """Run the Hypothesis search for `formula` in `dtype`; `setting` defaults to the formula's own.
+
+    keep_going: do not stop at a failure, just collect up to `keep` failing outcomes (diagnosis material).
+    """
+    setting = setting or formula.setting
+    result = SearchResult(formula.id, dtype)
+    strategy = strategy or networks(setting, dtype=np.dtype(dtype), min_depth=formula.min_depth())
+    phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else [])
+
+    def record(outcome: Outcome):
+        result.examples += 1
+        result.worst_oracle_ratio = max(result.worst_oracle_ratio, outcome.oracle_ratio)
+        if outcome.oracle_note and len(result.oracle_notes) < 5:
+            result.oracle_notes.append(outcome.oracle_note)
+        if outcome.failed:
+            if len(result.failures) < keep:
+                result.failures.append(outcome)
+        else:
+            result.passed += 1
+            result.ratios.append(outcome.ratio)
+            result.worst_ratio = max(result.worst_ratio, outcome.ratio)
+
+    @settings(max_examples=examples, derandomize=derandomize, database=None, deadline=None,
+              phases=phases, report_multiple_bugs=False, print_blob=False,
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def property_holds(net):
+        outcome = evaluate(formula, net)
+        record(outcome)
+        if outcome.failed and not keep_going:
+            raise Counterexample(outcome)
+
+    if not derandomize:
+        property_holds = hypothesis_seed(seed)(property_holds)
+    start = time.perf_counter()
+    try:
+        property_holds()
+    except Counterexample as found:
+        result.minimal = found.outcome
+    result.seconds = time.perf_counter() - start
+    return result

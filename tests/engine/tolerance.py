@@ -1,0 +1,146 @@
+"""Tolerances: from the dtype and the size of the sums involved, entry by entry.
+
+A computed gradient ĝ differs from the exact g by rounding only. The classical bound for a sum of n
+terms is |fl(Σ t) - Σ t| <= n·ε·Σ|t|: the error scales with the *absolute values of the terms*, not
+with the result, which can be far smaller when terms cancel (a - y with a ≈ y, 1 - tanh² z near
+saturation, p - y for a confident softmax). So for every quantity we run the backward pass once more
+in magnitudes ("the absolute-value backward pass"): every subtraction becomes an addition, every
+matrix its entrywise absolute value. That gives B, the scale the rounding error lives on, entry by
+entry. The tolerance of entry i is
+
+    tol_i = SAFETY · ε · K · (B_i + |g_i| · (1 + Z))
+
+- ε is the unit roundoff of the dtype the check ran in (2^-53 for float64, 2^-24 for float32);
+- K counts the operations that feed the entry: the widths summed over from the output back to its
+  layer, the batch N summed over for W and b, and the depth (each layer adds an elementwise step);
+- Z is the largest pre-activation magnitude Σ_k |W_jk||a_k| + |b_j| over the network: the forward pass
+  computes z with an absolute error of about ε·Z, and exp (inside sigmoid, tanh, softmax) turns an
+  absolute error in z into the same relative error in a and in g'(z) - e.g. a saturated sigmoid with
+  z ≈ -70 has a ≈ e^-70 known only to a relative 70·ε. So |g| is scaled by (1 + Z);
+- SAFETY = 4 covers the few elementwise roundings per step (the n·ε bound is itself pessimistic).
+
+Two computations that are both correct differ by less than two such bounds; a wrong formula misses
+by a factor, a sign or a transposition, i.e. by O(|g|), orders of magnitude above tol. Both numbers
+are printed (the worst ratio error / tol of each formula) so the margin can be read off the report.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+SAFETY = 4.0
+
+
+def unit_roundoff(dtype) -> float:
+    return float(np.finfo(dtype).eps) / 2
+
+
+def _magnitude_prime(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """|g'| with its subtraction turned into an addition: the scale g'(z)'s rounding error lives on."""
+    if name == "sigmoid":
+        return np.abs(a) * (1 + np.abs(a))
+    if name == "tanh":
+        return 1 + a**2
+    if name == "relu":
+        return (z > 0).astype(float)
+    if name == "identity":
+        return np.ones_like(z)
+    raise ValueError(name)
+
+
+def _forward64(net):
+    zs, acts = [None], [net.X.astype(np.float64)]
+    with np.errstate(over="ignore", under="ignore"):
+        for layer in net.layers:
+            z = acts[-1] @ layer.W.T.astype(np.float64) + layer.b.astype(np.float64)
+            if layer.activation == "softmax":
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                a = e / e.sum(axis=1, keepdims=True)
+            elif layer.activation == "sigmoid":
+                a = 1 / (1 + np.exp(-z))
+            elif layer.activation == "tanh":
+                a = np.tanh(z)
+            elif layer.activation == "relu":
+                a = np.maximum(z, 0)
+            else:
+                a = z
+            zs.append(z)
+            acts.append(a)
+    return zs, acts
+
+
+def error_scales(net) -> dict[str, np.ndarray]:
+    """B for every quantity of `net`, canonical layout, float64 (see the module docstring)."""
+    zs, acts = _forward64(net)
+    L, N = net.depth, net.batch
+    a_out, y = np.abs(acts[L]), np.abs(net.Y.astype(np.float64))
+    loss = net.loss
+    factor = {"sum_sq": 2.0, "half_sum_sq": 1.0, "mean_sum_sq": 2.0 / N, "mean_half_sum_sq": 1.0 / N}
+    B = {}
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        if loss in factor:
+            B_a = factor[loss] * (a_out + y)
+            B["C"] = np.asarray(factor[loss] * np.sum((a_out + y) ** 2))
+            if net.output_activation == "softmax":
+                s = a_out
+                B_z = s * (B_a + np.sum(s * B_a, axis=1, keepdims=True))
+            else:
+                B_z = B_a * _magnitude_prime(net.output_activation, zs[L], acts[L])
+        else:
+            s = a_out
+            if loss == "softmax_ce":
+                B_z = (s * np.sum(y, axis=1, keepdims=True) + y) / N
+                B_a = y / np.maximum(s, np.finfo(np.float64).tiny) / N
+            else:  # sigmoid_bce
+                B_z = (s + y) / N
+                B_a = (y / np.maximum(s, 1e-300) + np.abs(1 - y) / np.maximum(1 - s, 1e-300)) / N
+            B["C"] = np.asarray(np.sum((y + 1) * (np.abs(zs[L]) + np.log(max(net.widths[-1], 2)) + 1)) / N)
+        for l in range(L, 0, -1):
+            if l < L:
+                B_a = B_z_next @ np.abs(net.W(l + 1).astype(np.float64))
+                B_z = B_a * _magnitude_prime(net.layers[l - 1].activation, zs[l], acts[l])
+            B[f"dC/da[{l}]"] = B_a
+            B[f"dC/dz[{l}]"] = B_z
+            B[f"dC/dW[{l}]"] = B_z.T @ np.abs(acts[l - 1])
+            B[f"dC/db[{l}]"] = B_z.sum(axis=0)
+            B_z_next = B_z
+    return B
+
+
+def sum_lengths(net) -> dict[str, float]:
+    """K for every quantity: operations feeding an entry (widths from the output back, N, depth)."""
+    widths, N, L = net.widths, net.batch, net.depth
+    K = {"C": float(N * widths[-1] + L + 4)}
+    for l in range(1, L + 1):
+        backward = sum(widths[l:]) + (L - l + 1) * 4 + sum(widths[:l])  # forward sums feed z[l] too
+        K[f"dC/da[{l}]"] = K[f"dC/dz[{l}]"] = float(backward)
+        K[f"dC/dW[{l}]"] = K[f"dC/db[{l}]"] = float(backward + N)
+    return K
+
+
+def largest_preactivation(net) -> float:
+    """Z = max over layers and units of Σ_k |W_jk||a_k| + |b_j|: how large the forward sums get."""
+    Z = 0.0
+    acts = _forward64(net)[1]
+    for l, layer in enumerate(net.layers, start=1):
+        magnitude = np.abs(acts[l - 1]) @ np.abs(layer.W.T.astype(np.float64)) + np.abs(layer.b.astype(np.float64))
+        Z = max(Z, float(magnitude.max()))
+    return Z
+
+
+def tolerances(net, dtype=None) -> dict[str, tuple]:
+    """For every quantity the pieces of its tolerance: (SAFETY·ε·K, B, 1 + Z, τ/ε)."""
+    eps = unit_roundoff(dtype or net.dtype)
+    B, K = error_scales(net), sum_lengths(net)
+    amplification = 1 + largest_preactivation(net)
+    floor = float(np.finfo(dtype or net.dtype).tiny) / eps
+    return {name: (SAFETY * eps * K[name], B[name], amplification, floor) for name in B}
+
+
+def tolerance_for(scale: tuple, value: np.ndarray) -> np.ndarray:
+    """Entrywise tol = SAFETY·ε·K·(B + |g|·(1 + Z) + τ/ε), for an oracle value g in the canonical layout.
+
+    τ is the dtype's smallest normal number: below it XLA on the CPU flushes to zero where torch keeps a
+    subnormal (3e-45 against 0 in float32), so no entry is held to better than τ absolutely.
+    """
+    coefficient, B, amplification, floor = scale
+    return coefficient * (B + np.abs(value.astype(np.float64)) * amplification + floor)

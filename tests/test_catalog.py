@@ -1,0 +1,39 @@
+"""The gate: every record of the catalog gets the verdict its record expects.
+
+A correct formula that starts failing, or an erratum that stops reproducing, fails this test and so CI.
+"""
+import pytest
+
+from backprop_audit import profiles
+from backprop_audit.audit import audit
+from backprop_audit.formula import link_corrections
+from backprop_audit.manual import catalog
+
+FORMULAS = catalog()
+CORRECTED_BY = link_corrections(FORMULAS)
+
+
+@pytest.mark.parametrize("formula", FORMULAS, ids=[f.id for f in FORMULAS])
+def test_verdict_matches_expectation(formula):
+    result = audit(formula, examples=profiles.examples_per_formula(), corrected_by=CORRECTED_BY.get(formula.id))
+    if formula.expected == "holds":
+        assert result["verdict"] == "holds", (
+            f"{formula.id} was expected to hold but {result['verdict']}: "
+            f"{result['counterexample']['message']}\nreproduce: {result['counterexample']['reproduce']}")
+        assert result["worst_error_ratio"] <= 1.0
+    else:
+        assert result["verdict"] in ("fails", "error"), f"{formula.id} is a recorded erratum but held on {result['examples']} networks"
+        assert result["counterexample"] is not None and result["diagnosis"]
+
+
+def test_every_erratum_has_a_corrected_form_that_holds():
+    by_id = {f.id: f for f in FORMULAS}
+    for formula in FORMULAS:
+        if formula.expected == "erratum":
+            assert formula.id in CORRECTED_BY, f"{formula.id} has no corrected form"
+            assert by_id[CORRECTED_BY[formula.id]].expected == "holds"
+
+
+def test_ids_are_unique():
+    ids = [f.id for f in FORMULAS]
+    assert len(ids) == len(set(ids))

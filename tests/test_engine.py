@@ -1,0 +1,110 @@
+"""The engine on formulas whose truth we know: right ones hold, wrong ones fail with the right
+diagnosis, broken ones are verdict "error" with a message, in float64 and float32."""
+import numpy as np
+import pytest
+
+from backprop_audit import Formula, Setting, Source
+from backprop_audit.audit import audit
+
+SOURCE = Source("test", "tests/test_engine.py", "a formula whose truth is known")
+DTYPES = ("float64", "float32")
+IDENTITY_HALF_SQ = Setting(loss=("half_sum_sq",), output=("identity",))
+
+
+def claim(compute, quantity="dC/dz[L]", setting=IDENTITY_HALF_SQ, convention="row", expected="holds"):
+    return Formula(id="known", title="known", source=SOURCE, written="-", convention=convention,
+                   quantity=quantity, setting=setting, compute=compute, expected=expected)
+
+
+def run(formula, dtype):
+    return audit(formula, examples=60, dtypes=(dtype,))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_right_formula_holds(dtype):
+    result = run(claim(lambda n: n.a[n.L] - n.y), dtype)
+    assert result["verdict"] == "holds" and result["examples"] == 60
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_weight_gradient_holds_in_both_conventions(dtype):
+    delta = lambda n: n.a[n.L] - n.y
+    row = claim(lambda n: n.a[n.L - 1].T @ delta(n), quantity="dC/dW[L]")
+    column = claim(lambda n: delta(n) @ n.a[n.L - 1].T, quantity="dC/dW[L]", convention="column")
+    assert run(row, dtype)["verdict"] == "holds"
+    assert run(column, dtype)["verdict"] == "holds"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("wrong, diagnosis", [
+    (lambda n: 2 * (n.a[n.L] - n.y), "multiplied by 1/2"),
+    (lambda n: n.y - n.a[n.L], "sign flipped"),
+])
+def test_a_wrong_formula_fails_with_its_diagnosis(dtype, wrong, diagnosis):
+    result = run(claim(wrong, expected="erratum"), dtype)
+    assert result["verdict"] == "fails"
+    assert diagnosis in result["diagnosis"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_missing_mean_is_diagnosed_as_one_over_n(dtype):
+    setting = Setting(loss=("mean_half_sum_sq",), output=("identity",))
+    result = run(claim(lambda n: n.a[n.L] - n.y, setting=setting), dtype)
+    assert result["verdict"] == "fails" and "1/N" in result["diagnosis"]
+    assert result["counterexample"]["network"]["batch"] == 2  # shrunk to the smallest batch that shows it
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_transposed_weight_gradient_is_diagnosed(dtype):
+    wrong = claim(lambda n: (n.a[n.L] - n.y).T @ n.a[n.L - 1], quantity="dC/dW[L]")
+    result = run(wrong, dtype)
+    assert result["verdict"] in ("fails", "error") and "transpose" in result["diagnosis"]
+
+
+@pytest.mark.parametrize("broken, message", [
+    (lambda n: 1 / 0, "ZeroDivisionError"),
+    (lambda n: np.zeros((7, 7, 7)), "shape"),
+    (lambda n: np.full_like(n.a[n.L], np.nan), "non-finite"),
+    (lambda n: "text", "not an array"),
+])
+def test_a_broken_formula_is_an_error_verdict_not_a_crash(broken, message):
+    result = run(claim(broken), "float64")
+    assert result["verdict"] == "error"
+    assert message in result["counterexample"]["message"]
+
+
+def test_a_float32_formula_that_computes_in_float64_is_caught():
+    result = run(claim(lambda n: (n.a[n.L] - n.y).astype(np.float64)), "float32")
+    assert result["verdict"] == "error" and "dtype" in result["counterexample"]["message"]
+
+
+def test_failure_message_names_formula_quantity_layer_index_and_values():
+    result = run(claim(lambda n: 2 * (n.a[n.L] - n.y)), "float64")
+    message = result["counterexample"]["message"]
+    for part in ("known", "dC/dz[", "layer", "index", "manual", "torch", "jax", "tolerance"):
+        assert part in message, (part, message)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("output, loss", [("sigmoid", "half_sum_sq"), ("softmax", "softmax_ce")])
+def test_saturated_sigmoid_and_large_logits_raise_no_false_alarm(dtype, output, loss):
+    from backprop_audit.search import search
+    from backprop_audit.strategies import networks
+
+    setting = Setting(hidden=("sigmoid",), output=(output,), loss=(loss,), targets=("onehot",))
+    right = claim(lambda n, l: _true_delta(n, l), quantity="dC/dz[l]", setting=setting)
+    strategy = networks(setting, dtype=np.dtype(dtype), scales=(8.0, 16.0, 30.0), input_scales=(4.0, 8.0))
+    result = search(right, dtype=dtype, examples=60, strategy=strategy)
+    assert result.held, result.minimal.message
+    assert result.passed == 60
+
+
+def _true_delta(n, l):
+    """δ in row layout, written out for sigmoid hidden layers and the two outputs used above."""
+    from backprop_audit.manual.forward import sigmoid_prime
+
+    a_out = n.a[n.L]
+    delta = (a_out - n.y) / n.N if n.loss == "softmax_ce" else (a_out - n.y) * a_out * (1 - a_out)
+    for k in range(n.L - 1, l - 1, -1):
+        delta = (delta @ n.W[k + 1].T) * sigmoid_prime(n.z[k])
+    return delta

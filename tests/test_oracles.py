@@ -1,0 +1,98 @@
+"""The two oracles agree with each other, the bucketed JAX oracle equals the plain one, and the
+manual, torch and jax loss values agree; JAX compiles stay bounded."""
+import numpy as np
+from hypothesis import given
+
+from backprop_audit import tolerance
+from backprop_audit.compare import worst_ratio
+from backprop_audit.manual.forward import forward
+from backprop_audit.network import quantity_names
+from backprop_audit.references import jax_grad, torch_autograd
+from backprop_audit.strategies import networks
+
+AGREEMENT = 1e-12  # relative, float64, entry by entry (see relative_gap)
+
+
+def relative_gap(x, y, net=None, name=None):
+    """max_i |x_i - y_i| / scale_i, entry by entry.
+
+    scale_i = |y_i| when no network is given. With a network it is the scale the entry's rounding error
+    lives on (backprop_audit.tolerance): |y_i|·(1 + Z) + B_i, where B is the absolute-value backward pass.
+    An entry that is a difference of nearly equal terms (1 - tanh² z at saturation, a - y with a ≈ y) is
+    known only relative to those terms, by either framework; relative to itself no two correct programs
+    need agree to 1e-12 there.
+    """
+    scale = np.abs(y)
+    if net is not None:
+        _, B, amplification, _ = tolerance.tolerances(net)[name]
+        scale = scale * amplification + B
+    diff = np.abs(x - y)
+    return float(np.max(np.where(diff == 0, 0.0, diff / np.where(scale == 0, 1, scale)))) if diff.size else 0.0
+
+
+@given(networks())
+def test_torch_and_jax_agree_entrywise_in_float64(net):
+    t, j = torch_autograd.quantities(net), jax_grad.quantities(net)
+    assert sorted(t) == sorted(j) == sorted(quantity_names(net.depth))
+    for name in t:
+        assert t[name].shape == j[name].shape, name
+        assert t[name].dtype == j[name].dtype == np.float64, name
+        assert relative_gap(t[name], j[name], net, name) <= AGREEMENT, (name, t[name], j[name])
+
+
+@given(networks())
+def test_bucketed_jax_oracle_equals_plain(net):
+    bucketed, plain = jax_grad.quantities(net), jax_grad.plain_quantities(net)
+    for name in plain:
+        assert relative_gap(bucketed[name], plain[name], net, name) <= AGREEMENT, name
+
+
+def manual_loss(net):
+    """C written once more in NumPy from manual/'s forward pass (the loss definitions in network.py)."""
+    z, a = forward(net)
+    out, y, N = a[-1], net.Y, net.batch
+    sq = np.sum((out - y) ** 2)
+    if net.loss == "softmax_ce":
+        return -np.sum(y * np.log(out)) / N
+    if net.loss == "sigmoid_bce":
+        return -np.sum(y * np.log(out) + (1 - y) * np.log(1 - out)) / N
+    return {"sum_sq": sq, "half_sum_sq": sq / 2, "mean_sum_sq": sq / N, "mean_half_sum_sq": sq / (2 * N)}[net.loss]
+
+
+@given(networks())
+def test_manual_torch_and_jax_loss_values_agree(net):
+    t, j = torch_autograd.quantities(net)["C"], jax_grad.quantities(net)["C"]
+    m = manual_loss(net)
+    assert relative_gap(np.asarray(t), np.asarray(j), net, "C") <= AGREEMENT
+    if np.isfinite(m):  # log(0) of an underflowed probability is the textbook formula's own limit
+        assert abs(m - t) <= 1e-10 * (1 + abs(t)), (m, t)
+
+
+@given(networks(dtype=np.float32))
+def test_oracles_return_float32_for_float32_networks(net):
+    t, j = torch_autograd.quantities(net), jax_grad.quantities(net)
+    for name in t:
+        assert t[name].dtype == j[name].dtype == np.float32, name
+
+
+def test_jax_compiles_are_bounded_by_buckets():
+    """Widths 1-16 and batches 1-32 share one bucket per depth: 4 depths x 2 dtypes at most."""
+    from hypothesis import settings
+
+    from backprop_audit.formula import Setting
+
+    before = jax_grad.compile_count
+    setting = Setting(depth=(1, 4), width=(1, 16), batch=(1, 32))
+
+    @settings(max_examples=60, database=None, deadline=None)
+    @given(networks(setting))
+    def run(net):
+        jax_grad.quantities(net)
+
+    run()
+    assert jax_grad.compile_count - before <= 4
+
+
+def test_worst_ratio_names_the_entry():
+    ratio, index = worst_ratio(np.array([[1.0, 2.0], [3.0, 4.5]]), np.array([[1.0, 2.0], [3.0, 4.0]]), np.full((2, 2), 0.1))
+    assert index == (1, 1) and abs(ratio - 5.0) < 1e-12
