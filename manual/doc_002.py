@@ -22,5 +22,6 @@ FORMULAS = [
         setting=SOFTMAX_CE,
         compute=lambda n: (1 / n.N) * (n.a[n.L] - n.y),
         note="The shortcut inside the printed dJ/dW_2: the factor multiplying Z_1. Holds when rows of y sum to 1.",
+        violates=SOFTMAX_CE.restricted(targets=("real", "binary")),
     ),
 ]

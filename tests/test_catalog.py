@@ -21,6 +21,10 @@ def test_verdict_matches_expectation(formula):
             f"{formula.id} was expected to hold but {result['verdict']}: "
             f"{result['counterexample']['message']}\nreproduce: {result['counterexample']['reproduce']}")
         assert result["worst_error_ratio"] <= 1.0
+        if formula.violates is not None:
+            check = result["precondition_check"]
+            assert check["verdict"] != "holds", (
+                f"{formula.id} should fail where its precondition is broken ({check['setting']}) but held")
     else:
         assert result["verdict"] in ("fails", "error"), f"{formula.id} is a recorded erratum but held on {result['examples']} networks"
         assert result["counterexample"] is not None and result["diagnosis"]

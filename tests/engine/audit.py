@@ -49,6 +49,18 @@ def _finite(x: float):
     return None if not math.isfinite(x) else x
 
 
+def _precondition_check(formula, examples: int, seed: int) -> dict:
+    """Search `formula` where its precondition is broken (formula.violates): it must fail there."""
+    outside = search(formula, setting=formula.violates, dtype="float64", examples=examples, seed=seed)
+    return {
+        "setting": formula.violates.describe(),
+        "verdict": HOLDS if outside.held else (ERRORED if outside.minimal.status == ERROR else FAILS),
+        "examples": outside.examples,
+        "counterexample": None if outside.held else counterexample_dict(
+            outside.minimal, f"backprop-audit report --only {formula.id} --examples {examples} --seed {seed}"),
+    }
+
+
 def audit(formula, *, examples: int = 100, dtypes=("float64", "float32"), seed: int = 0,
           corrected_by: str | None = None, diagnose_failures: bool = True) -> dict:
     """Search `formula` in each dtype; return its report.json entry (plus plot data under 'ratios')."""
@@ -67,6 +79,7 @@ def audit(formula, *, examples: int = 100, dtypes=("float64", "float32"), seed: 
             counterexample["fix"] = found.fix
             counterexample["diagnosis_kind"] = found.kind
     ratios = [r for s in searches for r in s.ratios]
+    precondition = _precondition_check(formula, examples, seed) if formula.violates is not None else None
     return {
         "id": formula.id,
         "title": formula.title,
@@ -90,6 +103,7 @@ def audit(formula, *, examples: int = 100, dtypes=("float64", "float32"), seed: 
         "corrected_by": corrected_by,
         "corrects": formula.corrects,
         "note": formula.note,
+        "precondition_check": precondition,
         "seconds": round(sum(s.seconds for s in searches), 3),
         "ratios": ratios,
     }

@@ -87,6 +87,9 @@ class Formula:
     expected: str = "holds"  # "holds" or "erratum"
     corrects: str | None = None  # for a corrected form: the id of the erratum it corrects
     note: str = ""  # where the transcription had to choose a reading, and why
+    # For a formula valid only under a precondition (say rows of y summing to 1): a setting that breaks
+    # it. The audit searches there too and the formula must fail, so the precondition is shown on both sides.
+    violates: Setting | None = None
 
     def __post_init__(self):
         check_record(self)
@@ -154,6 +157,8 @@ def check_record(f: Formula) -> None:
             raise RecordError(f"{name}: setting.{field_name} must be (low, high) with 1 <= low <= high")
     if not any(LOSS_NEEDS_OUTPUT.get(loss, out) == out for loss in s.loss for out in s.output):
         raise RecordError(f"{name}: no loss in setting.loss can sit on any activation in setting.output")
+    if f.violates is not None and not isinstance(f.violates, Setting):
+        raise RecordError(f"{name}: violates must be a Setting(...) that breaks the precondition")
     if f.min_depth() > s.depth[1]:
         raise RecordError(f"{name}: quantity {f.quantity} needs depth >= {f.min_depth()}, setting allows {s.depth}")
 
