@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-DOCUMENT_MODULES = ("doc_000", "doc_001", "doc_002", "doc_003")
+DOCUMENT_MODULES = ("doc_000", "doc_001", "doc_002", "doc_003", "doc_003_listings")
 
 
 def catalog() -> list:
