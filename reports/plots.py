@@ -100,7 +100,8 @@ def summary_figure(formulas: list[dict]) -> bytes:
     axes.set_ylim(-0.7, rows - 0.3)
     axes.set_xlim(FLOOR / 2, high)
     _mark_one(axes, label_floor=False)
-    axes.set_xlabel("error / tolerance per example (blue: agrees with torch and jax, red: fails)", fontsize=8)
+    axes.set_xlabel(f"error / tolerance per example (blue: agrees with torch and jax, red: fails; "
+                    f"exact agreement drawn at {FLOOR:g})", fontsize=8)
     axes.tick_params(axis="x", labelsize=7)
     figure.tight_layout()
     return _png(figure)
