@@ -1,39 +1,106 @@
-"""REPORT.md from report.json data: a pure function, results in, text out (no torch, no jax)."""
+"""REPORT.md (and the CI step summary) from report data: pure functions, results in, text out.
+
+Text that comes from records or documents (titles, quotes, messages) is escaped, so that a title
+like "<script>" or "a_1 * b" shows as written instead of becoming HTML or emphasis on GitHub. The
+formula itself goes in a ```math block, which GitHub renders and which needs no escaping.
+"""
 from __future__ import annotations
 
+import re
 
-def _ratio(x) -> str:
-    return "—" if x is None else f"{x:.3g}"
+from . import format as fmt
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#~$])")
 
 
-def _cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def text(value) -> str:
+    """Plain text for Markdown: HTML specials as entities, Markdown punctuation backslashed."""
+    value = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", value)
+
+
+def _cell(value) -> str:
+    return text(value).replace("\r", " ").replace("\n", " ")
+
+
+def _fence(body: str, info: str = "") -> list[str]:
+    """A fenced block whose fence is longer than any run of backticks in the body."""
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + info, body, fence]
+
+
+def _quote(value: str) -> list[str]:
+    return ["> " + text(line) for line in str(value).splitlines() or [""]]
+
+
+def render_summary(report: dict, *, links: bool = True) -> str:
+    """The summary table alone; CI appends it to $GITHUB_STEP_SUMMARY, without the links to sections
+    (the sections are in REPORT.md, not on that page)."""
+    lines = [fmt.totals(report), "",
+             "| " + " | ".join(fmt.SUMMARY_COLUMNS) + " |",
+             "|" + "---|" * len(fmt.SUMMARY_COLUMNS)]
+    for f in report["formulas"]:
+        row = fmt.summary_row(f)
+        cells = [_cell(row[c]) for c in fmt.SUMMARY_COLUMNS]
+        if links:
+            cells[0] = f"[{cells[0]}](#{fmt.anchor(f['id'])})"
+        cells[2] = f"**{cells[2]}**"
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _counterexample(c: dict) -> list[str]:
+    lines = ["", f"**Minimal counterexample** ({text(c['description'])}); `*` marks the entry compared:", ""]
+    network = [fmt.text_block(label, values) for label, values in fmt.network_matrices(c["network"])]
+    compared = [fmt.text_block(label, values, c.get("index")) for label, values in fmt.compared_matrices(c)]
+    body = fmt.side_by_side(network)
+    if compared:
+        body += [""] + fmt.side_by_side(compared)
+    body += ["", c["message"]]
+    lines += _fence("\n".join(body), "text")
+    if c.get("reproduce"):
+        lines += ["", f"Reproduce: `{c['reproduce'].replace('`', '')}`"]
+    return lines
+
+
+def _formula_section(f: dict) -> list[str]:
+    source = f["source"]
+    lines = ["", f"## {text(f['id'])}", "", f"**{text(f['title'])}**", "",
+             f"{text(source['document'])}, {text(source['where'])}:", ""]
+    lines += _quote(source["quote"]) + ["", "Formula as written:", ""]
+    lines += _fence(f["written"], "math")
+    lines += ["",
+              f"- claims: `{f['quantity']}` ({text(f.get('convention', ''))} convention) on {text(f['setting'])}",
+              f"- verdict: **{f['verdict']}** (expected: {f['expected']}"
+              f"{'' if fmt.matches_expectation(f) else ' — DIFFERS'}), worst error / tolerance "
+              f"{fmt.worst_text(f)}",
+              f"- examples: {f['examples']} — {text(fmt.dtypes_text(f))}",
+              f"- torch and jax agree: {text(fmt.oracles_text(f))}"]
+    if f.get("diagnosis"):
+        lines.append(f"- diagnosis: {text(f['diagnosis'])}")
+    if f.get("corrected_by"):
+        lines.append(f"- corrected form: [{text(f['corrected_by'])}](#{fmt.anchor(f['corrected_by'])})")
+    if f.get("corrects"):
+        lines.append(f"- corrects: [{text(f['corrects'])}](#{fmt.anchor(f['corrects'])})")
+    if f.get("precondition_check"):
+        lines.append(f"- precondition check: {text(fmt.precondition_text(f['precondition_check']))}")
+    if f.get("note"):
+        lines.append(f"- note: {text(f['note'])}")
+    if f.get("counterexample"):
+        lines += _counterexample(f["counterexample"])
+    if (f.get("precondition_check") or {}).get("counterexample"):
+        lines += ["", "Outside the precondition:"] + _counterexample(f["precondition_check"]["counterexample"])
+    return lines
 
 
 def render_markdown(report: dict) -> str:
-    formulas = report["formulas"]
     lines = ["# backprop-audit report", "",
-             f"Generated {report['generated']}. {len(formulas)} formulas; "
-             f"{sum(f['verdict'] == 'holds' for f in formulas)} hold, "
-             f"{sum(f['verdict'] != 'holds' for f in formulas)} do not.", "",
-             "| formula | document | verdict | expected | examples | worst error / tolerance | diagnosis |",
-             "|---|---|---|---|---|---|---|"]
-    for f in formulas:
-        lines.append(f"| [{_cell(f['id'])}](#{f['id'].lower()}) | {_cell(f['source']['document'])} | **{f['verdict']}** "
-                     f"| {f['expected']} | {f['examples']} | {_ratio(f['worst_error_ratio'])} | {_cell(f['diagnosis'] or '')} |")
-    for f in formulas:
-        lines += ["", f"## {f['id']}", "", f"**{_cell(f['title'])}**", "",
-                  f"{f['source']['document']}, {f['source']['where']}:", "", f"> {f['source']['quote']}", "",
-                  "$$", f["written"], "$$", "",
-                  f"- claims: `{f['quantity']}` ({f['convention']} convention) on {f['setting']}",
-                  f"- verdict: **{f['verdict']}** (expected {f['expected']}), {f['examples']} examples, "
-                  f"worst error {_ratio(f['worst_error_ratio'])} × tolerance",
-                  f"- torch and jax agree: {'yes' if f['oracles_agree'] else 'no'}"]
-        if f.get("diagnosis"):
-            lines.append(f"- diagnosis: {f['diagnosis']}")
-        if f.get("corrected_by"):
-            lines.append(f"- corrected form: [{f['corrected_by']}](#{f['corrected_by'].lower()})")
-        if f.get("counterexample"):
-            c = f["counterexample"]
-            lines += ["", f"Minimal counterexample: {c['description']}", "", f"    {c['message']}"]
+             f"Generated {text(report['generated'])} with {text(fmt.environment_text(report))}.", "",
+             "Worst error / tolerance: the largest entrywise |manual − oracle| divided by the tolerance "
+             "for that entry. Below 1 the formula agrees with torch and jax; a formula that fails shows "
+             "its worst failing example (1 or more).", ""]
+    lines.append(render_summary(report).rstrip("\n"))
+    for f in report["formulas"]:
+        lines += _formula_section(f)
     return "\n".join(lines) + "\n"

@@ -79,6 +79,10 @@ def audit(formula, *, examples: int = 100, dtypes=("float64", "float32"), seed: 
             counterexample["fix"] = found.fix
             counterexample["diagnosis_kind"] = found.kind
     ratios = [r for s in searches for r in s.ratios]
+    # The failing examples' ratios too (those the search kept), so a report shows errata at or above 1:
+    # "worst_error_ratio" and "ratios" count only the examples that passed.
+    failed = [o.ratio for s in searches if not s.held
+              for o in [s.minimal] + [o for o in s.failures if o is not s.minimal]]
     precondition = _precondition_check(formula, examples, seed) if formula.violates is not None else None
     return {
         "id": formula.id,
@@ -106,4 +110,6 @@ def audit(formula, *, examples: int = 100, dtypes=("float64", "float32"), seed: 
         "precondition_check": precondition,
         "seconds": round(sum(s.seconds for s in searches), 3),
         "ratios": ratios,
+        "failing_ratios": [_finite(r) for r in failed],  # None: the formula raised or gave no number
+        "worst_failing_ratio": _finite(max((r for r in failed if math.isfinite(r)), default=math.inf)),
     }

@@ -1,0 +1,179 @@
+"""Formatting shared by the renderers: numbers, the summary row of a formula, matrices as text.
+
+Everything here turns report data (plain dicts, see render_json) into plain strings; escaping for a
+particular output (Markdown, HTML, XML) is the job of the renderer that writes that output.
+"""
+from __future__ import annotations
+
+import re
+
+VERDICTS = ("holds", "fails", "error")
+
+
+def ratio_text(x) -> str:
+    """An error / tolerance ratio, short: 0.0092, 3.1, 1.4e+14; "—" when there is no number."""
+    if x is None:
+        return "—"
+    return "0" if x == 0 else f"{x:.2g}"
+
+
+def worst_ratio(formula: dict):
+    """The ratio the summary shows: for a formula that holds, its worst example (below 1); for one that
+    fails, its worst failing example (at or above 1); None when it raised and gave no number."""
+    if formula["verdict"] == "holds":
+        return formula.get("worst_error_ratio")
+    return formula.get("worst_failing_ratio")
+
+
+def worst_text(formula: dict) -> str:
+    ratio = worst_ratio(formula)
+    if ratio is None and formula["verdict"] == "error":
+        return "— (no value)"
+    return ratio_text(ratio)
+
+
+def matches_expectation(formula: dict) -> bool:
+    """An erratum is confirmed when the formula does not hold (fails or cannot be evaluated)."""
+    if "matches_expectation" in formula:
+        return bool(formula["matches_expectation"])
+    return (formula["verdict"] == "holds") == (formula["expected"] == "holds")
+
+
+def summary_row(formula: dict) -> dict:
+    """The columns of the summary table, as plain text."""
+    return {
+        "formula": formula["id"],
+        "document": formula["source"]["document"],
+        "verdict": formula["verdict"],
+        "expected": formula["expected"],
+        "as expected": "yes" if matches_expectation(formula) else "NO",
+        "examples": str(formula["examples"]),
+        "worst error / tolerance": worst_text(formula),
+        "diagnosis": formula.get("diagnosis") or "",
+    }
+
+
+SUMMARY_COLUMNS = tuple(summary_row({"id": "", "source": {"document": ""}, "verdict": "holds",
+                                     "expected": "holds", "examples": 0}))
+
+
+def totals(report: dict) -> str:
+    formulas = report["formulas"]
+    counts = {v: sum(f["verdict"] == v for f in formulas) for v in VERDICTS}
+    unexpected = sum(not matches_expectation(f) for f in formulas)
+    examples = sum(f["examples"] for f in formulas)
+    return (f"{len(formulas)} formulas, {examples} examples: {counts['holds']} hold, {counts['fails']} fail, "
+            f"{counts['error']} cannot be evaluated; {unexpected} {'differs' if unexpected == 1 else 'differ'} "
+            "from the expectation.")
+
+
+def environment_text(report: dict) -> str:
+    env = report.get("environment", {})
+    names = ("python", "numpy", "torch", "jax", "hypothesis")
+    versions = ", ".join(f"{n} {env[n]}" for n in names if env.get(n))
+    dtypes = "/".join(env.get("dtypes", []))
+    return f"{versions}; dtypes {dtypes}" if dtypes else versions
+
+
+def dtypes_text(formula: dict) -> str:
+    """Per dtype: examples and whether it held, e.g. "float64: 100 examples, held (worst 0.0092)"."""
+    parts = []
+    for dtype, d in (formula.get("dtypes") or {}).items():
+        state = f"held, worst {ratio_text(d.get('worst_error_ratio'))} × tolerance" if d.get("held") else "failed"
+        parts.append(f"{dtype}: {d.get('examples', '?')} examples, {state}")
+    return "; ".join(parts)
+
+
+def oracles_text(formula: dict) -> str:
+    if formula.get("oracles_agree"):
+        extra = f" (worst torch–jax difference {ratio_text(formula.get('worst_oracle_ratio'))} × tolerance)"
+        return "yes" + (extra if formula.get("worst_oracle_ratio") is not None else "")
+    notes = "; ".join(formula.get("oracle_notes") or [])
+    return "NO — " + (notes or "torch and jax differ beyond tolerance")
+
+
+def precondition_text(check: dict) -> str:
+    """What the search found where the formula's precondition is broken (it should fail there)."""
+    where = f"outside its precondition ({check['setting']}), over {check['examples']} examples"
+    if check["verdict"] == "holds":
+        return f"{where}: it still holds — the precondition was not needed on these networks."
+    return f"{where}: it {'fails' if check['verdict'] == 'fails' else 'cannot be evaluated'}, as it should."
+
+
+def anchor(formula_id: str) -> str:
+    """The anchor GitHub gives the heading "## <formula_id>": lowercase, spaces to '-', other
+    punctuation dropped. The HTML report uses the same ids, so links look alike in both."""
+    return re.sub(r"[^\w\- ]", "", formula_id.strip().lower()).replace(" ", "-")
+
+
+# --- matrices -------------------------------------------------------------------------------------------
+
+def number(x) -> str:
+    return f"{x:.4g}" if isinstance(x, (int, float)) else str(x)
+
+
+def matrix_cells(values) -> list[list[str]]:
+    """A scalar, vector or matrix (nested lists) as rows of formatted cells; a vector is one row."""
+    if not isinstance(values, list):
+        return [[number(values)]]
+    if not values or not isinstance(values[0], list):
+        return [[number(v) for v in values]]
+    if values[0] and isinstance(values[0][0], list):  # more than 2 dimensions: not expected, shown flat
+        return [[str(row)] for row in values]
+    return [[number(v) for v in row] for row in values]
+
+
+def shape_text(values) -> str:
+    shape = []
+    while isinstance(values, list):
+        shape.append(len(values))
+        values = values[0] if values else None
+    return "(" + ", ".join(map(str, shape)) + ")" if shape else "scalar"
+
+
+def network_matrices(network: dict) -> list[tuple[str, list]]:
+    """(label, values) for W[l], b[l] of every layer, then X and Y, in the canonical shapes."""
+    out = []
+    for l, (W, b) in enumerate(zip(network["W"], network["b"]), start=1):
+        out += [(f"W[{l}]", W), (f"b[{l}]", b)]
+    return out + [("X", network["X"]), ("Y", network["Y"])]
+
+
+def compared_matrices(counterexample: dict) -> list[tuple[str, list]]:
+    """(label, values) for the manual value of the quantity and each oracle's, side by side."""
+    q = counterexample["quantity"]
+    out = [] if counterexample.get("manual") is None else [(f"manual {q}", counterexample["manual"])]
+    return out + [(f"{name} {q}", values) for name, values in (counterexample.get("oracles") or {}).items()]
+
+
+def marked_cell(cells: list[list[str]], index) -> tuple:
+    """(row, column) of the entry `index` points at in `cells` (a vector is one row), or (None, None)."""
+    if index is None or len(index) not in (1, 2) or (len(index) == 1 and len(cells) != 1):
+        return None, None
+    row, column = (0, index[0]) if len(index) == 1 else tuple(index)
+    if row < len(cells) and column < len(cells[row]):
+        return row, column
+    return None, None
+
+
+def text_block(label: str, values, index=None) -> list[str]:
+    """A matrix as aligned text lines under its label; the entry at `index` is marked with '*'."""
+    cells = matrix_cells(values)
+    row, column = marked_cell(cells, index)
+    if row is not None:
+        cells[row][column] += "*"
+    width = max((len(c) for row in cells for c in row), default=1)
+    lines = [" ".join(c.rjust(width) for c in row) for row in cells]
+    header = f"{label} {shape_text(values)}"
+    return [header] + lines
+
+
+def side_by_side(blocks: list[list[str]], gap: int = 4) -> list[str]:
+    """Text blocks placed next to each other, each padded to its own width."""
+    widths = [max(len(line) for line in block) for block in blocks]
+    height = max(len(block) for block in blocks)
+    lines = []
+    for i in range(height):
+        parts = [(block[i] if i < len(block) else "").ljust(w) for block, w in zip(blocks, widths)]
+        lines.append((" " * gap).join(parts).rstrip())
+    return lines

@@ -1,0 +1,107 @@
+"""The report's plots: error / tolerance over all examples, on a log scale, with the line at 1.
+
+A formula that holds sits far below 1 (the distance is its margin); an erratum's failing examples sit
+at or above it. Figures are drawn with matplotlib's Agg canvas directly (no pyplot: no global state,
+no display) and returned as PNG bytes; `data_uri` makes them inline images for report.html.
+Imports matplotlib, never torch or jax.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+FLOOR = 1e-6  # ratios below this (exact agreement included) are drawn in the lowest bin
+PASSED, FAILED, LINE = "#3b7dd8", "#d8453b", "#222222"
+DPI = 100
+
+
+def _clamp(ratios) -> list[float]:
+    return [max(r, FLOOR) for r in ratios if r is not None and math.isfinite(r)]
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _log_bins(low: float, high: float) -> list[float]:
+    decades = math.ceil(math.log10(high)) - math.floor(math.log10(low))
+    per_decade = 4 if decades <= 10 else 2
+    start = math.floor(math.log10(low))
+    count = decades * per_decade
+    return [10 ** (start + i / per_decade) for i in range(count + 1)]
+
+
+def _mark_one(axes, label_floor: bool) -> None:
+    axes.set_xscale("log")
+    axes.axvline(1.0, color=LINE, linewidth=1.2, linestyle="--")
+    axes.text(1.0, 1.0, " tolerance", transform=axes.get_xaxis_transform(), va="top", fontsize=8)
+    if label_floor:
+        axes.text(FLOOR, 1.0, f"≤{FLOOR:g} incl. exact ", transform=axes.get_xaxis_transform(),
+                  va="top", ha="left", fontsize=7, color="#555555")
+
+
+def ratio_histogram(ratios, failing_ratios=()) -> bytes:
+    """PNG: histogram of error / tolerance, passing examples in blue, failing ones in red."""
+    passed, failed = _clamp(ratios), _clamp(failing_ratios)
+    no_value = sum(r is None for r in failing_ratios)
+    figure = Figure(figsize=(6.4, 2.2), dpi=DPI)
+    axes = figure.add_subplot()
+    values = passed + failed
+    high = max(values + [10.0]) * 10
+    bins = _log_bins(FLOOR, high)
+    if values:
+        series = [(v, c, f"{name} ({len(v)})") for v, c, name in
+                  ((passed, PASSED, "agree"), (failed, FAILED, "fail")) if v]
+        axes.hist([v for v, _, _ in series], bins=bins, stacked=True, color=[c for _, c, _ in series],
+                  label=[n for _, _, n in series])
+        axes.legend(fontsize=7, loc="best", frameon=False)
+    else:
+        axes.text(0.5, 0.5, "no example gave a number", transform=axes.transAxes, ha="center")
+    axes.set_xlim(FLOOR / 2, high)
+    _mark_one(axes, label_floor=any(r <= FLOOR for r in values))
+    axes.set_xlabel("error / tolerance (worst entry of each example)", fontsize=8)
+    axes.set_ylabel("examples", fontsize=8)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if no_value:
+        axes.set_title(f"{no_value} failing example(s) raised or gave no value (not drawn)", fontsize=8)
+    axes.tick_params(labelsize=7)
+    figure.tight_layout()
+    return _png(figure)
+
+
+def summary_figure(formulas: list[dict]) -> bytes:
+    """PNG: one row per formula, every example's error / tolerance as a dot; the line at 1."""
+    rows = len(formulas)
+    figure = Figure(figsize=(8.0, 1.0 + 0.32 * max(rows, 1)), dpi=DPI)
+    axes = figure.add_subplot()
+    high = 10.0
+    for f in formulas:
+        high = max([high] + _clamp(f.get("failing_ratios") or []) + _clamp(f.get("ratios") or []))
+    high *= 10
+    for row, f in enumerate(formulas):
+        y = rows - 1 - row
+        for values, colour in ((_clamp(f.get("ratios") or []), PASSED), (_clamp(f.get("failing_ratios") or []), FAILED)):
+            jitter = [y + 0.25 * (((i * 7919) % 97) / 97 - 0.5) for i in range(len(values))]
+            axes.scatter(values, jitter, s=6, color=colour, alpha=0.6, linewidths=0)
+        if f["verdict"] == "error" and not _clamp(f.get("failing_ratios") or []):
+            axes.text(high / 3, y, "no value", va="center", ha="right", fontsize=7, color=FAILED)
+    axes.set_yticks(range(rows), [f["id"] for f in reversed(formulas)], fontsize=7, parse_math=False)
+    axes.set_ylim(-0.7, rows - 0.3)
+    axes.set_xlim(FLOOR / 2, high)
+    _mark_one(axes, label_floor=False)
+    axes.set_xlabel(f"error / tolerance per example (blue: agrees with torch and jax, red: fails; "
+                    f"exact agreement drawn at {FLOOR:g})", fontsize=8)
+    axes.tick_params(axis="x", labelsize=7)
+    figure.tight_layout()
+    return _png(figure)

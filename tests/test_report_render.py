@@ -1,0 +1,230 @@
+"""The renderers on hand-made results (tests/test_report_fixture.json: a formula that holds, an erratum
+with counterexample, diagnosis and corrected form, the corrected form with a precondition check, and
+one that raises): every part of the report is there, every text is escaped, and nothing imports
+torch or jax."""
+import base64
+import io
+import json
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from backprop_audit.reports import plots
+from backprop_audit.reports.render_html import render_html
+from backprop_audit.reports.render_json import render_json
+from backprop_audit.reports.render_junit import render_junit
+from backprop_audit.reports.render_markdown import render_markdown, render_summary
+
+FIXTURE = Path(__file__).with_name("test_report_fixture.json")
+CONTRACT_KEYS = {"id", "title", "source", "written", "quantity", "setting", "expected", "verdict", "examples",
+                 "worst_error_ratio", "oracles_agree", "counterexample", "diagnosis", "corrected_by"}
+HOSTILE_TITLE = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def report():
+    return json.loads(FIXTURE.read_text())
+
+
+@pytest.fixture(scope="module")
+def html():
+    """report.html of the fixture, rendered once (the plots take a moment)."""
+    return render_html(json.loads(FIXTURE.read_text()))
+
+
+def by_id(report, formula_id):
+    return next(f for f in report["formulas"] if f["id"] == formula_id)
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, and the text inside each element id'd 'summary'."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags(html):
+    parser = Tags()
+    parser.feed(html)
+    return parser.tags
+
+
+def png_of(uri):
+    assert uri.startswith("data:image/png;base64,"), uri[:40]
+    return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+
+
+# --- report.json --------------------------------------------------------------------------------------
+
+def test_json_keeps_the_contract_and_drops_the_plot_data(report):
+    data = json.loads(render_json(report))
+    assert data["schema"] == 1 and data["generated"] == report["generated"]
+    assert {"python", "numpy", "torch", "jax", "hypothesis", "dtypes"} <= set(data["environment"])
+    for formula in data["formulas"]:
+        assert CONTRACT_KEYS <= set(formula), CONTRACT_KEYS - set(formula)
+        assert "ratios" not in formula and "failing_ratios" not in formula
+        assert set(formula["source"]) == {"document", "where", "quote"}
+    assert [f["id"] for f in data["formulas"]] == [f["id"] for f in report["formulas"]]
+
+
+def test_json_refuses_a_nan_instead_of_writing_invalid_json(report):
+    report["formulas"][0]["worst_error_ratio"] = float("nan")
+    with pytest.raises(ValueError):
+        render_json(report)
+
+
+# --- REPORT.md ----------------------------------------------------------------------------------------
+
+def test_markdown_summary_table_has_one_row_per_formula_with_its_numbers(report):
+    summary = render_summary(report)
+    rows = [line for line in summary.splitlines() if line.startswith("| [")]
+    assert len(rows) == 4
+    holds, erratum, corrected, error = rows
+    assert "**holds**" in holds and "| 0.031 |" in holds and "| 6 |" in holds
+    # An erratum shows its worst failing example (>= 1), not the best the passing examples did.
+    assert "**fails**" in erratum and "| 1.4e+14 |" in erratum and "1/N" in erratum
+    assert "**error**" in error and "| NO |" in error
+    assert "(#fx-corrected)" in corrected
+
+
+def test_markdown_sections_show_every_part(report):
+    md = render_markdown(report)
+    section = md.split("## fx-erratum", 1)[1].split("\n## ", 1)[0]
+    assert "doc\\_b.txt, Eq. (3) &amp; \"the batch\":" in section  # citation
+    assert section.count("\n> ") == 1  # the quoted sentence
+    assert "````math\n\\frac{\\partial C}{\\partial z} = a - y" in section  # fence longer than the ``` inside
+    assert "- verdict: **fails** (expected: erratum)" in section
+    assert "float64: 5 examples, failed" in section
+    assert "- torch and jax agree: yes" in section
+    assert "- diagnosis: holds when multiplied by 1/N" in section
+    assert "- corrected form: [fx-corrected](#fx-corrected)" in section
+    # The counterexample's matrices: W, b, X, Y, then manual beside torch and jax, compared entry marked.
+    assert re.search(r"W\[1\] \(2, 1\) +b\[1\] \(2\) +X \(2, 1\) +Y \(2, 2\)", section)
+    assert re.search(r"manual dC/dz\[1\] \(2, 2\) +torch dC/dz\[1\] \(2, 2\) +jax dC/dz\[1\]", section)
+    assert re.search(r"0\.82\* +0\.3 +0\.41\* +0\.15 +0\.41\* +0\.15", section)
+    corrected = md.split("## fx-corrected", 1)[1].split("\n## ", 1)[0]
+    assert "- precondition check: outside its precondition (targets real), over 4 examples: it fails" in corrected
+    assert "Outside the precondition:" in corrected and "manual 1.0, torch -1.0" in corrected
+
+
+def test_markdown_escapes_record_text(report):
+    md = render_markdown(report)
+    assert HOSTILE_TITLE not in md and "<b>" not in md
+    assert "**Missing mean &lt;script&gt;alert(1)&lt;/script&gt; &amp; friends**" in md
+    assert "a note with a\\_1 \\* b\\_2" in md  # not emphasis
+
+
+# --- report.html --------------------------------------------------------------------------------------
+
+def test_html_is_self_contained(html):
+    found = tags(html)
+    assert not [t for t, _ in found if t in ("script", "link", "iframe", "object", "embed")]
+    sources = [a["src"] for t, a in found if "src" in a]
+    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert not re.search(r"https?://|url\(|@import", html)
+    policy = next(a["content"] for t, a in found if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+    assert "default-src 'none'" in policy
+
+
+def test_html_shows_summary_sections_plots_and_counterexample(html):
+    found = tags(html)
+    assert [a["id"] for t, a in found if t == "section"] == ["fx-holds", "fx-erratum", "fx-corrected", "fx-error"]
+    summary = html.split('<table id="summary">', 1)[1].split("</table>", 1)[0]
+    assert summary.count("<tr>") == 5  # header + 4 formulas
+    assert '<a href="#fx-erratum">fx-erratum</a>' in summary and "1.4e+14" in summary
+    images = [a for t, a in found if t == "img"]
+    assert len(images) == 5  # the summary figure + one per formula
+    for image in images:
+        assert png_of(image["src"]).size[0] > 300
+    erratum = html.split('id="fx-erratum"', 1)[1].split("</section>", 1)[0]
+    assert '<pre class="latex"><code>\\frac{\\partial C}' in erratum
+    assert '<a href="#fx-corrected">fx-corrected</a>' in erratum
+    assert '<td class="marked">0.82</td>' in erratum and erratum.count('<td class="marked">0.41</td>') == 2
+    for label in ("W[1]", "b[1]", "X", "Y", "manual dC/dz[1]", "torch dC/dz[1]", "jax dC/dz[1]"):
+        assert f'<div class="label">{label} <span' in erratum, label
+    assert "outside its precondition (targets real)" in html
+
+
+def test_html_escapes_record_text(html):
+    assert HOSTILE_TITLE not in html and "<b>never</b>" not in html
+    assert "Missing mean &lt;script&gt;alert(1)&lt;/script&gt; &amp; friends" in html
+    assert "Then &quot;dividing&quot; is not needed &amp; &lt;b&gt;never&lt;/b&gt; was." in html
+    assert "\\text{if } N &lt; 2 \\;\\&amp;\\;" in html
+    assert "jax 0.41 &lt;&amp;&gt;" in html
+
+
+def test_html_from_report_json_renders_without_plot_data(report):
+    html = render_html(json.loads(render_json(report)))
+    assert "<img" not in html and "No per-example data to plot" in html
+
+
+# --- plots --------------------------------------------------------------------------------------------
+
+def red_pixels(png):
+    image = np.asarray(png_of(plots.data_uri(png)).convert("RGB"))
+    red = [int(plots.FAILED[i:i + 2], 16) for i in (1, 3, 5)]
+    return int((image == red).all(axis=-1).sum())
+
+
+def test_histogram_draws_failing_examples_in_red_and_passing_ones_not(report):
+    holds, erratum = by_id(report, "fx-holds"), by_id(report, "fx-erratum")
+    assert red_pixels(plots.ratio_histogram(holds["ratios"], holds["failing_ratios"])) == 0
+    assert red_pixels(plots.ratio_histogram(erratum["ratios"], erratum["failing_ratios"])) > 100
+
+
+def test_summary_figure_grows_with_the_number_of_formulas(report):
+    one = Image.open(io.BytesIO(plots.summary_figure(report["formulas"][:1])))
+    four = Image.open(io.BytesIO(plots.summary_figure(report["formulas"])))
+    assert four.size[1] > one.size[1] and four.size[0] == one.size[0]
+
+
+# --- JUnit --------------------------------------------------------------------------------------------
+
+def test_junit_has_one_case_per_formula_failing_only_where_the_verdict_differs(report):
+    root = ET.fromstring(render_junit(report))
+    suite = root.find("testsuite")
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert list(cases) == ["fx-holds", "fx-erratum", "fx-corrected", "fx-error"]
+    assert suite.get("tests") == "4" and suite.get("failures") == "1"
+    assert [name for name, c in cases.items() if c.find("failure") is not None] == ["fx-error"]
+    failure = cases["fx-error"].find("failure")
+    assert "verdict error, expected the formula to hold" in failure.get("message")
+    assert "diagnosis: the formula cannot be evaluated" in failure.text
+    properties = {p.get("name"): p.get("value") for p in cases["fx-erratum"].iter("property")}
+    assert properties["verdict"] == "fails" and "1/N" in properties["diagnosis"]
+    assert cases["fx-erratum"].find("system-out").text.startswith("Missing mean " + HOSTILE_TITLE + " & friends")
+
+
+def test_junit_reports_an_erratum_that_holds_as_a_failure(report):
+    by_id(report, "fx-erratum").update(verdict="holds", matches_expectation=False)
+    cases = {c.get("name"): c for c in ET.fromstring(render_junit(report)).iter("testcase")}
+    assert "expected the formula to fail" in cases["fx-erratum"].find("failure").get("message")
+
+
+def test_junit_survives_characters_xml_cannot_hold(report):
+    by_id(report, "fx-error")["counterexample"]["message"] = "bad \x00 byte"
+    ET.fromstring(render_junit(report))  # parses
+
+
+# --- purity -------------------------------------------------------------------------------------------
+
+def test_the_report_modules_never_import_torch_or_jax():
+    modules = [f"backprop_audit.reports.{p.stem}" for p in Path(plots.__file__).parent.glob("*.py")]
+    assert "backprop_audit.reports.render_html" in modules and len(modules) >= 7
+    code = ("import importlib, sys\n"
+            f"for name in {modules!r}: importlib.import_module(name)\n"
+            "print(sorted(m for m in ('torch', 'jax', 'jaxlib') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
