@@ -7,6 +7,7 @@ counts only if it fixes all of them:
    signed products; otherwise the least-squares ratio, if it is the same on every network;
 3. σ'(a) written where σ'(z) is meant (for δ = dC/dz: the value equals dC/da ⊙ g'(a));
 4. a reduction over the batch (a per-sample formula given a batch: sum or mean over samples);
+   then: the value is another quantity of the same layer (∂C/∂z written where ∂C/∂a is claimed, ...);
 5. a violated precondition: the search is run again restricted to N = 1, to target rows summing to 1,
    to square layers, to one activation or one loss at a time; a restriction on which it holds names it.
 If nothing fits: "no simple fix found".
@@ -109,6 +110,11 @@ def _transform_diagnosis(formula, outcomes) -> Diagnosis | None:
     if _made_mistake(outcomes, conv, _derivative_of_a):
         return Diagnosis("derivative-of-a", "matches dC/da ⊙ g'(a): the activation derivative is applied to "
                          "a where it must be applied to z (σ'(a) for σ'(z))", "g'(z) for g'(a)")
+    other = _other_quantity(outcomes, conv)
+    if other:
+        claimed = outcomes[0].quantity
+        return Diagnosis("quantity", f"equals {other}, not the claimed {claimed}: the formula computes a different "
+                         f"derivative than it says (e.g. ∂C/∂z labelled ∂C/∂a)", f"read as {other}")
     ratios = []
     for m, o, net, q in _pairs(outcomes):
         if m.shape != o.shape or not np.any(m):
@@ -117,6 +123,26 @@ def _transform_diagnosis(formula, outcomes) -> Diagnosis | None:
     if ratios and np.allclose(ratios, ratios[0], rtol=1e-6) and not np.isclose(ratios[0], 1.0) and abs(ratios[0]) > 1e-9 and \
             _all_fit(outcomes, conv, lambda m, net, q: ratios[0] * m):
         return Diagnosis("factor", f"holds when multiplied by {ratios[0]:.6g} (not a simple constant)", f"x {ratios[0]:.6g}")
+    return None
+
+
+def _other_quantity(outcomes, conv) -> str | None:
+    """The quantity of the same layer (dC/dz, dC/da or dC/db) that the formula's value equals on every
+    failing network, when it is not the one claimed; None if there is none."""
+    pairs = list(_pairs(outcomes))
+    for kind in ("dC/dz", "dC/da", "dC/db"):
+        names = []
+        for m, o, net, q in pairs:
+            name = kind + q[q.index("["):]
+            answers = next(iter(references.quantities(net).values()))
+            if name == q or name not in answers:
+                break
+            if not _fits(m, expected_value(name, answers[name], conv), net, name, conv):
+                break
+            names.append(name)
+        else:
+            if names:
+                return names[0]
     return None
 
 
