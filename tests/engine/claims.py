@@ -57,10 +57,11 @@ class Loaded:
 
 
 def _line_in(path: Path, tb=None) -> int | None:
-    """The line of `path` nearest the failure: in a traceback `tb`, or on the current stack."""
+    """A line of `path` on the stack: for a traceback `tb` the innermost (where the file failed); on
+    the current stack the outermost (the CLAIMS entry, even when a helper in the file builds the record)."""
     frames = traceback.extract_tb(tb) if tb is not None else traceback.extract_stack()
     lines = [f.lineno for f in frames if Path(f.filename).resolve() == path]
-    return lines[-1] if lines else None
+    return (lines[-1] if tb is not None else lines[0]) if lines else None
 
 
 @contextlib.contextmanager
@@ -77,7 +78,9 @@ def _deferred_record_checks(path: Path):
         try:
             check_record(self)
         except RecordError as error:
-            object.__setattr__(self, DEFERRED_ERROR, (str(error), _line_in(path)))
+            # The Problem names the claim already: drop the record's own "formula 'id': " prefix.
+            message = str(error).removeprefix(f"formula {self.id!r}: ")
+            object.__setattr__(self, DEFERRED_ERROR, (message, getattr(self, DEFINED_AT)))
 
     Formula.__post_init__ = record_instead_of_raising
     try:
