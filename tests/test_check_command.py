@@ -106,3 +106,24 @@ def test_no_file_is_a_usage_error():
 def test_an_unknown_only_id_is_an_input_error(tmp_path):
     done = check(CLAIMS / "bad_syntax.py", "--only", "no-such-claim", out=tmp_path)
     assert done.returncode == 2 and "--only: no loaded claim has id 'no-such-claim'" in done.stderr
+
+
+def pytest_on_user_claims(files, *args):
+    """pytest on tests/test_check_user_claims.py with BACKPROP_AUDIT_CLAIMS set to `files`."""
+    env = {**os.environ, "BACKPROP_AUDIT_CLAIMS": os.pathsep.join(map(str, files))}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", str(Path(__file__).parent / "test_check_user_claims.py"), *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, cwd=Path(__file__).parent.parent)
+
+
+def test_the_pytest_route_collects_one_test_per_claim_of_the_named_files():
+    done = pytest_on_user_claims([CLAIMS / "bad_runtime.py", CLAIMS / "bad_records.py"], "--collect-only")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for claim in ("runtime-raises", "runtime-too-long", "runtime-valid", "bad-records-valid"):
+        assert f"test_claim_matches_its_expectation[{claim}]" in done.stdout
+    assert "nielsen-BP2" not in done.stdout  # the default file is replaced, not added to
+
+
+def test_the_pytest_route_fails_on_input_errors_naming_them():
+    done = pytest_on_user_claims([CLAIMS / "bad_records.py"], "-k", "loads")
+    assert done.returncode == 1
+    assert "bad_records.py, line" in done.stdout and "unknown quantity 'dC/dw[L]'" in done.stdout
