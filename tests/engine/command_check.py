@@ -14,6 +14,7 @@ Exit codes:
 """
 from __future__ import annotations
 
+import argparse
 import shlex
 import signal
 import sys
@@ -54,7 +55,6 @@ def add_parser(commands):
 
 
 def _positive_int(text):
-    import argparse
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
@@ -62,7 +62,6 @@ def _positive_int(text):
 
 
 def _positive_float(text):
-    import argparse
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
@@ -70,7 +69,6 @@ def _positive_float(text):
 
 
 def _dtypes(text):
-    import argparse
     names = tuple(x.strip() for x in text.split(",") if x.strip())
     unknown = [n for n in names if n not in DTYPES]
     if unknown or not names:
