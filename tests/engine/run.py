@@ -30,13 +30,17 @@ def environment(dtypes) -> dict:
             "missing_oracles": references.missing()}
 
 
-def run(formulas, *, examples=100, dtypes=("float64", "float32"), seed=0, progress=None) -> dict:
-    """Audit every formula; `progress(done, total, examples, elapsed)` is called after each."""
+def run(formulas, *, examples=100, dtypes=("float64", "float32"), seed=0, progress=None, audit_formula=audit) -> dict:
+    """Audit every formula; `progress(done, total, examples, elapsed)` is called after each.
+
+    `audit_formula` audits one formula (same signature as audit.audit); `backprop-audit check` passes
+    one that enforces a per-claim time limit.
+    """
     corrected_by = link_corrections(formulas)
     start = time.perf_counter()
     results, total_examples = [], 0
     for done, formula in enumerate(formulas, start=1):
-        result = audit(formula, examples=examples, dtypes=dtypes, seed=seed, corrected_by=corrected_by.get(formula.id))
+        result = audit_formula(formula, examples=examples, dtypes=dtypes, seed=seed, corrected_by=corrected_by.get(formula.id))
         results.append(result)
         total_examples += result["examples"]
         if progress:

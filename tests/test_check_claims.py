@@ -1,0 +1,84 @@
+"""Loading claims files (backprop_audit.claims): every problem is named with its file, line and claim,
+and never costs the claims around it. No oracle runs here."""
+from pathlib import Path
+
+import pytest
+
+from backprop_audit import Formula, RecordError
+from backprop_audit.claims import load_claims
+
+CLAIMS = Path(__file__).parent / "claims"
+
+
+def line_of(path: Path, text: str) -> int:
+    """The 1-based line of the first line of `path` that contains `text`."""
+    return next(i for i, line in enumerate(path.read_text().splitlines(), start=1) if text in line)
+
+
+def messages(loaded):
+    return [str(p) for p in loaded.problems]
+
+
+def test_the_worked_example_loads_cleanly():
+    loaded = load_claims([CLAIMS / "nielsen_book.py"])
+    assert loaded.problems == []
+    assert [c.id for c in loaded.claims][:5] == ["nielsen-BP1", "nielsen-BP1-as-first-copied", "nielsen-BP2",
+                                                 "nielsen-BP3", "nielsen-BP4"]
+    assert all(isinstance(c, Formula) for c in loaded.claims)
+
+
+def test_a_bad_record_costs_only_itself_and_names_its_line():
+    bad = CLAIMS / "bad_records.py"
+    loaded = load_claims([CLAIMS / "nielsen_book.py", bad])
+    ids = [c.id for c in loaded.claims]
+    assert "bad-records-valid" in ids and ids.count("bad-records-valid") == 1 and ids.count("nielsen-BP1") == 1
+    by_claim = {p.claim: p for p in loaded.problems}
+    expected = {
+        "bad-records-unknown-quantity": "unknown quantity 'dC/dw[L]'",
+        "bad-records-unknown-activation": "setting.output has unknown or no values ['softplus']",
+        "bad-records-unknown-loss": "setting.loss has unknown or no values ['cross_entropy']",
+    }
+    for claim, message in expected.items():
+        problem = by_claim[claim]
+        assert problem.file == str(bad) and message in problem.message
+        assert problem.line == line_of(bad, f'claim("{claim}"')
+    assert "is a str, not a Formula" in by_claim["#5 of CLAIMS"].message
+    duplicate_across = by_claim["nielsen-BP1"]
+    assert duplicate_across.line == line_of(bad, 'claim("nielsen-BP1")')
+    assert f"already defined in {CLAIMS / 'nielsen_book.py'}, line {line_of(CLAIMS / 'nielsen_book.py', 'Formula(')}" \
+        in duplicate_across.message
+    duplicate_within = [p for p in loaded.problems if p.claim == "bad-records-valid"]
+    assert len(duplicate_within) == 1 and "duplicate id" in duplicate_within[0].message
+    assert len(loaded.problems) == 6
+
+
+def test_formula_checks_are_strict_again_after_loading():
+    load_claims([CLAIMS / "bad_records.py"])
+    from backprop_audit.manual.doc_003 import FORMULAS
+    with pytest.raises(RecordError, match="unknown quantity"):
+        Formula(**{**FORMULAS[0].__dict__, "quantity": "dC/dw[L]"})
+
+
+def test_missing_syntax_and_import_errors_name_file_and_line(tmp_path):
+    missing = tmp_path / "nope.py"
+    loaded = load_claims([missing, CLAIMS / "bad_syntax.py", CLAIMS / "bad_import.py"])
+    assert loaded.claims == []
+    text = messages(loaded)
+    assert text[0] == f"{missing}: no such file"
+    assert text[1].startswith(f"{CLAIMS / 'bad_syntax.py'}, line {line_of(CLAIMS / 'bad_syntax.py', 'def output_error')}: syntax error")
+    assert text[2].startswith(f"{CLAIMS / 'bad_import.py'}, line {line_of(CLAIMS / 'bad_import.py', 'import backprop_that')}: cannot import")
+    assert "backprop_that_does_not_exist" in text[2]
+
+
+def test_a_file_without_claims_or_with_a_dangling_correction(tmp_path):
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    dangling = tmp_path / "dangling.py"
+    dangling.write_text(
+        "from backprop_audit.manual.doc_003 import FORMULAS\n"
+        "import dataclasses\n"
+        "CLAIMS = [dataclasses.replace(FORMULAS[0], id='fixed', corrects='no-such-claim'), FORMULAS[1]]\n")
+    loaded = load_claims([empty, dangling])
+    assert [c.id for c in loaded.claims] == ["003-delta-recursion"]
+    assert messages(loaded) == [f"{empty}: defines no CLAIMS (write CLAIMS = [Formula(...), ...])",
+                                f"{dangling}, line 3: claim fixed: corrects unknown id 'no-such-claim'"]

@@ -1,0 +1,129 @@
+"""`backprop-audit check` end to end, in a subprocess: exit codes, messages naming file, line and
+claim, and the report written even when some input is bad. Few examples, float64 only, to stay fast."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLAIMS = Path(__file__).parent / "claims"
+FAST = ["--examples", "2", "--dtypes", "float64"]
+
+
+def check(*args, out=None):
+    env = {**os.environ, "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+    command = [sys.executable, "-m", "backprop_audit.cli", "check", *map(str, args)]
+    if out is not None:
+        command += ["--out", str(out)]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+
+
+def report_of(out: Path) -> dict:
+    assert (out / "REPORT.md").is_file()
+    return json.loads((out / "report.json").read_text())
+
+
+def line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), start=1) if text in line)
+
+
+def test_the_worked_example_exits_0_and_names_the_slip(tmp_path):
+    done = check(CLAIMS / "nielsen_book.py", "--examples", "3", "--dtypes", "float64", "--seed", "7", out=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = report_of(tmp_path)
+    verdicts = {f["id"]: f["verdict"] for f in report["formulas"]}
+    assert verdicts.pop("nielsen-BP1-as-first-copied") == "fails"
+    assert set(verdicts.values()) == {"holds"} and len(verdicts) == 7  # BP1-BP4 and the user's code
+    slip = next(f for f in report["formulas"] if f["id"] == "nielsen-BP1-as-first-copied")
+    assert "σ'(a) for σ'(z)" in slip["diagnosis"]
+    assert slip["counterexample"]["reproduce"].startswith(f"backprop-audit check {CLAIMS / 'nielsen_book.py'} --only")
+    assert report["settings"]["seed"] == 7 and report["input_errors"] == []
+    assert "nielsen-BP1-as-first-copied" in (tmp_path / "REPORT.md").read_text()
+
+
+def test_files_that_cannot_load_exit_2_naming_path_and_line_and_the_report_is_written(tmp_path):
+    missing = tmp_path / "no_such_claims.py"
+    done = check(missing, CLAIMS / "bad_syntax.py", CLAIMS / "bad_import.py", out=tmp_path / "out")
+    assert done.returncode == 2
+    assert f"{missing}: no such file" in done.stderr
+    assert f"bad_syntax.py, line {line_of(CLAIMS / 'bad_syntax.py', 'def output_error')}: syntax error" in done.stderr
+    assert (f"bad_import.py, line {line_of(CLAIMS / 'bad_import.py', 'backprop_that_does_not_exist')}: cannot import"
+            in done.stderr)
+    report = report_of(tmp_path / "out")
+    assert report["formulas"] == [] and len(report["input_errors"]) == 3
+    assert "## Input errors" in (tmp_path / "out" / "REPORT.md").read_text()
+
+
+def test_bad_records_exit_2_and_every_valid_claim_still_runs(tmp_path):
+    bad = CLAIMS / "bad_records.py"
+    done = check(CLAIMS / "nielsen_book.py", bad, "--only", "bad-records-valid,nielsen-BP3", *FAST, out=tmp_path)
+    assert done.returncode == 2
+    for claim, what in [("bad-records-unknown-quantity", "unknown quantity 'dC/dw[L]'"),
+                        ("bad-records-unknown-activation", "['softplus']"),
+                        ("bad-records-unknown-loss", "['cross_entropy']"),
+                        ("nielsen-BP1", "duplicate id: already defined in")]:
+        line = line_of(bad, f'claim("{claim}"')
+        assert f"{bad}, line {line}: claim {claim}: " in done.stderr and what in done.stderr
+    assert f"{bad}: claim #5 of CLAIMS: is a str, not a Formula" in done.stderr
+    report = report_of(tmp_path)
+    assert {f["id"]: f["verdict"] for f in report["formulas"]} == {"nielsen-BP3": "holds", "bad-records-valid": "holds"}
+    assert len(report["input_errors"]) == 6
+
+
+def test_claims_that_break_at_run_time_are_error_verdicts_and_exit_1(tmp_path):
+    done = check(CLAIMS / "bad_runtime.py", *FAST, "--time-limit", "8", out=tmp_path)
+    assert done.returncode == 1, done.stderr
+    entries = {f["id"]: f for f in report_of(tmp_path)["formulas"]}
+    expected_messages = {"runtime-raises": "raised IndexError", "runtime-wrong-shape": "shape (",
+                         "runtime-wrong-dtype": "dtype float32, expected float64", "runtime-nan": "non-finite",
+                         "runtime-too-long": "time limit"}
+    for claim, message in expected_messages.items():
+        assert entries[claim]["verdict"] == "error" and not entries[claim]["matches_expectation"]
+        assert message in entries[claim]["counterexample"]["message"], entries[claim]["counterexample"]["message"]
+    # the run went on after the claim that was stopped
+    assert entries["runtime-valid"]["verdict"] == "holds" and entries["runtime-valid"]["examples"] == 2
+    assert entries["runtime-too-long"]["seconds"] < 60
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dtypes", "float16"], "unknown dtype"),
+    (["--examples", "0"], "must be at least 1"),
+    (["--time-limit", "-1"], "positive number of seconds"),
+])
+def test_usage_errors_exit_2(tmp_path, args, message):
+    done = check(CLAIMS / "nielsen_book.py", *args, out=tmp_path)
+    assert done.returncode == 2 and message in done.stderr
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_no_file_is_a_usage_error():
+    done = check()
+    assert done.returncode == 2 and "FILE" in done.stderr
+
+
+def test_an_unknown_only_id_is_an_input_error(tmp_path):
+    done = check(CLAIMS / "bad_syntax.py", "--only", "no-such-claim", out=tmp_path)
+    assert done.returncode == 2 and "--only: no loaded claim has id 'no-such-claim'" in done.stderr
+
+
+def pytest_on_user_claims(files, *args):
+    """pytest on tests/test_check_user_claims.py with BACKPROP_AUDIT_CLAIMS set to `files`."""
+    env = {**os.environ, "BACKPROP_AUDIT_CLAIMS": os.pathsep.join(map(str, files))}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", str(Path(__file__).parent / "test_check_user_claims.py"), *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, cwd=Path(__file__).parent.parent)
+
+
+def test_the_pytest_route_collects_one_test_per_claim_of_the_named_files():
+    done = pytest_on_user_claims([CLAIMS / "bad_runtime.py", CLAIMS / "bad_records.py"], "--collect-only")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for claim in ("runtime-raises", "runtime-too-long", "runtime-valid", "bad-records-valid"):
+        assert f"test_claim_matches_its_expectation[{claim}]" in done.stdout
+    assert "nielsen-BP2" not in done.stdout  # the default file is replaced, not added to
+
+
+def test_the_pytest_route_fails_on_input_errors_naming_them():
+    done = pytest_on_user_claims([CLAIMS / "bad_records.py"], "-k", "loads")
+    assert done.returncode == 1
+    assert "bad_records.py, line" in done.stdout and "unknown quantity 'dC/dw[L]'" in done.stdout
