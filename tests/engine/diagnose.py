@@ -6,6 +6,7 @@ counts only if it fixes all of them:
 2. a constant factor: -1, 2, 1/2, N, 1/N, K, 1/K (N the batch size, K the output width) and their
    signed products; otherwise the least-squares ratio, if it is the same on every network;
 3. σ'(a) written where σ'(z) is meant (for δ = dC/dz: the value equals dC/da ⊙ g'(a));
+   a layer index that is off (the value equals the same quantity at a neighbouring layer);
 4. a reduction over the batch (a per-sample formula given a batch: sum or mean over samples);
 5. a violated precondition: the search is run again restricted to N = 1, to target rows summing to 1,
    to square layers, to one activation or one loss at a time; a restriction on which it holds names it.
@@ -28,7 +29,7 @@ PRECONDITION_EXAMPLES = 60
 
 @dataclass
 class Diagnosis:
-    kind: str  # transpose, factor, sign, derivative-of-a, batch-reduction, precondition, none, shape
+    kind: str  # transpose, factor, sign, derivative-of-a, index, batch-reduction, precondition, none, shape
     text: str  # one sentence for the report
     fix: str = ""  # the transform, e.g. "x 1/N"
 
@@ -109,6 +110,10 @@ def _transform_diagnosis(formula, outcomes) -> Diagnosis | None:
     if _made_mistake(outcomes, conv, _derivative_of_a):
         return Diagnosis("derivative-of-a", "matches dC/da ⊙ g'(a): the activation derivative is applied to "
                          "a where it must be applied to z (σ'(a) for σ'(z))", "g'(z) for g'(a)")
+    shift = _layer_shift(outcomes, conv)
+    if shift:
+        return Diagnosis("index", f"equals the same quantity at layer l{shift:+d}: the layer index is off by "
+                         f"{abs(shift)} (the value is right, the label is not)", f"layer l{shift:+d}")
     ratios = []
     for m, o, net, q in _pairs(outcomes):
         if m.shape != o.shape or not np.any(m):
@@ -118,6 +123,27 @@ def _transform_diagnosis(formula, outcomes) -> Diagnosis | None:
             _all_fit(outcomes, conv, lambda m, net, q: ratios[0] * m):
         return Diagnosis("factor", f"holds when multiplied by {ratios[0]:.6g} (not a simple constant)", f"x {ratios[0]:.6g}")
     return None
+
+
+def _layer_shift(outcomes, conv) -> int:
+    """A shift s such that on every failing network the value equals the oracle's quantity at layer l + s."""
+    pairs = [(np.asarray(o.manual[o.quantity], dtype=np.float64), o.network, o.quantity)
+             for o in outcomes if o.quantity in o.manual and "[" in o.quantity]
+    for shift in (1, -1, 2, -2):
+        fits = bool(pairs)
+        for m, net, q in pairs:
+            kind, layer = q[:q.index("[")], int(q[q.index("[") + 1:-1]) + shift
+            if not 1 <= layer <= net.depth:
+                fits = False
+                break
+            other = f"{kind}[{layer}]"
+            oracle = expected_value(other, next(iter(references.quantities(net).values()))[other], conv)
+            if not _fits(m, oracle, net, other, conv):
+                fits = False
+                break
+        if fits:
+            return shift
+    return 0
 
 
 def _made_mistake(outcomes, conv, mistake) -> bool:
