@@ -22,6 +22,9 @@ Three things the document gets wrong, each a record of its own (with its correct
 - its products do not conform as written in its own row-major forward pass (d @ w where d @ w.T is
   meant, a * b where a.T @ b is meant); the text says so itself ("Usually you have to transpose a[1]",
   "w[1] and a[0] might need to be transposed"), so those formulas get a literal and an intended record.
+Where one printed formula carries several of these at once, a record isolating each mistake (computed
+with the others corrected) sits next to the literal one, so that each is found and diagnosed on its own.
+The general recursion's two steps are fed the correct incoming delta for the same reason.
 """
 import numpy as np
 
@@ -147,7 +150,9 @@ FORMULAS = [
         expected="erratum",
         note="Literal reading: label w[0] and the product (N, n2) @ (N, n1) exactly as printed; the text "
              "itself warns 'Usually you have to transpose a[1] and/or multiply a[1].T with the rest' — "
-             "see 000-output-weight-gradient-intended for that reading.",
+             "see 000-output-weight-gradient-intended for that reading. Three mistakes at once (label, operand "
+             "order, 1/N), so no single transform fixes it; -label, -intended and 000-output-activation-gradient "
+             "isolate them one by one.",
     ),
     Formula(
         id="000-output-weight-gradient-corrected",
