@@ -229,6 +229,35 @@ FORMULAS = [
         note="The same chain with the label the text's own chain rule gives it.",
     ),
     Formula(
+        id="000-hidden-activation-gradient-literal",
+        title="dz[1]/da[1] = w[1]: the step dE/da[1] = d[1] @ w[1], as printed",
+        source=Source(DOC, "toy example, 'for the hidden layer, things just go on'", "dz[1]/da[1] = w[1]"),
+        written=r"\frac{dz[1]}{da[1]} = w[1]",
+        convention="row",
+        quantity="dC/da[1]",  # a[1] is numbered alike in the document and here
+        setting=TOY,
+        compute=lambda n: output_delta_of_the_mean(n) @ n.W[2],  # the document's w[1] is our W[2]
+        expected="erratum",
+        note="A Jacobian has no value of its own, so the checkable reading is the chain step it is used for: "
+             "dE/da[1] = d[1] @ dz[1]/da[1], in the order the hidden-layer formula multiplies it (d[1] @ w[1]). "
+             "d[1] is taken with the 1/N of the mean so that only the local derivative is on trial. In "
+             "z = a @ w + b, w[1] is (n1, n2) and d[1] is (N, n2): the product conforms only for equally wide "
+             "layers, and w[1].T is meant — the text: 'w[1] and a[0] might need to be transposed'.",
+    ),
+    Formula(
+        id="000-hidden-activation-gradient-corrected",
+        title="dE/da[1] = d[1] @ w[1].T",
+        source=Source(DOC, "toy example, 'for the hidden layer, things just go on'", "dz[1]/da[1] = w[1]"),
+        written=r"\frac{dE}{da[1]} = d[1] \mathbin{@} w[1]^\top, \quad d[1] = \tfrac{1}{N}(a[2] - Y) * df[1](z[1])",
+        convention="row",
+        quantity="dC/da[1]",
+        setting=TOY,
+        compute=lambda n: output_delta_of_the_mean(n) @ n.W[2].T,
+        corrects="000-hidden-activation-gradient-literal",
+        violates=TOY.restricted(**SOFTMAX_OUTPUT),
+        note="w[1] transposed: z[1] = a[1] @ w[1] + b[1] with w[1] of shape (in, out).",
+    ),
+    Formula(
         id="000-hidden-weight-gradient-literal",
         title="dE/dw[0] = d[1] @ w[1] * df[0](z[0]) * a[0], as printed",
         source=Source(DOC, "toy example, 'for the hidden layer, things just go on'",
@@ -259,7 +288,8 @@ FORMULAS = [
         violates=TOY.restricted(**SOFTMAX_OUTPUT),
         note="w[1] transposed (it is (in, out) in z = a @ w), a[0].T multiplied on the left instead of an "
              "elementwise product, and the 1/N of the mean in d[1]. Also the checkable reading of the local "
-             "derivatives dz[1]/da[1] = w[1], da[1]/dz[0] = df[0](z[0]) and dz[0]/dw[0] = a[0].",
+             "derivatives da[1]/dz[0] = df[0](z[0]) and dz[0]/dw[0] = a[0] (dz[1]/da[1] = w[1] has records of "
+             "its own).",
     ),
     Formula(
         id="000-hidden-weight-gradient-intended",

@@ -22,6 +22,7 @@ DIAGNOSES = {
 }
 # Literal readings whose printed product does not conform on most networks: the diagnosis says so.
 NOT_EVALUABLE = [
+    "000-hidden-activation-gradient-literal",
     "000-hidden-weight-gradient-literal",
     "000-delta-recursion-literal",
     "000-weight-gradient-recursion-literal",
