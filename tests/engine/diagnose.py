@@ -6,6 +6,7 @@ counts only if it fixes all of them:
 2. a constant factor: -1, 2, 1/2, N, 1/N, K, 1/K (N the batch size, K the output width) and their
    signed products; otherwise the least-squares ratio, if it is the same on every network;
 3. σ'(a) written where σ'(z) is meant (for δ = dC/dz: the value equals dC/da ⊙ g'(a));
+   a layer index that is off (the value equals the same quantity at a neighbouring layer);
 4. a reduction over the batch (a per-sample formula given a batch: sum or mean over samples);
    then: the value is another quantity of the same layer (∂C/∂z written where ∂C/∂a is claimed, ...);
 5. a violated precondition: the search is run again restricted to N = 1, to target rows summing to 1,
@@ -29,7 +30,7 @@ PRECONDITION_EXAMPLES = 60
 
 @dataclass
 class Diagnosis:
-    kind: str  # transpose, factor, sign, derivative-of-a, batch-reduction, precondition, none, shape
+    kind: str  # transpose, factor, sign, derivative-of-a, index, batch-reduction, precondition, none, shape
     text: str  # one sentence for the report
     fix: str = ""  # the transform, e.g. "x 1/N"
 
@@ -115,6 +116,10 @@ def _transform_diagnosis(formula, outcomes) -> Diagnosis | None:
         claimed = outcomes[0].quantity
         return Diagnosis("quantity", f"equals {other}, not the claimed {claimed}: the formula computes a different "
                          f"derivative than it says (e.g. ∂C/∂z labelled ∂C/∂a)", f"read as {other}")
+    shift = _layer_shift(outcomes, conv)
+    if shift:
+        return Diagnosis("index", f"equals the same quantity at layer l{shift:+d}: the layer index is off by "
+                         f"{abs(shift)} (the value is right, the label is not)", f"layer l{shift:+d}")
     ratios = []
     for m, o, net, q in _pairs(outcomes):
         if m.shape != o.shape or not np.any(m):
@@ -144,6 +149,26 @@ def _other_quantity(outcomes, conv) -> str | None:
             if names:
                 return names[0]
     return None
+
+def _layer_shift(outcomes, conv) -> int:
+    """A shift s such that on every failing network the value equals the oracle's quantity at layer l + s."""
+    pairs = [(np.asarray(o.manual[o.quantity], dtype=np.float64), o.network, o.quantity)
+             for o in outcomes if o.quantity in o.manual and "[" in o.quantity]
+    for shift in (1, -1, 2, -2):
+        fits = bool(pairs)
+        for m, net, q in pairs:
+            kind, layer = q[:q.index("[")], int(q[q.index("[") + 1:-1]) + shift
+            if not 1 <= layer <= net.depth:
+                fits = False
+                break
+            other = f"{kind}[{layer}]"
+            oracle = expected_value(other, next(iter(references.quantities(net).values()))[other], conv)
+            if not _fits(m, oracle, net, other, conv):
+                fits = False
+                break
+        if fits:
+            return shift
+    return 0
 
 
 def _made_mistake(outcomes, conv, mistake) -> bool:
