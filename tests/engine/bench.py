@@ -120,7 +120,7 @@ def gradcheck_comparison(widths=(100, 200, 10), batch=16) -> dict:
 
 def sweep_rate(count: int = 20_000) -> dict:
     arch = Architecture((4, 8, 8, 3), 8, ("tanh", "sigmoid", "identity"), "mean_sum_sq", "real")
-    sweep(WEIGHT_GRADIENT, arch, 200)  # warm-up
+    sweep(WEIGHT_GRADIENT, arch, min(200, count))  # warm-up
     result = sweep(WEIGHT_GRADIENT, arch, count)
     return {"architecture": arch.describe(), "networks": result.networks, "flagged": result.flagged,
             "confirmed_failures": len(result.failures), "broadcast": result.broadcast,
@@ -144,7 +144,8 @@ def scale_check(widths=(256, 4096, 10), batch=1024) -> dict:
 
 
 def run_bench(examples: int = 300, formulas=None, sweep_networks: int = 20_000, scale: bool = True,
-              gradcheck: bool = True, say=print) -> dict:
+              gradcheck: bool = True, say=print, gradcheck_widths=(100, 200, 10), scale_widths=(256, 4096, 10),
+              scale_batch: int = 1024) -> dict:
     from backprop_audit.references import jax_grad
 
     formulas = formulas or [WEIGHT_GRADIENT]
@@ -164,7 +165,7 @@ def run_bench(examples: int = 300, formulas=None, sweep_networks: int = 20_000, 
     report["hypothesis_floor_examples_per_s"] = min(r["hypothesis_floor"]["wall"] for r in per_formula)
     report["hypothesis_floor_examples_per_s_cpu"] = min(r["hypothesis_floor"]["cpu"] for r in per_formula)
     if gradcheck:
-        g = gradcheck_comparison()
+        g = gradcheck_comparison(gradcheck_widths)
         report["gradcheck"] = g
         report["gradcheck_speedup"] = g["speedup"]
         say(f"gradcheck (slow mode) on {g['network']}, {g['parameters']} parameters: {g['gradcheck_s']} s; "
@@ -175,7 +176,7 @@ def run_bench(examples: int = 300, formulas=None, sweep_networks: int = 20_000, 
     say(f"sweep on {s['architecture']}: {s['networks_per_s']} networks/s ({s['networks']} networks, "
         f"{s['flagged']} flagged, {s['confirmed_failures']} confirmed, broadcast={s['broadcast']})")
     if scale:
-        sc = scale_check()
+        sc = scale_check(scale_widths, scale_batch)
         report["scale"] = sc
         for dtype in ("float32", "float64"):
             say(f"scale {sc['network']} {dtype}: {sc[dtype]['seconds']} s (cpu {sc[dtype]['cpu_seconds']} s; first check "
