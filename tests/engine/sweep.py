@@ -85,11 +85,12 @@ def random_stack(architecture: Architecture, count: int, *, dtype="float64", see
     w, N, dtype = architecture.widths, architecture.batch, np.dtype(dtype)
     scales = rng.choice(SCALES, size=count)[:, None, None]
     places = rng.choice(DIGITS, size=count)
+    powers = 10.0 ** places
 
     def fill(shape, scale=scales):
         m = rng.uniform(-1.5, 1.5, size=(count,) + shape)
-        for p in np.unique(places):  # round each network to its own number of decimals
-            m[places == p] = np.round(m[places == p], p)
+        # each network to its own number of decimals: np.round(x, p) is rint(x * 10^p) / 10^p
+        m = np.rint(m * powers.reshape((count,) + (1,) * len(shape))) / powers.reshape((count,) + (1,) * len(shape))
         m = m * scale.reshape((count,) + (1,) * len(shape))
         flat = m.reshape(count, -1)
         constant = (flat.shape[1] > 1) & (np.ptp(flat, axis=1) <= 1e-3 * (np.abs(flat).max(axis=1) + 1e-3))
