@@ -12,7 +12,9 @@ bucket, the batch to a bucket size, with masks that make the padding inert:
 - the loss is summed over real units and real rows only, and divided by the true batch size N.
 Activation and loss names are traced integer codes, not part of the compile key, so one compiled
 function serves every activation and loss. The compile key is (depth, the width bucket of each layer,
-batch bucket, dtype); every small network (all widths <= 16, batch <= 32) of a depth shares one key,
+batch bucket, dtype). A small network (all widths <= 16) shallower than DEPTH_BUCKET gets identity
+layers (W = I, b = 0, identity activation: a @ I + 0 = a exactly) in front of its first layer, so every
+small network with batch <= 32 shares one key per dtype (an XLA compile costs 1-2 s here),
 and a wide layer is padded to its own bucket only (a [256, 4096, 10] network is not padded to 4096
 everywhere, which would multiply its work by hundreds).
 `plain_quantities` is the same computation without padding, kept for the test that the bucketed
@@ -34,6 +36,7 @@ ACTIVATION_CODES = {"sigmoid": 0, "tanh": 1, "relu": 2, "identity": 3, "softmax"
 LOSS_CODES = {"sum_sq": 0, "half_sum_sq": 1, "mean_sum_sq": 2, "mean_half_sum_sq": 3, "softmax_ce": 4, "sigmoid_bce": 5}
 WIDTH_BUCKETS = (16, 64, 256, 1024, 4096)
 BATCH_BUCKETS = (32, 256, 1024)
+DEPTH_BUCKET = 4  # small networks shallower than this get exact identity layers in front: one compile per dtype
 
 compile_count = 0  # how many times XLA compiled the oracle in this process (traces == compiles here)
 
@@ -110,13 +113,19 @@ def _pad(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-def _run(net, padded: tuple[int, ...] | None, batch: int | None, fn):
-    """Call fn on the network with width l padded to padded[l] and the batch to `batch` (None: no padding)."""
+def _run(net, padded: tuple[int, ...] | None, batch: int | None, fn, prepend: int = 0):
+    """Call fn on the network with width l padded to padded[l] and the batch to `batch` (None: no padding),
+    after `prepend` exact identity layers (W = I, b = 0, identity activation) in front of layer 1."""
     dtype = net.dtype
     widths = net.widths
     padded = padded or widths
     rows = batch or net.batch
     params, z_probes, a_probes, unit_masks = [], [], [], []
+    for _ in range(prepend):  # a @ I + 0 is a, exactly: these layers pass the input on unchanged
+        params.append((np.eye(padded[0], dtype=dtype), np.zeros(padded[0], dtype)))
+        z_probes.append(np.zeros((rows, padded[0]), dtype))
+        a_probes.append(np.zeros((rows, padded[0]), dtype))
+        unit_masks.append(np.arange(padded[0]) < widths[0])
     for l, layer in enumerate(net.layers, start=1):
         n_out, n_in = padded[l], padded[l - 1]
         params.append((_pad(layer.W, (n_out, n_in)), _pad(layer.b, (n_out,))))
@@ -125,14 +134,15 @@ def _run(net, padded: tuple[int, ...] | None, batch: int | None, fn):
         unit_masks.append(np.arange(n_out) < widths[l])
     row_mask = np.arange(rows) < net.batch
     n_in0, n_outL = padded[0], padded[-1]
-    act_codes = [np.int32(ACTIVATION_CODES[layer.activation]) for layer in net.layers]
+    act_codes = [np.int32(ACTIVATION_CODES["identity"])] * prepend + \
+        [np.int32(ACTIVATION_CODES[layer.activation]) for layer in net.layers]
     value, (g_params, g_z, g_a) = fn(
         params, z_probes, a_probes, _pad(net.X, (rows, n_in0)), _pad(net.Y, (rows, n_outL)),
         act_codes, np.int32(LOSS_CODES[net.loss]), unit_masks, row_mask, np.asarray(net.batch, dtype),
     )
     out = {"C": np.asarray(value)}
     N = net.batch
-    for l, ((gW, gb), gz, ga) in enumerate(zip(g_params, g_z, g_a), start=1):
+    for l, ((gW, gb), gz, ga) in enumerate(zip(g_params[prepend:], g_z[prepend:], g_a[prepend:]), start=1):
         n_out, n_in = widths[l], widths[l - 1]
         out[f"dC/dW[{l}]"] = np.asarray(gW)[:n_out, :n_in]
         out[f"dC/db[{l}]"] = np.asarray(gb)[:n_out]
@@ -149,7 +159,9 @@ def quantities(net) -> dict[str, np.ndarray]:
 def _bucketed_quantities(net) -> dict[str, np.ndarray]:
     padded = tuple(_bucket(w, WIDTH_BUCKETS) for w in net.widths)
     batch = _bucket(net.batch, BATCH_BUCKETS)
-    return _run(net, padded, batch, _compiled)
+    prepend = max(DEPTH_BUCKET - net.depth, 0) if max(padded) <= WIDTH_BUCKETS[0] else 0
+    padded = (padded[0],) * prepend + padded
+    return _run(net, padded, batch, _compiled, prepend)
 
 
 def plain_quantities(net) -> dict[str, np.ndarray]:
