@@ -4,18 +4,25 @@ The forward pass and the loss are written here again in jax.numpy (nothing of ma
 dC/dz[l] and dC/da[l] are the gradients of zero probes added to z[l] and a[l].
 
 Compiles: XLA compiles once per input shape, and Hypothesis draws a new shape almost every example,
-which would cost 80-300 ms each. So every network is padded into a bucket: all widths to one common
-width, the batch to a bucket size, with masks that make the padding inert:
+which would cost 80-300 ms each. So every network is padded into a bucket: each width to its width
+bucket, the batch to a bucket size, with masks that make the padding inert:
 - padded weights, biases, inputs and targets are zero, and padded units are masked out of every layer's
   output (a = mask * act(z)), so they feed nothing forward;
 - softmax sees padded logits as -inf-like (masked) so they get probability 0;
 - the loss is summed over real units and real rows only, and divided by the true batch size N.
 Activation and loss names are traced integer codes, not part of the compile key, so one compiled
-function serves every activation and loss. The compile key is (depth, width bucket, batch bucket, dtype).
+function serves every activation and loss. The compile key is (depth, the width bucket of each layer,
+batch bucket, dtype). A small network (all widths <= 16) shallower than DEPTH_BUCKET gets identity
+layers (W = I, b = 0, identity activation: a @ I + 0 = a exactly) in front of its first layer, so every
+small network with batch <= 32 shares one key per dtype (an XLA compile costs 1-2 s here),
+and a wide layer is padded to its own bucket only (a [256, 4096, 10] network is not padded to 4096
+everywhere, which would multiply its work by hundreds).
 `plain_quantities` is the same computation without padding, kept for the test that the bucketed
 oracle equals the plain one.
 """
 from __future__ import annotations
+
+import weakref
 
 
 import jax
@@ -29,6 +36,7 @@ ACTIVATION_CODES = {"sigmoid": 0, "tanh": 1, "relu": 2, "identity": 3, "softmax"
 LOSS_CODES = {"sum_sq": 0, "half_sum_sq": 1, "mean_sum_sq": 2, "mean_half_sum_sq": 3, "softmax_ce": 4, "sigmoid_bce": 5}
 WIDTH_BUCKETS = (16, 64, 256, 1024, 4096)
 BATCH_BUCKETS = (32, 256, 1024)
+DEPTH_BUCKET = 4  # small networks shallower than this get exact identity layers in front: one compile per dtype
 
 compile_count = 0  # how many times XLA compiled the oracle in this process (traces == compiles here)
 
@@ -98,33 +106,43 @@ _compiled = jax.jit(_all_gradients)
 
 
 def _pad(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if x.shape == shape:
+        return x
     out = np.zeros(shape, dtype=x.dtype)
     out[tuple(slice(0, s) for s in x.shape)] = x
     return out
 
 
-def _run(net, width: int | None, batch: int | None, fn):
-    """Call fn on the network padded to a square `width` and `batch` (None: each layer at its own size)."""
+def _run(net, padded: tuple[int, ...] | None, batch: int | None, fn, prepend: int = 0):
+    """Call fn on the network with width l padded to padded[l] and the batch to `batch` (None: no padding),
+    after `prepend` exact identity layers (W = I, b = 0, identity activation) in front of layer 1."""
     dtype = net.dtype
     widths = net.widths
+    padded = padded or widths
     rows = batch or net.batch
     params, z_probes, a_probes, unit_masks = [], [], [], []
+    for _ in range(prepend):  # a @ I + 0 is a, exactly: these layers pass the input on unchanged
+        params.append((np.eye(padded[0], dtype=dtype), np.zeros(padded[0], dtype)))
+        z_probes.append(np.zeros((rows, padded[0]), dtype))
+        a_probes.append(np.zeros((rows, padded[0]), dtype))
+        unit_masks.append(np.arange(padded[0]) < widths[0])
     for l, layer in enumerate(net.layers, start=1):
-        n_out, n_in = (width, width) if width else layer.W.shape
+        n_out, n_in = padded[l], padded[l - 1]
         params.append((_pad(layer.W, (n_out, n_in)), _pad(layer.b, (n_out,))))
         z_probes.append(np.zeros((rows, n_out), dtype))
         a_probes.append(np.zeros((rows, n_out), dtype))
         unit_masks.append(np.arange(n_out) < widths[l])
     row_mask = np.arange(rows) < net.batch
-    n_in0, n_outL = (width, width) if width else (widths[0], widths[-1])
-    act_codes = [np.int32(ACTIVATION_CODES[layer.activation]) for layer in net.layers]
+    n_in0, n_outL = padded[0], padded[-1]
+    act_codes = [np.int32(ACTIVATION_CODES["identity"])] * prepend + \
+        [np.int32(ACTIVATION_CODES[layer.activation]) for layer in net.layers]
     value, (g_params, g_z, g_a) = fn(
         params, z_probes, a_probes, _pad(net.X, (rows, n_in0)), _pad(net.Y, (rows, n_outL)),
         act_codes, np.int32(LOSS_CODES[net.loss]), unit_masks, row_mask, np.asarray(net.batch, dtype),
     )
     out = {"C": np.asarray(value)}
     N = net.batch
-    for l, ((gW, gb), gz, ga) in enumerate(zip(g_params, g_z, g_a), start=1):
+    for l, ((gW, gb), gz, ga) in enumerate(zip(g_params[prepend:], g_z[prepend:], g_a[prepend:]), start=1):
         n_out, n_in = widths[l], widths[l - 1]
         out[f"dC/dW[{l}]"] = np.asarray(gW)[:n_out, :n_in]
         out[f"dC/db[{l}]"] = np.asarray(gb)[:n_out]
@@ -135,13 +153,43 @@ def _run(net, width: int | None, batch: int | None, fn):
 
 def quantities(net) -> dict[str, np.ndarray]:
     """C and every dC/dW[l], dC/db[l], dC/dz[l], dC/da[l] of `net`, from the bucketed compiled oracle."""
-    width = _bucket(max(net.widths), WIDTH_BUCKETS)
+    return _remembered(net, _bucketed_quantities)
+
+
+def _bucketed_quantities(net) -> dict[str, np.ndarray]:
+    padded = tuple(_bucket(w, WIDTH_BUCKETS) for w in net.widths)
     batch = _bucket(net.batch, BATCH_BUCKETS)
-    return _run(net, width, batch, _compiled)
+    prepend = max(DEPTH_BUCKET - net.depth, 0) if max(padded) <= WIDTH_BUCKETS[0] else 0
+    padded = (padded[0],) * prepend + padded
+    return _run(net, padded, batch, _compiled, prepend)
 
 
 def plain_quantities(net) -> dict[str, np.ndarray]:
-    """The same with no padding and no jit (each layer at its own shape, every mask all true):
-    the reference that the bucketed oracle is tested against."""
-    with jax.disable_jit():
-        return _run(net, None, None, jax.value_and_grad(_cost, argnums=(0, 1, 2)))
+    """The same with no padding (each layer at its own shape, every mask all true): the reference that
+    the bucketed oracle is tested against. Compiled for the network's exact shapes (one compile per
+    shape, not counted in compile_count): op-by-op execution under jax.disable_jit() computes the same
+    values but took 2-10 s a network here, compiling the exact shape takes 1-2 s."""
+    return _run(net, None, None, _plain)
+
+
+_plain = jax.jit(jax.value_and_grad(_cost, argnums=(0, 1, 2)))
+
+
+# The answers for the last networks asked about, by identity: the diagnosis asks for the same failing
+# network's quantities once per candidate fix (dozens of times); a Network is frozen, so its answers
+# cannot change while it lives. Keyed by id() and checked with a weak reference, so a new network that
+# reuses a dead one's id is never served the old answers.
+_MEMO_SIZE = 64
+_memo: dict = {}
+
+
+def _remembered(net, compute):
+    key = id(net)
+    hit = _memo.get(key)
+    if hit is not None and hit[0]() is net:
+        return hit[1]
+    value = compute(net)
+    if len(_memo) >= _MEMO_SIZE:
+        _memo.pop(next(iter(_memo)))
+    _memo[key] = (weakref.ref(net), value)
+    return value

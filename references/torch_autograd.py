@@ -7,6 +7,8 @@ asked for. The cross-entropies take log a[L] from the logits (log_softmax, logsi
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 
@@ -58,27 +60,88 @@ def _loss(name: str, z: torch.Tensor, a: torch.Tensor, probe: torch.Tensor, y: t
 
 def quantities(net) -> dict[str, np.ndarray]:
     """C and every dC/dW[l], dC/db[l], dC/dz[l], dC/da[l] of `net`, in the canonical layout."""
+    return _remembered(net, _quantities)
+
+
+def _quantities(net) -> dict[str, np.ndarray]:
     dtype = TORCH_DTYPES[str(net.dtype)]
-    as_tensor = lambda x, grad=False: torch.tensor(x, dtype=dtype, requires_grad=grad)
+    # from_numpy shares the network's memory instead of copying it (nothing here writes to a leaf);
+    # a copy is made only for an array that is not C-contiguous or not already in the network's dtype.
+    as_tensor = lambda x: torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
     a = as_tensor(net.X)
     y = as_tensor(net.Y)
-    params, z_probes, a_probes = [], [], []
+    leaves = []  # per layer: W, b, z-probe, a-probe, in this order
     z = None
     for layer in net.layers:
-        W, b = as_tensor(layer.W, True), as_tensor(layer.b, True)
+        W, b = as_tensor(layer.W).requires_grad_(), as_tensor(layer.b).requires_grad_()
         z_probe = torch.zeros((a.shape[0], W.shape[0]), dtype=dtype, requires_grad=True)
         a_probe = torch.zeros_like(z_probe, requires_grad=True)
         z = a @ W.T + b + z_probe
         a = _activate(layer.activation, z) + a_probe
-        params.append((W, b))
-        z_probes.append(z_probe)
-        a_probes.append(a_probe)
-    C = _loss(net.loss, z, a, a_probes[-1], y)
-    C.backward()
+        leaves += [W, b, z_probe, a_probe]
+    C = _loss(net.loss, z, a, leaves[-1], y)
+    grads = torch.autograd.grad(C, leaves)  # one backward pass, every leaf's gradient at once
     out = {"C": C.detach().numpy()}
-    for l, ((W, b), z_probe, a_probe) in enumerate(zip(params, z_probes, a_probes), start=1):
-        out[f"dC/dW[{l}]"] = W.grad.numpy()
-        out[f"dC/db[{l}]"] = b.grad.numpy()
-        out[f"dC/dz[{l}]"] = z_probe.grad.numpy()
-        out[f"dC/da[{l}]"] = a_probe.grad.numpy()
+    for l in range(1, net.depth + 1):
+        gW, gb, gz, ga = grads[4 * (l - 1): 4 * l]
+        out[f"dC/dW[{l}]"] = gW.numpy()
+        out[f"dC/db[{l}]"] = gb.numpy()
+        out[f"dC/dz[{l}]"] = gz.numpy()
+        out[f"dC/da[{l}]"] = ga.numpy()
     return out
+
+
+def _stack_cost(Ws, bs, z_probes, a_probes, X, Y, activations, loss):
+    """C of ONE network (under torch.func.vmap each argument is one network's slice of a stack)."""
+    a, z = X, None
+    for W, b, z_probe, a_probe, activation in zip(Ws, bs, z_probes, a_probes, activations):
+        z = a @ W.T + b + z_probe
+        a = _activate(activation, z) + a_probe
+    return _loss(loss, z, a, a_probes[-1], Y)
+
+
+def stacked_quantities(Ws, bs, X, Y, activations, loss) -> dict[str, np.ndarray]:
+    """Every quantity of `count` networks of one architecture at once: Ws[l-1] is (count, out, in),
+    bs[l-1] (count, out), X (count, N, n0), Y (count, N, nL). torch.func.vmap runs the same forward
+    pass and loss as `quantities` over the leading axis; the result arrays carry that axis first."""
+    from torch.func import grad_and_value, vmap
+
+    dtype = TORCH_DTYPES[str(X.dtype)]
+    as_tensor = lambda x: torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
+    Ws, bs = [as_tensor(W) for W in Ws], [as_tensor(b) for b in bs]
+    count, N = X.shape[:2]
+    probes = [torch.zeros((count, N, W.shape[1]), dtype=dtype) for W in Ws]
+    a_probes = [p.clone() for p in probes]
+
+    def cost(Ws, bs, z_probes, a_probes, X, Y):
+        return _stack_cost(Ws, bs, z_probes, a_probes, X, Y, activations, loss)
+
+    grads, C = vmap(grad_and_value(cost, argnums=(0, 1, 2, 3)))(Ws, bs, probes, a_probes, as_tensor(X), as_tensor(Y))
+    gW, gb, gz, ga = grads
+    out = {"C": C.detach().numpy()}
+    for l in range(1, len(Ws) + 1):
+        out[f"dC/dW[{l}]"] = gW[l - 1].numpy()
+        out[f"dC/db[{l}]"] = gb[l - 1].numpy()
+        out[f"dC/dz[{l}]"] = gz[l - 1].numpy()
+        out[f"dC/da[{l}]"] = ga[l - 1].numpy()
+    return out
+
+
+# The answers for the last networks asked about, by identity: the diagnosis asks for the same failing
+# network's quantities once per candidate fix (dozens of times); a Network is frozen, so its answers
+# cannot change while it lives. Keyed by id() and checked with a weak reference, so a new network that
+# reuses a dead one's id is never served the old answers.
+_MEMO_SIZE = 64
+_memo: dict = {}
+
+
+def _remembered(net, compute):
+    key = id(net)
+    hit = _memo.get(key)
+    if hit is not None and hit[0]() is net:
+        return hit[1]
+    value = compute(net)
+    if len(_memo) >= _MEMO_SIZE:
+        _memo.pop(next(iter(_memo)))
+    _memo[key] = (weakref.ref(net), value)
+    return value

@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("report", "check")
+SUBCOMMANDS = ("report", "check", "bench", "soak")
 
 
 def main(argv=None) -> int:

@@ -30,22 +30,39 @@ KINK_MARGIN = 1e-3
 SEEDS = st.integers(0, 2**32 - 1)  # built once: a strategy object per draw costs validation time
 
 
+# Strategy objects are built once per argument tuple and reused: building one (st.integers, st.lists,
+# a @composite call) validates its arguments, which cost more than the draw itself. The draws below are
+# plain functions taking `draw`, called inside the one @composite `networks`, so a network is one
+# composite call, not a dozen. The choices, their order and their bounds are the same as when each piece
+# was its own composite, so the same networks are drawn and they shrink the same way.
 @functools.lru_cache(maxsize=None)
 def _sampled(options: tuple):
     return st.sampled_from(options)
+
+
+@functools.lru_cache(maxsize=None)
+def _integers(low: int, high: int):
+    return st.integers(low, high)
+
+
+@functools.lru_cache(maxsize=None)
+def _integer_lists(low: int, high: int, size: int):
+    return st.lists(_integers(low, high), min_size=size, max_size=size)
 
 
 def _near_constant(m: np.ndarray) -> bool:
     return m.size > 1 and np.ptp(m) <= 1e-3 * (np.abs(m).max() + 1e-3)
 
 
-@st.composite
-def matrices(draw, shape: tuple[int, ...], *, dtype=np.float64, scales=SCALES, digits=DIGITS):
-    """A matrix of `shape` with short decimal entries, never near-constant."""
+def _draw_matrix(draw, shape: tuple[int, ...], dtype, scales, digits) -> np.ndarray:
     seed = draw(SEEDS)
-    scale = draw(_sampled(scales))
-    places = draw(_sampled(digits))
-    rng = np.random.default_rng(seed)
+    scale = draw(_sampled(tuple(scales)))
+    places = draw(_sampled(tuple(digits)))
+    return _fill(np.random.default_rng(seed), shape, dtype, scale, places)
+
+
+def _fill(rng, shape: tuple[int, ...], dtype, scale: float, places: int) -> np.ndarray:
+    """Uniform entries in [-1.5, 1.5] rounded to `places` decimals, times `scale`; never near-constant."""
     m = np.round(rng.uniform(-1.5, 1.5, size=shape), places) * scale
     if _near_constant(m):
         m = m + scale * 0.1 * np.arange(1, m.size + 1).reshape(shape)
@@ -53,12 +70,27 @@ def matrices(draw, shape: tuple[int, ...], *, dtype=np.float64, scales=SCALES, d
 
 
 @st.composite
+def matrices(draw, shape: tuple[int, ...], *, dtype=np.float64, scales=SCALES, digits=DIGITS):
+    """A matrix of `shape` with short decimal entries, never near-constant."""
+    return _draw_matrix(draw, shape, dtype, scales, digits)
+
+
+@st.composite
 def targets(draw, kind: str, shape: tuple[int, int], *, dtype=np.float64):
     """Y of `shape`: real values, one-hot rows, probability rows (sum 1) or {0,1} labels."""
+    return _draw_targets(draw, kind, shape, dtype)
+
+
+def _draw_targets(draw, kind, shape, dtype):
+    if kind == "real":
+        return _draw_matrix(draw, shape, dtype, SCALES, DIGITS)
+    return _fill_targets(np.random.default_rng(draw(SEEDS)), kind, shape, dtype)
+
+
+def _fill_targets(rng, kind, shape, dtype, scale: float = 1.0, places: int = 1):
     n, k = shape
     if kind == "real":
-        return draw(matrices(shape, dtype=dtype))
-    rng = np.random.default_rng(draw(SEEDS))
+        return _fill(rng, shape, dtype, scale, places)
     if kind == "onehot":
         y = np.zeros(shape)
         y[np.arange(n), rng.integers(0, k, size=n)] = 1
@@ -122,17 +154,25 @@ def _on_kink(layers, X) -> bool:
 @st.composite
 def architectures(draw, setting: Setting, *, min_depth: int = 1):
     """(widths, batch, activations, loss, target kind) within `setting`."""
-    depth = draw(st.integers(max(setting.depth[0], min_depth), setting.depth[1]))
+    return _draw_architecture(draw, setting, min_depth)
+
+
+@functools.lru_cache(maxsize=None)
+def _loss_output_pairs(setting: Setting) -> tuple:
+    return tuple((loss, out) for loss in setting.loss for out in setting.output
+                 if LOSS_NEEDS_OUTPUT.get(loss, out) == out)
+
+
+def _draw_architecture(draw, setting: Setting, min_depth: int):
+    depth = draw(_integers(max(setting.depth[0], min_depth), setting.depth[1]))
     if setting.square:
-        widths = [draw(st.integers(*setting.width))] * (depth + 1)
+        widths = [draw(_integers(*setting.width))] * (depth + 1)
     else:
-        widths = draw(st.lists(st.integers(*setting.width), min_size=depth + 1, max_size=depth + 1))
-    batch = draw(st.integers(*setting.batch))
-    pairs = [(loss, out) for loss in setting.loss for out in setting.output
-             if LOSS_NEEDS_OUTPUT.get(loss, out) == out]
-    loss, output = draw(st.sampled_from(pairs))
-    hidden = [draw(st.sampled_from(setting.hidden)) for _ in range(depth - 1)]
-    kind = draw(st.sampled_from(compatible_targets(loss, setting.targets)))
+        widths = draw(_integer_lists(*setting.width, depth + 1))
+    batch = draw(_integers(*setting.batch))
+    loss, output = draw(_sampled(_loss_output_pairs(setting)))
+    hidden = [draw(_sampled(setting.hidden)) for _ in range(depth - 1)]
+    kind = draw(_sampled(compatible_targets(loss, setting.targets)))
     return widths, batch, hidden + [output], loss, kind
 
 
@@ -140,14 +180,14 @@ def architectures(draw, setting: Setting, *, min_depth: int = 1):
 def networks(draw, setting: Setting = Setting(), *, dtype=np.float64, min_depth: int = 1,
              scales=SCALES, input_scales=SCALES):
     """A Network within `setting`, in `dtype`, nudged off ReLU kinks; its arrays are note()d."""
-    widths, batch, activations, loss, kind = draw(architectures(setting, min_depth=min_depth))
+    widths, batch, activations, loss, kind = _draw_architecture(draw, setting, min_depth)
     layers = []
     for l, activation in enumerate(activations, start=1):
-        W = draw(matrices((widths[l], widths[l - 1]), dtype=dtype, scales=scales))
-        b = draw(matrices((widths[l],), dtype=dtype, scales=scales))
+        W = _draw_matrix(draw, (widths[l], widths[l - 1]), dtype, scales, DIGITS)
+        b = _draw_matrix(draw, (widths[l],), dtype, scales, DIGITS)
         layers.append(Layer(W, b, activation))
-    X = draw(matrices((batch, widths[0]), dtype=dtype, scales=input_scales))
-    Y = draw(targets(kind, (batch, widths[-1]), dtype=dtype))
+    X = _draw_matrix(draw, (batch, widths[0]), dtype, input_scales, DIGITS)
+    Y = _draw_targets(draw, kind, (batch, widths[-1]), dtype)
     if "relu" in activations:
         layers = _move_off_kinks(layers, X)
         if _on_kink(layers, X):  # float32 rounding of the nudged bias can land back near 0

@@ -68,9 +68,10 @@ def _forward64(net):
     return zs, acts
 
 
-def error_scales(net) -> dict[str, np.ndarray]:
-    """B for every quantity of `net`, canonical layout, float64 (see the module docstring)."""
-    zs, acts = _forward64(net)
+def error_scales(net, forward=None) -> dict[str, np.ndarray]:
+    """B for every quantity of `net`, canonical layout, float64 (see the module docstring).
+    `forward`: _forward64(net) when the caller has it already (it is the costly part on wide networks)."""
+    zs, acts = forward or _forward64(net)
     L, N = net.depth, net.batch
     a_out, y = np.abs(acts[L]), np.abs(net.Y.astype(np.float64))
     loss = net.loss
@@ -117,10 +118,10 @@ def sum_lengths(net) -> dict[str, float]:
     return K
 
 
-def largest_preactivation(net) -> float:
+def largest_preactivation(net, forward=None) -> float:
     """Z = max over layers and units of Σ_k |W_jk||a_k| + |b_j|: how large the forward sums get."""
     Z = 0.0
-    acts = _forward64(net)[1]
+    acts = (forward or _forward64(net))[1]
     for l, layer in enumerate(net.layers, start=1):
         magnitude = np.abs(acts[l - 1]) @ np.abs(layer.W.T.astype(np.float64)) + np.abs(layer.b.astype(np.float64))
         Z = max(Z, float(magnitude.max()))
@@ -130,8 +131,9 @@ def largest_preactivation(net) -> float:
 def tolerances(net, dtype=None) -> dict[str, tuple]:
     """For every quantity the pieces of its tolerance: (SAFETY·ε·K, B, 1 + Z, τ/ε)."""
     eps = unit_roundoff(dtype or net.dtype)
-    B, K = error_scales(net), sum_lengths(net)
-    amplification = 1 + largest_preactivation(net)
+    forward = _forward64(net)  # once, for both B and Z
+    B, K = error_scales(net, forward), sum_lengths(net)
+    amplification = 1 + largest_preactivation(net, forward)
     floor = float(np.finfo(dtype or net.dtype).tiny) / eps
     return {name: (SAFETY * eps * K[name], B[name], amplification, floor) for name in B}
 

@@ -1,0 +1,197 @@
+"""The benchmark behind `backprop-audit bench`: how fast the engine checks, measured, never asserted.
+
+Every number is measured here on this machine and printed with the command that reproduces it; wall
+time and process CPU time are both kept, because on a shared machine the wall clock measures the
+neighbours too. Measured:
+- per formula, on the default network distribution (depth 1-4, widths 1-16, batch 1-32): end-to-end
+  search rate (Hypothesis + both oracles + tolerance + comparison), each oracle alone on the same
+  networks, and the floor: Hypothesis drawing the same networks with no check at all;
+- JAX compiles in the session (jax_grad.compile_count);
+- against torch.autograd.gradcheck (slow mode, every entry) on one network: its time over ours;
+- the sweep (sweep.py): networks per second on one architecture;
+- scale: one check of a wide network in float32 and float64, and whether it held.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+
+from . import tolerance
+from .bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT
+from .evaluate import evaluate
+from .network import Layer, Network
+from .search import search
+from .strategies import networks
+from .sweep import Architecture, sweep
+
+
+class Clock:
+    """Wall and CPU seconds of a block."""
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def rate(count: int, clock: Clock) -> dict:
+    return {"wall": round(count / clock.wall, 1), "cpu": round(count / clock.cpu, 1) if clock.cpu else None}
+
+
+def draw_networks(setting, count: int, dtype="float64") -> tuple[list, Clock]:
+    """The floor: Hypothesis drawing `count` networks of `setting` with nothing checked."""
+    drawn = []
+
+    @settings(max_examples=count, database=None, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(networks(setting, dtype=np.dtype(dtype)))
+    def collect(net):
+        drawn.append(net)
+
+    with Clock() as clock:
+        collect()
+    return drawn, clock
+
+
+def formula_rates(formula, examples: int) -> dict:
+    from backprop_audit.references import jax_grad, torch_autograd
+
+    search(formula, examples=20)  # warm-up: imports, the JAX compiles of the buckets
+    with Clock() as clock:
+        result = search(formula, examples=examples)
+    out = {"formula": formula.id, "examples": result.examples, "held": result.held,
+           "end_to_end": rate(result.examples, clock)}
+    nets, floor = draw_networks(formula.setting, examples)
+    out["hypothesis_floor"] = rate(len(nets), floor)
+    for name, oracle in (("torch", torch_autograd.quantities), ("jax", jax_grad.quantities)):
+        with Clock() as clock:
+            for net in nets:
+                oracle(net)
+        out[name] = rate(len(nets), clock)
+    with Clock() as clock:
+        for net in nets:
+            evaluate(formula, net)
+    out["evaluate"] = rate(len(nets), clock)
+    return out
+
+
+def _mlp(widths, batch, dtype, seed=0, activations=None, loss="half_sum_sq") -> Network:
+    rng = np.random.default_rng(seed)
+    activations = activations or ["tanh"] * (len(widths) - 2) + ["identity"]
+    layers = tuple(Layer((rng.uniform(-1, 1, (widths[l], widths[l - 1])) / np.sqrt(widths[l - 1])).astype(dtype),
+                         rng.uniform(-0.5, 0.5, widths[l]).astype(dtype), activations[l - 1])
+                   for l in range(1, len(widths)))
+    X = rng.uniform(-1, 1, (batch, widths[0])).astype(dtype)
+    Y = rng.uniform(-1, 1, (batch, widths[-1])).astype(dtype)
+    return Network(layers, loss, X, Y)
+
+
+def gradcheck_comparison(widths=(100, 200, 10), batch=16) -> dict:
+    """torch.autograd.gradcheck (fast_mode=False: every entry of the Jacobian, by finite differences)
+    of C with respect to every weight and bias, against one evaluate() of the dC/dW formula."""
+    import torch
+
+    from backprop_audit.references.torch_autograd import _activate
+
+    net = _mlp(widths, batch, "float64")
+    evaluate(WEIGHT_GRADIENT, net)  # warm-up (JAX compile of this bucket)
+    with Clock() as ours:
+        outcome = evaluate(WEIGHT_GRADIENT, net)
+    params = [torch.tensor(p, requires_grad=True) for layer in net.layers for p in (layer.W, layer.b)]
+    X, Y = torch.tensor(net.X), torch.tensor(net.Y)
+
+    def cost(*params):
+        a = X
+        for l, layer in enumerate(net.layers):
+            a = _activate(layer.activation, a @ params[2 * l].T + params[2 * l + 1])
+        return 0.5 * ((a - Y) ** 2).sum()
+
+    with Clock() as theirs:
+        passed = torch.autograd.gradcheck(cost, params, fast_mode=False)
+    return {"network": f"widths {list(widths)}, batch {batch}, float64", "ours_s": round(ours.wall, 5),
+            "ours_held": not outcome.failed, "gradcheck_s": round(theirs.wall, 3), "gradcheck_passed": bool(passed),
+            "parameters": int(sum(p.numel() for p in params)),
+            "speedup": round(theirs.wall / ours.wall, 1)}
+
+
+SWEEP_ARCHITECTURES = (
+    Architecture((4, 8, 8, 3), 8, ("tanh", "sigmoid", "identity"), "mean_sum_sq", "real"),
+    Architecture((3, 4, 2), 4, ("tanh", "identity"), "mean_sum_sq", "real"),
+)
+
+
+def sweep_rate(count: int = 20_000, arch: Architecture = SWEEP_ARCHITECTURES[0]) -> dict:
+    sweep(WEIGHT_GRADIENT, arch, min(200, count))  # warm-up
+    result = sweep(WEIGHT_GRADIENT, arch, count)
+    return {"architecture": arch.describe(), "networks": result.networks, "flagged": result.flagged,
+            "confirmed_failures": len(result.failures), "broadcast": result.broadcast,
+            "networks_per_s": round(result.networks_per_s, 1)}
+
+
+def scale_check(widths=(256, 4096, 10), batch=1024) -> dict:
+    """One check of dC/dW[l] on a wide network, in each dtype: seconds and whether it held."""
+    out = {}
+    for dtype in ("float32", "float64"):
+        net = _mlp(widths, batch, dtype, seed=1)
+        with Clock() as first:  # includes JAX's one compile for this shape
+            evaluate(WEIGHT_GRADIENT, net)
+        with Clock() as clock:
+            outcome = evaluate(WEIGHT_GRADIENT, net)
+        out[dtype] = {"seconds": round(clock.wall, 3), "cpu_seconds": round(clock.cpu, 3),
+                      "first_check_seconds": round(first.wall, 3), "held": not outcome.failed,
+                      "worst_ratio": round(outcome.ratio, 4), "message": outcome.message}
+    out["network"] = f"widths {list(widths)}, batch {batch}, tanh/identity, half_sum_sq"
+    return out
+
+
+def run_bench(examples: int = 300, formulas=None, sweep_networks: int = 20_000, scale: bool = True,
+              gradcheck: bool = True, say=print, gradcheck_widths=(100, 200, 10), scale_widths=(256, 4096, 10),
+              scale_batch: int = 1024) -> dict:
+    from backprop_audit.references import jax_grad
+
+    formulas = formulas or [WEIGHT_GRADIENT]
+    report = {"machine_note": "2 shared cores: wall-clock rates include the neighbours' load; cpu rates "
+                              "count this process's own CPU time", "default_distribution": DEFAULT_DISTRIBUTION.describe()}
+    per_formula = []
+    for formula in formulas:
+        r = formula_rates(formula, examples)
+        per_formula.append(r)
+        say(f"{r['formula']}: {r['examples']} networks, held={r['held']}; examples/s end to end "
+            f"{r['end_to_end']['wall']} (cpu {r['end_to_end']['cpu']}), floor (Hypothesis alone) "
+            f"{r['hypothesis_floor']['wall']} (cpu {r['hypothesis_floor']['cpu']}), evaluate {r['evaluate']['wall']}, "
+            f"torch {r['torch']['wall']}, jax {r['jax']['wall']}")
+    report["per_formula"] = per_formula
+    report["examples_per_s_end_to_end"] = min(r["end_to_end"]["wall"] for r in per_formula)
+    report["examples_per_s_end_to_end_cpu"] = min(r["end_to_end"]["cpu"] for r in per_formula)
+    report["hypothesis_floor_examples_per_s"] = min(r["hypothesis_floor"]["wall"] for r in per_formula)
+    report["hypothesis_floor_examples_per_s_cpu"] = min(r["hypothesis_floor"]["cpu"] for r in per_formula)
+    if gradcheck:
+        g = gradcheck_comparison(gradcheck_widths)
+        report["gradcheck"] = g
+        report["gradcheck_speedup"] = g["speedup"]
+        say(f"gradcheck (slow mode) on {g['network']}, {g['parameters']} parameters: {g['gradcheck_s']} s; "
+            f"ours {g['ours_s']} s (held={g['ours_held']}): speedup {g['speedup']}x")
+    sweeps = [sweep_rate(sweep_networks, arch) for arch in SWEEP_ARCHITECTURES]
+    report["sweep"] = sweeps[0]
+    report["sweeps"] = sweeps
+    report["sweep_networks_per_s"] = sweeps[0]["networks_per_s"]  # the larger architecture, not the best
+    for s in sweeps:
+        say(f"sweep on {s['architecture']}: {s['networks_per_s']} networks/s ({s['networks']} networks, "
+            f"{s['flagged']} flagged, {s['confirmed_failures']} confirmed, broadcast={s['broadcast']})")
+    if scale:
+        sc = scale_check(scale_widths, scale_batch)
+        report["scale"] = sc
+        for dtype in ("float32", "float64"):
+            say(f"scale {sc['network']} {dtype}: {sc[dtype]['seconds']} s (cpu {sc[dtype]['cpu_seconds']} s; first check "
+                f"with its JAX compile {sc[dtype]['first_check_seconds']} s), held={sc[dtype]['held']} "
+                f"(worst {sc[dtype]['worst_ratio']} x tolerance)")
+    report["jax_compiles"] = jax_grad.compile_count
+    say(f"JAX compiles this session: {report['jax_compiles']}")
+    return report
+
+
+__all__ = ["run_bench", "tolerance"]
