@@ -68,11 +68,36 @@ def _forward64(net):
     return zs, acts
 
 
+def forward_magnitudes(net, zs, acts) -> list:
+    """A[l], the scale of a[l]'s absolute rounding error (l = 0..L), from the absolute-value forward pass.
+
+    z[l] = a[l-1] W[l]ᵀ + b[l] is a sum: its absolute error is about ε·K·M[l] with M[l] = A[l-1] |W[l]|ᵀ + |b[l]|
+    (A[l-1] also carries the error a[l-1] already has). a = g(z) passes it on as |g'(z)|·M; so
+    A[l] = |a[l]| + |g'(z[l])|·M[l]. For the softmax, ds_j = s_j((1 - s_j) dz_j - Σ_{k≠j} s_k dz_k), so
+    A = s·(1 + (1 - s)·M + Σ_{k≠j} s_k M_k). Where the sum cancels (|z| ≪ M) A ≫ |a|: that is the case
+    the soak found (see the module docstring).
+    """
+    A = [np.abs(acts[0])]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for l, layer in enumerate(net.layers, start=1):
+            M = A[-1] @ np.abs(layer.W.T.astype(np.float64)) + np.abs(layer.b.astype(np.float64))
+            a = acts[l]
+            if layer.activation == "softmax":
+                others = np.sum(a * M, axis=1, keepdims=True) - a * M
+                A.append(a * (1 + (1 - a) * M + others))
+            else:
+                slope = {"sigmoid": a * (1 - a), "tanh": 1 - a**2, "relu": (zs[l] > 0).astype(float),
+                         "identity": np.ones_like(a)}[layer.activation]
+                A.append(np.abs(a) + slope * M)
+    return A
+
+
 def error_scales(net) -> dict[str, np.ndarray]:
     """B for every quantity of `net`, canonical layout, float64 (see the module docstring)."""
     zs, acts = _forward64(net)
+    A = forward_magnitudes(net, zs, acts)
     L, N = net.depth, net.batch
-    a_out, y = np.abs(acts[L]), np.abs(net.Y.astype(np.float64))
+    a_out, y = A[L], np.abs(net.Y.astype(np.float64))
     loss = net.loss
     factor = {"sum_sq": 2.0, "half_sum_sq": 1.0, "mean_sum_sq": 2.0 / N, "mean_half_sum_sq": 1.0 / N}
     B = {}
@@ -86,13 +111,16 @@ def error_scales(net) -> dict[str, np.ndarray]:
             else:
                 B_z = B_a * _magnitude_prime(net.output_activation, zs[L], acts[L])
         else:
-            s = a_out
+            s, tiny = np.abs(acts[L]), np.finfo(np.float64).tiny
+            carried = a_out - s  # the error s already carries from the forward sums (forward_magnitudes)
+            # 1/s: its relative error is s's, rounding plus carried / s.
+            inverse = lambda p: (1 / np.maximum(p, tiny)) * (1 + carried / np.maximum(p, tiny))
             if loss == "softmax_ce":
-                B_z = (s * np.sum(y, axis=1, keepdims=True) + y) / N
-                B_a = y / np.maximum(s, np.finfo(np.float64).tiny) / N
+                B_z = (a_out * np.sum(y, axis=1, keepdims=True) + y) / N
+                B_a = y * inverse(s) / N
             else:  # sigmoid_bce
-                B_z = (s + y) / N
-                B_a = (y / np.maximum(s, 1e-300) + np.abs(1 - y) / np.maximum(1 - s, 1e-300)) / N
+                B_z = (a_out + y) / N
+                B_a = (y * inverse(s) + np.abs(1 - y) * inverse(1 - s)) / N
             B["C"] = np.asarray(np.sum((y + 1) * (np.abs(zs[L]) + np.log(max(net.widths[-1], 2)) + 1)) / N)
         for l in range(L, 0, -1):
             if l < L:
@@ -100,7 +128,7 @@ def error_scales(net) -> dict[str, np.ndarray]:
                 B_z = B_a * _magnitude_prime(net.layers[l - 1].activation, zs[l], acts[l])
             B[f"dC/da[{l}]"] = B_a
             B[f"dC/dz[{l}]"] = B_z
-            B[f"dC/dW[{l}]"] = B_z.T @ np.abs(acts[l - 1])
+            B[f"dC/dW[{l}]"] = B_z.T @ A[l - 1]
             B[f"dC/db[{l}]"] = B_z.sum(axis=0)
             B_z_next = B_z
     return B
