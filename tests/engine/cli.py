@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("report",)
+SUBCOMMANDS = ("report", "soak")
 
 
 def main(argv=None) -> int:

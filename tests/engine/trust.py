@@ -40,7 +40,8 @@ def load_mutants() -> list:
 
 
 def reproduce_command(formula_id: str, dtype: str, examples: int, seed: int) -> str:
-    return f"backprop-audit soak --mutants --only {formula_id} --dtypes {dtype} --examples {examples} --seed {seed}"
+    return (f"backprop-audit soak --checks 0 --mutants --only {formula_id} --dtypes {dtype} --examples {examples} "
+            f"--seed {seed}")
 
 
 def check_erratum(formula, dtype: str = "float64", examples: int = 50, *, seed: int = 0,
