@@ -19,6 +19,17 @@ entry. The tolerance of entry i is
   z ≈ -70 has a ≈ e^-70 known only to a relative 70·ε. So |g| is scaled by (1 + Z);
 - SAFETY = 4 covers the few elementwise roundings per step (the n·ε bound is itself pessimistic).
 
+Wherever the backward pass uses an activation a[l] (a[L] - y, s·Σy - y, a[l-1]ᵀδ), B takes not |a[l]| but
+A[l] = |a[l]| + |g'(z[l])|·M[l], M[l] = A[l-1]·|W[l]|ᵀ + |b[l]| (`forward_magnitudes`): the error a[l]
+inherits from its forward sum, which is ε·K·M[l], not ε·|z[l]|, when that sum cancels.
+Evidence (the soak, `backprop-audit soak`, seed 0, first 3000 checks): before A, three false alarms, all
+on one float32 network (widths [7, 8, 8], identity/tanh, mean_half_sum_sq): a[2][2, 4] = tanh(z) with
+z = -8.5e-5 from a sum of magnitude M = 0.51, so a carries an absolute error of about ε·K·M = 2.4e-7,
+0.3% of itself; manual, torch and jax differed by 16x the old tolerance (torch and jax by 10x each
+other). With A the same checks have no false alarm and the worst correct ratio stays below 0.2; the
+mutants' smallest ratio at their minimal counterexamples is still ~1e5 (float32) to ~1e11 (float64),
+see reports/trust.json. SAFETY was not changed.
+
 Two computations that are both correct differ by less than two such bounds; a wrong formula misses
 by a factor, a sign or a transposition, i.e. by O(|g|), orders of magnitude above tol. Both numbers
 are printed (the worst ratio error / tol of each formula) so the margin can be read off the report.
@@ -92,8 +103,13 @@ def forward_magnitudes(net, zs, acts) -> list:
     return A
 
 
-def error_scales(net) -> dict[str, np.ndarray]:
-    """B for every quantity of `net`, canonical layout, float64 (see the module docstring)."""
+def error_scales(net, floor: float = 0.0) -> dict[str, np.ndarray]:
+    """B for every quantity of `net`, canonical layout, float64 (see the module docstring).
+
+    floor (τ/ε): the flush-to-zero error of one intermediate δ entry (see tolerance_for), added to every
+    B_z before it is summed into dW, db and the layer below, so a flushed subnormal δ is carried through
+    the same absolute-value pass as any other error.
+    """
     zs, acts = _forward64(net)
     A = forward_magnitudes(net, zs, acts)
     L, N = net.depth, net.batch
@@ -127,6 +143,7 @@ def error_scales(net) -> dict[str, np.ndarray]:
                 B_a = B_z_next @ np.abs(net.W(l + 1).astype(np.float64))
                 B_z = B_a * _magnitude_prime(net.layers[l - 1].activation, zs[l], acts[l])
             B[f"dC/da[{l}]"] = B_a
+            B_z = B_z + floor
             B[f"dC/dz[{l}]"] = B_z
             B[f"dC/dW[{l}]"] = B_z.T @ A[l - 1]
             B[f"dC/db[{l}]"] = B_z.sum(axis=0)
@@ -158,9 +175,9 @@ def largest_preactivation(net) -> float:
 def tolerances(net, dtype=None) -> dict[str, tuple]:
     """For every quantity the pieces of its tolerance: (SAFETY·ε·K, B, 1 + Z, τ/ε)."""
     eps = unit_roundoff(dtype or net.dtype)
-    B, K = error_scales(net), sum_lengths(net)
-    amplification = 1 + largest_preactivation(net)
     floor = float(np.finfo(dtype or net.dtype).tiny) / eps
+    B, K = error_scales(net, floor), sum_lengths(net)
+    amplification = 1 + largest_preactivation(net)
     return {name: (SAFETY * eps * K[name], B[name], amplification, floor) for name in B}
 
 
@@ -168,7 +185,10 @@ def tolerance_for(scale: tuple, value: np.ndarray) -> np.ndarray:
     """Entrywise tol = SAFETY·ε·K·(B + |g|·(1 + Z) + τ/ε), for an oracle value g in the canonical layout.
 
     τ is the dtype's smallest normal number: below it XLA on the CPU flushes to zero where torch keeps a
-    subnormal (3e-45 against 0 in float32), so no entry is held to better than τ absolutely.
+    subnormal (3e-45 against 0 in float32), so no entry is held to better than τ absolutely. A flushed
+    intermediate δ is also multiplied by activations before it reaches dW: error_scales carries τ/ε through
+    the absolute-value pass (soak evidence: a float32 dW entry of -3.1e-36 = Σ subnormal δ · a, which jax
+    returns as 0, failed at 1.8x the old tolerance, twice in 100,005 checks; see the module docstring).
     """
     coefficient, B, amplification, floor = scale
     return coefficient * (B + np.abs(value.astype(np.float64)) * amplification + floor)
