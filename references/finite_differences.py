@@ -26,6 +26,7 @@ from backprop_audit.network import Network
 
 MEAN_LOSSES = ("mean_sum_sq", "mean_half_sum_sq", "softmax_ce", "sigmoid_bce")
 DECISION_SHARE = 0.25  # the kept oracle must be within a quarter of the torch-jax gap of the differences
+MAX_PROBES = 4000  # loss evaluations one decision may cost; beyond it (a 512-wide layer) it is "undecided"
 
 
 def _log_sigmoid(z):
@@ -95,6 +96,18 @@ def preactivation_gradient(net: Network, layer: int) -> np.ndarray:
     return np.stack([weight * gradient(_one_sample(net, n), layer, "b") for n in range(net.batch)])
 
 
+def probes(net: Network, name: str) -> int:
+    """How many loss evaluations `quantity(net, name)` costs."""
+    if name == "C":
+        return 1
+    kind, layer = name[4], int(name[name.index("[") + 1:-1])
+    if kind == "W":
+        return 2 * net.W(layer).size
+    if kind == "b":
+        return 2 * net.b(layer).size
+    return 2 * net.batch * net.widths[layer + (kind == "a")] if layer + (kind == "a") <= net.depth else 0
+
+
 def quantity(net: Network, name: str) -> np.ndarray | None:
     """The canonical quantity `name` ('C', 'dC/dW[2]', ...) by finite differences; None if undecidable."""
     if name == "C":
@@ -117,6 +130,9 @@ def decide(net: Network, name: str, values: dict[str, np.ndarray]) -> tuple[list
     the note says "undecided".
     """
     names = list(values)
+    if probes(net, name) > MAX_PROBES:
+        return names, (f"finite differences would need {probes(net, name)} loss evaluations for {name} "
+                       f"(limit {MAX_PROBES}): undecided, both oracles kept")
     fd = quantity(net, name)
     if fd is None:
         return names, f"finite differences cannot probe {name} (an output a-probe): undecided, both oracles kept"
