@@ -197,7 +197,8 @@ class SoakResult:
     worst: str = ""  # which formula, regime and network gave the worst ratio
     by_dtype: dict = field(default_factory=dict)  # dtype -> checks
     by_regime: dict = field(default_factory=dict)  # regime -> checks
-    kinks: int = 0
+    kinks: int = 0  # checks classified "kink" (a disagreement confined to entries that depend on relu'(0))
+    unbounded: dict = field(default_factory=dict)  # quantity kind -> entries whose tolerance overflowed to inf
     oracle_notes: list = field(default_factory=list)
     seconds: float = 0.0
 
@@ -207,7 +208,7 @@ class SoakResult:
                 "soak_false_alarm_examples": [list(f) for f in self.false_alarms[:10]],
                 "worst_correct_ratio": self.worst_ratio, "worst_correct": self.worst,
                 "soak_checks_by_dtype": self.by_dtype, "soak_checks_by_regime": self.by_regime,
-                "soak_kinks": self.kinks, "soak_oracle_notes": self.oracle_notes[:10],
+                "soak_kinks": self.kinks, "soak_entries_with_infinite_tolerance": self.unbounded, "soak_oracle_notes": self.oracle_notes[:10],
                 "soak_seconds": round(self.seconds, 1)}
 
 
@@ -257,6 +258,13 @@ def _check_one(result: SoakResult, rng, regime: Regime, dtype, setting: Setting,
         return
     tolerances = tolerance.tolerances(net)
     result.networks += 1
+    reference = next(iter(answers.values()))
+    with np.errstate(over="ignore"):
+        for q, scale in tolerances.items():  # an infinite tolerance cannot fail: count such entries, never hide them
+            infinite = int(np.sum(~np.isfinite(tolerance.tolerance_for(scale, reference[q]))))
+            if infinite:
+                key = f"{q.split('[')[0]} ({net.loss}, {np.dtype(dtype)})"
+                result.unbounded[key] = result.unbounded.get(key, 0) + infinite
     for formula in formulas:
         outcome = evaluate(formula, net, answers, tolerances)
         result.checks += 1

@@ -189,6 +189,10 @@ def tolerance_for(scale: tuple, value: np.ndarray) -> np.ndarray:
     intermediate δ is also multiplied by activations before it reaches dW: error_scales carries τ/ε through
     the absolute-value pass (soak evidence: a float32 dW entry of -3.1e-36 = Σ subnormal δ · a, which jax
     returns as 0, failed at 1.8x the old tolerance, twice in 100,005 checks; see the module docstring).
+    An entry whose tolerance is still infinite is one whose value the network does not determine in
+    float64: dC/da[L] of a cross-entropy at an output probability that underflowed (the oracles return
+    -y/(N·tiny) there). The soak counts such entries (soak_entries_with_infinite_tolerance).
     """
     coefficient, B, amplification, floor = scale
-    return coefficient * (B + np.abs(value.astype(np.float64)) * amplification + floor)
+    with np.errstate(over="ignore"):  # the coefficient first: B alone may be near the float64 limit
+        return coefficient * B + (coefficient * amplification) * np.abs(value.astype(np.float64)) + coefficient * floor
