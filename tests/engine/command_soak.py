@@ -58,6 +58,8 @@ def command_soak(args) -> int:
              f"tolerance {result.worst_ratio:.4g} ({result.worst})")
         for formula_id, regime, message in result.false_alarms[:10]:
             _say(f"  FALSE ALARM {formula_id} ({regime}): {message}")
+        if result.false_alarms:
+            _say(f"  reproduce: backprop-audit soak --checks {args.checks} --large {args.large} --seed {args.seed}")
     mutants, errata = [], []
     if args.mutants:
         only = {x.strip() for x in args.only.split(",") if x.strip()} or None
