@@ -1,8 +1,20 @@
 """Oracle 3, the tie-breaker: central finite differences in float64.
 
-Used only when torch and jax disagree beyond tolerance. It needs only C, so it reuses the torch or jax
-loss value (an oracle's C, not manual/'s), perturbing one parameter at a time: dC/dθ ≈ (C(θ+h) - C(θ-h))/2h
-with h = ε^(1/3)·max(1, |θ|), whose error is O(h²) ≈ 1e-11 relative in float64.
+Used only when torch and jax disagree beyond tolerance: it decides which of the two to keep, and the
+disagreement is always reported (never silently resolved). It is a third independent implementation:
+the forward pass and the loss are written once more here in float64 NumPy (nothing of manual/, torch
+or jax), and only the loss value C is needed. One parameter at a time:
+
+    dC/dθ ≈ (C(θ + h) - C(θ - h)) / 2h,   h = ε^(1/3)·max(1, |θ|),
+
+whose error is O(h²) truncation plus O(ε·|C|/h) rounding, about 1e-10 relative in float64: far below
+any disagreement worth deciding (an oracle bug is O(|g|)), far above what it can split when the two
+oracles differ only in the last bits (then the decision is "undecided" and that is reported).
+
+dC/dz[l] has no parameter of its own, but the bias is a probe on it one sample at a time: on the network
+cut down to sample n alone, ∂C_n/∂b[l] = ∂c_n/∂z[l][n], and C = w·Σ_n c_n with w = 1/N for the mean
+losses (every cross-entropy here is a mean), 1 for the sums. dC/da[l] = dC/dz[l+1] @ W[l+1] for l < L;
+dC/da[L] is "undecided" (an a-probe at the output would need the oracles' probe forms).
 """
 from __future__ import annotations
 
@@ -10,7 +22,44 @@ from dataclasses import replace
 
 import numpy as np
 
-from backprop_audit.network import Layer, Network
+from backprop_audit.network import Network
+
+MEAN_LOSSES = ("mean_sum_sq", "mean_half_sum_sq", "softmax_ce", "sigmoid_bce")
+DECISION_SHARE = 0.25  # the kept oracle must be within a quarter of the torch-jax gap of the differences
+MAX_PROBES = 4000  # loss evaluations one decision may cost; beyond it (a 512-wide layer) it is "undecided"
+
+
+def _log_sigmoid(z):
+    return -np.logaddexp(0.0, -z)
+
+
+def loss(net: Network) -> float:
+    """C of `net` in float64, written out: forward pass, then the loss named in network.LOSSES."""
+    a = net.X.astype(np.float64)
+    z = a
+    with np.errstate(over="ignore", under="ignore"):
+        for layer in net.layers:
+            z = a @ layer.W.astype(np.float64).T + layer.b.astype(np.float64)
+            if layer.activation == "sigmoid":
+                a = np.exp(_log_sigmoid(z))
+            elif layer.activation == "tanh":
+                a = np.tanh(z)
+            elif layer.activation == "relu":
+                a = np.maximum(z, 0.0)
+            elif layer.activation == "softmax":
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                a = e / e.sum(axis=1, keepdims=True)
+            else:
+                a = z
+    y, N = net.Y.astype(np.float64), net.batch
+    sq = float(np.sum((a - y) ** 2))
+    if net.loss == "softmax_ce":
+        shifted = z - z.max(axis=1, keepdims=True)
+        log_s = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        return float(-np.sum(y * log_s) / N)
+    if net.loss == "sigmoid_bce":
+        return float(-np.sum(y * _log_sigmoid(z) + (1 - y) * _log_sigmoid(-z)) / N)
+    return {"sum_sq": sq, "half_sum_sq": sq / 2, "mean_sum_sq": sq / N, "mean_half_sum_sq": sq / (2 * N)}[net.loss]
 
 
 def _with_parameter(net: Network, layer: int, which: str, index: tuple, value: float) -> Network:
@@ -22,7 +71,7 @@ def _with_parameter(net: Network, layer: int, which: str, index: tuple, value: f
     return Network(tuple(layers), net.loss, net.X, net.Y, net.targets)
 
 
-def gradient(net: Network, layer: int, which: str, loss_of) -> np.ndarray:
+def gradient(net: Network, layer: int, which: str, loss_of=loss) -> np.ndarray:
     """dC/dW[layer] (which='W') or dC/db[layer] (which='b') by central differences of loss_of(net)."""
     net = net.astype(np.float64)
     base = getattr(net.layers[layer - 1], which)
@@ -34,3 +83,66 @@ def gradient(net: Network, layer: int, which: str, loss_of) -> np.ndarray:
         minus = loss_of(_with_parameter(net, layer, which, index, theta - h))
         out[index] = (plus - minus) / (2 * h)
     return out
+
+
+def _one_sample(net: Network, n: int) -> Network:
+    return Network(net.layers, net.loss, net.X[n:n + 1], net.Y[n:n + 1], net.targets)
+
+
+def preactivation_gradient(net: Network, layer: int) -> np.ndarray:
+    """dC/dz[layer], shape (N, n_layer): per sample, the bias of the one-sample network as the probe."""
+    net = net.astype(np.float64)
+    weight = 1.0 / net.batch if net.loss in MEAN_LOSSES else 1.0
+    return np.stack([weight * gradient(_one_sample(net, n), layer, "b") for n in range(net.batch)])
+
+
+def probes(net: Network, name: str) -> int:
+    """How many loss evaluations `quantity(net, name)` costs."""
+    if name == "C":
+        return 1
+    kind, layer = name[4], int(name[name.index("[") + 1:-1])
+    if kind == "W":
+        return 2 * net.W(layer).size
+    if kind == "b":
+        return 2 * net.b(layer).size
+    return 2 * net.batch * net.widths[layer + (kind == "a")] if layer + (kind == "a") <= net.depth else 0
+
+
+def quantity(net: Network, name: str) -> np.ndarray | None:
+    """The canonical quantity `name` ('C', 'dC/dW[2]', ...) by finite differences; None if undecidable."""
+    if name == "C":
+        return np.asarray(loss(net))
+    kind, layer = name[4], int(name[name.index("[") + 1:-1])
+    if kind in "Wb":
+        return gradient(net, layer, kind)
+    if kind == "z":
+        return preactivation_gradient(net, layer)
+    if kind == "a" and layer < net.depth:
+        return preactivation_gradient(net, layer + 1) @ net.W(layer + 1).astype(np.float64)
+    return None
+
+
+def decide(net: Network, name: str, values: dict[str, np.ndarray]) -> tuple[list[str], str]:
+    """Which oracle(s) to keep for quantity `name` when they disagree, and a sentence saying why.
+
+    Kept: the one whose largest distance to the finite differences is at most DECISION_SHARE of the
+    largest torch-jax gap (the other is then at least 3/4 of the gap away). Otherwise both are kept and
+    the note says "undecided".
+    """
+    names = list(values)
+    if probes(net, name) > MAX_PROBES:
+        return names, (f"finite differences would need {probes(net, name)} loss evaluations for {name} "
+                       f"(limit {MAX_PROBES}): undecided, both oracles kept")
+    fd = quantity(net, name)
+    if fd is None:
+        return names, f"finite differences cannot probe {name} (an output a-probe): undecided, both oracles kept"
+    first, second = (np.asarray(values[k], dtype=np.float64) for k in names[:2])
+    gap = float(np.max(np.abs(first - second)))
+    distance = {k: float(np.max(np.abs(np.asarray(values[k], dtype=np.float64) - fd))) for k in names}
+    best = min(names, key=distance.get)
+    summary = ", ".join(f"{k} {distance[k]:.3g}" for k in names)
+    if distance[best] <= DECISION_SHARE * gap:
+        return [best], (f"finite differences (float64) side with {best} on {name}: largest distance {summary}, "
+                        f"torch-jax gap {gap:.3g}; {best} kept for the comparison")
+    return names, (f"finite differences (float64) cannot decide {name}: largest distance {summary}, torch-jax gap "
+                   f"{gap:.3g}: undecided, both oracles kept")

@@ -15,7 +15,9 @@ CORRECTED_BY = link_corrections(FORMULAS)
 
 @pytest.mark.parametrize("formula", FORMULAS, ids=[f.id for f in FORMULAS])
 def test_verdict_matches_expectation(formula):
-    result = audit(formula, examples=profiles.examples_per_formula(), corrected_by=CORRECTED_BY.get(formula.id))
+    examples = profiles.examples_per_formula()
+    result = audit(formula, examples=examples, corrected_by=CORRECTED_BY.get(formula.id))
+    reproduce = f"backprop-audit report --only {formula.id} --examples {examples} --seed 0"
     if formula.expected == "holds":
         assert result["verdict"] == "holds", (
             f"{formula.id} was expected to hold but {result['verdict']}: "
@@ -24,9 +26,11 @@ def test_verdict_matches_expectation(formula):
         if formula.violates is not None:
             check = result["precondition_check"]
             assert check["verdict"] != "holds", (
-                f"{formula.id} should fail where its precondition is broken ({check['setting']}) but held")
+                f"{formula.id} should fail where its precondition is broken ({check['setting']}) but held\n"
+                f"reproduce: {reproduce}")
     else:
-        assert result["verdict"] in ("fails", "error"), f"{formula.id} is a recorded erratum but held on {result['examples']} networks"
+        assert result["verdict"] in ("fails", "error"), (
+            f"{formula.id} is a recorded erratum but held on {result['examples']} networks\nreproduce: {reproduce}")
         assert result["counterexample"] is not None and result["diagnosis"]
 
 

@@ -4,6 +4,16 @@ The formula runs on a View of the network in its own convention; the oracles' ca
 and the tolerances are converted into that convention by the one adapter (convention.py). Anything
 the formula does wrong (raises, wrong shape or dtype, NaN or inf) is an Outcome with status "error"
 and a message saying which; it never stops the run.
+
+Two things can make the oracles themselves unfit to judge an entry, and both are said, never hidden:
+- torch and jax disagree beyond tolerance: the third oracle, central finite differences in float64
+  (references/finite_differences.py), decides which to keep for that quantity, and the disagreement is
+  noted (Outcome.oracle_note; search collects the notes, the report prints them as "oracle_notes");
+- a ReLU pre-activation sits on its kink (z = 0 up to rounding): the derivative does not exist there and
+  torch, jax and a textbook each pick their own subgradient (torch 0, jax 1/2, most texts 0). The entries
+  that depend on relu'(z) at the kink are known exactly (kink_masks); a disagreement confined to them is
+  classified kind "kink" (status ok, the message and oracle_note say so), a disagreement elsewhere is
+  still a mismatch. The strategies keep their networks off kinks; this is for networks built by hand.
 """
 from __future__ import annotations
 
@@ -15,21 +25,23 @@ import numpy as np
 from . import compare, tolerance
 from .convention import expected_value, view_of
 from backprop_audit import references
+from backprop_audit.references import finite_differences
 
 OK, MISMATCH, ERROR = "ok", "mismatch", "error"
+KINK_ROUNDING = 4.0  # |z| within this many ε·(fan-in + 1)·Σ|W||a|+|b| of 0 counts as on the kink
 
 
 @dataclass
 class Outcome:
     status: str  # ok | mismatch | error
     ratio: float  # worst |manual - oracle| / tol (inf for an error)
-    message: str  # empty when ok
+    message: str  # empty when ok (except kind "kink", which says which entries were excused and why)
     network: object
-    kind: str = "ok"  # ok, mismatch, shape, dtype, nonfinite, type, raised
+    kind: str = "ok"  # ok, kink, mismatch, shape, dtype, nonfinite, type, raised
     quantity: str = ""  # the canonical quantity name where the worst entry is, e.g. dC/dW[2]
     index: tuple | None = None
-    oracle_ratio: float = 0.0  # worst |torch - jax| / tol
-    oracle_note: str = ""  # set when torch and jax disagree beyond tolerance
+    oracle_ratio: float = 0.0  # worst |torch - jax| / tol, kink entries excluded
+    oracle_note: str = ""  # set when torch and jax disagree beyond tolerance (and what decided it), or at a kink
     manual: dict = field(default_factory=dict, repr=False)  # quantity -> value, in the formula's convention
     oracle: dict = field(default_factory=dict, repr=False)  # oracle name -> {quantity -> value}, same
 
@@ -43,33 +55,125 @@ def _call(formula, view, layer):
         return formula.compute(view, layer) if formula.per_layer else formula.compute(view)
 
 
-def oracle_disagreement(net, answers, tolerances) -> tuple[float, str]:
-    """Worst |torch - jax| / tol over every quantity, and a note naming where it exceeds 1."""
+def kinks(net) -> list[tuple[int, np.ndarray]]:
+    """[(layer, boolean (N, n_l) array of units on the kink)] for every relu layer with a unit at z = 0.
+
+    "At 0" means within rounding of 0 in the network's dtype: |z| <= KINK_ROUNDING·ε·(fan-in + 1)·M, with
+    M = Σ_k |W_jk||a_k| + |b_j| the magnitude of the sum (computed in float64). Then the sign of z, and so
+    relu'(z), is not determined by the network, only by how a framework happens to round.
+    """
+    found = []
+    eps = tolerance.unit_roundoff(net.dtype)
+    a = net.X.astype(np.float64)
+    for l, layer in enumerate(net.layers, start=1):
+        W, b = layer.W.astype(np.float64), layer.b.astype(np.float64)
+        z = a @ W.T + b
+        if layer.activation == "relu":
+            magnitude = np.abs(a) @ np.abs(W.T) + np.abs(b)
+            on = np.abs(z) <= KINK_ROUNDING * eps * (W.shape[1] + 1) * magnitude
+            if on.any():
+                found.append((l, on))
+            a = np.maximum(z, 0)
+        else:
+            a = _activate64(layer.activation, z)
+    return found
+
+
+def _activate64(name, z):
+    with np.errstate(over="ignore"):
+        if name == "sigmoid":
+            return 1 / (1 + np.exp(-z))
+        if name == "tanh":
+            return np.tanh(z)
+        if name == "softmax":
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+    return z
+
+
+def kink_masks(net, found) -> dict[str, np.ndarray]:
+    """For each canonical quantity, the entries whose value depends on relu'(z) at a kink in `found`.
+
+    A kink at sample n, unit j of layer l enters δ[l][n, j], hence dW[l] row j and db[l][j], and
+    everything below layer l that sample n feeds: δ[k] and dC/da[k] row n for k < l, and all of dW[k],
+    db[k] (sums over samples). dC/da[l] and everything above layer l, and C, do not depend on it.
+    """
+    L, N, widths = net.depth, net.batch, net.widths
+    masks = {"C": np.zeros((), bool)}
+    for l in range(1, L + 1):
+        masks[f"dC/dz[{l}]"] = np.zeros((N, widths[l]), bool)
+        masks[f"dC/da[{l}]"] = np.zeros((N, widths[l]), bool)
+        masks[f"dC/dW[{l}]"] = np.zeros((widths[l], widths[l - 1]), bool)
+        masks[f"dC/db[{l}]"] = np.zeros((widths[l],), bool)
+    for l, on in found:
+        masks[f"dC/dz[{l}]"] |= on
+        masks[f"dC/dW[{l}]"][on.any(axis=0), :] = True
+        masks[f"dC/db[{l}]"] |= on.any(axis=0)
+        samples = on.any(axis=1)
+        for k in range(1, l):
+            masks[f"dC/dz[{k}]"][samples, :] = True
+            masks[f"dC/da[{k}]"][samples, :] = True
+            masks[f"dC/dW[{k}]"][:] = True
+            masks[f"dC/db[{k}]"][:] = True
+    return masks
+
+
+def _describe_kinks(found) -> str:
+    places = [f"z[{l}][{n}, {j}]" for l, on in found for n, j in np.argwhere(on)]
+    shown = ", ".join(places[:4]) + (f" and {len(places) - 4} more" if len(places) > 4 else "")
+    return (f"ReLU kink: {shown} = 0, where relu has no derivative (torch takes relu'(0) = 0, jax 1/2, "
+            f"a text its own choice)")
+
+
+def _excused(tol: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """tol with the kink entries set to inf: any difference there counts as 0 x tolerance."""
+    return tol if mask is None or not mask.any() else np.where(mask, np.inf, tol)
+
+
+def oracle_disagreement(net, answers, tolerances, masks=None) -> tuple[float, dict[str, float]]:
+    """Worst |torch - jax| / tol over every quantity (kink entries excluded), and {quantity: ratio} where > 1."""
     if len(answers) < 2:
-        return 0.0, ""
+        return 0.0, {}
     (name_a, qa), (name_b, qb) = list(answers.items())[:2]
-    worst, note = 0.0, ""
+    worst, beyond = 0.0, {}
     for q, value in qa.items():
-        tol = tolerance.tolerance_for(tolerances[q], value)
         if not (np.all(np.isfinite(value)) and np.all(np.isfinite(qb[q]))):
             continue
-        ratio, index = compare.worst_ratio(value, qb[q], tol)
-        if ratio > worst:
-            worst = ratio
-            if ratio > 1:
-                note = (f"{name_a} and {name_b} disagree on {q} at {index}: "
-                        f"{value[index]!r} vs {qb[q][index]!r} ({ratio:.3g} x tolerance)")
-    return worst, note
+        tol = _excused(tolerance.tolerance_for(tolerances[q], value), (masks or {}).get(q))
+        ratio, _ = compare.worst_ratio(value, qb[q], tol)
+        worst = max(worst, ratio)
+        if ratio > 1:
+            beyond[q] = ratio
+    return worst, beyond
 
 
-def evaluate(formula, net, answers: dict | None = None) -> Outcome:
-    """Check `formula` on `net` against every available oracle."""
+def _settle_disagreements(net, answers, beyond) -> tuple[dict[str, list[str]], list[str]]:
+    """For each disagreeing quantity, the oracles finite differences side with, and one note each."""
+    keep, notes = {}, []
+    (name_a, qa), (name_b, qb) = list(answers.items())[:2]
+    for q, ratio in sorted(beyond.items(), key=lambda item: -item[1]):
+        kept, verdict = finite_differences.decide(net, q, {name: answers[name][q] for name in answers})
+        keep[q] = kept
+        where = np.unravel_index(int(np.argmax(np.abs(qa[q].astype(float) - qb[q]))), qa[q].shape) if qa[q].ndim else ()
+        notes.append(f"{name_a} and {name_b} disagree on {q} at {tuple(int(i) for i in where)}: "
+                     f"{qa[q][where]!r} vs {qb[q][where]!r} ({ratio:.3g} x tolerance) on {net.describe()}; {verdict}")
+    return keep, notes
+
+
+def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None = None) -> Outcome:
+    """Check `formula` on `net` against every available oracle (answers/tolerances: precomputed, optional)."""
     answers = answers if answers is not None else references.quantities(net)
-    tolerances = tolerance.tolerances(net)
-    oracle_ratio, oracle_note = oracle_disagreement(net, answers, tolerances)
+    tolerances = tolerances if tolerances is not None else tolerance.tolerances(net)
+    found = kinks(net)
+    masks = kink_masks(net, found) if found else {}
+    oracle_ratio, beyond = oracle_disagreement(net, answers, tolerances, masks)
+    keep, notes = _settle_disagreements(net, answers, beyond) if beyond else ({}, [])
+    if found:
+        notes.append(_describe_kinks(found) + "; a disagreement confined to the entries that depend on it is a kink, not a mismatch")
+    oracle_note = " | ".join(notes)
     view = view_of(net, formula.convention)
     worst = compare.Comparison(True, 0.0, "", "ok")
-    worst_q = ""
+    worst_q, excused = "", []
     manual_values, oracle_values = {}, {name: {} for name in answers}
     for layer in formula.layers(net.depth):
         q = formula.quantity_at(layer)
@@ -84,18 +188,29 @@ def evaluate(formula, net, answers: dict | None = None) -> Outcome:
             return Outcome(ERROR, float("inf"), f"{label}: raised {type(error).__name__}: {error} "
                            f"(at {where.name}, line {where.lineno})", net, "raised", q,
                            oracle_ratio=oracle_ratio, oracle_note=oracle_note)
-        expected = {name: expected_value(q, qs[q], formula.convention) for name, qs in answers.items()}
-        reference = next(iter(answers.values()))[q]
+        judges = keep.get(q, list(answers))  # the oracles finite differences kept, or both
+        expected = {name: expected_value(q, answers[name][q], formula.convention) for name in judges}
+        reference = answers[judges[0]][q]
         tol = expected_value(q, tolerance.tolerance_for(tolerances[q], reference), formula.convention)
         result = compare.compare_entrywise(label, value, expected, tol, net.dtype)
+        if result.kind == "mismatch" and masks.get(q) is not None and masks[q].any():
+            away = compare.compare_entrywise(label, value, expected,
+                                             _excused(tol, expected_value(q, masks[q], formula.convention)), net.dtype)
+            if away.ok:  # the formula differs only where relu'(0) is a choice: undecidable, not wrong
+                excused.append(f"{label} differs from the oracles only at entries that depend on relu'(0)")
+            result = away
         manual_values[q] = np.asarray(value) if isinstance(value, (np.ndarray, np.number, float, int)) else value
         for name in answers:
-            oracle_values[name][q] = expected[name]
+            oracle_values[name][q] = expected_value(q, answers[name][q], formula.convention)
         if not result.ok:
             status = MISMATCH if result.kind == "mismatch" else ERROR
             return Outcome(status, result.ratio, result.problem, net, result.kind, q, result.index,
                            oracle_ratio, oracle_note, manual_values, oracle_values)
         if result.ratio >= worst.ratio:
             worst, worst_q = result, q
+    if excused:
+        message = "; ".join(excused) + f" ({_describe_kinks(found)}): classified as a kink, not a mismatch"
+        return Outcome(OK, worst.ratio, message, net, "kink", worst_q, worst.index, oracle_ratio,
+                       oracle_note, manual_values, oracle_values)
     return Outcome(OK, worst.ratio, "", net, "ok", worst_q, worst.index, oracle_ratio, oracle_note,
                    manual_values, oracle_values)

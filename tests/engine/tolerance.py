@@ -19,6 +19,17 @@ entry. The tolerance of entry i is
   z ≈ -70 has a ≈ e^-70 known only to a relative 70·ε. So |g| is scaled by (1 + Z);
 - SAFETY = 4 covers the few elementwise roundings per step (the n·ε bound is itself pessimistic).
 
+Wherever the backward pass uses an activation a[l] (a[L] - y, s·Σy - y, a[l-1]ᵀδ), B takes not |a[l]| but
+A[l] = |a[l]| + |g'(z[l])|·M[l], M[l] = A[l-1]·|W[l]|ᵀ + |b[l]| (`forward_magnitudes`): the error a[l]
+inherits from its forward sum, which is ε·K·M[l], not ε·|z[l]|, when that sum cancels.
+Evidence (the soak, `backprop-audit soak`, seed 0, first 3000 checks): before A, three false alarms, all
+on one float32 network (widths [7, 8, 8], identity/tanh, mean_half_sum_sq): a[2][2, 4] = tanh(z) with
+z = -8.5e-5 from a sum of magnitude M = 0.51, so a carries an absolute error of about ε·K·M = 2.4e-7,
+0.3% of itself; manual, torch and jax differed by 16x the old tolerance (torch and jax by 10x each
+other). With A the full soak (100,005 checks) has no false alarm, worst correct ratio 0.40, while the
+smallest mutant ratio at a minimal counterexample is 255 (float32; ~1e11 in float64): a margin of 636,
+see reports/trust.json. SAFETY was not changed.
+
 Two computations that are both correct differ by less than two such bounds; a wrong formula misses
 by a factor, a sign or a transposition, i.e. by O(|g|), orders of magnitude above tol. Both numbers
 are printed (the worst ratio error / tol of each formula) so the margin can be read off the report.
@@ -68,12 +79,41 @@ def _forward64(net):
     return zs, acts
 
 
-def error_scales(net, forward=None) -> dict[str, np.ndarray]:
+def forward_magnitudes(net, zs, acts) -> list:
+    """A[l], the scale of a[l]'s absolute rounding error (l = 0..L), from the absolute-value forward pass.
+
+    z[l] = a[l-1] W[l]ᵀ + b[l] is a sum: its absolute error is about ε·K·M[l] with M[l] = A[l-1] |W[l]|ᵀ + |b[l]|
+    (A[l-1] also carries the error a[l-1] already has). a = g(z) passes it on as |g'(z)|·M; so
+    A[l] = |a[l]| + |g'(z[l])|·M[l]. For the softmax, ds_j = s_j((1 - s_j) dz_j - Σ_{k≠j} s_k dz_k), so
+    A = s·(1 + (1 - s)·M + Σ_{k≠j} s_k M_k). Where the sum cancels (|z| ≪ M) A ≫ |a|: that is the case
+    the soak found (see the module docstring).
+    """
+    A = [np.abs(acts[0])]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for l, layer in enumerate(net.layers, start=1):
+            M = A[-1] @ np.abs(layer.W.T.astype(np.float64)) + np.abs(layer.b.astype(np.float64))
+            a = acts[l]
+            if layer.activation == "softmax":
+                others = np.sum(a * M, axis=1, keepdims=True) - a * M
+                A.append(a * (1 + (1 - a) * M + others))
+            else:
+                slope = {"sigmoid": a * (1 - a), "tanh": 1 - a**2, "relu": (zs[l] > 0).astype(float),
+                         "identity": np.ones_like(a)}[layer.activation]
+                A.append(np.abs(a) + slope * M)
+    return A
+
+
+def error_scales(net, floor: float = 0.0) -> dict[str, np.ndarray]:
     """B for every quantity of `net`, canonical layout, float64 (see the module docstring).
-    `forward`: _forward64(net) when the caller has it already (it is the costly part on wide networks)."""
-    zs, acts = forward or _forward64(net)
+
+    floor (τ/ε): the flush-to-zero error of one intermediate δ entry (see tolerance_for), added to every
+    B_z before it is summed into dW, db and the layer below, so a flushed subnormal δ is carried through
+    the same absolute-value pass as any other error.
+    """
+    zs, acts = _forward64(net)
+    A = forward_magnitudes(net, zs, acts)
     L, N = net.depth, net.batch
-    a_out, y = np.abs(acts[L]), np.abs(net.Y.astype(np.float64))
+    a_out, y = A[L], np.abs(net.Y.astype(np.float64))
     loss = net.loss
     factor = {"sum_sq": 2.0, "half_sum_sq": 1.0, "mean_sum_sq": 2.0 / N, "mean_half_sum_sq": 1.0 / N}
     B = {}
@@ -87,21 +127,25 @@ def error_scales(net, forward=None) -> dict[str, np.ndarray]:
             else:
                 B_z = B_a * _magnitude_prime(net.output_activation, zs[L], acts[L])
         else:
-            s = a_out
+            s, tiny = np.abs(acts[L]), np.finfo(np.float64).tiny
+            carried = a_out - s  # the error s already carries from the forward sums (forward_magnitudes)
+            # 1/s: its relative error is s's, rounding plus carried / s.
+            inverse = lambda p: (1 / np.maximum(p, tiny)) * (1 + carried / np.maximum(p, tiny))
             if loss == "softmax_ce":
-                B_z = (s * np.sum(y, axis=1, keepdims=True) + y) / N
-                B_a = y / np.maximum(s, np.finfo(np.float64).tiny) / N
+                B_z = (a_out * np.sum(y, axis=1, keepdims=True) + y) / N
+                B_a = y * inverse(s) / N
             else:  # sigmoid_bce
-                B_z = (s + y) / N
-                B_a = (y / np.maximum(s, 1e-300) + np.abs(1 - y) / np.maximum(1 - s, 1e-300)) / N
+                B_z = (a_out + y) / N
+                B_a = (y * inverse(s) + np.abs(1 - y) * inverse(1 - s)) / N
             B["C"] = np.asarray(np.sum((y + 1) * (np.abs(zs[L]) + np.log(max(net.widths[-1], 2)) + 1)) / N)
         for l in range(L, 0, -1):
             if l < L:
                 B_a = B_z_next @ np.abs(net.W(l + 1).astype(np.float64))
                 B_z = B_a * _magnitude_prime(net.layers[l - 1].activation, zs[l], acts[l])
             B[f"dC/da[{l}]"] = B_a
+            B_z = B_z + floor
             B[f"dC/dz[{l}]"] = B_z
-            B[f"dC/dW[{l}]"] = B_z.T @ np.abs(acts[l - 1])
+            B[f"dC/dW[{l}]"] = B_z.T @ A[l - 1]
             B[f"dC/db[{l}]"] = B_z.sum(axis=0)
             B_z_next = B_z
     return B
@@ -118,10 +162,10 @@ def sum_lengths(net) -> dict[str, float]:
     return K
 
 
-def largest_preactivation(net, forward=None) -> float:
+def largest_preactivation(net) -> float:
     """Z = max over layers and units of Σ_k |W_jk||a_k| + |b_j|: how large the forward sums get."""
     Z = 0.0
-    acts = (forward or _forward64(net))[1]
+    acts = _forward64(net)[1]
     for l, layer in enumerate(net.layers, start=1):
         magnitude = np.abs(acts[l - 1]) @ np.abs(layer.W.T.astype(np.float64)) + np.abs(layer.b.astype(np.float64))
         Z = max(Z, float(magnitude.max()))
@@ -131,10 +175,9 @@ def largest_preactivation(net, forward=None) -> float:
 def tolerances(net, dtype=None) -> dict[str, tuple]:
     """For every quantity the pieces of its tolerance: (SAFETY·ε·K, B, 1 + Z, τ/ε)."""
     eps = unit_roundoff(dtype or net.dtype)
-    forward = _forward64(net)  # once, for both B and Z
-    B, K = error_scales(net, forward), sum_lengths(net)
-    amplification = 1 + largest_preactivation(net, forward)
     floor = float(np.finfo(dtype or net.dtype).tiny) / eps
+    B, K = error_scales(net, floor), sum_lengths(net)
+    amplification = 1 + largest_preactivation(net)
     return {name: (SAFETY * eps * K[name], B[name], amplification, floor) for name in B}
 
 
@@ -142,7 +185,14 @@ def tolerance_for(scale: tuple, value: np.ndarray) -> np.ndarray:
     """Entrywise tol = SAFETY·ε·K·(B + |g|·(1 + Z) + τ/ε), for an oracle value g in the canonical layout.
 
     τ is the dtype's smallest normal number: below it XLA on the CPU flushes to zero where torch keeps a
-    subnormal (3e-45 against 0 in float32), so no entry is held to better than τ absolutely.
+    subnormal (3e-45 against 0 in float32), so no entry is held to better than τ absolutely. A flushed
+    intermediate δ is also multiplied by activations before it reaches dW: error_scales carries τ/ε through
+    the absolute-value pass (soak evidence: a float32 dW entry of -3.1e-36 = Σ subnormal δ · a, which jax
+    returns as 0, failed at 1.8x the old tolerance, twice in 100,005 checks; see the module docstring).
+    An entry whose tolerance is still infinite is one whose value the network does not determine in
+    float64: dC/da[L] of a cross-entropy at an output probability that underflowed (the oracles return
+    -y/(N·tiny) there). The soak counts such entries (soak_entries_with_infinite_tolerance).
     """
     coefficient, B, amplification, floor = scale
-    return coefficient * (B + np.abs(value.astype(np.float64)) * amplification + floor)
+    with np.errstate(over="ignore"):  # the coefficient first: B alone may be near the float64 limit
+        return coefficient * B + (coefficient * amplification) * np.abs(value.astype(np.float64)) + coefficient * floor
