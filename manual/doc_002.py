@@ -29,7 +29,7 @@ Two statements are not given records of their own:
 import numpy as np
 
 from backprop_audit import Formula, Setting, Source
-from backprop_audit.manual.forward import relu_prime
+from backprop_audit.manual.forward import log_softmax, relu_prime
 
 DOC = "002_e4087595158ee5b3.txt"
 SOFTMAX_CE = Setting(loss=("softmax_ce",), output=("softmax",), targets=("onehot", "prob"))
@@ -75,9 +75,12 @@ FORMULAS = [
         convention="row",
         quantity="C",
         setting=NETWORK,
-        compute=lambda n: -1 / n.N * np.sum(n.y * np.log(n.a[2])),
+        # log(p) taken as log_softmax(z[2]): the same function, but p itself underflows to 0 for logits
+        # far apart (the soak's logits up to ±80), where np.log(p) would give -inf.
+        compute=lambda n: -1 / n.N * np.sum(n.y * log_softmax(n.z[2], axis=1)),
         corrects="002-cross-entropy-loss",
-        note="The minus sign makes it a loss; the 1/m is the mean the text's 1/m*(Z_2 - y) gradients imply.",
+        note="The minus sign makes it a loss; the 1/m is the mean the text's 1/m*(Z_2 - y) gradients imply. "
+             "log p is computed as log_softmax(z), the same function without the underflow of p.",
     ),
     Formula(
         id="002-softmax-ce-output-delta",

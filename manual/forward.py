@@ -50,6 +50,12 @@ def softmax(z, axis):
     return e / e.sum(axis=axis, keepdims=True)
 
 
+def log_softmax(z, axis):
+    """log softmax(z) = z - log Σ e^z, computed without forming softmax(z) (which underflows to 0)."""
+    shifted = z - z.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
 ACTIVATION = {"sigmoid": sigmoid, "tanh": tanh, "relu": relu, "identity": identity}
 DERIVATIVE = {"sigmoid": sigmoid_prime, "tanh": tanh_prime, "relu": relu_prime, "identity": identity_prime}
 

@@ -131,8 +131,12 @@ def shape_text(values) -> str:
     return "(" + ", ".join(map(str, shape)) + ")" if shape else "scalar"
 
 
-def network_matrices(network: dict) -> list[tuple[str, list]]:
-    """(label, values) for W[l], b[l] of every layer, then X and Y, in the canonical shapes."""
+def network_matrices(network: dict | None) -> list[tuple[str, list]]:
+    """(label, values) for W[l], b[l] of every layer, then X and Y, in the canonical shapes.
+
+    None (no network: a claim stopped by its time limit before any example finished) gives nothing."""
+    if not network:
+        return []
     out = []
     for l, (W, b) in enumerate(zip(network["W"], network["b"]), start=1):
         out += [(f"W[{l}]", W), (f"b[{l}]", b)]

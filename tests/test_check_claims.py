@@ -77,8 +77,10 @@ def test_a_file_without_claims_or_with_a_dangling_correction(tmp_path):
     dangling.write_text(
         "from backprop_audit.manual.doc_003 import FORMULAS\n"
         "import dataclasses\n"
-        "CLAIMS = [dataclasses.replace(FORMULAS[0], id='fixed', corrects='no-such-claim'), FORMULAS[1]]\n")
+        "BY_ID = {f.id: f for f in FORMULAS}\n"
+        "CLAIMS = [dataclasses.replace(BY_ID['003-output-error-sigmoid'], id='fixed', corrects='no-such-claim'),\n"
+        "          BY_ID['003-delta-recursion']]\n")
     loaded = load_claims([empty, dangling])
     assert [c.id for c in loaded.claims] == ["003-delta-recursion"]
     assert messages(loaded) == [f"{empty}: defines no CLAIMS (write CLAIMS = [Formula(...), ...])",
-                                f"{dangling}, line 3: claim fixed: corrects unknown id 'no-such-claim'"]
+                                f"{dangling}, line 4: claim fixed: corrects unknown id 'no-such-claim'"]

@@ -153,57 +153,14 @@ def stacked_view(stack: NetworkStack, convention: str) -> View:
                 [None] + list(arch.activations), arch.loss)
 
 
-def stacked_tolerances(stack: NetworkStack, names) -> dict[str, np.ndarray]:
-    """tolerance.tolerance_for(tolerance.tolerances(net)[q], torch value) for every network at once,
-    canonical layout with a leading network axis (the same B, K, Z and floor; see tolerance.py)."""
-    arch, count = stack.architecture, stack.count
-    L, N = len(stack.Ws), arch.batch
-    zs, acts = [None], [stack.X.astype(np.float64)]
-    Z = np.zeros(count)
-    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-        for W, b, activation in zip(stack.Ws, stack.bs, arch.activations):
-            W64, b64 = np.swapaxes(W.astype(np.float64), -1, -2), b.astype(np.float64)[:, None, :]
-            magnitude = np.abs(acts[-1]) @ np.abs(W64) + np.abs(b64)
-            Z = np.maximum(Z, magnitude.reshape(count, -1).max(axis=1))
-            z = acts[-1] @ W64 + b64
-            if activation == "softmax":
-                e = np.exp(z - z.max(axis=-1, keepdims=True))
-                a = e / e.sum(axis=-1, keepdims=True)
-            else:
-                a = _activate64(activation, z)
-            zs.append(z)
-            acts.append(a)
-        a_out, y = np.abs(acts[L]), np.abs(stack.Y.astype(np.float64))
-        factor = {"sum_sq": 2.0, "half_sum_sq": 1.0, "mean_sum_sq": 2.0 / N, "mean_half_sum_sq": 1.0 / N}
-        B = {}
-        if arch.loss in factor:
-            B_a = factor[arch.loss] * (a_out + y)
-            B["C"] = factor[arch.loss] * np.sum((a_out + y) ** 2, axis=(1, 2))
-            if arch.activations[-1] == "softmax":
-                B_z = a_out * (B_a + np.sum(a_out * B_a, axis=-1, keepdims=True))
-            else:
-                B_z = B_a * tolerance._magnitude_prime(arch.activations[-1], zs[L], acts[L])
-        else:
-            s = a_out
-            if arch.loss == "softmax_ce":
-                B_z = (s * np.sum(y, axis=-1, keepdims=True) + y) / N
-                B_a = y / np.maximum(s, np.finfo(np.float64).tiny) / N
-            else:
-                B_z = (s + y) / N
-                B_a = (y / np.maximum(s, 1e-300) + np.abs(1 - y) / np.maximum(1 - s, 1e-300)) / N
-            B["C"] = np.sum((y + 1) * (np.abs(zs[L]) + np.log(max(arch.widths[-1], 2)) + 1), axis=(1, 2)) / N
-        for l in range(L, 0, -1):
-            if l < L:
-                B_a = B_z_next @ np.abs(stack.Ws[l].astype(np.float64))
-                B_z = B_a * tolerance._magnitude_prime(arch.activations[l - 1], zs[l], acts[l])
-            B[f"dC/da[{l}]"], B[f"dC/dz[{l}]"] = B_a, B_z
-            B[f"dC/dW[{l}]"] = np.swapaxes(B_z, -1, -2) @ np.abs(acts[l - 1])
-            B[f"dC/db[{l}]"] = B_z.sum(axis=1)
-            B_z_next = B_z
-    eps = tolerance.unit_roundoff(stack.X.dtype)
-    K = tolerance.sum_lengths(stack.network(0))
-    floor = float(np.finfo(stack.X.dtype).tiny) / eps
-    return {q: (tolerance.SAFETY * eps * K[q], B[q], 1 + Z, floor) for q in names}
+def stacked_tolerances(stack: NetworkStack, names) -> dict[str, tuple]:
+    """tolerance.tolerances for every network of the stack at once: the same code (tolerance.py is
+    written for a leading network axis), so the screen and evaluate() use one tolerance model."""
+    arch = stack.architecture
+    parameters = tolerance.Parameters(list(stack.Ws), list(stack.bs), tuple(arch.activations), arch.loss,
+                                      stack.X, stack.Y)
+    pieces = tolerance.tolerances(parameters)
+    return {q: pieces[q] for q in names}
 
 
 def _stacked_tol(scale, value):

@@ -36,6 +36,8 @@ are printed (the worst ratio error / tol of each formula) so the margin can be r
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 SAFETY = 4.0
@@ -58,19 +60,52 @@ def _magnitude_prime(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
     raise ValueError(name)
 
 
-def _forward64(net):
-    zs, acts = [None], [net.X.astype(np.float64)]
+@dataclass(frozen=True)
+class Parameters:
+    """The arrays the tolerance model reads, for one network or for a stack of networks of one
+    architecture (every array then has a leading network axis; the code below is written for both:
+    transposes swap the last two axes, sums over the batch run over axis -2)."""
+
+    Ws: list
+    bs: list
+    activations: tuple
+    loss: str
+    X: np.ndarray
+    Y: np.ndarray
+
+    @classmethod
+    def of(cls, net) -> "Parameters":
+        return cls([l.W for l in net.layers], [l.b for l in net.layers],
+                   tuple(l.activation for l in net.layers), net.loss, net.X, net.Y)
+
+    @property
+    def widths(self) -> tuple:
+        return (self.X.shape[-1],) + tuple(W.shape[-2] for W in self.Ws)
+
+    @property
+    def batch(self) -> int:
+        return self.X.shape[-2]
+
+
+def _transpose(M):
+    return np.swapaxes(M, -1, -2)
+
+
+def _forward64(p):
+    """z[l], a[l] in float64 (p: a Network or Parameters)."""
+    p = p if isinstance(p, Parameters) else Parameters.of(p)
+    zs, acts = [None], [p.X.astype(np.float64)]
     with np.errstate(over="ignore", under="ignore"):
-        for layer in net.layers:
-            z = acts[-1] @ layer.W.T.astype(np.float64) + layer.b.astype(np.float64)
-            if layer.activation == "softmax":
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                a = e / e.sum(axis=1, keepdims=True)
-            elif layer.activation == "sigmoid":
+        for W, b, activation in zip(p.Ws, p.bs, p.activations):
+            z = acts[-1] @ _transpose(W.astype(np.float64)) + b.astype(np.float64)[..., None, :]
+            if activation == "softmax":
+                e = np.exp(z - z.max(axis=-1, keepdims=True))
+                a = e / e.sum(axis=-1, keepdims=True)
+            elif activation == "sigmoid":
                 a = 1 / (1 + np.exp(-z))
-            elif layer.activation == "tanh":
+            elif activation == "tanh":
                 a = np.tanh(z)
-            elif layer.activation == "relu":
+            elif activation == "relu":
                 a = np.maximum(z, 0)
             else:
                 a = z
@@ -79,7 +114,7 @@ def _forward64(net):
     return zs, acts
 
 
-def forward_magnitudes(net, zs, acts) -> list:
+def forward_magnitudes(p, zs, acts) -> list:
     """A[l], the scale of a[l]'s absolute rounding error (l = 0..L), from the absolute-value forward pass.
 
     z[l] = a[l-1] W[l]ᵀ + b[l] is a sum: its absolute error is about ε·K·M[l] with M[l] = A[l-1] |W[l]|ᵀ + |b[l]|
@@ -88,72 +123,77 @@ def forward_magnitudes(net, zs, acts) -> list:
     A = s·(1 + (1 - s)·M + Σ_{k≠j} s_k M_k). Where the sum cancels (|z| ≪ M) A ≫ |a|: that is the case
     the soak found (see the module docstring).
     """
+    p = p if isinstance(p, Parameters) else Parameters.of(p)
     A = [np.abs(acts[0])]
     with np.errstate(over="ignore", invalid="ignore"):
-        for l, layer in enumerate(net.layers, start=1):
-            M = A[-1] @ np.abs(layer.W.T.astype(np.float64)) + np.abs(layer.b.astype(np.float64))
+        for l, (W, b, activation) in enumerate(zip(p.Ws, p.bs, p.activations), start=1):
+            M = A[-1] @ np.abs(_transpose(W.astype(np.float64))) + np.abs(b.astype(np.float64))[..., None, :]
             a = acts[l]
-            if layer.activation == "softmax":
-                others = np.sum(a * M, axis=1, keepdims=True) - a * M
+            if activation == "softmax":
+                others = np.sum(a * M, axis=-1, keepdims=True) - a * M
                 A.append(a * (1 + (1 - a) * M + others))
             else:
                 slope = {"sigmoid": a * (1 - a), "tanh": 1 - a**2, "relu": (zs[l] > 0).astype(float),
-                         "identity": np.ones_like(a)}[layer.activation]
+                         "identity": np.ones_like(a)}[activation]
                 A.append(np.abs(a) + slope * M)
     return A
 
 
-def error_scales(net, floor: float = 0.0) -> dict[str, np.ndarray]:
-    """B for every quantity of `net`, canonical layout, float64 (see the module docstring).
+def error_scales(p, floor: float = 0.0, forward=None) -> dict[str, np.ndarray]:
+    """B for every quantity, canonical layout, float64 (see the module docstring); p: a Network or
+    Parameters (a stack gives every B a leading network axis).
 
     floor (τ/ε): the flush-to-zero error of one intermediate δ entry (see tolerance_for), added to every
     B_z before it is summed into dW, db and the layer below, so a flushed subnormal δ is carried through
     the same absolute-value pass as any other error.
     """
-    zs, acts = _forward64(net)
-    A = forward_magnitudes(net, zs, acts)
-    L, N = net.depth, net.batch
-    a_out, y = A[L], np.abs(net.Y.astype(np.float64))
-    loss = net.loss
+    p = p if isinstance(p, Parameters) else Parameters.of(p)
+    zs, acts = forward or _forward64(p)
+    A = forward_magnitudes(p, zs, acts)
+    L, N = len(p.Ws), p.batch
+    a_out, y = A[L], np.abs(p.Y.astype(np.float64))
+    loss = p.loss
     factor = {"sum_sq": 2.0, "half_sum_sq": 1.0, "mean_sum_sq": 2.0 / N, "mean_half_sum_sq": 1.0 / N}
+    both = (-2, -1)  # the batch and unit axes of one network
     B = {}
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         if loss in factor:
             B_a = factor[loss] * (a_out + y)
-            B["C"] = np.asarray(factor[loss] * np.sum((a_out + y) ** 2))
-            if net.output_activation == "softmax":
+            B["C"] = np.asarray(factor[loss] * np.sum((a_out + y) ** 2, axis=both))
+            if p.activations[-1] == "softmax":
                 s = a_out
-                B_z = s * (B_a + np.sum(s * B_a, axis=1, keepdims=True))
+                B_z = s * (B_a + np.sum(s * B_a, axis=-1, keepdims=True))
             else:
-                B_z = B_a * _magnitude_prime(net.output_activation, zs[L], acts[L])
+                B_z = B_a * _magnitude_prime(p.activations[-1], zs[L], acts[L])
         else:
             s, tiny = np.abs(acts[L]), np.finfo(np.float64).tiny
             carried = a_out - s  # the error s already carries from the forward sums (forward_magnitudes)
             # 1/s: its relative error is s's, rounding plus carried / s.
-            inverse = lambda p: (1 / np.maximum(p, tiny)) * (1 + carried / np.maximum(p, tiny))
+            inverse = lambda q: (1 / np.maximum(q, tiny)) * (1 + carried / np.maximum(q, tiny))
             if loss == "softmax_ce":
-                B_z = (a_out * np.sum(y, axis=1, keepdims=True) + y) / N
+                B_z = (a_out * np.sum(y, axis=-1, keepdims=True) + y) / N
                 B_a = y * inverse(s) / N
             else:  # sigmoid_bce
                 B_z = (a_out + y) / N
                 B_a = (y * inverse(s) + np.abs(1 - y) * inverse(1 - s)) / N
-            B["C"] = np.asarray(np.sum((y + 1) * (np.abs(zs[L]) + np.log(max(net.widths[-1], 2)) + 1)) / N)
+            B["C"] = np.asarray(np.sum((y + 1) * (np.abs(zs[L]) + np.log(max(p.widths[-1], 2)) + 1), axis=both) / N)
         for l in range(L, 0, -1):
             if l < L:
-                B_a = B_z_next @ np.abs(net.W(l + 1).astype(np.float64))
-                B_z = B_a * _magnitude_prime(net.layers[l - 1].activation, zs[l], acts[l])
+                B_a = B_z_next @ np.abs(p.Ws[l].astype(np.float64))  # p.Ws[l] is W[l+1]
+                B_z = B_a * _magnitude_prime(p.activations[l - 1], zs[l], acts[l])
             B[f"dC/da[{l}]"] = B_a
             B_z = B_z + floor
             B[f"dC/dz[{l}]"] = B_z
-            B[f"dC/dW[{l}]"] = B_z.T @ A[l - 1]
-            B[f"dC/db[{l}]"] = B_z.sum(axis=0)
+            B[f"dC/dW[{l}]"] = _transpose(B_z) @ A[l - 1]
+            B[f"dC/db[{l}]"] = B_z.sum(axis=-2)
             B_z_next = B_z
     return B
 
 
-def sum_lengths(net) -> dict[str, float]:
+def sum_lengths(p) -> dict[str, float]:
     """K for every quantity: operations feeding an entry (widths from the output back, N, depth)."""
-    widths, N, L = net.widths, net.batch, net.depth
+    p = p if isinstance(p, Parameters) else Parameters.of(p)
+    widths, N, L = p.widths, p.batch, len(p.Ws)
     K = {"C": float(N * widths[-1] + L + 4)}
     for l in range(1, L + 1):
         backward = sum(widths[l:]) + (L - l + 1) * 4 + sum(widths[:l])  # forward sums feed z[l] too
@@ -162,22 +202,29 @@ def sum_lengths(net) -> dict[str, float]:
     return K
 
 
-def largest_preactivation(net) -> float:
-    """Z = max over layers and units of Σ_k |W_jk||a_k| + |b_j|: how large the forward sums get."""
+def largest_preactivation(p, forward=None):
+    """Z = max over layers and units of Σ_k |W_jk||a_k| + |b_j|: how large the forward sums get
+    (a number for one network, one per network for a stack)."""
+    p = p if isinstance(p, Parameters) else Parameters.of(p)
+    acts = (forward or _forward64(p))[1]
     Z = 0.0
-    acts = _forward64(net)[1]
-    for l, layer in enumerate(net.layers, start=1):
-        magnitude = np.abs(acts[l - 1]) @ np.abs(layer.W.T.astype(np.float64)) + np.abs(layer.b.astype(np.float64))
-        Z = max(Z, float(magnitude.max()))
+    for l, (W, b) in enumerate(zip(p.Ws, p.bs), start=1):
+        magnitude = np.abs(acts[l - 1]) @ np.abs(_transpose(W.astype(np.float64))) + np.abs(b.astype(np.float64))[..., None, :]
+        Z = np.maximum(Z, magnitude.max(axis=(-2, -1)))
     return Z
 
 
-def tolerances(net, dtype=None) -> dict[str, tuple]:
-    """For every quantity the pieces of its tolerance: (SAFETY·ε·K, B, 1 + Z, τ/ε)."""
-    eps = unit_roundoff(dtype or net.dtype)
-    floor = float(np.finfo(dtype or net.dtype).tiny) / eps
-    B, K = error_scales(net, floor), sum_lengths(net)
-    amplification = 1 + largest_preactivation(net)
+def tolerances(p, dtype=None) -> dict[str, tuple]:
+    """For every quantity the pieces of its tolerance: (SAFETY·ε·K, B, 1 + Z, τ/ε).
+
+    p: a Network, or Parameters of a stack of networks (the sweep): then B and Z have a leading network axis."""
+    p = p if isinstance(p, Parameters) else Parameters.of(p)
+    dtype = dtype or p.X.dtype
+    eps = unit_roundoff(dtype)
+    floor = float(np.finfo(dtype).tiny) / eps
+    forward = _forward64(p)  # once, for both B and Z (the costly part on wide networks)
+    B, K = error_scales(p, floor, forward), sum_lengths(p)
+    amplification = 1 + largest_preactivation(p, forward)
     return {name: (SAFETY * eps * K[name], B[name], amplification, floor) for name in B}
 
 
