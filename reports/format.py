@@ -173,7 +173,9 @@ def text_block(label: str, values, index=None) -> list[str]:
 
 
 def side_by_side(blocks: list[list[str]], gap: int = 4) -> list[str]:
-    """Text blocks placed next to each other, each padded to its own width."""
+    """Text blocks placed next to each other, each padded to its own width (none: no lines)."""
+    if not blocks:
+        return []
     widths = [max(len(line) for line in block) for block in blocks]
     height = max(len(block) for block in blocks)
     lines = []

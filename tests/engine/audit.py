@@ -17,7 +17,12 @@ HOLDS, FAILS, ERRORED = "holds", "fails", "error"
 
 
 def _array(x) -> list:
-    return np.asarray(x, dtype=np.float64).tolist()
+    """Nested lists for report.json; NaN and infinities (a formula's broken output) as the strings
+    "nan", "inf", "-inf", since JSON has no such numbers."""
+    a = np.asarray(x, dtype=np.float64)
+    if np.all(np.isfinite(a)):
+        return a.tolist()
+    return np.vectorize(lambda v: float(v) if np.isfinite(v) else str(v), otypes=[object])(a).tolist()
 
 
 def network_dict(net) -> dict:
