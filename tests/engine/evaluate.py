@@ -58,37 +58,24 @@ def _call(formula, view, layer):
 def kinks(net) -> list[tuple[int, np.ndarray]]:
     """[(layer, boolean (N, n_l) array of units on the kink)] for every relu layer with a unit at z = 0.
 
-    "At 0" means within rounding of 0 in the network's dtype: |z| <= KINK_ROUNDING·ε·(fan-in + 1)·M, with
-    M = Σ_k |W_jk||a_k| + |b_j| the magnitude of the sum (computed in float64). Then the sign of z, and so
-    relu'(z), is not determined by the network, only by how a framework happens to round.
+    "At 0" means within rounding of 0 in the network's dtype: |z| <= KINK_ROUNDING·ε·K·M, with
+    M = Σ_k A_k |W_jk| + |b_j| the magnitude of the sum, A the absolute-value forward pass of the layers
+    below (their own rounding reaches z too: tolerance.forward_magnitudes) and K the widths summed so far.
+    Then the sign of z, and so relu'(z), is not determined by the network, only by how a framework
+    happens to round (seen: padding the jax oracle changed the sign of a z of 1e-17).
     """
     found = []
     eps = tolerance.unit_roundoff(net.dtype)
-    a = net.X.astype(np.float64)
+    zs, acts = tolerance._forward64(net)
+    A = tolerance.forward_magnitudes(net, zs, acts)
     for l, layer in enumerate(net.layers, start=1):
-        W, b = layer.W.astype(np.float64), layer.b.astype(np.float64)
-        z = a @ W.T + b
         if layer.activation == "relu":
-            magnitude = np.abs(a) @ np.abs(W.T) + np.abs(b)
-            on = np.abs(z) <= KINK_ROUNDING * eps * (W.shape[1] + 1) * magnitude
+            magnitude = A[l - 1] @ np.abs(layer.W.T.astype(np.float64)) + np.abs(layer.b.astype(np.float64))
+            K = sum(net.widths[:l]) + l
+            on = np.abs(zs[l]) <= KINK_ROUNDING * eps * K * magnitude
             if on.any():
                 found.append((l, on))
-            a = np.maximum(z, 0)
-        else:
-            a = _activate64(layer.activation, z)
     return found
-
-
-def _activate64(name, z):
-    with np.errstate(over="ignore"):
-        if name == "sigmoid":
-            return 1 / (1 + np.exp(-z))
-        if name == "tanh":
-            return np.tanh(z)
-        if name == "softmax":
-            e = np.exp(z - z.max(axis=1, keepdims=True))
-            return e / e.sum(axis=1, keepdims=True)
-    return z
 
 
 def kink_masks(net, found) -> dict[str, np.ndarray]:
