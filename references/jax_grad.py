@@ -22,7 +22,6 @@ oracle equals the plain one.
 """
 from __future__ import annotations
 
-import weakref
 
 
 import jax
@@ -153,7 +152,7 @@ def _run(net, padded: tuple[int, ...] | None, batch: int | None, fn, prepend: in
 
 def quantities(net) -> dict[str, np.ndarray]:
     """C and every dC/dW[l], dC/db[l], dC/dz[l], dC/da[l] of `net`, from the bucketed compiled oracle."""
-    return _remembered(net, _bucketed_quantities)
+    return _bucketed_quantities(net)
 
 
 def _bucketed_quantities(net) -> dict[str, np.ndarray]:
@@ -173,23 +172,3 @@ def plain_quantities(net) -> dict[str, np.ndarray]:
 
 
 _plain = jax.jit(jax.value_and_grad(_cost, argnums=(0, 1, 2)))
-
-
-# The answers for the last networks asked about, by identity: the diagnosis asks for the same failing
-# network's quantities once per candidate fix (dozens of times); a Network is frozen, so its answers
-# cannot change while it lives. Keyed by id() and checked with a weak reference, so a new network that
-# reuses a dead one's id is never served the old answers.
-_MEMO_SIZE = 64
-_memo: dict = {}
-
-
-def _remembered(net, compute):
-    key = id(net)
-    hit = _memo.get(key)
-    if hit is not None and hit[0]() is net:
-        return hit[1]
-    value = compute(net)
-    if len(_memo) >= _MEMO_SIZE:
-        _memo.pop(next(iter(_memo)))
-    _memo[key] = (weakref.ref(net), value)
-    return value

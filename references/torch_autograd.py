@@ -7,7 +7,6 @@ asked for. The cross-entropies take log a[L] from the logits (log_softmax, logsi
 """
 from __future__ import annotations
 
-import weakref
 
 import numpy as np
 import torch
@@ -60,7 +59,7 @@ def _loss(name: str, z: torch.Tensor, a: torch.Tensor, probe: torch.Tensor, y: t
 
 def quantities(net) -> dict[str, np.ndarray]:
     """C and every dC/dW[l], dC/db[l], dC/dz[l], dC/da[l] of `net`, in the canonical layout."""
-    return _remembered(net, _quantities)
+    return _quantities(net)
 
 
 def _quantities(net) -> dict[str, np.ndarray]:
@@ -125,23 +124,3 @@ def stacked_quantities(Ws, bs, X, Y, activations, loss) -> dict[str, np.ndarray]
         out[f"dC/dz[{l}]"] = gz[l - 1].numpy()
         out[f"dC/da[{l}]"] = ga[l - 1].numpy()
     return out
-
-
-# The answers for the last networks asked about, by identity: the diagnosis asks for the same failing
-# network's quantities once per candidate fix (dozens of times); a Network is frozen, so its answers
-# cannot change while it lives. Keyed by id() and checked with a weak reference, so a new network that
-# reuses a dead one's id is never served the old answers.
-_MEMO_SIZE = 64
-_memo: dict = {}
-
-
-def _remembered(net, compute):
-    key = id(net)
-    hit = _memo.get(key)
-    if hit is not None and hit[0]() is net:
-        return hit[1]
-    value = compute(net)
-    if len(_memo) >= _MEMO_SIZE:
-        _memo.pop(next(iter(_memo)))
-    _memo[key] = (weakref.ref(net), value)
-    return value
