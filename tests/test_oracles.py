@@ -1,7 +1,7 @@
 """The two oracles agree with each other, the bucketed JAX oracle equals the plain one, and the
 manual, torch and jax loss values agree; JAX compiles stay bounded."""
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 
 from backprop_audit import tolerance
 from backprop_audit.compare import worst_ratio
@@ -40,6 +40,9 @@ def test_torch_and_jax_agree_entrywise_in_float64(net):
         assert relative_gap(t[name], j[name], net, name) <= AGREEMENT, (name, t[name], j[name])
 
 
+# The small unpadded check DESIGN.md asks for: the plain oracle compiles once per exact shape (~0.5 s
+# each), so it runs on 25 networks in every profile rather than the profile's count.
+@settings(max_examples=25)
 @given(networks())
 def test_bucketed_jax_oracle_equals_plain(net):
     bucketed, plain = jax_grad.quantities(net), jax_grad.plain_quantities(net)
@@ -81,7 +84,6 @@ def test_oracles_return_float32_for_float32_networks(net):
 
 def test_jax_compiles_are_bounded_by_buckets():
     """Widths 1-16 and batches 1-32 share one bucket per depth: 4 depths x 2 dtypes at most."""
-    from hypothesis import settings
 
     from backprop_audit.formula import Setting
 
