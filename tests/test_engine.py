@@ -108,3 +108,12 @@ def _true_delta(n, l):
     for k in range(n.L - 1, l - 1, -1):
         delta = (delta @ n.W[k + 1].T) * sigmoid_prime(n.z[k])
     return delta
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_weight_gradient_missing_the_activation_derivative_is_diagnosed(dtype):
+    """dC/dW[L] written as (a - y)·aᵀ on a sigmoid output: the ⊙ σ'(z) is left out."""
+    setting = Setting(output=("sigmoid",), loss=("half_sum_sq",))
+    wrong = claim(lambda n: n.a[n.L - 1].T @ (n.a[n.L] - n.y), quantity="dC/dW[L]", setting=setting)
+    result = run(wrong, dtype)
+    assert result["verdict"] == "fails" and "g'(z) is missing" in result["diagnosis"]

@@ -46,12 +46,20 @@ def _pairs(outcomes):
         yield m, np.asarray(oracle, dtype=np.float64), outcome.network, q
 
 
-def _fits(candidate, oracle, net, q, convention) -> bool:
+def _fits(candidate, oracle, net, q, convention, model: bool = False) -> bool:
+    """candidate equals oracle (the quantity q in `convention`) within q's tolerance.
+
+    model=True: `oracle` is a mistake model (say dC/da·aᵀ for a gradient missing ⊙ g'(z)), which can be
+    far larger than q's true value; two roundings of it differ on its own scale, so the relative part
+    SAFETY·ε·K·(1 + Z)·|model| is added to q's tolerance."""
     if candidate.shape != oracle.shape or not np.all(np.isfinite(candidate)):
         return False
     scale = tolerance.tolerances(net)[q]
+    coefficient, _, amplification, _ = scale
     canonical_tol = tolerance.tolerance_for(scale, references.quantities(net)[next(iter(references.available()))][q])
     tol = expected_value(q, canonical_tol, convention)
+    if model:
+        tol = tol + coefficient * amplification * np.abs(oracle)
     return worst_ratio(candidate, oracle, tol)[0] <= 1.0
 
 
@@ -86,6 +94,20 @@ def _derivative_of_a(net, q, convention):
         return dC_da * derivative(net.layers[layer - 1].activation, a)
 
 
+def _gradient_without_derivative(net, q, convention):
+    """dW[l] or db[l] built from dC/da[l] instead of δ = dC/dz[l]: what a weight or bias gradient is when
+    the factor ⊙ g'(z[l]) is left out."""
+    kind = q[:q.index("[")]
+    if kind not in ("dC/dW", "dC/db"):
+        return None
+    layer = int(q[q.index("[") + 1:-1])
+    answers = next(iter(references.quantities(net).values()))
+    dC_da = answers[f"dC/da[{layer}]"]  # canonical (N, n_l)
+    a_below = view_of(net, "row").a[layer - 1].astype(np.float64)  # canonical (N, n_{l-1})
+    canonical = dC_da.T @ a_below if kind == "dC/dW" else dC_da.sum(axis=0)
+    return expected_value(q, canonical, convention)
+
+
 def _transform_diagnosis(formula, outcomes) -> Diagnosis | None:
     conv = formula.convention
     if _all_fit(outcomes, conv, lambda m, net, q: m.T if m.ndim == 2 else None):
@@ -111,6 +133,9 @@ def _transform_diagnosis(formula, outcomes) -> Diagnosis | None:
     if _made_mistake(outcomes, conv, _derivative_of_a):
         return Diagnosis("derivative-of-a", "matches dC/da ⊙ g'(a): the activation derivative is applied to "
                          "a where it must be applied to z (σ'(a) for σ'(z))", "g'(z) for g'(a)")
+    if _made_mistake(outcomes, conv, _gradient_without_derivative):
+        return Diagnosis("missing-derivative", "matches the gradient built from dC/da instead of δ = dC/dz: "
+                         "the factor ⊙ g'(z) is missing", "multiply dC/da by g'(z) first")
     other = _other_quantity(outcomes, conv)
     if other:
         claimed = outcomes[0].quantity
@@ -176,7 +201,7 @@ def _made_mistake(outcomes, conv, mistake) -> bool:
     pairs = list(_pairs(outcomes))
     for m, o, net, q in pairs:
         wrong = mistake(net, q, conv)
-        if wrong is None or wrong.shape != m.shape or not _fits(m, wrong, net, q, conv):
+        if wrong is None or wrong.shape != m.shape or not _fits(m, wrong, net, q, conv, model=True):
             return False
     return bool(pairs)
 
