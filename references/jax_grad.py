@@ -22,8 +22,6 @@ oracle equals the plain one.
 """
 from __future__ import annotations
 
-
-
 import jax
 
 jax.config.update("jax_enable_x64", True)  # float64 is the default dtype of every check
