@@ -16,13 +16,12 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
 
 from . import tolerance
 from .bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT
 from .evaluate import evaluate
 from .network import Layer, Network
-from .search import search
+from .search import draw, search
 from .strategies import networks
 from .sweep import Architecture, sweep
 
@@ -43,17 +42,10 @@ def rate(count: int, clock: Clock) -> dict:
 
 
 def draw_networks(setting, count: int, dtype="float64") -> tuple[list, Clock]:
-    """The floor: Hypothesis drawing `count` networks of `setting` with nothing checked."""
-    drawn = []
-
-    @settings(max_examples=count, database=None, deadline=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
-    @given(networks(setting, dtype=np.dtype(dtype)))
-    def collect(net):
-        drawn.append(net)
-
+    """The floor: Hypothesis drawing `count` networks of `setting` with nothing checked (search's first pass)."""
+    strategy = networks(setting, dtype=np.dtype(dtype))
     with Clock() as clock:
-        collect()
+        drawn = draw(strategy, count)
     return drawn, clock
 
 

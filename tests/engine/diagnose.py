@@ -230,7 +230,7 @@ def diverse_failures(formula, dtype, examples=40) -> list:
     from .search import search
 
     return search(formula, dtype=dtype, examples=examples, shrink=False, keep_going=True,
-                  derandomize=False, seed=12345).failures
+                  seed=12345).failures
 
 
 def diagnose(formula, outcomes, *, dtype="float64", examples=PRECONDITION_EXAMPLES) -> Diagnosis:

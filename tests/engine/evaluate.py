@@ -147,13 +147,22 @@ def _settle_disagreements(net, answers, beyond) -> tuple[dict[str, list[str]], l
     return keep, notes
 
 
-def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None = None) -> Outcome:
-    """Check `formula` on `net` against every available oracle (answers/tolerances: precomputed, optional)."""
+def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None = None, *,
+             oracle_ratio: float | None = None) -> Outcome:
+    """Check `formula` on `net` against every available oracle (answers/tolerances: precomputed, optional).
+
+    oracle_ratio: given by a caller that has already established, for this network, that no ReLU unit is
+    on its kink and that the oracles agree within tolerance on every quantity, worst at this ratio
+    (screen.py does both for a whole stack of networks at once); then those two steps are skipped here.
+    """
     answers = answers if answers is not None else references.quantities(net)
     tolerances = tolerances if tolerances is not None else tolerance.tolerances(net)
-    found = kinks(net)
-    masks = kink_masks(net, found) if found else {}
-    oracle_ratio, beyond = oracle_disagreement(net, answers, tolerances, masks)
+    if oracle_ratio is None:
+        found = kinks(net)
+        masks = kink_masks(net, found) if found else {}
+        oracle_ratio, beyond = oracle_disagreement(net, answers, tolerances, masks)
+    else:
+        found, masks, beyond = [], {}, {}
     keep, notes = _settle_disagreements(net, answers, beyond) if beyond else ({}, [])
     if found:
         notes.append(_describe_kinks(found) + "; a disagreement confined to the entries that depend on it is a kink, not a mismatch")

@@ -1,10 +1,13 @@
 """Hypothesis strategies for networks, layered: structure first, then values, then the network.
 
-Structure (depth, widths, batch, activations, loss, target kind) is drawn with ordinary strategies, so
-it shrinks to the fewest layers, the narrowest widths, the smallest batch and the first-listed names.
-Values are drawn per matrix as (seed, scale, digits): NumPy's generator fills the matrix from the seed
-(fast, thousands of entries in one draw), then rounds to `digits` decimals and scales. Shrinking moves
-digits to 1, scale to 1 and the seed to 0, i.e. to short decimals such as 0.3 or -1.2 in a counterexample.
+A network is one Hypothesis choice: a fixed-length byte string whose fields (_Layout) are the structure
+(depth, widths, batch, activations, loss, target kind) and, per matrix, a scale and a number of decimal
+places, then one seed. Hypothesis shrinks a byte string byte by byte toward 0, so the structure shrinks
+to the fewest layers, the narrowest widths, the smallest batch and the first-listed names, and the
+values to scale 1, one decimal and seed 0, i.e. short decimals such as 0.3 or -1.2 in a counterexample.
+NumPy's generator fills every matrix from the seed (fast, thousands of entries in one draw), then the
+entries are rounded to their decimals and scaled. (Drawn field by field, a network was ~40 Hypothesis
+choices at ~85 µs each: see `networks`.)
 `arrays()` would shrink every cell to one value; a near-constant matrix hides a transposition, so a
 matrix whose entries are (nearly) all equal gets a ramp added (never the case for single entries).
 
@@ -15,6 +18,7 @@ by shifting that unit's bias), so a disagreement there can never be mistaken for
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from hypothesis import note
@@ -27,78 +31,55 @@ from .network import LOSS_NEEDS_OUTPUT, Layer, Network
 SCALES = (1.0, 0.5, 2.0, 0.25, 4.0)  # first is the shrink target
 DIGITS = (1, 0, 2, 3, 6)
 KINK_MARGIN = 1e-3
-SEEDS = st.integers(0, 2**32 - 1)  # built once: a strategy object per draw costs validation time
-
-
-# Strategy objects are built once per argument tuple and reused: building one (st.integers, st.lists,
-# a @composite call) validates its arguments, which cost more than the draw itself. The draws below are
-# plain functions taking `draw`, called inside the one @composite `networks`, so a network is one
-# composite call, not a dozen. The choices, their order and their bounds are the same as when each piece
-# was its own composite, so the same networks are drawn and they shrink the same way.
-@functools.lru_cache(maxsize=None)
-def _sampled(options: tuple):
-    return st.sampled_from(options)
-
-
-@functools.lru_cache(maxsize=None)
-def _integers(low: int, high: int):
-    return st.integers(low, high)
-
-
-@functools.lru_cache(maxsize=None)
-def _integer_lists(low: int, high: int, size: int):
-    return st.lists(_integers(low, high), min_size=size, max_size=size)
-
-
-def _near_constant(m: np.ndarray) -> bool:
-    return m.size > 1 and np.ptp(m) <= 1e-3 * (np.abs(m).max() + 1e-3)
-
-
-def _draw_matrix(draw, shape: tuple[int, ...], dtype, scales, digits) -> np.ndarray:
-    seed = draw(SEEDS)
-    scale = draw(_sampled(tuple(scales)))
-    places = draw(_sampled(tuple(digits)))
-    return _fill(np.random.default_rng(seed), shape, dtype, scale, places)
 
 
 def _fill(rng, shape: tuple[int, ...], dtype, scale: float, places: int) -> np.ndarray:
     """Uniform entries in [-1.5, 1.5] rounded to `places` decimals, times `scale`; never near-constant."""
-    m = np.round(rng.uniform(-1.5, 1.5, size=shape), places) * scale
-    if _near_constant(m):
-        m = m + scale * 0.1 * np.arange(1, m.size + 1).reshape(shape)
-    return m.astype(dtype)
+    return _values(rng.random(int(np.prod(shape))), shape, dtype, scale, places)
 
 
-@st.composite
-def matrices(draw, shape: tuple[int, ...], *, dtype=np.float64, scales=SCALES, digits=DIGITS):
-    """A matrix of `shape` with short decimal entries, never near-constant."""
-    return _draw_matrix(draw, shape, dtype, scales, digits)
+def _values(uniform: np.ndarray, shape: tuple[int, ...], dtype, scale: float, places: int) -> np.ndarray:
+    """_fill from given uniforms in [0, 1) (the first prod(shape) of them)."""
+    m = np.round(-1.5 + 3.0 * uniform[:math.prod(shape)].reshape(shape), places) * scale
+    return _never_constant(m, scale).astype(dtype)
 
 
-@st.composite
-def targets(draw, kind: str, shape: tuple[int, int], *, dtype=np.float64):
-    """Y of `shape`: real values, one-hot rows, probability rows (sum 1) or {0,1} labels."""
-    return _draw_targets(draw, kind, shape, dtype)
+def _constant_rows(block: np.ndarray, sizes: list[int]) -> np.ndarray:
+    """For each row of `block`, whether its first sizes[m] entries are (nearly) all equal (_never_constant)."""
+    sizes = np.array(sizes)[:, None]
+    used = np.arange(block.shape[1]) < sizes
+    high, low = np.where(used, block, -np.inf).max(axis=1), np.where(used, block, np.inf).min(axis=1)
+    return (sizes[:, 0] > 1) & (high - low <= 1e-3 * (np.maximum(np.abs(high), np.abs(low)) + 1e-3))
 
 
-def _draw_targets(draw, kind, shape, dtype):
-    if kind == "real":
-        return _draw_matrix(draw, shape, dtype, SCALES, DIGITS)
-    return _fill_targets(np.random.default_rng(draw(SEEDS)), kind, shape, dtype)
+def _never_constant(m: np.ndarray, scale: float) -> np.ndarray:
+    """m, or m plus a ramp when its entries are (nearly) all equal (a constant matrix hides a transpose)."""
+    if m.size > 1:
+        high, low = m.max(), m.min()
+        if high - low <= 1e-3 * (max(abs(high), abs(low)) + 1e-3):
+            return m + scale * 0.1 * np.arange(1, m.size + 1).reshape(m.shape)
+    return m
 
 
 def _fill_targets(rng, kind, shape, dtype, scale: float = 1.0, places: int = 1):
-    n, k = shape
+    """Y of `shape` from a NumPy generator (the sweep's draw; the strategy uses _target_values)."""
     if kind == "real":
         return _fill(rng, shape, dtype, scale, places)
+    return _target_values(rng.random(int(np.prod(shape))), kind, shape, dtype)
+
+
+def _target_values(uniform: np.ndarray, kind: str, shape: tuple[int, int], dtype) -> np.ndarray:
+    """Y of `shape` from uniforms in [0, 1): one-hot rows, probability rows (sum 1) or {0,1} labels."""
+    n, k = shape
+    u = uniform[:n * k].reshape(shape)
     if kind == "onehot":
         y = np.zeros(shape)
-        y[np.arange(n), rng.integers(0, k, size=n)] = 1
+        y[np.arange(n), np.minimum((u[:, 0] * k).astype(int), k - 1)] = 1
     elif kind == "prob":
-        y = np.round(rng.uniform(0.05, 1, size=shape), 2)
+        y = np.round(0.05 + 0.95 * u, 2)
         y = y / y.sum(axis=1, keepdims=True)
     elif kind == "binary":
-        y = rng.integers(0, 2, size=shape).astype(float)
+        y = (u < 0.5).astype(float)
     else:
         raise ValueError(f"unknown target kind {kind!r}")
     return y.astype(dtype)
@@ -154,7 +135,8 @@ def _on_kink(layers, X) -> bool:
 @st.composite
 def architectures(draw, setting: Setting, *, min_depth: int = 1):
     """(widths, batch, activations, loss, target kind) within `setting`."""
-    return _draw_architecture(draw, setting, min_depth)
+    layout = _layout(setting, min_depth, SCALES, SCALES)
+    return layout.architecture(draw(_blobs(layout.size)))
 
 
 @functools.lru_cache(maxsize=None)
@@ -163,31 +145,139 @@ def _loss_output_pairs(setting: Setting) -> tuple:
                  if LOSS_NEEDS_OUTPUT.get(loss, out) == out)
 
 
-def _draw_architecture(draw, setting: Setting, min_depth: int):
-    depth = draw(_integers(max(setting.depth[0], min_depth), setting.depth[1]))
-    if setting.square:
-        widths = [draw(_integers(*setting.width))] * (depth + 1)
-    else:
-        widths = draw(_integer_lists(*setting.width, depth + 1))
-    batch = draw(_integers(*setting.batch))
-    loss, output = draw(_sampled(_loss_output_pairs(setting)))
-    hidden = [draw(_sampled(setting.hidden)) for _ in range(depth - 1)]
-    kind = draw(_sampled(compatible_targets(loss, setting.targets)))
-    return widths, batch, hidden + [output], loss, kind
+@functools.lru_cache(maxsize=None)
+def _blobs(size: int):
+    return st.binary(min_size=size, max_size=size)
+
+
+class _Field:
+    """One field of the network's byte string: `width` bytes read big-endian, mapped onto `span` values."""
+
+    def __init__(self, start: int, span: int):
+        self.start, self.span = start, span
+        self.width = max(1, (span - 1).bit_length() + 7 >> 3)
+
+    def read(self, blob: bytes) -> int:
+        return int.from_bytes(blob[self.start:self.start + self.width], "big") % self.span
+
+
+class _Layout:
+    """Where each choice of a network sits in its byte string, for one setting (built once, cached).
+
+    In the order Hypothesis shrinks them (left to right): depth, widths, batch, loss and output
+    activation, hidden activations, target kind, then per matrix (W[l], b[l] for every possible layer,
+    X, Y) its scale and its decimal places, then the seed. A byte shrinks toward 0, which decodes to the
+    smallest value or the first-listed name: so the shrunk network has the fewest layers, the narrowest
+    widths, the smallest batch, the first-listed activations, scale 1, one decimal, seed 0.
+    """
+
+    def __init__(self, setting: Setting, min_depth: int, scales: tuple, input_scales: tuple):
+        self.setting = setting
+        self.depths = (max(setting.depth[0], min_depth), setting.depth[1])
+        self.pairs = _loss_output_pairs(setting)
+        self.kinds = {loss: compatible_targets(loss, setting.targets) for loss in setting.loss}
+        self.scales, self.input_scales = tuple(scales), tuple(input_scales)
+        max_depth = self.depths[1]
+        self.matrices = 2 * max_depth + 2  # W[l], b[l] for l = 1..max depth, then X, Y
+        position = 0
+
+        def field(span: int) -> _Field:
+            nonlocal position
+            made = _Field(position, span)
+            position += made.width
+            return made
+
+        self.depth = field(self.depths[1] - self.depths[0] + 1)
+        width_span = setting.width[1] - setting.width[0] + 1
+        self.widths = [field(width_span) for _ in range(1 if setting.square else max_depth + 1)]
+        self.batch = field(setting.batch[1] - setting.batch[0] + 1)
+        self.pair = field(len(self.pairs))
+        self.hidden = [field(len(setting.hidden)) for _ in range(max_depth - 1)]
+        self.kind = field(4)
+        self.scale = [field(len(self.input_scales if m >= 2 * max_depth else self.scales)) for m in range(self.matrices)]
+        self.places = [field(len(DIGITS)) for _ in range(self.matrices)]
+        self.seed = _Field(position, 2**32)
+        self.scale_at = np.array([f.start for f in self.scale])  # one byte each (at most 256 choices)
+        self.places_at = np.array([f.start for f in self.places])
+        self.scale_table, self.input_scale_table = np.array(self.scales), np.array(self.input_scales)
+        self.power_table = 10.0 ** np.array(DIGITS)
+        self.size = position + self.seed.width
+
+    def architecture(self, blob: bytes):
+        s = self.setting
+        depth = self.depths[0] + self.depth.read(blob)
+        if s.square:
+            widths = [s.width[0] + self.widths[0].read(blob)] * (depth + 1)
+        else:
+            widths = [s.width[0] + self.widths[i].read(blob) for i in range(depth + 1)]
+        batch = s.batch[0] + self.batch.read(blob)
+        loss, output = self.pairs[self.pair.read(blob)]
+        hidden = [s.hidden[self.hidden[i].read(blob)] for i in range(depth - 1)]
+        kinds = self.kinds[loss]
+        kind = kinds[self.kind.read(blob) % len(kinds)]
+        return widths, batch, hidden + [output], loss, kind
+
+    def values(self, blob: bytes, widths, batch, kind, dtype):
+        """W[l], b[l] for each layer, X and Y, filled from the seed, scaled and rounded per matrix.
+
+        Row m of one uniform block holds matrix m's entries; the affine map to [-1.5, 1.5], the rounding
+        (np.round(x, p) is rint(x·10^p)/10^p) and the scale run once over the whole block, one row per
+        matrix, because per-matrix NumPy calls were most of a draw's cost."""
+        depth = len(widths) - 1
+        max_depth = self.depths[1]
+        shapes = [(widths[l // 2 + 1], widths[l // 2]) if l % 2 == 0 else (widths[l // 2 + 1],)
+                  for l in range(2 * depth)] + [()] * (2 * (max_depth - depth)) + [(batch, widths[0]), (batch, widths[-1])]
+        sizes = [math.prod(shape) if shape else 0 for shape in shapes]
+        byte = np.frombuffer(blob, np.uint8)
+        scale = np.where(np.arange(self.matrices) >= 2 * max_depth,
+                         self.input_scale_table[byte[self.scale_at] % len(self.input_scales)],
+                         self.scale_table[byte[self.scale_at] % len(self.scales)])[:, None]
+        power = self.power_table[byte[self.places_at] % len(DIGITS)][:, None]
+        # Column-major: the first k draws of the stream give the first entry of every matrix, and so
+        # on, so matrix m's first entries do not depend on how large the other matrices are.
+        uniform = np.random.default_rng(self.seed.read(blob)).random((max(sizes), self.matrices)).T
+        block = np.rint((3.0 * uniform - 1.5) * power) / power * scale
+        constant = _constant_rows(block, sizes)
+
+        def matrix(m: int, shape):
+            values = block[m, :math.prod(shape)].reshape(shape)
+            if constant[m]:
+                values = values + scale[m, 0] * 0.1 * np.arange(1, values.size + 1).reshape(shape)
+            return values.astype(dtype)
+
+        layers = [(matrix(2 * (l - 1), (widths[l], widths[l - 1])), matrix(2 * (l - 1) + 1, (widths[l],)))
+                  for l in range(1, depth + 1)]
+        X = matrix(2 * max_depth, (batch, widths[0]))
+        y_row = 2 * max_depth + 1
+        if kind == "real":
+            Y = matrix(y_row, (batch, widths[-1]))
+        else:
+            Y = _target_values(uniform[y_row], kind, (batch, widths[-1]), dtype)
+        return layers, X, Y
+
+
+@functools.lru_cache(maxsize=None)
+def _layout(setting: Setting, min_depth: int, scales: tuple, input_scales: tuple) -> _Layout:
+    return _Layout(setting, min_depth, scales, input_scales)
 
 
 @st.composite
 def networks(draw, setting: Setting = Setting(), *, dtype=np.float64, min_depth: int = 1,
              scales=SCALES, input_scales=SCALES):
-    """A Network within `setting`, in `dtype`, nudged off ReLU kinks; its arrays are note()d."""
-    widths, batch, activations, loss, kind = _draw_architecture(draw, setting, min_depth)
-    layers = []
-    for l, activation in enumerate(activations, start=1):
-        W = _draw_matrix(draw, (widths[l], widths[l - 1]), dtype, scales, DIGITS)
-        b = _draw_matrix(draw, (widths[l],), dtype, scales, DIGITS)
-        layers.append(Layer(W, b, activation))
-    X = _draw_matrix(draw, (batch, widths[0]), dtype, input_scales, DIGITS)
-    Y = _draw_targets(draw, kind, (batch, widths[-1]), dtype)
+    """A Network within `setting`, in `dtype`, nudged off ReLU kinks; its arrays are note()d.
+
+    The whole network is ONE Hypothesis choice, a fixed-length byte string that _Layout decodes field by
+    field. Why: Hypothesis 6.155 costs ~85 µs per choice here (measured: a test drawing one integer runs
+    at ~1,560 examples/s, each further integer adds ~85 µs), and a network drawn field by field took ~40
+    choices, capping the search at ~250 networks/s before any check. As one byte string it is one choice;
+    Hypothesis shrinks a byte string byte by byte toward 0, so each field still shrinks on its own, to
+    the same targets as before (see _Layout).
+    """
+    layout = _layout(setting, min_depth, tuple(scales), tuple(input_scales))
+    blob = draw(_blobs(layout.size))
+    widths, batch, activations, loss, kind = layout.architecture(blob)
+    values, X, Y = layout.values(blob, widths, batch, kind, dtype)
+    layers = [Layer(W, b, activation) for (W, b), activation in zip(values, activations)]
     if "relu" in activations:
         layers = _move_off_kinks(layers, X)
         if _on_kink(layers, X):  # float32 rounding of the nudged bias can land back near 0
