@@ -194,32 +194,48 @@ _plain = jax.jit(jax.value_and_grad(_cost, argnums=(0, 1, 2)))
 
 
 # A padded stack of many small networks (backprop_audit.padded.PaddedStack): the same cost function,
-# vmapped over the stack's leading network axis, so one compiled call serves CHUNK networks. The
-# stack's padding and masks are the ones _run makes for one network (zeros, unit and row masks, the true
-# N, identity layers in front); activation and loss codes are translated from the stack's name order to
-# this module's codes by name, so nothing depends on the two tables agreeing.
+# vmapped over the stack's leading network axis. The stack is only as large as its networks need; here
+# it is padded further, the way _run pads one network, to one fixed shape (CHUNK networks, DEPTH layers,
+# WIDTH units, BATCH rows) so that one compiled call serves every stack of a dtype: more identity layers
+# in front, zero weights with false unit masks, false row masks, and empty slots (all masks false, so
+# they contribute nothing). Activation and loss codes are translated from the stack's name order to this
+# module's codes by name, so nothing depends on the two tables agreeing.
 _stacked = jax.jit(jax.vmap(_all_gradients))
 
 
-def padded_quantities(stack) -> dict[str, np.ndarray]:
-    """"C" (count,) and dC/dW[k], dC/db[k], dC/dz[k], dC/da[k] for every stack layer k = 1..depth,
-    each with the network axis first, for every slot of `stack` (read one network with stack.take)."""
-    from backprop_audit.network import ACTIVATIONS
-    from backprop_audit.padded import LOSS_NAMES
+def _pad_axes(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """x zero-padded (False for booleans) at the end of every axis to `shape`."""
+    return np.pad(x, [(0, s - n) for s, n in zip(shape, x.shape)])
 
+
+def padded_quantities(stack) -> dict[str, np.ndarray]:
+    """"C" (count,) and dC/dW[k], dC/db[k], dC/dz[k], dC/da[k] for every stack layer k = 1..stack.depth,
+    with the network axis first and the stack's own shapes (read one network with stack.take)."""
+    from backprop_audit.network import ACTIVATIONS
+    from backprop_audit.padded import BATCH, CHUNK, DEPTH, LOSS_NAMES, WIDTH
+
+    dtype, count, gap = stack.dtype, stack.count, DEPTH - stack.depth
     activation_codes = np.array([ACTIVATION_CODES[name] for name in ACTIVATIONS], np.int32)[stack.activation_codes]
+    activation_codes = np.concatenate([np.full((count, gap), ACTIVATION_CODES["identity"], np.int32), activation_codes], axis=1)
     loss_codes = np.array([LOSS_CODES[name] for name in LOSS_NAMES], np.int32)[stack.loss_codes]
-    depth = len(stack.Ws)
-    probes = [np.zeros(stack.X.shape[:2] + (W.shape[1],), stack.dtype) for W in stack.Ws]
+    identity = np.broadcast_to(np.eye(WIDTH, dtype=dtype), (CHUNK, WIDTH, WIDTH))
+    params = [(identity, np.zeros((CHUNK, WIDTH), dtype))] * gap + [
+        (_pad_axes(W, (CHUNK, WIDTH, WIDTH)), _pad_axes(b, (CHUNK, WIDTH))) for W, b in zip(stack.Ws, stack.bs)]
+    unit_masks = [_pad_axes(stack.unit_masks[0], (CHUNK, WIDTH))] * gap + [
+        _pad_axes(mask, (CHUNK, WIDTH)) for mask in stack.unit_masks[1:]]
+    probes = [np.zeros((CHUNK, BATCH, WIDTH), dtype)] * DEPTH
+    n_true = np.concatenate([stack.n_true, np.ones(CHUNK - count, dtype)])
     value, (g_params, g_z, g_a) = _stacked(
-        [(W, b) for W, b in zip(stack.Ws, stack.bs)], probes, probes, stack.X, stack.Y,
-        [activation_codes[:, k] for k in range(depth)], loss_codes, list(stack.unit_masks[1:]),
-        stack.row_mask, stack.n_true,
+        params, probes, probes, _pad_axes(stack.X, (CHUNK, BATCH, WIDTH)), _pad_axes(stack.Y, (CHUNK, BATCH, WIDTH)),
+        [_pad_axes(activation_codes[:, j], (CHUNK,)) for j in range(DEPTH)], _pad_axes(loss_codes, (CHUNK,)),
+        unit_masks, _pad_axes(stack.row_mask, (CHUNK, BATCH)), n_true,
     )
-    out = {"C": np.asarray(value)}
-    for k, ((gW, gb), gz, ga) in enumerate(zip(g_params, g_z, g_a), start=1):
-        out[f"dC/dW[{k}]"] = np.asarray(gW)
-        out[f"dC/db[{k}]"] = np.asarray(gb)
-        out[f"dC/dz[{k}]"] = np.asarray(gz)
-        out[f"dC/da[{k}]"] = np.asarray(ga)
+    out = {"C": np.asarray(value)[:count]}
+    widths, N = stack.widths, stack.batch
+    for k in range(1, stack.depth + 1):
+        (gW, gb), gz, ga = g_params[k - 1 + gap], g_z[k - 1 + gap], g_a[k - 1 + gap]
+        out[f"dC/dW[{k}]"] = np.asarray(gW)[:count, :widths[k], :widths[k - 1]]
+        out[f"dC/db[{k}]"] = np.asarray(gb)[:count, :widths[k]]
+        out[f"dC/dz[{k}]"] = np.asarray(gz)[:count, :N, :widths[k]]
+        out[f"dC/da[{k}]"] = np.asarray(ga)[:count, :N, :widths[k]]
     return out

@@ -1,6 +1,6 @@
-"""The batched torch oracle over a padded stack (torch_autograd.padded_quantities) equals the
-per-network torch oracle (torch_autograd.quantities), network by network and entry by entry, within the
-project's tolerance model; padding receives exactly zero gradient; nothing non-finite leaks out of an
+"""Each batched oracle over a padded stack (torch_autograd.padded_quantities, jax_grad.padded_quantities)
+equals the same oracle network by network (its `quantities`), entry by entry, within the project's
+tolerance model; padding receives exactly zero gradient; nothing non-finite leaks out of an
 unselected activation or loss candidate.
 
 Networks: Hypothesis draws from the default distribution, 256 per dtype in four full stacks (a draw of
@@ -18,7 +18,7 @@ from backprop_audit.bench import draw_networks
 from backprop_audit.bench_formulas import DEFAULT_DISTRIBUTION
 from backprop_audit.network import Layer, Network, quantity_names
 from backprop_audit.padded import BATCH, CHUNK, DEPTH, WIDTH, PaddedStack, chunks
-from backprop_audit.references import torch_autograd
+from backprop_audit.references import jax_grad, torch_autograd
 
 DTYPES = ("float64", "float32")
 DRAWN = 4 * CHUNK
@@ -65,17 +65,23 @@ def edge_networks(dtype) -> list:
     ]
 
 
-@pytest.fixture(scope="module", params=DTYPES)
+ORACLES = {"torch": torch_autograd, "jax": jax_grad}
+
+
+@pytest.fixture(scope="module", params=[(dtype, oracle) for dtype in DTYPES for oracle in ORACLES],
+                ids=lambda param: "-".join(param))
 def stacks(request):
-    """(stack, padded_quantities(stack)) for the drawn networks in CHUNK-sized stacks and the edge networks."""
-    dtype = request.param
+    """(stack, padded_quantities(stack), oracle module) for the drawn networks in CHUNK-sized stacks and
+    the edge networks."""
+    dtype, oracle = request.param
     drawn, _ = draw_networks(DEFAULT_DISTRIBUTION, DRAWN, dtype)
     groups = list(chunks(drawn)) + [edge_networks(dtype), edge_networks(dtype)[:1]]  # a stack of one, too
-    return [(stack, torch_autograd.padded_quantities(stack)) for stack in map(PaddedStack.of, groups)]
+    module = ORACLES[oracle]
+    return [(stack, module.padded_quantities(stack), module) for stack in map(PaddedStack.of, groups)]
 
 
 def test_the_sample_covers_the_edges(stacks):
-    nets = [net for stack, _ in stacks for net in stack.networks]
+    nets = [net for stack, _, _ in stacks for net in stack.networks]
     activations = {layer.activation for net in nets for layer in net.layers}
     assert {"softmax_ce", "sigmoid_bce"} <= {net.loss for net in nets}
     assert {"relu", "softmax", "sigmoid", "tanh", "identity"} <= activations
@@ -85,8 +91,8 @@ def test_the_sample_covers_the_edges(stacks):
 
 
 def test_shapes_dtypes_and_finiteness(stacks):
-    for stack, stacked in stacks:
-        assert set(stacked) == {"C"} | {f"{kind}[{k}]" for k in range(1, DEPTH + 1)
+    for stack, stacked, _ in stacks:
+        assert set(stacked) == {"C"} | {f"{kind}[{k}]" for k in range(1, stack.depth + 1)
                                         for kind in ("dC/dW", "dC/db", "dC/dz", "dC/da")}
         for name, value in stacked.items():
             assert value.shape == stack.real_mask(name).shape, name
@@ -97,9 +103,9 @@ def test_shapes_dtypes_and_finiteness(stacks):
 
 def test_padded_equals_per_network_oracle(stacks):
     worst, where = 0.0, None
-    for stack, stacked in stacks:
+    for stack, stacked, oracle in stacks:
         for g, net in enumerate(stack.networks):
-            reference, tolerances = torch_autograd.quantities(net), tolerance.tolerances(net)
+            reference, tolerances = oracle.quantities(net), tolerance.tolerances(net)
             for q in quantity_names(net.depth):
                 value = stack.take(stacked, g, q)
                 assert value.shape == reference[q].shape and value.dtype == reference[q].dtype, (q, net.describe())
@@ -120,7 +126,7 @@ def test_padding_gets_exactly_zero(stacks):
     with respect to the entries of I), dC/dz[k] and dC/da[k] (= dC/dX) are in general nonzero. What is
     true for every slot (real or repeat) and every layer, identity layers included, is that entries
     outside the layer's own unit and row masks are 0; that is the second assertion."""
-    for stack, stacked in stacks:
+    for stack, stacked, _ in stacks:
         for name, value in stacked.items():
             if name == "C":
                 continue
@@ -133,9 +139,9 @@ def test_padding_gets_exactly_zero(stacks):
 def _real_layers(stack, name) -> np.ndarray:
     """True over every entry of the quantity's layer for networks that are real and have it as a real layer."""
     k = int(name[:-1].split("[")[1])
-    rows = (np.arange(CHUNK) < stack.count) & (k > stack.prepend)
+    rows = k > stack.prepend
     shape = stack.real_mask(name).shape
-    return np.broadcast_to(rows.reshape((CHUNK,) + (1,) * (len(shape) - 1)), shape)
+    return np.broadcast_to(rows.reshape((stack.count,) + (1,) * (len(shape) - 1)), shape)
 
 
 def _structural_mask(stack, name) -> np.ndarray:

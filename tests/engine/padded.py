@@ -4,20 +4,23 @@ chunk of Hypothesis examples instead of once per network.
 Checking one network costs ~1 ms of framework overhead per oracle (torch builds an autograd graph op by
 op, jax dispatches a compiled call) and ~0.4 ms of NumPy calls for the tolerance, whatever the network's
 size; for the default distribution (depth <= 4, widths <= 16, batch <= 32) the arithmetic itself is a
-few microseconds. So networks that fit are padded into one fixed shape and stacked CHUNK at a time:
+few microseconds. So networks that fit (depth <= DEPTH, widths <= WIDTH, batch <= BATCH) are padded to
+one shape and stacked, at most CHUNK at a time:
 
-- every width to WIDTH, the batch to BATCH, with zeros: padded weights, biases, inputs and targets are 0;
-- unit_masks[k] marks the real units of a[k] (k = 0..DEPTH, stack numbering), row_mask the real rows;
-  an oracle or the tolerance model must make padded units and rows inert with them (softmax and loss
-  over real cells only, means divided by n_true, the true batch size);
-- a network shallower than DEPTH gets `prepend` exact identity layers in front (W = I, b = 0, identity
-  activation: a @ I + 0 = a exactly), so real layer l sits at stack layer k = l + prepend;
+- the stack is as small as its networks allow: its depth is their largest depth, stack layer k is as
+  wide as the widest network there, the batch is their largest batch (so grouping networks of similar
+  size into one stack wastes little; an oracle that needs one fixed shape, jax, pads further itself);
+- padded weights, biases, inputs and targets are 0; unit_masks[k] marks the real units of a[k] (k = 0..
+  depth, stack numbering), row_mask the real rows; an oracle or the tolerance model must make padded
+  units and rows inert with them (softmax and loss over real cells only, means divided by n_true, the
+  true batch size);
+- a network shallower than the stack gets `prepend` exact identity layers in front (W = I, b = 0,
+  identity activation: a @ I + 0 = a exactly), so real layer l sits at stack layer k = l + prepend;
 - activations and losses differ from network to network: they are carried as integer codes per network
-  (indices into network.ACTIVATIONS and LOSS_NAMES), not as Python names, so one computation serves all;
-- slots past the real networks repeat the first network (finite, valid; their results are never read).
+  (indices into network.ACTIVATIONS and LOSS_NAMES), not as Python names, so one computation serves all.
 
 Results of a stacked computation are dicts keyed by the *stack* quantity names ("C", "dC/dW[k]", ...,
-k = 1..DEPTH) holding arrays with the network axis first; `take` and `NetworkView` read one real
+k = 1..depth) holding arrays with the network axis first; `take` and `NetworkView` read one real
 network's canonical quantity back out of them (real layer numbering, real shapes).
 """
 from __future__ import annotations
@@ -30,7 +33,7 @@ import numpy as np
 from .network import ACTIVATIONS, LOSSES, Network, quantity_names
 
 DEPTH, WIDTH, BATCH = 4, 16, 32
-CHUNK = 64  # networks per stack: one compiled shape for jax; the last chunk is filled with repeats
+CHUNK = 64  # networks per stack at most (jax pads every stack to this count: one compiled shape)
 LOSS_NAMES = tuple(LOSSES)
 IDENTITY = ACTIVATIONS.index("identity")
 
@@ -42,17 +45,17 @@ def fits(net: Network) -> bool:
 
 @dataclass(frozen=True)
 class PaddedStack:
-    networks: tuple  # the real networks, at most CHUNK; slot g < len(networks) holds networks[g]
-    Ws: tuple  # DEPTH arrays (CHUNK, WIDTH, WIDTH): W of stack layer k = 1..DEPTH at index k - 1
-    bs: tuple  # DEPTH arrays (CHUNK, WIDTH)
-    X: np.ndarray  # (CHUNK, BATCH, WIDTH)
-    Y: np.ndarray  # (CHUNK, BATCH, WIDTH)
-    unit_masks: tuple  # DEPTH + 1 boolean arrays (CHUNK, WIDTH): real units of a[k], k = 0..DEPTH
-    row_mask: np.ndarray  # (CHUNK, BATCH) boolean: real samples
-    n_true: np.ndarray  # (CHUNK,) the true batch size N, in the networks' dtype
-    activation_codes: np.ndarray  # (CHUNK, DEPTH) int32: index into network.ACTIVATIONS, per stack layer
-    loss_codes: np.ndarray  # (CHUNK,) int32: index into LOSS_NAMES
-    prepend: np.ndarray  # (CHUNK,) int: identity layers in front of each network's layer 1
+    networks: tuple  # the real networks, at most CHUNK; slot g holds networks[g]
+    Ws: tuple  # one array per stack layer k = 1..depth (at index k - 1): (count, width[k], width[k-1])
+    bs: tuple  # (count, width[k])
+    X: np.ndarray  # (count, batch, width[0])
+    Y: np.ndarray  # (count, batch, width[depth])
+    unit_masks: tuple  # depth + 1 boolean arrays (count, width[k]): real units of a[k], k = 0..depth
+    row_mask: np.ndarray  # (count, batch) boolean: real samples
+    n_true: np.ndarray  # (count,) the true batch size N, in the networks' dtype
+    activation_codes: np.ndarray  # (count, depth) int32: index into network.ACTIVATIONS, per stack layer
+    loss_codes: np.ndarray  # (count,) int32: index into LOSS_NAMES
+    prepend: np.ndarray  # (count,) int: identity layers in front of each network's layer 1
 
     @property
     def dtype(self) -> np.dtype:
@@ -61,6 +64,18 @@ class PaddedStack:
     @property
     def count(self) -> int:
         return len(self.networks)
+
+    @property
+    def depth(self) -> int:
+        return len(self.Ws)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return tuple(mask.shape[1] for mask in self.unit_masks)
+
+    @property
+    def batch(self) -> int:
+        return self.X.shape[1]
 
     @classmethod
     def of(cls, networks) -> "PaddedStack":
@@ -74,34 +89,38 @@ class PaddedStack:
         too_big = [net.describe() for net in networks if not fits(net)]
         if too_big:
             raise ValueError(f"network does not fit depth {DEPTH}, width {WIDTH}, batch {BATCH}: {too_big[0]}")
-        dtype = networks[0].dtype
-        Ws = np.zeros((DEPTH, CHUNK, WIDTH, WIDTH), dtype)
-        bs = np.zeros((DEPTH, CHUNK, WIDTH), dtype)
-        X = np.zeros((CHUNK, BATCH, WIDTH), dtype)
-        Y = np.zeros((CHUNK, BATCH, WIDTH), dtype)
-        unit_masks = np.zeros((DEPTH + 1, CHUNK, WIDTH), bool)
-        row_mask = np.zeros((CHUNK, BATCH), bool)
-        n_true = np.ones(CHUNK, dtype)
-        activation_codes = np.full((CHUNK, DEPTH), IDENTITY, np.int32)
-        loss_codes = np.zeros(CHUNK, np.int32)
-        prepend = np.zeros(CHUNK, np.int64)
-        for g in range(CHUNK):
-            net = networks[g] if g < len(networks) else networks[0]
-            front = DEPTH - net.depth
-            widths, N = net.widths, net.batch
+        dtype, count = networks[0].dtype, len(networks)
+        depth = max(net.depth for net in networks)
+        # the width of stack layer k: the widest network there (an identity layer in front is as wide as the input)
+        widths = [max(net.widths[max(k - (depth - net.depth), 0)] for net in networks) for k in range(depth + 1)]
+        batch = max(net.batch for net in networks)
+        Ws = [np.zeros((count, widths[k], widths[k - 1]), dtype) for k in range(1, depth + 1)]
+        bs = [np.zeros((count, widths[k]), dtype) for k in range(1, depth + 1)]
+        X = np.zeros((count, batch, widths[0]), dtype)
+        Y = np.zeros((count, batch, widths[-1]), dtype)
+        unit_masks = [np.zeros((count, width), bool) for width in widths]
+        row_mask = np.zeros((count, batch), bool)
+        n_true = np.ones(count, dtype)
+        activation_codes = np.full((count, depth), IDENTITY, np.int32)
+        loss_codes = np.zeros(count, np.int32)
+        prepend = np.zeros(count, np.int64)
+        for g, net in enumerate(networks):
+            front = depth - net.depth
+            n0, N = net.widths[0], net.batch
             prepend[g] = front
+            unit_masks[0][g, :n0] = True
             for k in range(1, front + 1):  # identity layers: W = I on the input's units, b = 0
-                Ws[k - 1, g, np.arange(widths[0]), np.arange(widths[0])] = 1
-                unit_masks[k, g, :widths[0]] = True
-            unit_masks[0, g, :widths[0]] = True
+                Ws[k - 1][g, np.arange(n0), np.arange(n0)] = 1
+                unit_masks[k][g, :n0] = True
             for l, layer in enumerate(net.layers, start=1):
                 k = l + front
-                Ws[k - 1, g, :widths[l], :widths[l - 1]] = layer.W
-                bs[k - 1, g, :widths[l]] = layer.b
-                unit_masks[k, g, :widths[l]] = True
+                out, inp = layer.W.shape
+                Ws[k - 1][g, :out, :inp] = layer.W
+                bs[k - 1][g, :out] = layer.b
+                unit_masks[k][g, :out] = True
                 activation_codes[g, k - 1] = ACTIVATIONS.index(layer.activation)
-            X[g, :N, :widths[0]] = net.X
-            Y[g, :N, :widths[-1]] = net.Y
+            X[g, :N, :n0] = net.X
+            Y[g, :N, :net.widths[-1]] = net.Y
             row_mask[g, :N] = True
             n_true[g] = N
             loss_codes[g] = LOSS_NAMES.index(net.loss)
@@ -110,12 +129,11 @@ class PaddedStack:
 
     def real_mask(self, stack_quantity: str) -> np.ndarray:
         """Boolean array of the stacked quantity's shape (network axis first): True at entries that
-        belong to a real quantity of a real network (not padding, not an identity layer, not a repeat slot)."""
-        slots = np.arange(CHUNK) < self.count
+        belong to a real quantity of a network (not padding, not an identity layer in front)."""
         if stack_quantity == "C":
-            return slots
+            return np.ones(self.count, bool)
         kind, k = _parse(stack_quantity)
-        real_layer = slots & (k > self.prepend)
+        real_layer = k > self.prepend
         units = self.unit_masks[k]
         if kind == "dC/dW":
             mask = units[:, :, None] & self.unit_masks[k - 1][:, None, :]
@@ -123,7 +141,7 @@ class PaddedStack:
             mask = units
         else:  # dC/dz, dC/da: (rows, units)
             mask = self.row_mask[:, :, None] & units[:, None, :]
-        return mask & real_layer.reshape((CHUNK,) + (1,) * (mask.ndim - 1))
+        return mask & real_layer.reshape((self.count,) + (1,) * (mask.ndim - 1))
 
     def take(self, stacked: Mapping, g: int, quantity: str) -> np.ndarray:
         """Network g's canonical `quantity` (real layer numbering) from a dict of stacked results."""

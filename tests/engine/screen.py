@@ -58,13 +58,13 @@ def _stack_name(stack: PaddedStack, g: int, quantity: str) -> str:
 def oracle_disagreements(stack: PaddedStack, answers: dict, tolerances: dict) -> np.ndarray:
     """Per slot, the worst |torch - jax| / tol over every real entry of every quantity (inf where either
     oracle returned a non-finite value: such a network is left to the single check)."""
-    worst = np.zeros(CHUNK)
+    worst = np.zeros(stack.count)
     if len(answers) < 2:
         return worst
     first, second = list(answers.values())[:2]
     for name, value in first.items():
         coefficient, B, amplification, floor = tolerances[name]
-        expand = (CHUNK,) + (1,) * (value.ndim - 1)
+        expand = (stack.count,) + (1,) * (value.ndim - 1)
         scale = (coefficient.reshape(expand), B, amplification.reshape(expand), floor)
         tol = tolerance_for(scale, value)
         other = second[name]
@@ -74,7 +74,7 @@ def oracle_disagreements(stack: PaddedStack, answers: dict, tolerances: dict) ->
         finite = np.isfinite(value) & np.isfinite(other)
         ratio = np.where(finite, ratio, np.inf)
         ratio = np.where(stack.real_mask(name), ratio, 0.0)
-        worst = np.maximum(worst, ratio.reshape(CHUNK, -1).max(axis=1) if ratio.ndim > 1 else ratio)
+        worst = np.maximum(worst, ratio.reshape(stack.count, -1).max(axis=1) if ratio.ndim > 1 else ratio)
     return worst
 
 
