@@ -33,6 +33,10 @@ see reports/trust.json. SAFETY was not changed.
 Two computations that are both correct differ by less than two such bounds; a wrong formula misses
 by a factor, a sign or a transposition, i.e. by O(|g|), orders of magnitude above tol. Both numbers
 are printed (the worst ratio error / tol of each formula) so the margin can be read off the report.
+
+This file is the definition. padded_tolerance.py computes the same model for a padded stack of
+different networks (padded.py) at once, calling the activation- and loss-specific steps below
+(_activate, _carried, _magnitude_prime, _output_scales) per activation and loss code.
 """
 from __future__ import annotations
 
@@ -45,6 +49,34 @@ SAFETY = 4.0
 
 def unit_roundoff(dtype) -> float:
     return float(np.finfo(dtype).eps) / 2
+
+
+# The activation- and loss-specific steps of the model, one function of arrays each, so that the
+# per-network code below and the padded stack (padded_tolerance.py, which picks them by per-network
+# codes) share one definition.
+
+def _activate(name: str, z: np.ndarray) -> np.ndarray:
+    """a = g(z) in float64 (softmax over the last axis)."""
+    if name == "softmax":
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    if name == "sigmoid":
+        return 1 / (1 + np.exp(-z))
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "relu":
+        return np.maximum(z, 0)
+    return z
+
+
+def _carried(name: str, z: np.ndarray, a: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """A = |a| + |g'(z)|·M, the softmax's own form for it: see forward_magnitudes."""
+    if name == "softmax":
+        others = np.sum(a * M, axis=-1, keepdims=True) - a * M
+        return a * (1 + (1 - a) * M + others)
+    slope = {"sigmoid": lambda: a * (1 - a), "tanh": lambda: 1 - a**2, "relu": lambda: (z > 0).astype(float),
+             "identity": lambda: np.ones_like(a)}[name]()
+    return np.abs(a) + slope * M
 
 
 def _magnitude_prime(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -98,19 +130,8 @@ def _forward64(p):
     with np.errstate(over="ignore", under="ignore"):
         for W, b, activation in zip(p.Ws, p.bs, p.activations):
             z = acts[-1] @ _transpose(W.astype(np.float64)) + b.astype(np.float64)[..., None, :]
-            if activation == "softmax":
-                e = np.exp(z - z.max(axis=-1, keepdims=True))
-                a = e / e.sum(axis=-1, keepdims=True)
-            elif activation == "sigmoid":
-                a = 1 / (1 + np.exp(-z))
-            elif activation == "tanh":
-                a = np.tanh(z)
-            elif activation == "relu":
-                a = np.maximum(z, 0)
-            else:
-                a = z
             zs.append(z)
-            acts.append(a)
+            acts.append(_activate(activation, z))
     return zs, acts
 
 
@@ -128,15 +149,37 @@ def forward_magnitudes(p, zs, acts) -> list:
     with np.errstate(over="ignore", invalid="ignore"):
         for l, (W, b, activation) in enumerate(zip(p.Ws, p.bs, p.activations), start=1):
             M = A[-1] @ np.abs(_transpose(W.astype(np.float64))) + np.abs(b.astype(np.float64))[..., None, :]
-            a = acts[l]
-            if activation == "softmax":
-                others = np.sum(a * M, axis=-1, keepdims=True) - a * M
-                A.append(a * (1 + (1 - a) * M + others))
-            else:
-                slope = {"sigmoid": a * (1 - a), "tanh": 1 - a**2, "relu": (zs[l] > 0).astype(float),
-                         "identity": np.ones_like(a)}[activation]
-                A.append(np.abs(a) + slope * M)
+            A.append(_carried(activation, zs[l], acts[l], M))
     return A
+
+
+def _output_scales(loss: str, output: str, z, a, A, y, N, n_out, total) -> tuple:
+    """B of C, of dC/da[L] and of dC/dz[L] (before the floor) at the output layer: the loss-specific
+    start of error_scales. z, a: z[L], a[L]; A: A[L] (forward_magnitudes); y: |Y|; N, n_out: the batch
+    and the output width (numbers, or arrays that broadcast against the batch and unit axes);
+    total(terms): the sum of terms over the batch and unit axes of each network."""
+    factor = {"sum_sq": 2.0, "half_sum_sq": 1.0, "mean_sum_sq": 2.0 / N, "mean_half_sum_sq": 1.0 / N}
+    if loss in factor:
+        B_a = factor[loss] * (A + y)
+        B_C = np.asarray(factor[loss] * total((A + y) ** 2))
+        if output == "softmax":
+            s = A
+            B_z = s * (B_a + np.sum(s * B_a, axis=-1, keepdims=True))
+        else:
+            B_z = B_a * _magnitude_prime(output, z, a)
+        return B_C, B_a, B_z
+    s, tiny = np.abs(a), np.finfo(np.float64).tiny
+    carried = A - s  # the error s already carries from the forward sums (forward_magnitudes)
+    # 1/s: its relative error is s's, rounding plus carried / s.
+    inverse = lambda q: (1 / np.maximum(q, tiny)) * (1 + carried / np.maximum(q, tiny))
+    if loss == "softmax_ce":
+        B_z = (A * np.sum(y, axis=-1, keepdims=True) + y) / N
+        B_a = y * inverse(s) / N
+    else:  # sigmoid_bce
+        B_z = (A + y) / N
+        B_a = (y * inverse(s) + np.abs(1 - y) * inverse(1 - s)) / N
+    B_C = np.asarray(total((y + 1) * (np.abs(z) + np.log(np.maximum(n_out, 2)) + 1)) / N)
+    return B_C, B_a, B_z
 
 
 def error_scales(p, floor: float = 0.0, forward=None) -> dict[str, np.ndarray]:
@@ -150,33 +193,13 @@ def error_scales(p, floor: float = 0.0, forward=None) -> dict[str, np.ndarray]:
     p = p if isinstance(p, Parameters) else Parameters.of(p)
     zs, acts = forward or _forward64(p)
     A = forward_magnitudes(p, zs, acts)
-    L, N = len(p.Ws), p.batch
-    a_out, y = A[L], np.abs(p.Y.astype(np.float64))
-    loss = p.loss
-    factor = {"sum_sq": 2.0, "half_sum_sq": 1.0, "mean_sum_sq": 2.0 / N, "mean_half_sum_sq": 1.0 / N}
+    L = len(p.Ws)
+    y = np.abs(p.Y.astype(np.float64))
     both = (-2, -1)  # the batch and unit axes of one network
     B = {}
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        if loss in factor:
-            B_a = factor[loss] * (a_out + y)
-            B["C"] = np.asarray(factor[loss] * np.sum((a_out + y) ** 2, axis=both))
-            if p.activations[-1] == "softmax":
-                s = a_out
-                B_z = s * (B_a + np.sum(s * B_a, axis=-1, keepdims=True))
-            else:
-                B_z = B_a * _magnitude_prime(p.activations[-1], zs[L], acts[L])
-        else:
-            s, tiny = np.abs(acts[L]), np.finfo(np.float64).tiny
-            carried = a_out - s  # the error s already carries from the forward sums (forward_magnitudes)
-            # 1/s: its relative error is s's, rounding plus carried / s.
-            inverse = lambda q: (1 / np.maximum(q, tiny)) * (1 + carried / np.maximum(q, tiny))
-            if loss == "softmax_ce":
-                B_z = (a_out * np.sum(y, axis=-1, keepdims=True) + y) / N
-                B_a = y * inverse(s) / N
-            else:  # sigmoid_bce
-                B_z = (a_out + y) / N
-                B_a = (y * inverse(s) + np.abs(1 - y) * inverse(1 - s)) / N
-            B["C"] = np.asarray(np.sum((y + 1) * (np.abs(zs[L]) + np.log(max(p.widths[-1], 2)) + 1), axis=both) / N)
+        B["C"], B_a, B_z = _output_scales(p.loss, p.activations[-1], zs[L], acts[L], A[L], y, p.batch,
+                                          p.widths[-1], lambda terms: np.sum(terms, axis=both))
         for l in range(L, 0, -1):
             if l < L:
                 B_a = B_z_next @ np.abs(p.Ws[l].astype(np.float64))  # p.Ws[l] is W[l+1]
