@@ -164,8 +164,9 @@ def padded_quantities(stack) -> dict[str, np.ndarray]:
     distribution ~14% of the cells of z are real), so the stack is elementwise-bound, not overhead-bound:
     measured 2.5-6x faster than 64 calls of `quantities` (tests/test_padded_oracles.py prints it).
 
-    Returns the stack quantity names ("C" of shape (CHUNK,), "dC/dW[k]" (CHUNK, WIDTH, WIDTH), "dC/db[k]"
-    (CHUNK, WIDTH), "dC/dz[k]" and "dC/da[k]" (CHUNK, BATCH, WIDTH), k = 1..DEPTH) in the stack's dtype.
+    Returns the stack quantity names ("C" of shape (count,), "dC/dW[k]" (count, width[k], width[k-1]),
+    "dC/db[k]" (count, width[k]), "dC/dz[k]" and "dC/da[k]" (count, batch, width[k]), k = 1..depth) in the
+    stack's dtype.
     Entries outside a layer's real units and rows are exactly 0; the identity layers in front of a shallow
     network carry real nonzero gradients (dC/dW[k] is the gradient at W = I, dC/da[k] is dC/dX), which
     are not quantities of the network: read results through `PaddedStack.take`.
@@ -174,8 +175,9 @@ def padded_quantities(stack) -> dict[str, np.ndarray]:
     as_tensor = lambda x: torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
     Ws = [as_tensor(W).requires_grad_() for W in stack.Ws]  # (CHUNK, out, in), canonical per network
     bs = [as_tensor(b).requires_grad_() for b in stack.bs]
-    z_probes = [torch.zeros(stack.X.shape, dtype=dtype, requires_grad=True) for _ in Ws]
-    a_probes = [torch.zeros(stack.X.shape, dtype=dtype, requires_grad=True) for _ in Ws]
+    rows_of = lambda W: (stack.X.shape[0], stack.X.shape[1], W.shape[1])  # (count, batch, layer width)
+    z_probes = [torch.zeros(rows_of(W), dtype=dtype, requires_grad=True) for W in Ws]
+    a_probes = [torch.zeros(rows_of(W), dtype=dtype, requires_grad=True) for W in Ws]
     rows = torch.from_numpy(stack.row_mask)[:, :, None]  # (CHUNK, BATCH, 1)
     units = [torch.from_numpy(m)[:, None, :] for m in stack.unit_masks]  # (CHUNK, 1, WIDTH), k = 0..DEPTH
 

@@ -27,9 +27,10 @@ def worst_ratio(value: np.ndarray, reference: np.ndarray, tol: np.ndarray) -> tu
     """max |value - reference| / tol and the index where it is reached (0 where both are exactly equal)."""
     if value.size == 0:
         return 0.0, None
-    diff = np.abs(value.astype(np.float64) - reference.astype(np.float64))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(diff == 0, 0.0, diff / tol)
+    diff = np.abs(value.astype(np.float64, copy=False) - reference.astype(np.float64, copy=False))
+    ratio = np.zeros(diff.shape)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        np.divide(diff, tol, out=ratio, where=diff != 0)  # exactly equal entries count 0, whatever tol is
     flat = int(np.argmax(ratio))
     index = np.unravel_index(flat, ratio.shape) if ratio.ndim else ()
     return float(ratio.ravel()[flat]), tuple(int(i) for i in index)

@@ -197,7 +197,8 @@ def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None 
             result = away
         manual_values[q] = np.asarray(value) if isinstance(value, (np.ndarray, np.number, float, int)) else value
         for name in answers:
-            oracle_values[name][q] = expected_value(q, answers[name][q], formula.convention)
+            oracle_values[name][q] = expected[name] if name in expected else \
+                expected_value(q, answers[name][q], formula.convention)
         if not result.ok:
             status = MISMATCH if result.kind == "mismatch" else ERROR
             return Outcome(status, result.ratio, result.problem, net, result.kind, q, result.index,

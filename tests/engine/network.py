@@ -55,6 +55,8 @@ class Network:
 
     def __post_init__(self):
         validate(self)
+        # read thousands of times per check (shapes, tolerances, stacks): computed once, the network is frozen
+        object.__setattr__(self, "_widths", (self.X.shape[1],) + tuple(layer.W.shape[0] for layer in self.layers))
 
     @property
     def depth(self) -> int:
@@ -66,7 +68,7 @@ class Network:
 
     @property
     def widths(self) -> tuple[int, ...]:
-        return (self.X.shape[1],) + tuple(layer.W.shape[0] for layer in self.layers)
+        return self._widths
 
     @property
     def dtype(self) -> np.dtype:

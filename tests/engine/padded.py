@@ -171,11 +171,14 @@ class NetworkView(Mapping):
     def __init__(self, stack: PaddedStack, stacked: Mapping, g: int):
         self.stack, self.stacked, self.g = stack, stacked, g
         self.names = quantity_names(stack.networks[g].depth)
+        self.read: dict = {}
 
     def __getitem__(self, quantity: str):
-        if quantity not in self.names:
-            raise KeyError(quantity)
-        return self.stack.take(self.stacked, self.g, quantity)
+        if quantity not in self.read:
+            if quantity not in self.names:
+                raise KeyError(quantity)
+            self.read[quantity] = self.stack.take(self.stacked, self.g, quantity)
+        return self.read[quantity]
 
     def __iter__(self):
         return iter(self.names)

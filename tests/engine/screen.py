@@ -5,7 +5,7 @@ Per network, evaluate() would pay ~0.6 ms for torch's autograd graph, ~0.6 ms fo
 ~0.4 ms of NumPy calls for the tolerances and the kink test, almost all of it overhead that does not
 depend on the network's size. Here those run on CHUNK networks at a time:
 
-1. networks that fit the stack are grouped by dtype and stacked CHUNK at a time; each oracle computes
+1. networks that fit are grouped by dtype, ordered by size and stacked CHUNK at a time; each oracle computes
    every quantity of the stack in one call (torch_autograd.padded_quantities, jax_grad.padded_quantities),
    the tolerance model in one NumPy pass (padded_tolerance.padded_tolerances), the ReLU-kink test too;
 2. torch and jax are compared with each other on the whole stack at once, entry by entry, within the
@@ -25,8 +25,8 @@ import numpy as np
 
 from backprop_audit import references
 from .evaluate import Outcome, evaluate
-from .padded import CHUNK, NetworkView, PaddedStack, chunks, fits
-from .padded_tolerance import padded_kinks, padded_tolerances
+from .padded import NetworkView, PaddedStack, chunks, fits
+from .padded_tolerance import padded_forward, padded_kinks, padded_tolerances
 from .tolerance import tolerance_for
 
 
@@ -81,8 +81,9 @@ def oracle_disagreements(stack: PaddedStack, answers: dict, tolerances: dict) ->
 def _check_stack(formula, stack: PaddedStack) -> list[Outcome]:
     names = references.require()
     stacked = {name: references._load(name).padded_quantities(stack) for name in names}
-    tolerances = padded_tolerances(stack)
-    on_kink = padded_kinks(stack)
+    forward = padded_forward(stack)  # one float64 forward pass for both the tolerances and the kinks
+    tolerances = padded_tolerances(stack, forward)
+    on_kink = padded_kinks(stack, forward)
     disagreement = oracle_disagreements(stack, stacked, tolerances)
     outcomes = []
     for g, net in enumerate(stack.networks):
@@ -106,6 +107,9 @@ def check_many(formula, networks) -> list[Outcome]:
         else:
             outcomes[i] = evaluate(formula, net)
     for indices in groups.values():
+        # similar networks side by side, so that each stack is padded little (a stack is as deep, wide and
+        # long as its largest network)
+        indices.sort(key=lambda i: (networks[i].depth, networks[i].batch, max(networks[i].widths)))
         for run in chunks(indices):
             for i, outcome in zip(run, _check_stack(formula, PaddedStack.of(networks[i] for i in run))):
                 outcomes[i] = outcome
