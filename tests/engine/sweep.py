@@ -92,42 +92,37 @@ def random_stack(architecture: Architecture, count: int, *, dtype="float64", see
 
     Every real-valued matrix (each W, b, X, and Y for real targets) of a network is filled as
     strategies._fill fills one: uniform entries in [-1.5, 1.5] rounded to the network's decimals, times
-    its scale, and a ramp added to a near-constant matrix. The entries are independent, so one uniform
-    draw of (count, all entries) is split into the matrices (the same distribution as one draw per
-    matrix, in one pass instead of eight). seed: anything np.random.default_rng takes."""
+    its scale, and a ramp added to a near-constant matrix. seed: anything np.random.default_rng takes."""
     rng = np.random.default_rng(seed)
     w, N, dtype = architecture.widths, architecture.batch, np.dtype(dtype)
-    scales = rng.choice(SCALES, size=count)
+    scales = rng.choice(SCALES, size=count)[:, None]
     places = rng.choice(DIGITS, size=count)
     powers = (10.0 ** places)[:, None]
-    shapes = ([(w[l], w[l - 1]) for l in range(1, len(w))] + [(w[l],) for l in range(1, len(w))] + [(N, w[0])]
-              + ([(N, w[-1])] if architecture.targets == "real" else []))
-    sizes = np.array([int(np.prod(shape)) for shape in shapes])
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    # rng.uniform(-1.5, 1.5) is -1.5 + 3·U with U = rng.random(): the same numbers, computed in place
-    m = rng.random(size=(count, int(sizes.sum())))
-    m *= 3.0
-    m += -1.5
-    # each network to its own number of decimals: np.round(x, p) is rint(x * 10^p) / 10^p
-    m *= powers
-    np.rint(m, out=m)
-    m /= powers
-    m *= scales[:, None]
-    # near-constant (strategies._near_constant, as the sweep always tested it): ptp <= 1e-3 (max|m| + 1e-3),
-    # with ptp = max - min and max|m| = max(max, -min), per matrix of every network
-    high, low = np.maximum.reduceat(m, starts, axis=1), np.minimum.reduceat(m, starts, axis=1)
-    constant = (sizes > 1) & (high - low <= 1e-3 * (np.maximum(high, -low) + 1e-3))
-    matrices = []
-    for k, (shape, start, size) in enumerate(zip(shapes, starts, sizes)):
-        block = m[:, start:start + size]
-        if constant[:, k].any():  # the same ramp strategies._fill adds
-            rows = np.flatnonzero(constant[:, k])
-            block[rows] += scales[rows, None] * (0.1 * np.arange(1, size + 1))
-        matrices.append(np.ascontiguousarray(block.reshape((count,) + shape), dtype=dtype))
-    depth = len(w) - 1
-    Ws, bs, X = matrices[:depth], matrices[depth:2 * depth], matrices[2 * depth]
+
+    def fill(shape):
+        size = int(np.prod(shape))
+        # rng.uniform(-1.5, 1.5) is -1.5 + 3·U with U = rng.random(): the same numbers, computed in place
+        m = rng.random(size=(count, size))
+        m *= 3.0
+        m += -1.5
+        # each network to its own number of decimals: np.round(x, p) is rint(x * 10^p) / 10^p
+        m *= powers
+        np.rint(m, out=m)
+        m /= powers
+        m *= scales
+        if size > 1:  # near-constant: ptp <= 1e-3 (max|m| + 1e-3), ptp = max - min, max|m| = max(max, -min)
+            high, low = m.max(axis=1), m.min(axis=1)
+            constant = high - low <= 1e-3 * (np.maximum(high, -low) + 1e-3)
+            if constant.any():  # the same ramp strategies._fill adds
+                m[constant] += scales[constant] * (0.1 * np.arange(1, size + 1))
+        m = m.reshape((count,) + shape)
+        return m if m.dtype == dtype else m.astype(dtype)
+
+    Ws = [fill((w[l], w[l - 1])) for l in range(1, len(w))]
+    bs = [fill((w[l],)) for l in range(1, len(w))]
+    X = fill((N, w[0]))
     if architecture.targets == "real":
-        Y = matrices[2 * depth + 1]
+        Y = fill((N, w[-1]))
     else:
         Y = np.stack([_fill_targets(rng, architecture.targets, (N, w[-1]), dtype) for _ in range(count)])
     stack = NetworkStack(architecture, Ws, bs, X, Y)
@@ -385,10 +380,11 @@ def screen(formula, stack: NetworkStack) -> tuple[np.ndarray, bool]:
                 continue
             with np.errstate(invalid="ignore"):
                 # compared in the canonical layout (the formula's value brought back to it): the same
-                # entries, the same differences
-                diff = np.abs(_canonical_stack(q, value, formula.convention).astype(np.float64, copy=False) - reference)
-                bad = ~(diff <= tol)
-            flagged |= bad.reshape(count, -1).any(axis=1)
+                # entries, the same differences, in float64; NaN is never <= tol, so it is flagged
+                diff = _canonical_stack(q, value, formula.convention).astype(np.float64, copy=False) - reference
+                np.abs(diff, out=diff)
+                within = diff <= tol
+            flagged |= ~within.reshape(count, -1).all(axis=1)
         else:
             for i, value in enumerate(values[l]):
                 if value is None or value.shape != expected_shape or value.dtype != dtype:
