@@ -93,39 +93,82 @@ def _quantities(net) -> dict[str, np.ndarray]:
     return out
 
 
-def _stack_cost(Ws, bs, z_probes, a_probes, X, Y, activations, loss):
-    """C of ONE network (under torch.func.vmap each argument is one network's slice of a stack)."""
-    a, z = X, None
-    for W, b, z_probe, a_probe, activation in zip(Ws, bs, z_probes, a_probes, activations):
-        z = a @ W.T + b + z_probe
-        a = _activate(activation, z) + a_probe
-    return _loss(loss, z, a, a_probes[-1], Y)
+def _stacked_activate(name: str, z: torch.Tensor) -> torch.Tensor:
+    """_activate on a stack (count, N, units): the softmax runs over the units, the last axis."""
+    return torch.softmax(z, dim=-1) if name == "softmax" else _activate(name, z)
 
 
-def stacked_quantities(Ws, bs, X, Y, activations, loss) -> dict[str, np.ndarray]:
+def _stacked_loss(name: str, z: torch.Tensor, a: torch.Tensor, probe, y: torch.Tensor) -> torch.Tensor:
+    """_loss for every network of a stack: C of shape (count,), each network's own sum over its batch and
+    units, divided by its own N; the same expressions as _loss. probe None: no a-probe (adds nothing)."""
+    n = y.shape[-2]
+    total = lambda m: m.sum(dim=(-2, -1))
+    if name in ("sum_sq", "half_sum_sq", "mean_sum_sq", "mean_half_sum_sq"):
+        a = a if probe is None else a + probe
+        return {"sum_sq": lambda: total((a - y) ** 2), "half_sum_sq": lambda: 0.5 * total((a - y) ** 2),
+                "mean_sum_sq": lambda: total((a - y) ** 2) / n,
+                "mean_half_sum_sq": lambda: 0.5 * total((a - y) ** 2) / n}[name]()
+    tiny = torch.finfo(z.dtype).tiny
+    inverse = lambda s: (1 / s.clamp(min=tiny)).detach()
+    probe = torch.zeros_like(z) if probe is None else probe
+    if name == "softmax_ce":
+        log_s = torch.log_softmax(z, dim=-1)
+        return -total(y * (log_s + probe * inverse(log_s.exp()))) / n
+    if name == "sigmoid_bce":
+        p = torch.sigmoid(z)
+        log_p = torch.nn.functional.logsigmoid(z) + probe * inverse(p)
+        log_1mp = torch.nn.functional.logsigmoid(-z) - probe * inverse(1 - p)
+        return -total(y * log_p + (1 - y) * log_1mp) / n
+    raise ValueError(f"unknown loss {name!r}")
+
+
+def stacked_quantities(Ws, bs, X, Y, activations, loss, names=None) -> dict[str, np.ndarray]:
     """Every quantity of `count` networks of one architecture at once: Ws[l-1] is (count, out, in),
-    bs[l-1] (count, out), X (count, N, n0), Y (count, N, nL). torch.func.vmap runs the same forward
-    pass and loss as `quantities` over the leading axis; the result arrays carry that axis first."""
-    from torch.func import grad_and_value, vmap
+    bs[l-1] (count, out), X (count, N, n0), Y (count, N, nL); the result arrays carry that axis first.
 
+    The same forward pass and loss as `quantities`, written for the stack (batched matmuls, per-network
+    sums), and ONE torch.autograd backward of the sum of the networks' costs: network i's parameters
+    and probes enter only C_i, so d(Σ_j C_j)/dW_i = dC_i/dW_i, each network's own gradient (checked
+    equal to `quantities` network by network in tests/test_sweep.py). No torch.func.vmap: its batching
+    rules cost more than the arithmetic on networks this small.
+
+    names: the quantities wanted (default: all); only their leaves get gradients (a probe nobody asks
+    about is not added: adding a zero changes no value)."""
+    L = len(Ws)
+    wanted = set(names) if names is not None else None
+    want = lambda q: wanted is None or q in wanted
     dtype = TORCH_DTYPES[str(X.dtype)]
     as_tensor = lambda x: torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
-    Ws, bs = [as_tensor(W) for W in Ws], [as_tensor(b) for b in bs]
     count, N = X.shape[:2]
-    probes = [torch.zeros((count, N, W.shape[1]), dtype=dtype) for W in Ws]
-    a_probes = [p.clone() for p in probes]
-
-    def cost(Ws, bs, z_probes, a_probes, X, Y):
-        return _stack_cost(Ws, bs, z_probes, a_probes, X, Y, activations, loss)
-
-    grads, C = vmap(grad_and_value(cost, argnums=(0, 1, 2, 3)))(Ws, bs, probes, a_probes, as_tensor(X), as_tensor(Y))
-    gW, gb, gz, ga = grads
-    out = {"C": C.detach().numpy()}
-    for l in range(1, len(Ws) + 1):
-        out[f"dC/dW[{l}]"] = gW[l - 1].numpy()
-        out[f"dC/db[{l}]"] = gb[l - 1].numpy()
-        out[f"dC/dz[{l}]"] = gz[l - 1].numpy()
-        out[f"dC/da[{l}]"] = ga[l - 1].numpy()
+    a, y = as_tensor(X), as_tensor(Y)
+    leaves, keys = [], []
+    z = a_probe = None
+    for l, (W, b, activation) in enumerate(zip(Ws, bs, activations), start=1):
+        W, b = as_tensor(W), as_tensor(b)
+        for q, leaf in ((f"dC/dW[{l}]", W), (f"dC/db[{l}]", b)):
+            if want(q):
+                leaf.requires_grad_()
+                leaves.append(leaf)
+                keys.append(q)
+        z = torch.baddbmm(b[:, None, :], a, W.transpose(1, 2))
+        if want(f"dC/dz[{l}]"):
+            z_probe = torch.zeros((count, N, W.shape[1]), dtype=dtype, requires_grad=True)
+            z = z + z_probe
+            leaves.append(z_probe)
+            keys.append(f"dC/dz[{l}]")
+        a = _stacked_activate(activation, z)
+        a_probe = None
+        if want(f"dC/da[{l}]"):
+            a_probe = torch.zeros((count, N, W.shape[1]), dtype=dtype, requires_grad=True)
+            leaves.append(a_probe)
+            keys.append(f"dC/da[{l}]")
+            if l < L:
+                a = a + a_probe
+    C = _stacked_loss(loss, z, a, a_probe, y)
+    out = {"C": C.detach().numpy()} if want("C") else {}
+    if leaves:
+        grads = torch.autograd.grad(C.sum(), leaves)
+        out.update({q: g.numpy() for q, g in zip(keys, grads)})
     return out
 
 

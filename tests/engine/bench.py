@@ -121,7 +121,8 @@ def sweep_rate(count: int = 20_000, arch: Architecture = SWEEP_ARCHITECTURES[0])
     result = sweep(WEIGHT_GRADIENT, arch, count)
     return {"architecture": arch.describe(), "networks": result.networks, "flagged": result.flagged,
             "confirmed_failures": len(result.failures), "broadcast": result.broadcast,
-            "networks_per_s": round(result.networks_per_s, 1)}
+            "networks_per_s": round(result.networks_per_s, 1),
+            "networks_per_cpu_s": round(result.networks_per_cpu_s, 1)}  # this process's CPU time: the neighbours excluded
 
 
 def scale_check(widths=(256, 4096, 10), batch=1024) -> dict:
