@@ -21,6 +21,8 @@ from . import tolerance
 from .bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT
 from .evaluate import evaluate
 from .network import Layer, Network
+from .padded import PaddedStack, chunks
+from .screen import check_many
 from .search import draw, search
 from .strategies import networks
 from .sweep import Architecture, sweep
@@ -50,6 +52,10 @@ def draw_networks(setting, count: int, dtype="float64") -> tuple[list, Clock]:
 
 
 def formula_rates(formula, examples: int) -> dict:
+    """Examples per second for `formula`: end to end (search: Hypothesis draws, both oracles, the
+    tolerances, the comparison), the floor (Hypothesis drawing the same networks, nothing checked), and
+    each part alone on those networks: each oracle one network at a time and over padded stacks, the
+    batched check (screen.check_many) and the single check (evaluate)."""
     from backprop_audit.references import jax_grad, torch_autograd
 
     search(formula, examples=20)  # warm-up: imports, the JAX compiles of the buckets
@@ -59,11 +65,18 @@ def formula_rates(formula, examples: int) -> dict:
            "end_to_end": rate(result.examples, clock)}
     nets, floor = draw_networks(formula.setting, examples)
     out["hypothesis_floor"] = rate(len(nets), floor)
-    for name, oracle in (("torch", torch_autograd.quantities), ("jax", jax_grad.quantities)):
+    for name, oracle in (("torch", torch_autograd), ("jax", jax_grad)):
         with Clock() as clock:
             for net in nets:
-                oracle(net)
+                oracle.quantities(net)
         out[name] = rate(len(nets), clock)
+        with Clock() as clock:
+            for part in chunks(nets):
+                oracle.padded_quantities(PaddedStack.of(part))
+        out[f"{name}_stacked"] = rate(len(nets), clock)
+    with Clock() as clock:
+        check_many(formula, nets)
+    out["screen"] = rate(len(nets), clock)
     with Clock() as clock:
         for net in nets:
             evaluate(formula, net)
@@ -155,8 +168,9 @@ def run_bench(examples: int = 300, formulas=None, sweep_networks: int = 20_000, 
         per_formula.append(r)
         say(f"{r['formula']}: {r['examples']} networks, held={r['held']}; examples/s end to end "
             f"{r['end_to_end']['wall']} (cpu {r['end_to_end']['cpu']}), floor (Hypothesis alone) "
-            f"{r['hypothesis_floor']['wall']} (cpu {r['hypothesis_floor']['cpu']}), evaluate {r['evaluate']['wall']}, "
-            f"torch {r['torch']['wall']}, jax {r['jax']['wall']}")
+            f"{r['hypothesis_floor']['wall']} (cpu {r['hypothesis_floor']['cpu']}); batched check "
+            f"{r['screen']['wall']}, single check {r['evaluate']['wall']}; torch {r['torch']['wall']} one at a time, "
+            f"{r['torch_stacked']['wall']} stacked; jax {r['jax']['wall']} one at a time, {r['jax_stacked']['wall']} stacked")
     report["per_formula"] = per_formula
     report["examples_per_s_end_to_end"] = min(r["end_to_end"]["wall"] for r in per_formula)
     report["examples_per_s_end_to_end_cpu"] = min(r["end_to_end"]["cpu"] for r in per_formula)

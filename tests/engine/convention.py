@@ -81,3 +81,17 @@ def expected_value(name: str, value: np.ndarray, convention: str) -> np.ndarray:
     if kind in ("dC/dz", "dC/da"):
         return value.T
     return value
+
+
+def canonical_value(name: str, value: np.ndarray, convention: str) -> np.ndarray:
+    """The inverse of expected_value: a quantity written in `convention` back in the canonical layout."""
+    kind = name.split("[")[0]
+    if kind == "C":
+        return value
+    if convention == "row":
+        return value.T if kind == "dC/dW" else value
+    if kind == "dC/db":
+        return value[:, 0]
+    if kind in ("dC/dz", "dC/da"):
+        return value.T
+    return value

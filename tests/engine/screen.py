@@ -10,12 +10,16 @@ depend on the network's size. Here those run on CHUNK networks at a time:
    the tolerance model in one NumPy pass (padded_tolerance.padded_tolerances), the ReLU-kink test too;
 2. torch and jax are compared with each other on the whole stack at once, entry by entry, within the
    same tolerance as evaluate.oracle_disagreement;
-3. each network is judged by evaluate(formula, net, answers, tolerances, oracle_ratio=...) with its own
-   slices of those results (read lazily, only the quantities the formula claims) — the same comparison,
-   messages and Outcome as a single check;
-4. a network on a ReLU kink, or where torch and jax disagree or return a non-finite value, or that does
-   not fit the stack, is checked by plain evaluate(net): kink classification and the finite-difference
-   tie-break stay in one place.
+3. the formula runs on each network (its own code, one network at a time, as in a single check); its
+   values are checked for type, shape, dtype and finiteness, stacked, and compared with both oracles
+   entry by entry on the whole stack at once: |formula - oracle| / tol, the tolerance of evaluate();
+4. a network where every entry is within tolerance holds (an Outcome with its worst ratio); any other
+   is judged by evaluate() — a mismatch with the oracles' and tolerances' stacked results reused, so it
+   gets the same message and Outcome as a single check; a network on a ReLU kink, where torch and jax
+   disagree or return a non-finite value, where the formula raised or returned a wrong shape, dtype or
+   a non-finite value, or that does not fit the stack, by plain evaluate(formula, net): kink
+   classification, the finite-difference tie-break and every error message stay in one place.
+tests/test_screen.py checks that check_many gives evaluate()'s verdicts and ratios, network by network.
 """
 from __future__ import annotations
 
@@ -24,7 +28,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from backprop_audit import references
-from .evaluate import Outcome, evaluate
+from .convention import canonical_value, expected_value, view_of
+from .evaluate import OK, Outcome, _call, evaluate
 from .padded import NetworkView, PaddedStack, chunks, fits
 from .padded_tolerance import padded_forward, padded_kinks, padded_tolerances
 from .tolerance import tolerance_for
@@ -78,6 +83,61 @@ def oracle_disagreements(stack: PaddedStack, answers: dict, tolerances: dict) ->
     return worst
 
 
+def _formula_values(formula, stack: PaddedStack, reference: dict, screened: np.ndarray) -> dict:
+    """The formula's value on every screened network, canonical layout, stacked like the oracles'
+    quantities ({stack quantity: (count, ...) array}, zero outside each network's real entries).
+
+    A network whose formula call raises, or returns something that is not a finite array of the
+    expected shape and dtype, is taken off `screened` (in place): evaluate() reports it, with the one
+    message for each of those cases."""
+    values: dict = {}
+    for g in np.flatnonzero(screened):
+        net = stack.networks[g]
+        view = view_of(net, formula.convention)
+        for layer in formula.layers(net.depth):
+            if layer and not 1 <= layer <= net.depth:
+                screened[g] = False
+                break
+            q = formula.quantity_at(layer)
+            try:
+                value = _call(formula, view, layer)
+            except Exception:
+                screened[g] = False
+                break
+            expected_shape = expected_value(q, stack.take(reference, g, q), formula.convention).shape
+            if not (isinstance(value, np.ndarray) and value.shape == expected_shape and value.dtype == net.dtype
+                    and np.isfinite(value).all()):
+                screened[g] = False  # (a Python or NumPy scalar too: evaluate() judges it)
+                break
+            name = "C" if q == "C" else _stack_name(stack, g, q)
+            if name not in values:
+                values[name] = np.zeros_like(reference[name])
+            canonical = canonical_value(q, value, formula.convention)
+            values[name][(g,) + tuple(slice(0, n) for n in canonical.shape)] = canonical
+    return values
+
+
+def _formula_ratios(stack: PaddedStack, values: dict, answers: dict, tolerances: dict):
+    """Per network, the worst |formula - oracle| / tol over the formula's entries and every oracle (as
+    compare.compare_entrywise computes it, tol from the first oracle's value as in evaluate), and the
+    stack quantity where it is reached."""
+    worst, where = np.zeros(stack.count), np.full(stack.count, "", dtype=object)
+    first = next(iter(answers.values()))
+    for name, value in values.items():
+        coefficient, B, amplification, floor = tolerances[name]
+        expand = (stack.count,) + (1,) * (value.ndim - 1)
+        tol = tolerance_for((coefficient.reshape(expand), B, amplification.reshape(expand), floor), first[name])
+        real = stack.real_mask(name)
+        for oracle in answers.values():
+            diff = np.abs(value.astype(np.float64) - oracle[name].astype(np.float64))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(real & (diff != 0), diff / tol, 0.0)
+            per_network = ratio.reshape(stack.count, -1).max(axis=1)
+            where = np.where(per_network > worst, name, where)
+            worst = np.maximum(worst, per_network)
+    return worst, where
+
+
 def _check_stack(formula, stack: PaddedStack) -> list[Outcome]:
     names = references.require()
     stacked = {name: references._load(name).padded_quantities(stack) for name in names}
@@ -85,15 +145,28 @@ def _check_stack(formula, stack: PaddedStack) -> list[Outcome]:
     tolerances = padded_tolerances(stack, forward)
     on_kink = padded_kinks(stack, forward)
     disagreement = oracle_disagreements(stack, stacked, tolerances)
+    screened = ~on_kink & (disagreement <= 1.0)
+    values = _formula_values(formula, stack, stacked[names[0]], screened)
+    worst, where = _formula_ratios(stack, values, stacked, tolerances)
     outcomes = []
     for g, net in enumerate(stack.networks):
-        if on_kink[g] or not disagreement[g] <= 1.0:
-            outcomes.append(evaluate(formula, net))  # kink classification, finite-difference tie-break
-            continue
-        answers = {name: NetworkView(stack, stacked[name], g) for name in names}
-        outcomes.append(evaluate(formula, net, answers, ToleranceView(stack, tolerances, g),
-                                 oracle_ratio=float(disagreement[g])))
+        if screened[g] and worst[g] <= 1.0:  # holds on every entry, against every oracle
+            quantity = _real_name(stack, g, where[g]) if where[g] else ""
+            outcomes.append(Outcome(OK, float(worst[g]), "", net, "ok", quantity, None, float(disagreement[g])))
+        elif screened[g]:  # a mismatch: evaluate() says where, with the values (oracles and tolerances reused)
+            answers = {name: NetworkView(stack, stacked[name], g) for name in names}
+            outcomes.append(evaluate(formula, net, answers, ToleranceView(stack, tolerances, g),
+                                     oracle_ratio=float(disagreement[g])))
+        else:  # kink classification, finite-difference tie-break, the formula's own errors: the single check
+            outcomes.append(evaluate(formula, net))
     return outcomes
+
+
+def _real_name(stack: PaddedStack, g: int, stack_quantity: str) -> str:
+    if stack_quantity == "C":
+        return "C"
+    kind, k = stack_quantity[:-1].split("[")
+    return f"{kind}[{int(k) - int(stack.prepend[g])}]"
 
 
 def check_many(formula, networks) -> list[Outcome]:
