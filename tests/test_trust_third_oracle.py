@@ -36,7 +36,17 @@ def jax_wrong_on(monkeypatch):
         def quantities(net):
             values = real.quantities(net)
             return {q: (v * np.asarray(1.001, v.dtype) if q in names else v) for q, v in values.items()}
-        monkeypatch.setitem(references._loaded, "jax", types.SimpleNamespace(quantities=quantities))
+
+        def padded_quantities(stack):  # the same corruption for the batched check (screen.py)
+            values = {q: v.copy() for q, v in real.padded_quantities(stack).items()}
+            for g in range(stack.count):
+                for name in names:
+                    kind, layer = name[:-1].split("[")
+                    stacked = "C" if name == "C" else f"{kind}[{int(layer) + int(stack.prepend[g])}]"
+                    values[stacked][g] *= np.asarray(1.001, values[stacked].dtype)
+            return values
+        monkeypatch.setitem(references._loaded, "jax", types.SimpleNamespace(quantities=quantities,
+                                                                             padded_quantities=padded_quantities))
     return corrupt
 
 

@@ -14,11 +14,11 @@ depend on the network's size. Here those run on CHUNK networks at a time:
    values are checked for type, shape, dtype and finiteness, stacked, and compared with both oracles
    entry by entry on the whole stack at once: |formula - oracle| / tol, the tolerance of evaluate();
 4. a network where every entry is within tolerance holds (an Outcome with its worst ratio); any other
-   is judged by evaluate() — a mismatch with the oracles' and tolerances' stacked results reused, so it
-   gets the same message and Outcome as a single check; a network on a ReLU kink, where torch and jax
-   disagree or return a non-finite value, where the formula raised or returned a wrong shape, dtype or
-   a non-finite value, or that does not fit the stack, by plain evaluate(formula, net): kink
-   classification, the finite-difference tie-break and every error message stay in one place.
+   is judged by evaluate(), so every message and Outcome comes from one place: a mismatch, or the
+   formula raising or returning a wrong shape, dtype or a non-finite value, with the oracles' and
+   tolerances' stacked results reused; a network on a ReLU kink, where torch and jax disagree or return
+   a non-finite value, or that does not fit the stack, by plain evaluate(formula, net) (kink
+   classification, the finite-difference tie-break).
 tests/test_screen.py checks that check_many gives evaluate()'s verdicts and ratios, network by network.
 """
 from __future__ import annotations
@@ -145,7 +145,8 @@ def _check_stack(formula, stack: PaddedStack) -> list[Outcome]:
     tolerances = padded_tolerances(stack, forward)
     on_kink = padded_kinks(stack, forward)
     disagreement = oracle_disagreements(stack, stacked, tolerances)
-    screened = ~on_kink & (disagreement <= 1.0)
+    oracles_fit = ~on_kink & (disagreement <= 1.0)
+    screened = oracles_fit.copy()
     values = _formula_values(formula, stack, stacked[names[0]], screened)
     worst, where = _formula_ratios(stack, values, stacked, tolerances)
     outcomes = []
@@ -153,11 +154,12 @@ def _check_stack(formula, stack: PaddedStack) -> list[Outcome]:
         if screened[g] and worst[g] <= 1.0:  # holds on every entry, against every oracle
             quantity = _real_name(stack, g, where[g]) if where[g] else ""
             outcomes.append(Outcome(OK, float(worst[g]), "", net, "ok", quantity, None, float(disagreement[g])))
-        elif screened[g]:  # a mismatch: evaluate() says where, with the values (oracles and tolerances reused)
+        elif oracles_fit[g]:  # a mismatch or the formula's own error: evaluate() says which and where,
+            # with the oracles' and tolerances' stacked results
             answers = {name: NetworkView(stack, stacked[name], g) for name in names}
             outcomes.append(evaluate(formula, net, answers, ToleranceView(stack, tolerances, g),
                                      oracle_ratio=float(disagreement[g])))
-        else:  # kink classification, finite-difference tie-break, the formula's own errors: the single check
+        else:  # kink classification, the finite-difference tie-break: the single check
             outcomes.append(evaluate(formula, net))
     return outcomes
 
