@@ -69,7 +69,10 @@ def _precondition_check(formula, examples: int, seed: int) -> dict:
 def audit(formula, *, examples: int = 100, dtypes=("float64", "float32"), seed: int = 0,
           corrected_by: str | None = None, diagnose_failures: bool = True) -> dict:
     """Search `formula` in each dtype; return its report.json entry (plus plot data under 'ratios')."""
-    searches = [search(formula, dtype=dtype, examples=examples, seed=seed) for dtype in dtypes]
+    searches = []
+    for dtype in dtypes:  # only the first failing dtype's counterexample is reported: only it is shrunk
+        shrink = all(s.held for s in searches)
+        searches.append(search(formula, dtype=dtype, examples=examples, seed=seed, shrink=shrink))
     failing = next((s for s in searches if not s.held), None)
     verdict, counterexample, diagnosis = HOLDS, None, None
     if failing is not None:

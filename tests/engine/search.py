@@ -100,9 +100,13 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
     if batched:
         drawn = draw(strategy, examples, seed=seed)
         screened = check_many(formula, drawn)
-        if keep_going or not any(outcome.failed for outcome in screened):
-            for outcome in screened:
+        first = next((i for i, outcome in enumerate(screened) if outcome.failed), None)
+        if keep_going or first is None or not shrink:
+            # without shrinking, the property pass would stop at this same first failure and keep it as is
+            for outcome in screened if keep_going or first is None else screened[:first + 1]:
                 record(outcome)
+            if first is not None and not keep_going:
+                result.minimal = screened[first]
             result.seconds = time.perf_counter() - start
             return result
     try:
