@@ -60,12 +60,14 @@ class SearchResult:
 
 def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed: int = 0,
            shrink: bool = True, strategy=None, keep_going: bool = False,
-           keep: int = KEEP_FAILURES, batched: bool = True) -> SearchResult:
+           keep: int = KEEP_FAILURES, batched: bool = True, drawn: list | None = None) -> SearchResult:
     """Run the Hypothesis search for `formula` in `dtype`; `setting` defaults to the formula's own.
 
     keep_going: do not stop at a failure, just collect up to `keep` failing outcomes (diagnosis material).
     batched: check the drawn networks as stacks first (see the module docstring); False checks each
     network as Hypothesis draws it, which is what the second pass always does.
+    drawn: the first pass's networks when the caller has them already: exactly what draw() gives for
+    this strategy, examples and seed (audit.py draws once in float64 and casts with strategies.in_dtype).
     """
     setting = setting or formula.setting
     result = SearchResult(formula.id, dtype)
@@ -98,7 +100,7 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
     start = time.perf_counter()
     screened = None
     if batched:
-        drawn = draw(strategy, examples, seed=seed)
+        drawn = drawn if drawn is not None else draw(strategy, examples, seed=seed)
         screened = check_many(formula, drawn)
         first = next((i for i, outcome in enumerate(screened) if outcome.failed), None)
         if keep_going or first is None or not shrink:

@@ -21,7 +21,7 @@ import functools
 import math
 
 import numpy as np
-from hypothesis import note
+from hypothesis import note, reject
 from hypothesis.control import current_build_context
 from hypothesis import strategies as st
 
@@ -194,13 +194,14 @@ class _Layout:
         self.pair = field(len(self.pairs))
         self.hidden = [field(len(setting.hidden)) for _ in range(max_depth - 1)]
         self.kind = field(4)
-        self.scale = [field(len(self.input_scales if m >= 2 * max_depth else self.scales)) for m in range(self.matrices)]
+        self.scale = [field(len(self.scales)) for _ in range(2 * max_depth)] + [field(len(self.input_scales)), field(len(SCALES))]
         self.places = [field(len(DIGITS)) for _ in range(self.matrices)]
         self.seed = _Field(position, 2**32)
-        self.scale_at = np.array([f.start for f in self.scale])  # one byte each (at most 256 choices)
-        self.places_at = np.array([f.start for f in self.places])
-        self.scale_table, self.input_scale_table = np.array(self.scales), np.array(self.input_scales)
-        self.power_table = 10.0 ** np.array(DIGITS)
+        # (scales, byte position) per matrix: W and b take `scales`, X `input_scales`, a real Y the
+        # default SCALES; one byte each (<= 256 options)
+        options = [self.scales] * (2 * max_depth) + [self.input_scales, SCALES]
+        self.scale_of = [(options[m], f.start) for m, f in enumerate(self.scale)]
+        self.places_at = [f.start for f in self.places]
         self.size = position + self.seed.width
 
     def architecture(self, blob: bytes):
@@ -228,11 +229,8 @@ class _Layout:
         shapes = [(widths[l // 2 + 1], widths[l // 2]) if l % 2 == 0 else (widths[l // 2 + 1],)
                   for l in range(2 * depth)] + [()] * (2 * (max_depth - depth)) + [(batch, widths[0]), (batch, widths[-1])]
         sizes = [math.prod(shape) if shape else 0 for shape in shapes]
-        byte = np.frombuffer(blob, np.uint8)
-        scale = np.where(np.arange(self.matrices) >= 2 * max_depth,
-                         self.input_scale_table[byte[self.scale_at] % len(self.input_scales)],
-                         self.scale_table[byte[self.scale_at] % len(self.scales)])[:, None]
-        power = self.power_table[byte[self.places_at] % len(DIGITS)][:, None]
+        scale = np.array([options[blob[at] % len(options)] for options, at in self.scale_of])[:, None]
+        power = np.array([10.0 ** DIGITS[blob[at] % len(DIGITS)] for at in self.places_at])[:, None]
         # Column-major: the first k draws of the stream give the first entry of every matrix, and so
         # on, so matrix m's first entries do not depend on how large the other matrices are.
         uniform = np.random.default_rng(self.seed.read(blob)).random((max(sizes), self.matrices)).T
@@ -276,17 +274,37 @@ def networks(draw, setting: Setting = Setting(), *, dtype=np.float64, min_depth:
     layout = _layout(setting, min_depth, tuple(scales), tuple(input_scales))
     blob = draw(_blobs(layout.size))
     widths, batch, activations, loss, kind = layout.architecture(blob)
-    values, X, Y = layout.values(blob, widths, batch, kind, dtype)
+    values, X, Y = layout.values(blob, widths, batch, kind, np.float64)
     layers = [Layer(W, b, activation) for (W, b), activation in zip(values, activations)]
     if "relu" in activations:
         layers = _move_off_kinks(layers, X)
-        if _on_kink(layers, X):  # float32 rounding of the nudged bias can land back near 0
-            from hypothesis import reject
+        if _on_kink(layers, X):
             reject()
-    net = Network(tuple(layers), loss, X, Y, kind)
+    net = in_dtype(Network(tuple(layers), loss, X, Y, kind), dtype)
+    if net is None:
+        reject()
+    layers = net.layers
     if current_build_context().is_final:  # printing arrays is slow: only for the reported example
         note(f"network: {net.describe()}")
         for l, layer in enumerate(layers, start=1):
             note(f"W[{l}] =\n{layer.W}\nb[{l}] = {layer.b}")
-        note(f"X =\n{X}\nY =\n{Y}")
+        note(f"X =\n{net.X}\nY =\n{net.Y}")
     return net
+
+
+def in_dtype(net: Network, dtype) -> Network | None:
+    """A drawn network (float64) in `dtype`: `networks(dtype=...)` is exactly this of the float64 network
+    drawn from the same choices, so one draw serves both dtypes (audit.py draws once per formula).
+
+    Casting can put a nudged ReLU pre-activation back within KINK_MARGIN / 2 of 0 (float32 rounding of
+    the bias); such a network is nudged again in `dtype`, and None (the strategy rejects it) if that fails."""
+    dtype = np.dtype(dtype)
+    if net.dtype == dtype:
+        return net
+    cast = net.astype(dtype)
+    if not any(layer.activation == "relu" for layer in cast.layers) or not _on_kink(cast.layers, cast.X):
+        return cast
+    layers = _move_off_kinks(list(cast.layers), cast.X)
+    if _on_kink(layers, cast.X):
+        return None
+    return Network(tuple(layers), cast.loss, cast.X, cast.Y, cast.targets)
