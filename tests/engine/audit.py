@@ -11,8 +11,7 @@ import numpy as np
 
 from .diagnose import diagnose
 from .evaluate import ERROR
-from .search import draw, search
-from .strategies import in_dtype, networks
+from .search import search
 
 HOLDS, FAILS, ERRORED = "holds", "fails", "error"
 
@@ -70,17 +69,10 @@ def _precondition_check(formula, examples: int, seed: int) -> dict:
 def audit(formula, *, examples: int = 100, dtypes=("float64", "float32"), seed: int = 0,
           corrected_by: str | None = None, diagnose_failures: bool = True) -> dict:
     """Search `formula` in each dtype; return its report.json entry (plus plot data under 'ratios')."""
-    # One Hypothesis draw serves every dtype: networks(dtype=d) is in_dtype(the float64 network) of the
-    # same choices, so these are the networks each dtype's search would draw, at half the drawing cost.
-    drawn64 = draw(networks(formula.setting, dtype=np.float64, min_depth=formula.min_depth()), examples, seed=seed)
-    # (all cast before any check runs, so nothing a formula does to its arrays reaches another dtype)
-    by_dtype = {dtype: [in_dtype(n, dtype) for n in drawn64] for dtype in dtypes}
     searches = []
     for dtype in dtypes:  # only the first failing dtype's counterexample is reported: only it is shrunk
         shrink = all(s.held for s in searches)
-        drawn = by_dtype[dtype] if all(net is not None for net in by_dtype[dtype]) else None  # None: the
-        # strategy rejects one of them in this dtype and draws others, so let the search draw
-        searches.append(search(formula, dtype=dtype, examples=examples, seed=seed, shrink=shrink, drawn=drawn))
+        searches.append(search(formula, dtype=dtype, examples=examples, seed=seed, shrink=shrink))
     failing = next((s for s in searches if not s.held), None)
     verdict, counterexample, diagnosis = HOLDS, None, None
     if failing is not None:

@@ -58,7 +58,7 @@ def view_of(net, convention: str) -> View:
     if convention == "row":
         W = [None] + [layer.W.T.copy() for layer in net.layers]
         b = [None] + [layer.b.copy() for layer in net.layers]
-        z, a, x, y = zs, activations, net.X, net.Y
+        z, a, x, y = zs, activations, net.X.copy(), net.Y.copy()  # copies: nothing a formula does reaches the network
     else:
         W = [None] + [layer.W.copy() for layer in net.layers]
         b = [None] + [layer.b[:, None].copy() for layer in net.layers]

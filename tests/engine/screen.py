@@ -23,13 +23,15 @@ tests/test_screen.py checks that check_many gives evaluate()'s verdicts and rati
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
 from backprop_audit import references
 from .convention import canonical_value, expected_value, view_of
-from .evaluate import OK, Outcome, _call, evaluate
+from .evaluate import ERROR, MISMATCH, OK, Outcome, _call, evaluate
 from .padded import NetworkView, PaddedStack, chunks, fits
 from .padded_tolerance import padded_forward, padded_kinks, padded_tolerances
 from .tolerance import tolerance_for
@@ -138,7 +140,18 @@ def _formula_ratios(stack: PaddedStack, values: dict, answers: dict, tolerances:
     return worst, where
 
 
-def _check_stack(formula, stack: PaddedStack) -> list[Outcome]:
+@dataclass
+class _Pending:
+    """A network the stack did not settle: evaluate() will (`judge`). `fails` says whether the stack
+    already knows it fails (a mismatch, or the formula's own error), `ratio` the stack's worst ratio."""
+    judge: Callable[[], Outcome]
+    fails: bool
+    ratio: float
+    network: object
+
+
+def _check_stack(formula, stack: PaddedStack) -> list:
+    """An Outcome for every network the stack settles (it holds), a _Pending for every other."""
     names = references.require()
     stacked = {name: references._load(name).padded_quantities(stack) for name in names}
     forward = padded_forward(stack)  # one float64 forward pass for both the tolerances and the kinks
@@ -149,19 +162,20 @@ def _check_stack(formula, stack: PaddedStack) -> list[Outcome]:
     screened = oracles_fit.copy()
     values = _formula_values(formula, stack, stacked[names[0]], screened)
     worst, where = _formula_ratios(stack, values, stacked, tolerances)
-    outcomes = []
+    results = []
     for g, net in enumerate(stack.networks):
         if screened[g] and worst[g] <= 1.0:  # holds on every entry, against every oracle
             quantity = _real_name(stack, g, where[g]) if where[g] else ""
-            outcomes.append(Outcome(OK, float(worst[g]), "", net, "ok", quantity, None, float(disagreement[g])))
+            results.append(Outcome(OK, float(worst[g]), "", net, "ok", quantity, None, float(disagreement[g])))
         elif oracles_fit[g]:  # a mismatch or the formula's own error: evaluate() says which and where,
             # with the oracles' and tolerances' stacked results
             answers = {name: NetworkView(stack, stacked[name], g) for name in names}
-            outcomes.append(evaluate(formula, net, answers, ToleranceView(stack, tolerances, g),
-                                     oracle_ratio=float(disagreement[g])))
+            judge = functools.partial(evaluate, formula, net, answers, ToleranceView(stack, tolerances, g),
+                                      oracle_ratio=float(disagreement[g]))
+            results.append(_Pending(judge, True, float(worst[g]) if screened[g] else float("inf"), net))
         else:  # kink classification, the finite-difference tie-break: the single check
-            outcomes.append(evaluate(formula, net))
-    return outcomes
+            results.append(_Pending(functools.partial(evaluate, formula, net), False, float("nan"), net))
+    return results
 
 
 def _real_name(stack: PaddedStack, g: int, stack_quantity: str) -> str:
@@ -171,21 +185,39 @@ def _real_name(stack: PaddedStack, g: int, stack_quantity: str) -> str:
     return f"{kind}[{int(k) - int(stack.prepend[g])}]"
 
 
-def check_many(formula, networks) -> list[Outcome]:
-    """evaluate(formula, net) for every network, in order, with the oracles and tolerances batched."""
+def check_many(formula, networks, *, stop_at_failure: bool = False, judged: int | None = None) -> list[Outcome]:
+    """evaluate(formula, net) for every network, in order, with the oracles and tolerances batched.
+
+    stop_at_failure: the list ends at the first failing network (in the given order): nothing after it
+    is judged. judged: at most this many failing networks are judged by evaluate() (the first ones);
+    a later one the stack knows fails gets a bare Outcome with the stack's ratio and no message (a
+    search keeps only its first few failures; the others only count)."""
     networks = list(networks)
-    outcomes: list[Outcome | None] = [None] * len(networks)
+    results: list = [None] * len(networks)
     groups: dict[str, list[int]] = {}
     for i, net in enumerate(networks):
         if fits(net):
             groups.setdefault(str(net.dtype), []).append(i)
         else:
-            outcomes[i] = evaluate(formula, net)
+            results[i] = _Pending(functools.partial(evaluate, formula, net), False, float("nan"), net)
     for indices in groups.values():
         # similar networks side by side, so that each stack is padded little (a stack is as deep, wide and
         # long as its largest network)
         indices.sort(key=lambda i: (networks[i].depth, networks[i].batch, max(networks[i].widths)))
         for run in chunks(indices):
-            for i, outcome in zip(run, _check_stack(formula, PaddedStack.of(networks[i] for i in run))):
-                outcomes[i] = outcome
+            for i, result in zip(run, _check_stack(formula, PaddedStack.of(networks[i] for i in run))):
+                results[i] = result
+    outcomes, failures = [], 0
+    for result in results:
+        if isinstance(result, _Pending):
+            if result.fails and judged is not None and failures >= judged:
+                result = Outcome(MISMATCH if np.isfinite(result.ratio) else ERROR, result.ratio,
+                                 "(not judged in detail)", result.network, "mismatch" if np.isfinite(result.ratio) else "error")
+            else:
+                result = result.judge()
+        outcomes.append(result)
+        if result.failed:
+            failures += 1
+            if stop_at_failure:
+                break
     return outcomes

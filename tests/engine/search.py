@@ -17,6 +17,7 @@ overhead, and checking a stack of them at once (screen.py) costs a tenth of that
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -25,7 +26,7 @@ from hypothesis import HealthCheck, Phase, given, seed as hypothesis_seed, setti
 
 from .evaluate import Outcome, evaluate
 from .screen import check_many
-from .strategies import networks
+from .strategies import in_dtype, networks
 
 KEEP_FAILURES = 12  # failing outcomes kept (besides the minimal one) for the diagnosis
 
@@ -71,6 +72,10 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
     """
     setting = setting or formula.setting
     result = SearchResult(formula.id, dtype)
+    if strategy is None and drawn is None:  # the default strategy: its first pass may be remembered
+        cast = [in_dtype(net, dtype) for net in drawn_networks(setting, formula.min_depth(), examples, seed)]
+        drawn = cast if all(net is not None for net in cast) else None  # None: one is rejected in this
+        # dtype, so this dtype's strategy draws others: let draw() run it
     strategy = strategy or networks(setting, dtype=np.dtype(dtype), min_depth=formula.min_depth())
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else [])
 
@@ -101,7 +106,7 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
     screened = None
     if batched:
         drawn = drawn if drawn is not None else draw(strategy, examples, seed=seed)
-        screened = check_many(formula, drawn)
+        screened = check_many(formula, drawn, stop_at_failure=not keep_going, judged=keep)
         first = next((i for i, outcome in enumerate(screened) if outcome.failed), None)
         if keep_going or first is None or not shrink:
             # without shrinking, the property pass would stop at this same first failure and keep it as is
@@ -121,6 +126,14 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
         result.minimal = first
     result.seconds = time.perf_counter() - start
     return result
+
+
+@functools.lru_cache(maxsize=256)
+def drawn_networks(setting, min_depth: int, examples: int, seed: int) -> tuple:
+    """draw() of the float64 `networks` strategy, remembered: many formulas share a setting (the catalog's
+    84 records have 16 (setting, depth) pairs), and the same seed gives the same networks. A Network is
+    frozen and every View a formula gets holds copies of its arrays, so sharing them is safe."""
+    return tuple(draw(networks(setting, dtype=np.float64, min_depth=min_depth), examples, seed=seed))
 
 
 def draw(strategy, examples: int, *, seed: int = 0) -> list:
