@@ -3,16 +3,17 @@ written even when some input is bad. Few examples, float64 only, to stay fast.
 
 The command runs in this process (cli.main with stdout and stderr captured, SystemExit turned into the
 exit status as the interpreter would), so torch, jax and the JAX compiles are paid once per worker, not
-once per command. Two tests run the real entry point in a fresh interpreter instead, so the path from
-`python -m backprop_audit.cli` to the process's exit status stays covered: one usage error (2), and the
-claims that break at run time (1), whose time limit is a SIGALRM timer that needs the main thread of a
-process, which a plain interpreter always gives it."""
+once per command. One test runs the real entry point in a fresh interpreter instead, so the path from
+`python -m backprop_audit.cli` to the process's exit status stays covered (a usage error, 2). The
+claims that break at run time include one that never finishes: its time limit is a SIGALRM timer, which
+needs the main thread, so that test runs in a fresh interpreter if it is ever run outside it."""
 import contextlib
 import io
 import json
 import os
 import subprocess
 import sys
+import threading
 import traceback
 from pathlib import Path
 from types import SimpleNamespace
@@ -107,7 +108,10 @@ def test_bad_records_exit_2_and_every_valid_claim_still_runs(tmp_path):
 def test_claims_that_break_at_run_time_are_error_verdicts_and_exit_1(tmp_path):
     # 4 s: runtime-too-long takes all of it by design; every other claim here finishes in under 1 s (0.4-0.7 s
     # measured on this shared machine), and the JAX compiles happen before any claim's clock (warm_oracles).
-    done = check_in_subprocess(CLAIMS / "bad_runtime.py", *FAST, "--time-limit", "4", out=tmp_path)
+    # the time limit is a SIGALRM timer, which needs the main thread (pytest and its xdist workers run tests
+    # there); anywhere else the claim that never finishes would never be stopped in this process
+    run = check if threading.current_thread() is threading.main_thread() else check_in_subprocess
+    done = run(CLAIMS / "bad_runtime.py", *FAST, "--time-limit", "4", out=tmp_path)
     assert done.returncode == 1, done.stderr
     entries = {f["id"]: f for f in report_of(tmp_path)["formulas"]}
     expected_messages = {"runtime-raises": "raised IndexError", "runtime-wrong-shape": "shape (",
