@@ -23,7 +23,7 @@ from .evaluate import evaluate
 from .network import Layer, Network
 from .padded import PaddedStack, chunks
 from .screen import check_many
-from .search import draw, search
+from .search import draw, drawn_networks, search
 from .strategies import networks
 from .sweep import Architecture, sweep
 
@@ -59,6 +59,7 @@ def formula_rates(formula, examples: int) -> dict:
     from backprop_audit.references import jax_grad, torch_autograd
 
     search(formula, examples=20)  # warm-up: imports, the JAX compiles of the buckets
+    drawn_networks.cache_clear()  # the search must draw its networks, not reuse a remembered draw
     with Clock() as clock:
         result = search(formula, examples=examples)
     out = {"formula": formula.id, "examples": result.examples, "held": result.held,
