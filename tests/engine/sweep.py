@@ -20,6 +20,7 @@ smallest failing network, as for any search.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -347,6 +348,7 @@ def _formula_values(formula, stack: NetworkStack, layers, forward=None) -> tuple
 
 
 CHUNK = 8192  # networks drawn and screened at once (each chunk costs ~2 ms of fixed overhead)
+_ORACLE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-torch")
 
 
 def screen(formula, stack: NetworkStack) -> tuple[np.ndarray, bool]:
@@ -359,14 +361,18 @@ def screen(formula, stack: NetworkStack) -> tuple[np.ndarray, bool]:
     arch, count, dtype = stack.architecture, stack.count, stack.X.dtype
     layers = formula.layers(len(stack.Ws))
     names = [formula.quantity_at(l) for l in layers]
-    oracle = torch_autograd.stacked_quantities(stack.Ws, stack.bs, stack.X, stack.Y, arch.activations, arch.loss,
-                                               names=names)
+    # torch's pass runs on a second thread while NumPy does the manual forward, the tolerances and the
+    # formula: both release the GIL inside their kernels, and the machine has two cores (torch itself
+    # still uses one thread)
+    oracle = _ORACLE_THREAD.submit(torch_autograd.stacked_quantities, stack.Ws, stack.bs, stack.X, stack.Y,
+                                   arch.activations, arch.loss, names=names)
     forward = manual_forward(stack)
     # In float64 the manual forward pass IS tolerance._forward64: the same matmul and the same activation
     # expressions on the same float64 arrays (equal to the bit, tests/test_sweep.py); in float32 the
     # tolerance needs its own float64 forward pass.
     tolerances = stacked_tolerances(stack, names, forward if dtype == np.float64 else None)
     values, broadcast = _formula_values(formula, stack, layers, forward)
+    oracle = oracle.result()
     flagged = np.zeros(count, dtype=bool)
     for l, q in zip(layers, names):
         reference = oracle[q]
