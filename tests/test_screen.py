@@ -117,10 +117,13 @@ def _too_wide(dtype):
     return Network(layers, "mean_sum_sq", rng.uniform(-1, 1, (4, 3)), rng.uniform(-1, 1, (4, 2))).astype(dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_a_kink_and_a_network_too_large_to_stack_get_the_single_check(dtype, drawn):
+def test_a_kink_and_a_network_too_large_to_stack_get_the_single_check(drawn):
+    """In the dtype of `drawn` (both); the network too large for a stack only in float64: in float32 it
+    would cost one more XLA compile of its own shape for the same code path."""
+    dtype = drawn[0].dtype
     nets = list(drawn[:20])
     nets.insert(5, _relu_on_kink(dtype))
-    nets.append(_too_wide(dtype))
+    if dtype == np.float64:
+        nets.append(_too_wide(dtype))
     for formula in (WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT):
-        assert_same_verdicts(formula, [n.astype(dtype) for n in nets])
+        assert_same_verdicts(formula, nets)
