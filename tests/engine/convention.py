@@ -70,28 +70,23 @@ def view_of(net, convention: str) -> View:
 
 def expected_value(name: str, value: np.ndarray, convention: str) -> np.ndarray:
     """An oracle's canonical quantity `name` (e.g. 'dC/dW[2]') in the layout of `convention`."""
-    kind = name.split("[")[0]
-    if kind == "C":
-        return value
-    if convention == "row":
-        return value.T if kind == "dC/dW" else value
-    # column convention
-    if kind == "dC/db":
-        return value[:, None]
-    if kind in ("dC/dz", "dC/da"):
-        return value.T
-    return value
+    return _relayout(name, value, convention, to_convention=True)
 
 
 def canonical_value(name: str, value: np.ndarray, convention: str) -> np.ndarray:
     """The inverse of expected_value: a quantity written in `convention` back in the canonical layout."""
+    return _relayout(name, value, convention, to_convention=False)
+
+
+def _relayout(name: str, value: np.ndarray, convention: str, to_convention: bool) -> np.ndarray:
     kind = name.split("[")[0]
     if kind == "C":
         return value
-    if convention == "row":
+    if convention == "row":  # W is (in, out) there: dW transposed; the rest is already row-major
         return value.T if kind == "dC/dW" else value
+    # column convention: b is a column (out, 1), z and a are (n_l, N); transposes are their own inverse
     if kind == "dC/db":
-        return value[:, 0]
+        return value[:, None] if to_convention else value[:, 0]
     if kind in ("dC/dz", "dC/da"):
         return value.T
     return value
