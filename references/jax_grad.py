@@ -40,9 +40,14 @@ def _use_persistent_cache() -> None:
     if folder is None:
         base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         folder = str(Path(base) / "backprop-audit" / "jax")
-    if folder:
-        jax.config.update("jax_compilation_cache_dir", folder)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    if not folder:
+        return
+    try:  # a folder that cannot be made (read-only home): compile in this process, as without a cache
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 _use_persistent_cache()
