@@ -208,11 +208,6 @@ _plain = jax.jit(jax.value_and_grad(_cost, argnums=(0, 1, 2)))
 _stacked = jax.jit(jax.vmap(_all_gradients))
 
 
-def _pad_axes(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """x zero-padded (False for booleans) at the end of every axis to `shape`."""
-    return np.pad(x, [(0, s - n) for s, n in zip(shape, x.shape)])
-
-
 def padded_quantities(stack) -> dict[str, np.ndarray]:
     """"C" (count,) and dC/dW[k], dC/db[k], dC/dz[k], dC/da[k] for every stack layer k = 1..stack.depth,
     with the network axis first and the stack's own shapes (read one network with stack.take)."""
@@ -225,15 +220,15 @@ def padded_quantities(stack) -> dict[str, np.ndarray]:
     loss_codes = np.array([LOSS_CODES[name] for name in LOSS_NAMES], np.int32)[stack.loss_codes]
     identity = np.broadcast_to(np.eye(WIDTH, dtype=dtype), (CHUNK, WIDTH, WIDTH))
     params = [(identity, np.zeros((CHUNK, WIDTH), dtype))] * gap + [
-        (_pad_axes(W, (CHUNK, WIDTH, WIDTH)), _pad_axes(b, (CHUNK, WIDTH))) for W, b in zip(stack.Ws, stack.bs)]
-    unit_masks = [_pad_axes(stack.unit_masks[0], (CHUNK, WIDTH))] * gap + [
-        _pad_axes(mask, (CHUNK, WIDTH)) for mask in stack.unit_masks[1:]]
+        (_pad(W, (CHUNK, WIDTH, WIDTH)), _pad(b, (CHUNK, WIDTH))) for W, b in zip(stack.Ws, stack.bs)]
+    unit_masks = [_pad(stack.unit_masks[0], (CHUNK, WIDTH))] * gap + [
+        _pad(mask, (CHUNK, WIDTH)) for mask in stack.unit_masks[1:]]
     probes = [np.zeros((CHUNK, BATCH, WIDTH), dtype)] * DEPTH
     n_true = np.concatenate([stack.n_true, np.ones(CHUNK - count, dtype)])
     value, (g_params, g_z, g_a) = _stacked(
-        params, probes, probes, _pad_axes(stack.X, (CHUNK, BATCH, WIDTH)), _pad_axes(stack.Y, (CHUNK, BATCH, WIDTH)),
-        [_pad_axes(activation_codes[:, j], (CHUNK,)) for j in range(DEPTH)], _pad_axes(loss_codes, (CHUNK,)),
-        unit_masks, _pad_axes(stack.row_mask, (CHUNK, BATCH)), n_true,
+        params, probes, probes, _pad(stack.X, (CHUNK, BATCH, WIDTH)), _pad(stack.Y, (CHUNK, BATCH, WIDTH)),
+        [_pad(activation_codes[:, j], (CHUNK,)) for j in range(DEPTH)], _pad(loss_codes, (CHUNK,)),
+        unit_masks, _pad(stack.row_mask, (CHUNK, BATCH)), n_true,
     )
     out = {"C": np.asarray(value)[:count]}
     widths, N = stack.widths, stack.batch

@@ -62,6 +62,14 @@ def _stack_name(stack: PaddedStack, g: int, quantity: str) -> str:
     return f"{kind}[{int(layer) + int(stack.prepend[g])}]"
 
 
+def _stacked_tolerance(scale: tuple, reference: np.ndarray) -> np.ndarray:
+    """tolerance_for over a stack: the per-network coefficient and amplification broadcast over each
+    network's entries."""
+    coefficient, B, amplification, floor = scale
+    expand = (len(coefficient),) + (1,) * (reference.ndim - 1)
+    return tolerance_for((coefficient.reshape(expand), B, amplification.reshape(expand), floor), reference)
+
+
 def oracle_disagreements(stack: PaddedStack, answers: dict, tolerances: dict) -> np.ndarray:
     """Per slot, the worst |torch - jax| / tol over every real entry of every quantity (inf where either
     oracle returned a non-finite value: such a network is left to the single check)."""
@@ -70,10 +78,7 @@ def oracle_disagreements(stack: PaddedStack, answers: dict, tolerances: dict) ->
         return worst
     first, second = list(answers.values())[:2]
     for name, value in first.items():
-        coefficient, B, amplification, floor = tolerances[name]
-        expand = (stack.count,) + (1,) * (value.ndim - 1)
-        scale = (coefficient.reshape(expand), B, amplification.reshape(expand), floor)
-        tol = tolerance_for(scale, value)
+        tol = _stacked_tolerance(tolerances[name], value)
         other = second[name]
         diff = np.abs(value.astype(np.float64) - other.astype(np.float64))
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -126,9 +131,7 @@ def _formula_ratios(stack: PaddedStack, values: dict, answers: dict, tolerances:
     worst, where = np.zeros(stack.count), np.full(stack.count, "", dtype=object)
     first = next(iter(answers.values()))
     for name, value in values.items():
-        coefficient, B, amplification, floor = tolerances[name]
-        expand = (stack.count,) + (1,) * (value.ndim - 1)
-        tol = tolerance_for((coefficient.reshape(expand), B, amplification.reshape(expand), floor), first[name])
+        tol = _stacked_tolerance(tolerances[name], first[name])
         real = stack.real_mask(name)
         for oracle in answers.values():
             diff = np.abs(value.astype(np.float64) - oracle[name].astype(np.float64))

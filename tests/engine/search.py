@@ -61,21 +61,16 @@ class SearchResult:
 
 def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed: int = 0,
            shrink: bool = True, strategy=None, keep_going: bool = False,
-           keep: int = KEEP_FAILURES, batched: bool = True, drawn: list | None = None) -> SearchResult:
+           keep: int = KEEP_FAILURES, batched: bool = True) -> SearchResult:
     """Run the Hypothesis search for `formula` in `dtype`; `setting` defaults to the formula's own.
 
     keep_going: do not stop at a failure, just collect up to `keep` failing outcomes (diagnosis material).
     batched: check the drawn networks as stacks first (see the module docstring); False checks each
     network as Hypothesis draws it, which is what the second pass always does.
-    drawn: the first pass's networks when the caller has them already: exactly what draw() gives for
-    this strategy, examples and seed (audit.py draws once in float64 and casts with strategies.in_dtype).
     """
     setting = setting or formula.setting
     result = SearchResult(formula.id, dtype)
-    if strategy is None and drawn is None:  # the default strategy: its first pass may be remembered
-        cast = [in_dtype(net, dtype) for net in drawn_networks(setting, formula.min_depth(), examples, seed)]
-        drawn = cast if all(net is not None for net in cast) else None  # None: one is rejected in this
-        # dtype, so this dtype's strategy draws others: let draw() run it
+    remembered = strategy is None  # the default strategy's first pass may come from drawn_networks
     strategy = strategy or networks(setting, dtype=np.dtype(dtype), min_depth=formula.min_depth())
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else [])
 
@@ -105,6 +100,7 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
     start = time.perf_counter()
     screened = None
     if batched:
+        drawn = _first_pass(setting, formula.min_depth(), dtype, examples, seed) if remembered else None
         drawn = drawn if drawn is not None else draw(strategy, examples, seed=seed)
         screened = check_many(formula, drawn, stop_at_failure=not keep_going, judged=keep)
         first = next((i for i, outcome in enumerate(screened) if outcome.failed), None)
@@ -126,6 +122,13 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
         result.minimal = first
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _first_pass(setting, min_depth: int, dtype, examples: int, seed: int) -> list | None:
+    """The default strategy's networks in `dtype` from the remembered float64 draw, or None when one of
+    them is rejected in this dtype (then this dtype's strategy draws others: draw() must run it)."""
+    cast = [in_dtype(net, dtype) for net in drawn_networks(setting, min_depth, examples, seed)]
+    return cast if all(net is not None for net in cast) else None
 
 
 @functools.lru_cache(maxsize=256)

@@ -41,24 +41,23 @@ def _fill(rng, shape: tuple[int, ...], dtype, scale: float, places: int) -> np.n
 def _values(uniform: np.ndarray, shape: tuple[int, ...], dtype, scale: float, places: int) -> np.ndarray:
     """_fill from given uniforms in [0, 1) (the first prod(shape) of them)."""
     m = np.round(-1.5 + 3.0 * uniform[:math.prod(shape)].reshape(shape), places) * scale
-    return _never_constant(m, scale).astype(dtype)
+    if _constant_rows(m.reshape(1, -1), [m.size])[0]:
+        m = _ramped(m, scale)
+    return m.astype(dtype)
 
 
 def _constant_rows(block: np.ndarray, sizes: list[int]) -> np.ndarray:
-    """For each row of `block`, whether its first sizes[m] entries are (nearly) all equal (_never_constant)."""
+    """For each row of `block`, whether its first sizes[m] entries are (nearly) all equal: such a matrix
+    gets a ramp (_ramped), since a constant matrix hides a transpose."""
     sizes = np.array(sizes)[:, None]
     used = np.arange(block.shape[1]) < sizes
     high, low = np.where(used, block, -np.inf).max(axis=1), np.where(used, block, np.inf).min(axis=1)
     return (sizes[:, 0] > 1) & (high - low <= 1e-3 * (np.maximum(np.abs(high), np.abs(low)) + 1e-3))
 
 
-def _never_constant(m: np.ndarray, scale: float) -> np.ndarray:
-    """m, or m plus a ramp when its entries are (nearly) all equal (a constant matrix hides a transpose)."""
-    if m.size > 1:
-        high, low = m.max(), m.min()
-        if high - low <= 1e-3 * (max(abs(high), abs(low)) + 1e-3):
-            return m + scale * 0.1 * np.arange(1, m.size + 1).reshape(m.shape)
-    return m
+def _ramped(m: np.ndarray, scale: float) -> np.ndarray:
+    """m plus a ramp 0.1·scale·(1, 2, 3, ...): entries no longer (nearly) all equal."""
+    return m + scale * 0.1 * np.arange(1, m.size + 1).reshape(m.shape)
 
 
 def _fill_targets(rng, kind, shape, dtype, scale: float = 1.0, places: int = 1):
@@ -240,7 +239,7 @@ class _Layout:
         def matrix(m: int, shape):
             values = block[m, :math.prod(shape)].reshape(shape)
             if constant[m]:
-                values = values + scale[m, 0] * 0.1 * np.arange(1, values.size + 1).reshape(shape)
+                values = _ramped(values, scale[m, 0])
             return values.astype(dtype)
 
         layers = [(matrix(2 * (l - 1), (widths[l], widths[l - 1])), matrix(2 * (l - 1) + 1, (widths[l],)))
