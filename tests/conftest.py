@@ -1,7 +1,12 @@
-"""pytest setup: one torch thread per process, float64 JAX, and the Hypothesis profile (dev/ci/nightly)."""
+"""pytest setup: one torch thread per process, float64 JAX, the Hypothesis profile (dev/ci/nightly), and
+each catalog record audited once per process, on the worker that audits its setting's other records."""
+import functools
+import hashlib
 import os
 
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
+import pytest  # noqa: E402
 
 from backprop_audit import profiles  # noqa: E402
 
@@ -10,3 +15,49 @@ PROFILE = profiles.load()
 
 def pytest_report_header(config):
     return f"hypothesis profile: {PROFILE} ({profiles.examples_per_formula()} networks per formula and dtype)"
+
+
+def pytest_configure(config):
+    # Under `-n`, pytest-xdist would hand tests to its workers one by one ("load"). "loadgroup" is the
+    # same, except that tests marked xdist_group (below) run on one worker: records that share a setting
+    # are searched on the same remembered networks and stacked oracles (search.drawn_networks,
+    # screen.py), and a record's audit serves the gate and the diagnosis tests (`audited`). This runs
+    # before xdist's own pytest_configure (trylast), which starts the workers with these options.
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"
+
+
+def _setting_group(formula) -> str:
+    described = f"{formula.setting.describe()} min depth {formula.min_depth()}"
+    return "setting-" + hashlib.sha1(described.encode()).hexdigest()[:8]
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker adds the group to each test's id
+def pytest_collection_modifyitems(config, items):
+    from backprop_audit.manual import catalog
+
+    by_id = {f.id: f for f in catalog()}
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        formula = params.get("formula") or by_id.get(params.get("formula_id"))
+        if formula is not None and formula.id in by_id:
+            item.add_marker(pytest.mark.xdist_group(_setting_group(formula)))
+
+
+@pytest.fixture(scope="session")
+def audited():
+    """audited(record id) -> audit() of that catalog record in the profile's count, once per process:
+    the gate (test_catalog.py) and the diagnosis tests (test_doc_000_002.py) read the same result."""
+    from backprop_audit.audit import audit
+    from backprop_audit.formula import link_corrections
+    from backprop_audit.manual import catalog
+
+    formulas = catalog()
+    by_id, corrected_by = {f.id: f for f in formulas}, link_corrections(formulas)
+
+    @functools.cache
+    def run(formula_id: str) -> dict:
+        return audit(by_id[formula_id], examples=profiles.examples_per_formula(),
+                     corrected_by=corrected_by.get(formula_id))
+
+    return run

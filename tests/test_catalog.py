@@ -5,7 +5,6 @@ A correct formula that starts failing, or an erratum that stops reproducing, fai
 import pytest
 
 from backprop_audit import profiles
-from backprop_audit.audit import audit
 from backprop_audit.formula import link_corrections
 from backprop_audit.manual import catalog
 
@@ -14,9 +13,9 @@ CORRECTED_BY = link_corrections(FORMULAS)
 
 
 @pytest.mark.parametrize("formula", FORMULAS, ids=[f.id for f in FORMULAS])
-def test_verdict_matches_expectation(formula):
+def test_verdict_matches_expectation(formula, audited):
     examples = profiles.examples_per_formula()
-    result = audit(formula, examples=examples, corrected_by=CORRECTED_BY.get(formula.id))
+    result = audited(formula.id)
     reproduce = f"backprop-audit report --only {formula.id} --examples {examples} --seed 0"
     if formula.expected == "holds":
         assert result["verdict"] == "holds", (

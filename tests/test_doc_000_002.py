@@ -1,16 +1,13 @@
 """Documents 000 and 002: each erratum is diagnosed as the catalog's notes say it is.
 
 The gate (test_catalog.py) checks verdicts and that a diagnosis exists; this checks which one, so a
-change in the engine that turns "multiply by 1/N" into "no simple fix found" shows up here. Only
-float64 is searched: the diagnosis does not depend on the dtype.
+change in the engine that turns "multiply by 1/N" into "no simple fix found" shows up here. It reads the
+gate's own audit of the record (the `audited` fixture, conftest.py: one audit per record and process,
+and the record's tests run on one pytest worker): the counterexample and diagnosis of the first dtype
+that fails, float64 for all of these.
 """
 import pytest
 
-from backprop_audit import profiles
-from backprop_audit.audit import audit
-from backprop_audit.manual import catalog
-
-BY_ID = {f.id: f for f in catalog()}
 
 # id -> (diagnosis kind, fix) the search must arrive at; fix None where only the kind is fixed.
 DIAGNOSES = {
@@ -33,23 +30,24 @@ NOT_EVALUABLE = [
 ]
 
 
-def _diagnosed(formula_id):
-    result = audit(BY_ID[formula_id], examples=profiles.examples_per_formula(), dtypes=("float64",))
+def _diagnosed(audited, formula_id):
+    result = audited(formula_id)
     assert result["verdict"] in ("fails", "error"), f"{formula_id} held on {result['examples']} networks"
+    assert result["counterexample"]["network"]["dtype"] == "float64", "diagnosed on its float32 counterexample"
     return result["counterexample"]
 
 
 @pytest.mark.parametrize("formula_id", sorted(DIAGNOSES))
-def test_erratum_gets_its_diagnosis(formula_id):
+def test_erratum_gets_its_diagnosis(formula_id, audited):
     kind, fix = DIAGNOSES[formula_id]
-    found = _diagnosed(formula_id)
+    found = _diagnosed(audited, formula_id)
     assert (found["diagnosis_kind"], found["fix"]) == (kind, fix), (
         f"{formula_id}: diagnosed {found['diagnosis_kind']} {found['fix']!r}, expected {kind} {fix!r}; "
         f"minimal network: {found['description']}")
 
 
 @pytest.mark.parametrize("formula_id", NOT_EVALUABLE)
-def test_non_conforming_literal_reading_is_reported_as_such(formula_id):
-    found = _diagnosed(formula_id)
+def test_non_conforming_literal_reading_is_reported_as_such(formula_id, audited):
+    found = _diagnosed(audited, formula_id)
     assert found["diagnosis_kind"] in ("raised", "shape"), (
         f"{formula_id}: diagnosed {found['diagnosis_kind']} {found['fix']!r} on {found['description']}")

@@ -17,7 +17,8 @@ from backprop_audit.evaluate import evaluate
 from backprop_audit.formula import Formula
 from backprop_audit.manual import catalog
 from backprop_audit.network import Layer, Network
-from backprop_audit.screen import check_many
+from backprop_audit import screen
+from backprop_audit.screen import check_many, forget_stacks
 
 DTYPES = ("float64", "float32")
 
@@ -68,6 +69,21 @@ def assert_same_verdicts(formula, nets):
 def drawn(request):
     nets, _ = draw_networks(DEFAULT_DISTRIBUTION, 150, request.param)
     return nets
+
+
+def test_a_remembered_stack_gives_the_outcomes_of_a_fresh_one(drawn, monkeypatch):
+    """The oracle side of a stack is remembered across formulas: a formula checked on remembered stacks
+    (after another formula) gets exactly the outcomes it gets on freshly computed ones, with no oracle call."""
+    def summary(outcomes):
+        return [(o.status, o.kind, o.quantity, o.ratio, o.message) for o in outcomes]
+
+    forget_stacks()
+    fresh = summary(check_many(WRONG_WEIGHT_GRADIENT, drawn))
+    check_many(WEIGHT_GRADIENT, drawn)
+    built = []
+    monkeypatch.setattr(screen.PaddedStack, "of", lambda networks: built.append(1))
+    assert summary(check_many(WRONG_WEIGHT_GRADIENT, drawn)) == fresh
+    assert built == []
 
 
 def test_a_correct_formula_holds_on_every_network_as_in_the_single_check(drawn):

@@ -61,9 +61,9 @@ def test_a_failing_gate_prints_how_to_reproduce(monkeypatch):
     monkeypatch.setattr(gate.profiles, "examples_per_formula", lambda: 20)
     expected_to_hold = Formula(**{**WRONG.__dict__, "expected": "holds"})
     with pytest.raises(AssertionError) as failure:
-        gate.test_verdict_matches_expectation(expected_to_hold)
+        gate.test_verdict_matches_expectation(expected_to_hold, lambda _: audit(expected_to_hold, examples=20))
     assert f"reproduce: backprop-audit report --only {WRONG.id}" in str(failure.value)
     right = Formula(**{**WRONG.__dict__, "compute": lambda n, l: n.a[l - 1].T @ _deltas(n)[l] / n.N})
     with pytest.raises(AssertionError) as held:  # an erratum that no longer reproduces
-        gate.test_verdict_matches_expectation(right)
+        gate.test_verdict_matches_expectation(right, lambda _: audit(right, examples=20))
     assert f"reproduce: backprop-audit report --only {WRONG.id}" in str(held.value)

@@ -22,8 +22,8 @@ from .bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT
 from .evaluate import evaluate
 from .network import Layer, Network
 from .padded import PaddedStack, chunks
-from .screen import check_many
-from .search import draw, drawn_networks, search
+from .screen import check_many, forget_stacks
+from .search import draw, forget_draws, search
 from .strategies import networks
 from .sweep import Architecture, sweep
 
@@ -59,7 +59,8 @@ def formula_rates(formula, examples: int) -> dict:
     from backprop_audit.references import jax_grad, torch_autograd
 
     search(formula, examples=20)  # warm-up: imports, the JAX compiles of the buckets
-    drawn_networks.cache_clear()  # the search must draw its networks, not reuse a remembered draw
+    forget_draws()  # the search must draw its networks and compute their oracles, not reuse remembered ones
+    forget_stacks()
     with Clock() as clock:
         result = search(formula, examples=examples)
     out = {"formula": formula.id, "examples": result.examples, "held": result.held,

@@ -24,6 +24,7 @@ tests/test_screen.py checks that check_many gives evaluate()'s verdicts and rati
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -153,15 +154,66 @@ class _Pending:
     network: object
 
 
-def _check_stack(formula, stack: PaddedStack) -> list:
-    """An Outcome for every network the stack settles (it holds), a _Pending for every other."""
-    names = references.require()
+@dataclass(frozen=True)
+class _StackedOracles:
+    """What a stack's check needs that does not depend on the formula: the stack, each oracle's stacked
+    quantities, the tolerances, the kink test and torch-vs-jax disagreement per network."""
+    stack: PaddedStack
+    names: tuple
+    stacked: dict
+    tolerances: dict
+    on_kink: np.ndarray
+    disagreement: np.ndarray
+
+
+# Formulas that share a setting are searched on the same drawn networks (search.drawn_networks), so the
+# catalog meets each stack ~5 times: its oracle side is remembered, keyed by the networks' identities.
+# The entry holds the networks, so no id is reused while it is remembered; every array is read-only.
+_REMEMBERED: OrderedDict = OrderedDict()
+REMEMBERED_STACKS = 128
+
+
+def forget_stacks() -> None:
+    """Drop every remembered stack (the benchmark measures a check that computes its oracles)."""
+    _REMEMBERED.clear()
+
+
+def _read_only(arrays):
+    for array in arrays:
+        if isinstance(array, np.ndarray):
+            array.setflags(write=False)
+
+
+def _stacked_oracles(networks: list) -> _StackedOracles:
+    names = tuple(references.require())
+    key = (names, tuple(map(id, networks)))
+    found = _REMEMBERED.get(key)
+    if found is not None:
+        _REMEMBERED.move_to_end(key)
+        return found
+    stack = PaddedStack.of(networks)
     stacked = {name: references._load(name).padded_quantities(stack) for name in names}
     forward = padded_forward(stack)  # one float64 forward pass for both the tolerances and the kinks
     tolerances = padded_tolerances(stack, forward)
-    on_kink = padded_kinks(stack, forward)
-    disagreement = oracle_disagreements(stack, stacked, tolerances)
-    oracles_fit = ~on_kink & (disagreement <= 1.0)
+    found = _StackedOracles(stack, names, stacked, tolerances, padded_kinks(stack, forward),
+                            oracle_disagreements(stack, stacked, tolerances))
+    for answers in stacked.values():
+        _read_only(answers.values())
+    for scale in tolerances.values():
+        _read_only(scale)
+    _read_only((found.on_kink, found.disagreement))
+    _REMEMBERED[key] = found
+    if len(_REMEMBERED) > REMEMBERED_STACKS:
+        _REMEMBERED.popitem(last=False)
+    return found
+
+
+def _check_stack(formula, networks: list) -> list:
+    """An Outcome for every network the stack settles (it holds), a _Pending for every other."""
+    oracles = _stacked_oracles(networks)
+    stack, names, stacked, tolerances = oracles.stack, oracles.names, oracles.stacked, oracles.tolerances
+    disagreement = oracles.disagreement
+    oracles_fit = ~oracles.on_kink & (disagreement <= 1.0)
     screened = oracles_fit.copy()
     values = _formula_values(formula, stack, stacked[names[0]], screened)
     worst, where = _formula_ratios(stack, values, stacked, tolerances)
@@ -208,7 +260,7 @@ def check_many(formula, networks, *, stop_at_failure: bool = False, judged: int 
         # long as its largest network)
         indices.sort(key=lambda i: (networks[i].depth, networks[i].batch, max(networks[i].widths)))
         for run in chunks(indices):
-            for i, result in zip(run, _check_stack(formula, PaddedStack.of(networks[i] for i in run))):
+            for i, result in zip(run, _check_stack(formula, [networks[i] for i in run])):
                 results[i] = result
     outcomes, failures = [], 0
     for result in results:

@@ -100,7 +100,7 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
     start = time.perf_counter()
     screened = None
     if batched:
-        drawn = _first_pass(setting, formula.min_depth(), dtype, examples, seed) if remembered else None
+        drawn = _first_pass(setting, formula.min_depth(), str(np.dtype(dtype)), examples, seed) if remembered else None
         drawn = drawn if drawn is not None else draw(strategy, examples, seed=seed)
         screened = check_many(formula, drawn, stop_at_failure=not keep_going, judged=keep)
         first = next((i for i, outcome in enumerate(screened) if outcome.failed), None)
@@ -124,11 +124,19 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
     return result
 
 
-def _first_pass(setting, min_depth: int, dtype, examples: int, seed: int) -> list | None:
+@functools.lru_cache(maxsize=256)
+def _first_pass(setting, min_depth: int, dtype: str, examples: int, seed: int) -> tuple | None:
     """The default strategy's networks in `dtype` from the remembered float64 draw, or None when one of
-    them is rejected in this dtype (then this dtype's strategy draws others: draw() must run it)."""
-    cast = [in_dtype(net, dtype) for net in drawn_networks(setting, min_depth, examples, seed)]
+    them is rejected in this dtype (then this dtype's strategy draws others: draw() must run it).
+    Remembered too: the same network objects each time, so screen.py's remembered stacks apply."""
+    cast = tuple(in_dtype(net, dtype) for net in drawn_networks(setting, min_depth, examples, seed))
     return cast if all(net is not None for net in cast) else None
+
+
+def forget_draws() -> None:
+    """Drop the remembered draws (the benchmark measures a search that draws its networks)."""
+    drawn_networks.cache_clear()
+    _first_pass.cache_clear()
 
 
 @functools.lru_cache(maxsize=256)
