@@ -27,6 +27,18 @@ def test_float32_networks_are_the_float64_networks_cast(setting):
     assert all(same(a, b) for a, b in zip(cast, drawn32)) and len(drawn32) == len(cast)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("setting", [DEFAULT_DISTRIBUTION, RELU_HEAVY], ids=["default", "relu"])
+def test_the_first_networks_of_a_longer_draw_are_a_shorter_draw(setting, dtype):
+    """What the search's probe relies on (search.PROBE): asking for fewer examples draws the same first
+    networks, so the probe's networks are the first of the full draw and of the property pass."""
+    strategy = networks(setting, dtype=dtype)
+    longer = draw(strategy, 100, seed=7)
+    for count in (1, 8, 30):
+        shorter = draw(strategy, count, seed=7)
+        assert len(shorter) == count and all(same(a, b) for a, b in zip(shorter, longer))
+
+
 def test_the_property_pass_meets_the_networks_of_the_first_pass_in_order():
     strategy = networks(DEFAULT_DISTRIBUTION, dtype=np.float64)
     first = draw(strategy, 40, seed=5)

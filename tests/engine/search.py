@@ -9,7 +9,9 @@ It runs in two passes, because checking networks one at a time costs ~2 ms each 
 overhead, and checking a stack of them at once (screen.py) costs a tenth of that:
 1. Hypothesis draws the `examples` networks with the generate phase only and nothing checked; the
    screen checks them all (the same evaluate() verdict per network). If every one holds, that is the
-   result.
+   result. The first PROBE networks are drawn and checked first: most errata fail on one of them, and
+   the rest need not be drawn (~1 ms a network). Hypothesis draws the same first networks whatever the
+   number of examples asked for (a network is one choice, see strategies.py; tests/test_search.py).
 2. Otherwise the property runs as described above, one network at a time, with the same seed: Hypothesis
    draws the same networks in the same order (its generation does not depend on the test's outcome
    until one fails), so it meets the same first failure, then shrinks it. Should it not meet it, the
@@ -29,6 +31,7 @@ from .screen import check_many
 from .strategies import in_dtype, networks
 
 KEEP_FAILURES = 12  # failing outcomes kept (besides the minimal one) for the diagnosis
+PROBE = 8  # networks drawn and checked before the others
 
 
 class Counterexample(AssertionError):
@@ -100,9 +103,11 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
     start = time.perf_counter()
     screened = None
     if batched:
-        drawn = _first_pass(setting, formula.min_depth(), str(np.dtype(dtype)), examples, seed) if remembered else None
-        drawn = drawn if drawn is not None else draw(strategy, examples, seed=seed)
-        screened = check_many(formula, drawn, stop_at_failure=not keep_going, judged=keep)
+        def drawn(count: int):
+            cast = _first_pass(setting, formula.min_depth(), str(np.dtype(dtype)), count, seed) if remembered else None
+            return cast if cast is not None else draw(strategy, count, seed=seed)
+
+        screened = _probe_then_rest(formula, drawn, examples, keep_going, keep)
         first = next((i for i, outcome in enumerate(screened) if outcome.failed), None)
         if keep_going or first is None or not shrink:
             # without shrinking, the property pass would stop at this same first failure and keep it as is
@@ -124,6 +129,18 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
     return result
 
 
+def _probe_then_rest(formula, drawn, examples: int, keep_going: bool, keep: int) -> list:
+    """check_many over drawn(examples), the first PROBE networks first: when one of them fails (and the
+    search stops at a failure) the others are never drawn."""
+    probe = min(PROBE, examples)
+    if keep_going or probe == examples:
+        return check_many(formula, drawn(examples), stop_at_failure=not keep_going, judged=keep)
+    head = check_many(formula, drawn(probe), stop_at_failure=True, judged=keep)
+    if any(outcome.failed for outcome in head):
+        return head
+    return head + check_many(formula, drawn(examples)[probe:], stop_at_failure=True, judged=keep)
+
+
 @functools.lru_cache(maxsize=256)
 def _first_pass(setting, min_depth: int, dtype: str, examples: int, seed: int) -> tuple | None:
     """The default strategy's networks in `dtype` from the remembered float64 draw, or None when one of
@@ -133,18 +150,30 @@ def _first_pass(setting, min_depth: int, dtype: str, examples: int, seed: int) -
     return cast if all(net is not None for net in cast) else None
 
 
-def forget_draws() -> None:
-    """Drop the remembered draws (the benchmark measures a search that draws its networks)."""
-    drawn_networks.cache_clear()
-    _first_pass.cache_clear()
+_DRAWN: dict = {}  # (setting, min_depth, seed) -> the longest draw made, oldest first
+REMEMBERED_DRAWS = 256
 
 
-@functools.lru_cache(maxsize=256)
 def drawn_networks(setting, min_depth: int, examples: int, seed: int) -> tuple:
     """draw() of the float64 `networks` strategy, remembered: many formulas share a setting (the catalog's
-    84 records have 16 (setting, depth) pairs), and the same seed gives the same networks. A Network is
-    frozen and every View a formula gets holds copies of its arrays, so sharing them is safe."""
-    return tuple(draw(networks(setting, dtype=np.float64, min_depth=min_depth), examples, seed=seed))
+    84 records have 16 (setting, depth) pairs), and the same seed gives the same networks, the first k of
+    a longer draw being a draw of k. A Network is frozen and every View a formula gets holds copies of
+    its arrays, so sharing them is safe."""
+    key = (setting, min_depth, seed)
+    longest = _DRAWN.get(key, ())
+    if len(longest) < examples:
+        longest = tuple(draw(networks(setting, dtype=np.float64, min_depth=min_depth), examples, seed=seed))
+        _DRAWN.pop(key, None)
+        _DRAWN[key] = longest
+        if len(_DRAWN) > REMEMBERED_DRAWS:
+            del _DRAWN[next(iter(_DRAWN))]
+    return longest[:examples]
+
+
+def forget_draws() -> None:
+    """Drop the remembered draws (the benchmark measures a search that draws its networks)."""
+    _DRAWN.clear()
+    _first_pass.cache_clear()
 
 
 def draw(strategy, examples: int, *, seed: int = 0) -> list:
