@@ -12,6 +12,8 @@ from backprop_audit import profiles  # noqa: E402
 
 PROFILE = profiles.load()
 
+pytest_plugins = ["pytester"]  # test_check_command.py runs pytest on the user's claims in-process
+
 
 def pytest_report_header(config):
     return f"hypothesis profile: {PROFILE} ({profiles.examples_per_formula()} networks per formula and dtype)"

@@ -105,24 +105,36 @@ def test_bad_records_exit_2_and_every_valid_claim_still_runs(tmp_path):
     assert len(report["input_errors"]) == 6
 
 
-def test_claims_that_break_at_run_time_are_error_verdicts_and_exit_1(tmp_path):
-    # 4 s: runtime-too-long takes all of it by design; every other claim here finishes in under 1 s (0.4-0.7 s
-    # measured on this shared machine), and the JAX compiles happen before any claim's clock (warm_oracles).
+def _run_time_check(tmp_path, *args):
     # the time limit is a SIGALRM timer, which needs the main thread (pytest and its xdist workers run tests
     # there); anywhere else the claim that never finishes would never be stopped in this process
     run = check if threading.current_thread() is threading.main_thread() else check_in_subprocess
-    done = run(CLAIMS / "bad_runtime.py", *FAST, "--time-limit", "4", out=tmp_path)
+    done = run(CLAIMS / "bad_runtime.py", *FAST, *args, out=tmp_path)
+    return done, {f["id"]: f for f in report_of(tmp_path)["formulas"]}
+
+
+def test_claims_that_break_at_run_time_are_error_verdicts_and_exit_1(tmp_path):
+    done, entries = _run_time_check(tmp_path, "--only", "runtime-raises,runtime-wrong-shape,runtime-wrong-dtype,"
+                                                        "runtime-nan,runtime-valid")
     assert done.returncode == 1, done.stderr
-    entries = {f["id"]: f for f in report_of(tmp_path)["formulas"]}
     expected_messages = {"runtime-raises": "raised IndexError", "runtime-wrong-shape": "shape (",
-                         "runtime-wrong-dtype": "dtype float32, expected float64", "runtime-nan": "non-finite",
-                         "runtime-too-long": "time limit"}
+                         "runtime-wrong-dtype": "dtype float32, expected float64", "runtime-nan": "non-finite"}
     for claim, message in expected_messages.items():
         assert entries[claim]["verdict"] == "error" and not entries[claim]["matches_expectation"]
         assert message in entries[claim]["counterexample"]["message"], entries[claim]["counterexample"]["message"]
-    # the run went on after the claim that was stopped
     assert entries["runtime-valid"]["verdict"] == "holds" and entries["runtime-valid"]["examples"] == 2
-    assert entries["runtime-too-long"]["seconds"] < 60
+
+
+def test_a_claim_that_never_finishes_is_stopped_at_its_time_limit_and_the_run_goes_on(tmp_path):
+    # 1 s: runtime-too-long takes all of it by design; runtime-valid, checked after it on 2 networks, takes
+    # ~0.05 s (the JAX compiles happen before any claim's clock: warm_oracles)
+    done, entries = _run_time_check(tmp_path, "--only", "runtime-too-long,runtime-valid", "--time-limit", "1")
+    assert done.returncode == 1, done.stderr
+    stopped = entries["runtime-too-long"]
+    assert stopped["verdict"] == "error" and not stopped["matches_expectation"]
+    assert "time limit" in stopped["counterexample"]["message"], stopped["counterexample"]["message"]
+    assert 1 <= stopped["seconds"] < 60
+    assert entries["runtime-valid"]["verdict"] == "holds" and entries["runtime-valid"]["examples"] == 2
 
 
 @pytest.mark.parametrize("args, message", [
@@ -146,22 +158,30 @@ def test_an_unknown_only_id_is_an_input_error(tmp_path):
     assert done.returncode == 2 and "--only: no loaded claim has id 'no-such-claim'" in done.stderr
 
 
-def pytest_on_user_claims(files, *args):
-    """pytest on tests/test_check_user_claims.py with BACKPROP_AUDIT_CLAIMS set to `files`."""
-    env = {**os.environ, "BACKPROP_AUDIT_CLAIMS": os.pathsep.join(map(str, files))}
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", str(Path(__file__).parent / "test_check_user_claims.py"), *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, cwd=Path(__file__).parent.parent)
+def pytest_on_user_claims(pytester, monkeypatch, files, *args):
+    """pytest on tests/test_check_user_claims.py with BACKPROP_AUDIT_CLAIMS set to `files`, run in this
+    process (pytester: a session of its own, its modules imported afresh and dropped after); .ret and
+    the text it printed."""
+    test_file = Path(__file__).parent / "test_check_user_claims.py"
+    monkeypatch.setenv("BACKPROP_AUDIT_CLAIMS", os.pathsep.join(map(str, files)))
+    for name, module in list(sys.modules.items()):  # collected by this session too: the inner one must
+        if getattr(module, "__file__", None) == str(test_file):  # import it afresh, reading the variable
+            monkeypatch.delitem(sys.modules, name)
+    done = pytester.runpytest_inprocess("-q", "-p", "no:xdist", "--rootdir", str(Path(__file__).parent.parent),
+                                        str(test_file), *args)
+    return SimpleNamespace(returncode=int(done.ret), stdout=done.stdout.str(), stderr=done.stderr.str())
 
 
-def test_the_pytest_route_collects_one_test_per_claim_of_the_named_files():
-    done = pytest_on_user_claims([CLAIMS / "bad_runtime.py", CLAIMS / "bad_records.py"], "--collect-only")
+def test_the_pytest_route_collects_one_test_per_claim_of_the_named_files(pytester, monkeypatch):
+    done = pytest_on_user_claims(pytester, monkeypatch, [CLAIMS / "bad_runtime.py", CLAIMS / "bad_records.py"],
+                                 "--collect-only")
     assert done.returncode == 0, done.stdout + done.stderr
     for claim in ("runtime-raises", "runtime-too-long", "runtime-valid", "bad-records-valid"):
         assert f"test_claim_matches_its_expectation[{claim}]" in done.stdout
     assert "nielsen-BP2" not in done.stdout  # the default file is replaced, not added to
 
 
-def test_the_pytest_route_fails_on_input_errors_naming_them():
-    done = pytest_on_user_claims([CLAIMS / "bad_records.py"], "-k", "loads")
+def test_the_pytest_route_fails_on_input_errors_naming_them(pytester, monkeypatch):
+    done = pytest_on_user_claims(pytester, monkeypatch, [CLAIMS / "bad_records.py"], "-k", "loads")
     assert done.returncode == 1
     assert "bad_records.py, line" in done.stdout and "unknown quantity 'dC/dw[L]'" in done.stdout
