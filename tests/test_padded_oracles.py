@@ -8,7 +8,6 @@ Networks: Hypothesis draws from the default distribution, 256 per dtype in four 
 networks with no padding at all, width-1 softmax, saturated cross-entropies, every loss in one stack,
 and a stack of a single network whose other 63 slots are repeats).
 """
-import time
 
 import numpy as np
 import pytest
@@ -154,31 +153,3 @@ def _structural_mask(stack, name) -> np.ndarray:
     if kind == "dC/db":
         return units
     return stack.row_mask[:, :, None] & units[:, None, :]
-
-
-def test_benchmark_padded_against_per_network(capsys):
-    """Not an assertion: ms per network of one padded stack of 64 (building the stack, then the oracle)
-    against 64 per-network calls; best of 5 each."""
-    for dtype in DTYPES:
-        nets, _ = draw_networks(DEFAULT_DISTRIBUTION, CHUNK, dtype)
-        stack = PaddedStack.of(nets)
-        torch_autograd.padded_quantities(stack)  # warm-up
-        for net in nets[:4]:
-            torch_autograd.quantities(net)
-        build, padded, per_network = [], [], []
-        for _ in range(5):
-            start = time.perf_counter()
-            stack = PaddedStack.of(nets)
-            build.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            torch_autograd.padded_quantities(stack)
-            padded.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            for net in nets:
-                torch_autograd.quantities(net)
-            per_network.append(time.perf_counter() - start)
-        ms = lambda seconds: 1e3 * min(seconds) / len(nets)
-        with capsys.disabled():
-            print(f"\n{dtype}: padded_quantities {ms(padded):.3f} ms/network (+ {ms(build):.3f} building the stack), "
-                  f"per-network quantities {ms(per_network):.3f} ms/network: "
-                  f"{ms(per_network) / (ms(padded) + ms(build)):.1f}x faster with the stack")

@@ -4,7 +4,6 @@ what the per-network definitions give: tolerance.tolerances(net) and evaluate.ki
 Networks: Hypothesis draws from the default distribution (bench.draw_networks), in float64 and
 float32, plus hand-built ones for what a sample of the distribution may lack (cross-entropies, a
 softmax under a squared loss, relu, depth 1 and 4, width 1, batch 1, saturated outputs)."""
-import time
 
 import numpy as np
 import pytest
@@ -180,29 +179,3 @@ def test_padded_kinks_flags_exactly_the_networks_on_a_kink(dtype):
     assert found.shape == (len(nets),) and found.dtype == bool
     assert list(np.flatnonzero(found)) == [3, 11]
     assert list(found) == [bool(evaluate.kinks(net)) for net in nets]
-
-
-def test_timing_per_network():
-    """Printed, never asserted: µs per network, stacked against one network at a time."""
-    nets = drawn("float64", CHUNK)
-    stack = PaddedStack.of(nets)
-
-    def best(run, repeats=5):
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    def stacked():
-        forward = padded_forward(stack)
-        padded_tolerances(stack, forward), padded_kinks(stack, forward)
-
-    per_network = best(lambda: [(tolerance.tolerances(net), evaluate.kinks(net)) for net in nets]) / len(nets)
-    together = best(stacked) / len(nets)
-    separately = best(lambda: (padded_tolerances(stack), padded_kinks(stack))) / len(nets)
-    building = best(lambda: PaddedStack.of(nets)) / len(nets)
-    print(f"\ntolerances + kinks: {1e6 * per_network:.1f} µs per network one at a time; stacked "
-          f"{1e6 * together:.1f} µs (one shared forward pass), {1e6 * separately:.1f} µs (two), "
-          f"plus {1e6 * building:.1f} µs to build the stack (padded.py)")

@@ -4,8 +4,9 @@ Every number is measured here on this machine and printed with the command that 
 time and process CPU time are both kept, because on a shared machine the wall clock measures the
 neighbours too. Measured:
 - per formula, on the default network distribution (depth 1-4, widths 1-16, batch 1-32): end-to-end
-  search rate (Hypothesis + both oracles + tolerance + comparison), each oracle alone on the same
-  networks, and the floor: Hypothesis drawing the same networks with no check at all;
+  search rate (Hypothesis + both oracles + tolerance + comparison), each oracle and the tolerance model
+  (with the kink test) alone on the same networks, one network at a time and over padded stacks, and the
+  floor: Hypothesis drawing the same networks with no check at all;
 - JAX compiles in the session (jax_grad.compile_count);
 - against torch.autograd.gradcheck (slow mode, every entry) on one network: its time over ours;
 - the sweep (sweep.py): networks per second on one architecture;
@@ -19,9 +20,10 @@ import numpy as np
 
 from . import tolerance
 from .bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT
-from .evaluate import evaluate
+from .evaluate import evaluate, kinks
 from .network import Layer, Network
 from .padded import PaddedStack, chunks
+from .padded_tolerance import padded_forward, padded_kinks, padded_tolerances
 from .screen import check_many, forget_stacks
 from .search import draw, forget_draws, search
 from .strategies import networks
@@ -76,6 +78,16 @@ def formula_rates(formula, examples: int) -> dict:
             for part in chunks(nets):
                 oracle.padded_quantities(PaddedStack.of(part))
         out[f"{name}_stacked"] = rate(len(nets), clock)
+    with Clock() as clock:
+        for net in nets:
+            tolerance.tolerances(net), kinks(net)
+    out["tolerances"] = rate(len(nets), clock)
+    with Clock() as clock:  # building each stack included: the batched check builds it too
+        for part in chunks(nets):
+            stack = PaddedStack.of(part)
+            forward = padded_forward(stack)
+            padded_tolerances(stack, forward), padded_kinks(stack, forward)
+    out["tolerances_stacked"] = rate(len(nets), clock)
     with Clock() as clock:
         check_many(formula, nets)
     out["screen"] = rate(len(nets), clock)
@@ -172,7 +184,8 @@ def run_bench(examples: int = 300, formulas=None, sweep_networks: int = 20_000, 
             f"{r['end_to_end']['wall']} (cpu {r['end_to_end']['cpu']}), floor (Hypothesis alone) "
             f"{r['hypothesis_floor']['wall']} (cpu {r['hypothesis_floor']['cpu']}); batched check "
             f"{r['screen']['wall']}, single check {r['evaluate']['wall']}; torch {r['torch']['wall']} one at a time, "
-            f"{r['torch_stacked']['wall']} stacked; jax {r['jax']['wall']} one at a time, {r['jax_stacked']['wall']} stacked")
+            f"{r['torch_stacked']['wall']} stacked; jax {r['jax']['wall']} one at a time, {r['jax_stacked']['wall']} stacked; "
+            f"tolerances and kinks {r['tolerances']['wall']} one at a time, {r['tolerances_stacked']['wall']} stacked")
     report["per_formula"] = per_formula
     report["examples_per_s_end_to_end"] = min(r["end_to_end"]["wall"] for r in per_formula)
     report["examples_per_s_end_to_end_cpu"] = min(r["end_to_end"]["cpu"] for r in per_formula)
