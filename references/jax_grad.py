@@ -250,3 +250,39 @@ def padded_quantities(stack) -> dict[str, np.ndarray]:
         out[f"dC/dz[{k}]"] = np.asarray(gz)[:count, :N, :widths[k]]
         out[f"dC/da[{k}]"] = np.asarray(ga)[:count, :N, :widths[k]]
     return out
+
+
+def warm(dtypes=("float64", "float32")) -> None:
+    """Compile, or load from the persistent cache, the executables nearly every check uses: the single
+    network bucket of all small networks and the stack, in each dtype.
+
+    Processes that start together (the pytest-xdist workers) share the work: each takes the executables
+    no other process is compiling at that moment (one lock file per executable in the cache folder),
+    then waits for the others' and loads them from the cache. Compiled side by side, both workers would
+    compile all four (~2.5 s of CPU each here) before either could load one."""
+    import contextlib
+    import fcntl
+    import os
+
+    from backprop_audit.network import Layer, Network
+    from backprop_audit.padded import PaddedStack
+
+    def tiny(dtype):
+        one = np.ones((1, 1), dtype=dtype)
+        return Network((Layer(one.copy(), np.zeros(1, dtype=dtype), "sigmoid"),), "half_sum_sq", one.copy(), one.copy())
+
+    tasks = {}
+    for dtype in dtypes:
+        tasks[f"single-{dtype}"] = lambda dtype=dtype: quantities(tiny(dtype))
+        tasks[f"stacked-{dtype}"] = lambda dtype=dtype: padded_quantities(PaddedStack.of([tiny(dtype)]))
+    folder = jax.config.jax_compilation_cache_dir
+    if not folder:
+        for task in tasks.values():
+            task()
+        return
+    for blocking in (False, True):  # first the free ones, then wait for the others' and load them
+        for name in list(tasks):
+            with open(os.path.join(folder, f"warm-{name}.lock"), "w") as lock:
+                with contextlib.suppress(BlockingIOError):
+                    fcntl.flock(lock, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+                    tasks.pop(name)()

@@ -29,6 +29,13 @@ def pytest_configure(config):
         config.option.dist = "loadgroup"
 
 
+def pytest_sessionstart(session):
+    if hasattr(session.config, "workerinput"):  # a pytest-xdist worker: the other one starts at the same
+        from backprop_audit.references import jax_grad  # time and needs the same compiles: share them
+
+        jax_grad.warm()
+
+
 def _setting_group(formula) -> str:
     described = f"{formula.setting.describe()} min depth {formula.min_depth()}"
     return "setting-" + hashlib.sha1(described.encode()).hexdigest()[:8]
