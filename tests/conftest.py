@@ -1,5 +1,6 @@
-"""pytest setup: one torch thread per process, float64 JAX, the Hypothesis profile (dev/ci/nightly), and
-each catalog record audited once per process, on the worker that audits its setting's other records."""
+"""pytest setup: one torch thread per process, float64 JAX, the Hypothesis profile (dev/ci/nightly); under
+pytest-xdist the two workers share the JAX compiles, and each catalog record is audited once, on the worker
+that audits its setting's other records."""
 import functools
 import hashlib
 import os
