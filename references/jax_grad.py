@@ -22,6 +22,7 @@ oracle equals the plain one.
 """
 from __future__ import annotations
 
+import functools
 import os
 
 # XLA's backend optimization level 1 compiles these oracles in ~0.9 s instead of ~1.5 s (its default, 3)
@@ -103,7 +104,7 @@ def _loss(code, z, a, a_probe, y, mask, n_true):
     order term; 1/s is held constant (stop_gradient) so no 0 * inf from a saturated s leaks into dC/dz,
     and s is floored at the dtype's tiny so an underflowed probability gives a huge, not infinite, slope.
     """
-    sq = lambda: jnp.sum(jnp.where(mask, (a - y) ** 2, 0))
+    sq = functools.cache(lambda: jnp.sum(jnp.where(mask, (a - y) ** 2, 0)))  # traced once for the four squared losses
     tiny = jnp.finfo(z.dtype).tiny
     inverse = lambda s: jax.lax.stop_gradient(1 / jnp.maximum(s, tiny))
     big_negative = jnp.asarray(jnp.finfo(z.dtype).min / 4, z.dtype)
@@ -270,19 +271,14 @@ def warm(dtypes=("float64", "float32")) -> None:
     compile all four (~2.5 s of CPU each here) before either could load one."""
     import contextlib
     import fcntl
-    import os
 
-    from backprop_audit.network import Layer, Network
+    from backprop_audit.network import smallest
     from backprop_audit.padded import PaddedStack
-
-    def tiny(dtype):
-        one = np.ones((1, 1), dtype=dtype)
-        return Network((Layer(one.copy(), np.zeros(1, dtype=dtype), "sigmoid"),), "half_sum_sq", one.copy(), one.copy())
 
     tasks = {}
     for dtype in dtypes:
-        tasks[f"single-{dtype}"] = lambda dtype=dtype: quantities(tiny(dtype))
-        tasks[f"stacked-{dtype}"] = lambda dtype=dtype: padded_quantities(PaddedStack.of([tiny(dtype)]))
+        tasks[f"single-{dtype}"] = lambda dtype=dtype: quantities(smallest(1, dtype))
+        tasks[f"stacked-{dtype}"] = lambda dtype=dtype: padded_quantities(PaddedStack.of([smallest(1, dtype)]))
     folder = jax.config.jax_compilation_cache_dir
     if not folder:
         for task in tasks.values():

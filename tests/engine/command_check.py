@@ -167,16 +167,12 @@ def warm_oracles(claims, dtypes) -> None:
     Why: the jax oracle compiles once per (depth, size bucket, dtype), several seconds each on a busy
     machine; without this, whichever claim runs first would be charged for it against --time-limit.
     """
-    import numpy as np
-
     from backprop_audit import references
-    from .network import Layer, Network
+    from .network import smallest
 
     for dtype in dtypes:
         for depth in range(1, max((c.setting.depth[1] for c in claims), default=0) + 1):
-            one = np.ones((1, 1), dtype=dtype)
-            layers = tuple(Layer(one.copy(), np.zeros(1, dtype=dtype), "sigmoid") for _ in range(depth))
-            references.quantities(Network(layers, "half_sum_sq", one.copy(), one.copy()))
+            references.quantities(smallest(depth, dtype))
 
 
 def _select(claims, only: str, problems: list):

@@ -100,6 +100,14 @@ class Network:
                 f"loss {self.loss}, targets {self.targets}, {self.dtype}")
 
 
+def smallest(depth: int = 1, dtype=np.float64) -> Network:
+    """A network of `depth` sigmoid layers of one unit, all weights and data 1: the cheapest call that
+    makes an oracle compile (or load) its executable for the small-network bucket."""
+    one = np.ones((1, 1), dtype=dtype)
+    layers = tuple(Layer(one.copy(), np.zeros(1, dtype=dtype), "sigmoid") for _ in range(depth))
+    return Network(layers, "half_sum_sq", one.copy(), one.copy())
+
+
 def quantity_names(depth: int) -> list[str]:
     """Every quantity an oracle returns for a network of this depth, keyed as in DESIGN.md."""
     names = ["C"]
