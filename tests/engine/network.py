@@ -11,6 +11,7 @@ The loss C is one of LOSSES; all are written as functions of the output activati
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -93,6 +94,14 @@ class Network:
         cast = lambda x: np.asarray(x, dtype=dtype)
         layers = tuple(Layer(cast(L.W), cast(L.b), L.activation) for L in self.layers)
         return Network(layers, self.loss, cast(self.X), cast(self.Y), self.targets, dict(self.notes))
+
+    def fingerprint(self) -> bytes:
+        """A digest of everything a check reads (structure, loss, targets, dtype, every entry): two networks
+        with the same fingerprint get the same outcome from every formula and oracle."""
+        digest = hashlib.blake2b(self.describe().encode(), digest_size=16)
+        for array in [a for layer in self.layers for a in (layer.W, layer.b)] + [self.X, self.Y]:
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.digest()
 
     def describe(self) -> str:
         acts = "/".join(layer.activation for layer in self.layers)
