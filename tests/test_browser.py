@@ -53,8 +53,15 @@ def page(tmp_path_factory) -> Path:
     return path
 
 
-def test_the_report_renders_with_no_console_message_and_shows_table_and_plots(page):
-    done = browse(page, "--dump-dom")
+@pytest.fixture(scope="module")
+def shown(page) -> tuple[subprocess.CompletedProcess, Path]:
+    """One Chromium run over the report: its rendered DOM (stdout), its console (stderr) and a screenshot."""
+    shot = page.with_name("screenshot.png")
+    return browse(page, "--dump-dom", f"--screenshot={shot}", "--window-size=1280,2000"), shot
+
+
+def test_the_report_renders_with_no_console_message_and_shows_table_and_plots(shown):
+    done, _ = shown
     assert console_messages(done.stderr) == []
     dom = done.stdout
     summary = re.search(r'<table id="summary">.*?</table>', dom, re.S).group(0)
@@ -68,9 +75,8 @@ def test_the_report_renders_with_no_console_message_and_shows_table_and_plots(pa
         assert width > 300 and height > 100
 
 
-def test_a_screenshot_of_the_report_is_not_blank(page, tmp_path):
-    shot = tmp_path / "screenshot.png"
-    done = browse(page, f"--screenshot={shot}", "--window-size=1280,2000")
+def test_a_screenshot_of_the_report_is_not_blank(shown):
+    done, shot = shown
     assert console_messages(done.stderr) == []
     image = Image.open(shot).convert("L")
     assert image.size == (1280, 2000)
