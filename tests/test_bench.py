@@ -18,6 +18,9 @@ def test_bench_measures_every_number_and_each_check_held():
     assert report["per_formula"][0]["held"] and report["gradcheck"]["ours_held"] and report["gradcheck"]["gradcheck_passed"]
     assert report["scale"]["float32"]["held"] and report["scale"]["float64"]["held"]
     assert report["sweep"]["confirmed_failures"] == 0
+    for headline, runs in ((report["sweep_networks_per_s"], report["sweep"]["networks_per_s_runs"]),
+                           (report["examples_per_s_end_to_end"], report["per_formula"][0]["end_to_end"]["runs_wall"])):
+        assert len(runs) == 3 and headline == sorted(runs)[1], (headline, runs)  # the median of three runs
     assert any("gradcheck" in line for line in lines) and any("JAX compiles" in line for line in lines)
 
 

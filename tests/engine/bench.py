@@ -41,8 +41,20 @@ class Clock:
         self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
+REPEATS = 3  # the headline rates (end to end, floor, sweep) are the median of this many runs, all kept
+
+
 def rate(count: int, clock: Clock) -> dict:
     return {"wall": round(count / clock.wall, 1), "cpu": round(count / clock.cpu, 1) if clock.cpu else None}
+
+
+def median_rate(runs: list[dict]) -> dict:
+    """The median run's wall and cpu rates (each its own median), with every run's wall rate: on this
+    shared machine one run in three or so was seen ~25% slower than its neighbours, in the same process."""
+    middle = lambda values: sorted(values)[len(values) // 2]
+    cpus = [run["cpu"] for run in runs if run["cpu"] is not None]
+    return {"wall": middle([run["wall"] for run in runs]), "cpu": middle(cpus) if cpus else None,
+            "runs_wall": [run["wall"] for run in runs]}
 
 
 def draw_networks(setting, count: int, dtype="float64") -> tuple[list, Clock]:
@@ -61,14 +73,19 @@ def formula_rates(formula, examples: int) -> dict:
     from backprop_audit.references import jax_grad, torch_autograd
 
     search(formula, examples=20)  # warm-up: imports, the JAX compiles of the buckets
-    forget_draws()  # the search must draw its networks and compute their oracles, not reuse remembered ones
-    forget_stacks()
-    with Clock() as clock:
-        result = search(formula, examples=examples)
-    out = {"formula": formula.id, "examples": result.examples, "held": result.held,
-           "end_to_end": rate(result.examples, clock)}
-    nets, floor = draw_networks(formula.setting, examples)
-    out["hypothesis_floor"] = rate(len(nets), floor)
+    runs = []
+    for _ in range(REPEATS):
+        forget_draws()  # the search must draw its networks and compute their oracles, not reuse remembered ones
+        forget_stacks()
+        with Clock() as clock:
+            result = search(formula, examples=examples)
+        runs.append(rate(result.examples, clock))
+    out = {"formula": formula.id, "examples": result.examples, "held": result.held, "end_to_end": median_rate(runs)}
+    floors = []
+    for _ in range(REPEATS):
+        nets, floor = draw_networks(formula.setting, examples)
+        floors.append(rate(len(nets), floor))
+    out["hypothesis_floor"] = median_rate(floors)
     for name, oracle in (("torch", torch_autograd), ("jax", jax_grad)):
         with Clock() as clock:
             for net in nets:
@@ -145,11 +162,13 @@ SWEEP_ARCHITECTURES = (
 
 def sweep_rate(count: int = 20_000, arch: Architecture = SWEEP_ARCHITECTURES[0]) -> dict:
     sweep(WEIGHT_GRADIENT, arch, min(200, count))  # warm-up
-    result = sweep(WEIGHT_GRADIENT, arch, count)
-    return {"architecture": arch.describe(), "networks": result.networks, "flagged": result.flagged,
-            "confirmed_failures": len(result.failures), "broadcast": result.broadcast,
-            "networks_per_s": round(result.networks_per_s, 1),
-            "networks_per_cpu_s": round(result.networks_per_cpu_s, 1)}  # this process's CPU time: the neighbours excluded
+    results = [sweep(WEIGHT_GRADIENT, arch, count) for _ in range(REPEATS)]
+    runs = median_rate([{"wall": round(r.networks_per_s, 1), "cpu": round(r.networks_per_cpu_s, 1)} for r in results])
+    return {"architecture": arch.describe(), "networks": results[0].networks,
+            "flagged": max(r.flagged for r in results), "confirmed_failures": max(len(r.failures) for r in results),
+            "broadcast": all(r.broadcast for r in results),
+            "networks_per_s": runs["wall"], "networks_per_s_runs": runs["runs_wall"],
+            "networks_per_cpu_s": runs["cpu"]}  # this process's CPU time: the neighbours excluded
 
 
 def scale_check(widths=(256, 4096, 10), batch=1024) -> dict:
@@ -181,8 +200,9 @@ def run_bench(examples: int = 300, formulas=None, sweep_networks: int = 20_000, 
         r = formula_rates(formula, examples)
         per_formula.append(r)
         say(f"{r['formula']}: {r['examples']} networks, held={r['held']}; examples/s end to end "
-            f"{r['end_to_end']['wall']} (cpu {r['end_to_end']['cpu']}), floor (Hypothesis alone) "
-            f"{r['hypothesis_floor']['wall']} (cpu {r['hypothesis_floor']['cpu']}); batched check "
+            f"{r['end_to_end']['wall']} (cpu {r['end_to_end']['cpu']}; median of {r['end_to_end']['runs_wall']}), floor "
+            f"(Hypothesis alone) {r['hypothesis_floor']['wall']} (cpu {r['hypothesis_floor']['cpu']}; median of "
+            f"{r['hypothesis_floor']['runs_wall']}); batched check "
             f"{r['screen']['wall']}, single check {r['evaluate']['wall']}; torch {r['torch']['wall']} one at a time, "
             f"{r['torch_stacked']['wall']} stacked; jax {r['jax']['wall']} one at a time, {r['jax_stacked']['wall']} stacked; "
             f"tolerances and kinks {r['tolerances']['wall']} one at a time, {r['tolerances_stacked']['wall']} stacked")
@@ -202,7 +222,7 @@ def run_bench(examples: int = 300, formulas=None, sweep_networks: int = 20_000, 
     report["sweeps"] = sweeps
     report["sweep_networks_per_s"] = sweeps[0]["networks_per_s"]  # the larger architecture, not the best
     for s in sweeps:
-        say(f"sweep on {s['architecture']}: {s['networks_per_s']} networks/s ({s['networks']} networks, "
+        say(f"sweep on {s['architecture']}: {s['networks_per_s']} networks/s (median of {s['networks_per_s_runs']}; {s['networks']} networks, "
             f"{s['flagged']} flagged, {s['confirmed_failures']} confirmed, broadcast={s['broadcast']})")
     if scale:
         sc = scale_check(scale_widths, scale_batch)
