@@ -9,6 +9,8 @@ networks with no padding at all, width-1 softmax, saturated cross-entropies, eve
 and a stack of a single network whose other 63 slots are repeats).
 """
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -67,13 +69,19 @@ def edge_networks(dtype) -> list:
 ORACLES = {"torch": torch_autograd, "jax": jax_grad}
 
 
+@functools.cache
+def _drawn(dtype: str) -> tuple:
+    """The DRAWN networks of the default distribution in `dtype`, drawn once for both oracles."""
+    return tuple(draw_networks(DEFAULT_DISTRIBUTION, DRAWN, dtype)[0])
+
+
 @pytest.fixture(scope="module", params=[(dtype, oracle) for dtype in DTYPES for oracle in ORACLES],
                 ids=lambda param: "-".join(param))
 def stacks(request):
     """(stack, padded_quantities(stack), oracle module) for the drawn networks in CHUNK-sized stacks and
     the edge networks."""
     dtype, oracle = request.param
-    drawn, _ = draw_networks(DEFAULT_DISTRIBUTION, DRAWN, dtype)
+    drawn = _drawn(dtype)
     groups = list(chunks(drawn)) + [edge_networks(dtype), edge_networks(dtype)[:1]]  # a stack of one, too
     module = ORACLES[oracle]
     return [(stack, module.padded_quantities(stack), module) for stack in map(PaddedStack.of, groups)]

@@ -18,6 +18,7 @@ Two things can make the oracles themselves unfit to judge an entry, and both are
 from __future__ import annotations
 
 import traceback
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -147,15 +148,9 @@ def _settle_disagreements(net, answers, beyond) -> tuple[dict[str, list[str]], l
     return keep, notes
 
 
-def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None = None, *,
-             oracle_ratio: float | None = None) -> Outcome:
-    """Check `formula` on `net` against every available oracle (answers/tolerances: precomputed, optional).
-
-    oracle_ratio: given by a caller that has already established, for this network, that no ReLU unit is
-    on its kink and that the oracles agree within tolerance on every quantity, worst at this ratio
-    (screen.py does both for a whole stack of networks at once); then those two steps are skipped here.
-    """
-    answers = answers if answers is not None else references.quantities(net)
+def _judge(net, answers, tolerances=None, oracle_ratio=None) -> tuple:
+    """The formula-independent part of a check: (tolerances, kinks found, their masks, the oracles' worst
+    disagreement ratio, the oracles finite differences kept per disagreeing quantity, the oracle note)."""
     tolerances = tolerances if tolerances is not None else tolerance.tolerances(net)
     if oracle_ratio is None:
         found = kinks(net)
@@ -166,7 +161,47 @@ def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None 
     keep, notes = _settle_disagreements(net, answers, beyond) if beyond else ({}, [])
     if found:
         notes.append(_describe_kinks(found) + "; a disagreement confined to the entries that depend on it is a kink, not a mismatch")
-    oracle_note = " | ".join(notes)
+    return tolerances, found, masks, oracle_ratio, keep, " | ".join(notes)
+
+
+# _judge's answer for the last networks judged, by identity (as references.quantities remembers their
+# answers): a network is often checked by several formulas (the tests, the diagnosis, a soak), and this
+# part is about half of a single check (~1 ms of ~2 ms here). Valid while the network lives (checked
+# with a weak reference) and for the same answers dict (a new one, e.g. after the oracles changed, is a
+# new entry). Networks larger than _JUDGED_LARGEST entries are not kept: their tolerances are large.
+_JUDGED_SIZE = 256
+_JUDGED_LARGEST = 100_000
+_judged_memo: dict = {}
+
+
+def _judged(net, answers) -> tuple:
+    key = (id(net), id(answers))
+    hit = _judged_memo.get(key)
+    if hit is not None and hit[0]() is net and hit[1] is answers:
+        return hit[2]
+    judged = _judge(net, answers)
+    if net.X.size + sum(layer.W.size for layer in net.layers) <= _JUDGED_LARGEST:
+        for _, B, _, _ in judged[0].values():  # shared from now on: read-only
+            B.flags.writeable = False
+        if len(_judged_memo) >= _JUDGED_SIZE:
+            _judged_memo.pop(next(iter(_judged_memo)))
+        _judged_memo[key] = (weakref.ref(net), answers, judged)
+    return judged
+
+
+def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None = None, *,
+             oracle_ratio: float | None = None) -> Outcome:
+    """Check `formula` on `net` against every available oracle (answers/tolerances: precomputed, optional).
+
+    oracle_ratio: given by a caller that has already established, for this network, that no ReLU unit is
+    on its kink and that the oracles agree within tolerance on every quantity, worst at this ratio
+    (screen.py does both for a whole stack of networks at once); then those two steps are skipped here.
+    """
+    answers = answers if answers is not None else references.quantities(net)
+    if tolerances is None and oracle_ratio is None:
+        tolerances, found, masks, oracle_ratio, keep, oracle_note = _judged(net, answers)
+    else:
+        tolerances, found, masks, oracle_ratio, keep, oracle_note = _judge(net, answers, tolerances, oracle_ratio)
     view = view_of(net, formula.convention)
     worst = compare.Comparison(True, 0.0, "", "ok")
     worst_q, excused = "", []
