@@ -11,7 +11,8 @@ import numpy as np
 
 
 def sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
+    with np.errstate(over="ignore"):  # e^-z = inf for z < -709 (float64): 1/inf = 0 is the intended value
+        return 1.0 / (1.0 + np.exp(-z))
 
 
 def sigmoid_prime(z):

@@ -74,7 +74,7 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
     setting = setting or formula.setting
     result = SearchResult(formula.id, dtype)
     remembered = strategy is None  # the default strategy's first pass may come from drawn_networks
-    strategy = strategy or networks(setting, dtype=np.dtype(dtype), min_depth=formula.min_depth())
+    strategy = strategy if strategy is not None else networks(setting, dtype=np.dtype(dtype), min_depth=formula.min_depth())
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else [])
 
     def record(outcome: Outcome):
