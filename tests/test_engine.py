@@ -117,3 +117,33 @@ def test_a_weight_gradient_missing_the_activation_derivative_is_diagnosed(dtype)
     wrong = claim(lambda n: n.a[n.L - 1].T @ (n.a[n.L] - n.y), quantity="dC/dW[L]", setting=setting)
     result = run(wrong, dtype)
     assert result["verdict"] == "fails" and "g'(z) is missing" in result["diagnosis"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_networks_tolerances_and_oracle_agreement_are_judged_once_for_every_formula(dtype, monkeypatch):
+    """evaluate() remembers the formula-independent half of a check per live network (evaluate._judged):
+    a second formula on the same network computes no tolerance again, and every outcome equals the one
+    computed from scratch."""
+    from backprop_audit import evaluate as evaluate_module, tolerance
+    from backprop_audit.bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT
+    from backprop_audit.search import draw
+    from backprop_audit.strategies import networks
+
+    nets = draw(networks(DEFAULT_DISTRIBUTION, dtype=np.dtype(dtype)), 20, seed=9)
+    formulas = (WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT)
+
+    def fields(outcome):
+        return outcome.status, outcome.kind, outcome.ratio, outcome.message, outcome.quantity, outcome.oracle_ratio, outcome.oracle_note
+
+    scratch = []
+    for net in nets:
+        for formula in formulas:
+            evaluate_module._judged_memo.clear()
+            scratch.append(fields(evaluate_module.evaluate(formula, net)))
+    evaluate_module._judged_memo.clear()
+    computed = []
+    real_tolerances = tolerance.tolerances
+    monkeypatch.setattr(tolerance, "tolerances", lambda net, *a: computed.append(net) or real_tolerances(net, *a))
+    remembered = [fields(evaluate_module.evaluate(formula, net)) for net in nets for formula in formulas]
+    assert remembered == scratch
+    assert len(computed) == len(nets)  # once per network, not once per formula

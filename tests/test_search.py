@@ -85,3 +85,33 @@ def test_without_shrinking_the_batched_pass_gives_the_first_failure_in_drawing_o
     one_by_one = search(WRONG_WEIGHT_GRADIENT, examples=50, seed=2, shrink=False, batched=False)
     assert not result.held and same(result.minimal.network, one_by_one.minimal.network)
     assert result.minimal.network is drawn[result.examples - 1] or same(result.minimal.network, drawn[result.examples - 1])
+
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_shrink_checks_each_network_once_and_ends_where_checking_every_call_ends(dtype, monkeypatch):
+    """While shrinking, Hypothesis tries choice sequences that decode to a network already checked; the
+    search remembers outcomes by network content (Network.fingerprint) and checks each network once.
+    With that memory defeated (every fingerprint new), every call is checked, and the search takes the
+    same path: as many property calls, the same minimal network."""
+    import backprop_audit.search as search_module
+    from backprop_audit.network import Network
+
+    evaluated = []
+    real_evaluate = search_module.evaluate
+
+    def counting(formula, net, *args, **kwargs):
+        evaluated.append(net.fingerprint())
+        return real_evaluate(formula, net, *args, **kwargs)
+
+    monkeypatch.setattr(search_module, "evaluate", counting)
+    remembered = search(WRONG_WEIGHT_GRADIENT, dtype=dtype, examples=30, seed=4, batched=False)
+    assert not remembered.held
+    assert len(evaluated) == len(set(evaluated)) < remembered.examples  # repeats were met, none re-checked
+
+    unique = iter(range(10**9))
+    monkeypatch.setattr(Network, "fingerprint", lambda self: next(unique).to_bytes(8, "big"))
+    evaluated.clear()
+    checking_all = search(WRONG_WEIGHT_GRADIENT, dtype=dtype, examples=30, seed=4, batched=False)
+    assert len(evaluated) == checking_all.examples == remembered.examples
+    assert same(checking_all.minimal.network, remembered.minimal.network)
