@@ -220,7 +220,10 @@ def _precondition_settings(formula):
         yield f"output activation {out}", s.restricted(output=(out,))
     for hidden in s.hidden if len(s.hidden) > 1 and s.depth[1] > 1 else ():
         yield f"hidden activation {hidden}", s.restricted(hidden=(hidden,))
-    if s.depth[1] > 1 and s.depth[0] == 1:
+    # Not for a formula checked at every layer l: on one layer it is checked at l = L only, where a
+    # recursion over the layers below never runs, so "holds on a single layer" would say nothing (seen:
+    # document 003's printed Jacobian transpose "held" there only because its product was never formed).
+    if s.depth[1] > 1 and s.depth[0] == 1 and not formula.per_layer:
         yield "a single layer", s.restricted(depth=(1, 1))
 
 

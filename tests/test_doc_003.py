@@ -1,0 +1,25 @@
+"""Document 003: its printed Jacobian products that do not conform are reported as such.
+
+Read through eq (9), the printed transpose and the printed Hadamard form are products whose shapes do
+not conform on a network with two or more layers. On one layer the formula is checked at l = L only,
+where the recursion never runs, so "holds only when a single layer" (the diagnosis these records got
+before) said nothing; the diagnosis now names the error (diagnose._precondition_settings).
+Reads the gate's own audit of each record (the `audited` fixture, conftest.py)."""
+import pytest
+
+NOT_CONFORMING = ["003-jacobian-transpose-as-printed", "003-diagonal-as-hadamard-as-printed"]
+
+
+@pytest.mark.parametrize("formula_id", NOT_CONFORMING)
+def test_a_printed_product_that_does_not_conform_is_reported_as_such(formula_id, audited):
+    result = audited(formula_id)
+    found = result["counterexample"]
+    assert result["verdict"] == "error" and found["diagnosis_kind"] in ("raised", "shape"), (
+        f"{formula_id}: {result['verdict']}, diagnosed {found['diagnosis_kind']} {result['diagnosis']!r}")
+    assert max(found["network"]["widths"]) > 1 and len(found["network"]["widths"]) > 2  # two layers, not square
+
+
+@pytest.mark.parametrize("formula_id", NOT_CONFORMING + ["003-eq11-delta-as-dC-dz-literal"])
+def test_a_recursion_is_never_said_to_hold_on_a_single_layer(formula_id, audited):
+    result = audited(formula_id)
+    assert result["verdict"] != "holds" and "single layer" not in result["diagnosis"], result["diagnosis"]
