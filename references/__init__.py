@@ -9,8 +9,9 @@ there is nothing to check against: `quantities` stops the program with exit stat
 from __future__ import annotations
 
 import importlib
-import weakref
 import sys
+
+from backprop_audit.network import RememberedPerNetwork
 
 ORACLE_MODULES = {"torch": "backprop_audit.references.torch_autograd", "jax": "backprop_audit.references.jax_grad"}
 NO_ORACLE_EXIT = 2  # the command's usage/input-error status
@@ -67,20 +68,14 @@ def require() -> list[str]:
 
 
 # The answers for the last networks asked about, by identity: the diagnosis asks for the same failing
-# network's quantities once per candidate fix (dozens of times); a Network is frozen, so its answers
-# cannot change while it lives. Keyed by id() and checked with a weak reference, so a new network that
-# reuses a dead one's id is never served the old answers. The returned dicts are shared: never modify them.
-_MEMO_SIZE = 64
-_memo: dict = {}
+# network's quantities once per candidate fix (dozens of times). The returned dicts are shared: never
+# modify them.
+_memo = RememberedPerNetwork(64)
 
 
 def quantities(net) -> dict[str, dict]:
     """{oracle name: {quantity name: canonical array}} for every available oracle (at least one)."""
-    hit = _memo.get(id(net))
-    if hit is not None and hit[0]() is net:
-        return hit[1]
-    answers = {name: _load(name).quantities(net) for name in require()}
-    if len(_memo) >= _MEMO_SIZE:
-        _memo.pop(next(iter(_memo)))
-    _memo[id(net)] = (weakref.ref(net), answers)
+    answers = _memo.get(net)
+    if answers is None:
+        answers = _memo.put({name: _load(name).quantities(net) for name in require()}, net)
     return answers

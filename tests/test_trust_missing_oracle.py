@@ -16,6 +16,7 @@ import sys
 import pytest
 
 from backprop_audit import cli, references
+from backprop_audit.network import RememberedPerNetwork
 
 FORMULA = "003-output-error-sigmoid"
 
@@ -25,7 +26,7 @@ def run_in_process(blocked, argv, monkeypatch):
     for name in ("_loaded", "_missing"):
         monkeypatch.setattr(references, name, {})
     monkeypatch.setattr(references, "_announced", [])
-    monkeypatch.setattr(references, "_memo", {})
+    monkeypatch.setattr(references, "_memo", RememberedPerNetwork(64))
     for name in blocked:
         monkeypatch.setitem(sys.modules, references.ORACLE_MODULES[name], None)
     stderr = io.StringIO()

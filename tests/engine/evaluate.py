@@ -18,13 +18,13 @@ Two things can make the oracles themselves unfit to judge an entry, and both are
 from __future__ import annotations
 
 import traceback
-import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import compare, tolerance
 from .convention import expected_value, view_of
+from .network import RememberedPerNetwork
 from backprop_audit import references
 from backprop_audit.references import finite_differences
 
@@ -164,28 +164,23 @@ def _judge(net, answers, tolerances=None, oracle_ratio=None) -> tuple:
     return tolerances, found, masks, oracle_ratio, keep, " | ".join(notes)
 
 
-# _judge's answer for the last networks judged, by identity (as references.quantities remembers their
-# answers): a network is often checked by several formulas (the tests, the diagnosis, a soak), and this
-# part is about half of a single check (~1 ms of ~2 ms here). Valid while the network lives (checked
-# with a weak reference) and for the same answers dict (a new one, e.g. after the oracles changed, is a
-# new entry). Networks larger than _JUDGED_LARGEST entries are not kept: their tolerances are large.
-_JUDGED_SIZE = 256
+# _judge's answer for the last networks judged, per live network and answers dict (as references.quantities
+# remembers the answers): a network is often checked by several formulas (the tests, the diagnosis, a
+# soak), and this part is about half of a single check (~1 ms of ~2 ms here). Networks larger than
+# _JUDGED_LARGEST entries are not kept: their tolerances are large.
 _JUDGED_LARGEST = 100_000
-_judged_memo: dict = {}
+_judged_memo = RememberedPerNetwork(256)
 
 
 def _judged(net, answers) -> tuple:
-    key = (id(net), id(answers))
-    hit = _judged_memo.get(key)
-    if hit is not None and hit[0]() is net and hit[1] is answers:
-        return hit[2]
+    judged = _judged_memo.get(net, answers)
+    if judged is not None:
+        return judged
     judged = _judge(net, answers)
     if net.X.size + sum(layer.W.size for layer in net.layers) <= _JUDGED_LARGEST:
         for _, B, _, _ in judged[0].values():  # shared from now on: read-only
             B.flags.writeable = False
-        if len(_judged_memo) >= _JUDGED_SIZE:
-            _judged_memo.pop(next(iter(_judged_memo)))
-        _judged_memo[key] = (weakref.ref(net), answers, judged)
+        _judged_memo.put(judged, net, answers)
     return judged
 
 

@@ -12,6 +12,7 @@ The loss C is one of LOSSES; all are written as functions of the output activati
 from __future__ import annotations
 
 import hashlib
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -107,6 +108,31 @@ class Network:
         acts = "/".join(layer.activation for layer in self.layers)
         return (f"widths {list(self.widths)}, batch {self.batch}, activations {acts}, "
                 f"loss {self.loss}, targets {self.targets}, {self.dtype}")
+
+
+class RememberedPerNetwork:
+    """Values computed for a live network (and the other objects they were computed from), by identity:
+    the last `size` of them. An entry holds while the network lives (a weak reference) and for the very
+    same other objects (held by the entry): a new network that reuses a dead one's id() is never served
+    the old value. A Network is frozen, so what was computed from it cannot change while it lives."""
+
+    def __init__(self, size: int):
+        self.size, self._entries = size, {}
+
+    def get(self, net, *others):
+        hit = self._entries.get((id(net),) + tuple(map(id, others)))
+        if hit is not None and hit[0]() is net and all(a is b for a, b in zip(hit[1], others)):
+            return hit[2]
+        return None
+
+    def put(self, value, net, *others):
+        if len(self._entries) >= self.size:
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[(id(net),) + tuple(map(id, others))] = (weakref.ref(net), others, value)
+        return value
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 def smallest(depth: int = 1, dtype=np.float64) -> Network:
