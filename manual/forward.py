@@ -1,7 +1,7 @@
 """The forward pass in NumPy, and the activation functions as the documents define them.
 
 This is the "manual" side's own arithmetic: every formula record reads z[l] and a[l] from here (through
-the convention views in backprop_audit.convention), never from an oracle. The activations are written
+the convention views in backprop_audit.model.convention), never from an oracle. The activations are written
 the textbook way (1 / (1 + e^-z), not a library call), because that is what a reader of the documents
 would compute; overflow of e^-z for very negative z gives 1/inf = 0, the right limit.
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from backprop_audit.network import RememberedPerNetwork
+from backprop_audit.model.network import RememberedPerNetwork
 
 ORACLE_MODULES = {"torch": "backprop_audit.references.torch_autograd", "jax": "backprop_audit.references.jax_grad"}
 NO_ORACLE_EXIT = 2  # the command's usage/input-error status

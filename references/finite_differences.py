@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from backprop_audit.network import Network
+from backprop_audit.model.network import Network
 
 MEAN_LOSSES = ("mean_sum_sq", "mean_half_sum_sq", "softmax_ce", "sigmoid_bce")
 DECISION_SHARE = 0.25  # the kept oracle must be within a quarter of the torch-jax gap of the differences

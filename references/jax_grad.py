@@ -218,7 +218,7 @@ def plain_quantities(net) -> dict[str, np.ndarray]:
 _plain = jax.jit(jax.value_and_grad(_cost, argnums=(0, 1, 2)), static_argnums=(5, 6))
 
 
-# A padded stack of many small networks (backprop_audit.padded.PaddedStack): the same cost function,
+# A padded stack of many small networks (backprop_audit.batching.padded.PaddedStack): the same cost function,
 # vmapped over the stack's leading network axis. The stack is only as large as its networks need; here
 # it is padded further, the way _run pads one network, to one fixed shape (CHUNK networks, DEPTH layers,
 # WIDTH units, BATCH rows) so that one compiled call serves every stack of a dtype: more identity layers
@@ -231,8 +231,8 @@ _stacked = jax.jit(jax.vmap(_all_gradients))
 def padded_quantities(stack) -> dict[str, np.ndarray]:
     """"C" (count,) and dC/dW[k], dC/db[k], dC/dz[k], dC/da[k] for every stack layer k = 1..stack.depth,
     with the network axis first and the stack's own shapes (read one network with stack.take)."""
-    from backprop_audit.network import ACTIVATIONS
-    from backprop_audit.padded import BATCH, CHUNK, DEPTH, LOSS_NAMES, WIDTH
+    from backprop_audit.model.network import ACTIVATIONS
+    from backprop_audit.batching.padded import BATCH, CHUNK, DEPTH, LOSS_NAMES, WIDTH
 
     dtype, count, gap = stack.dtype, stack.count, DEPTH - stack.depth
     activation_codes = np.array([ACTIVATION_CODES[name] for name in ACTIVATIONS], np.int32)[stack.activation_codes]
@@ -272,8 +272,8 @@ def warm(dtypes=("float64", "float32")) -> None:
     import contextlib
     import fcntl
 
-    from backprop_audit.network import smallest
-    from backprop_audit.padded import PaddedStack
+    from backprop_audit.model.network import smallest
+    from backprop_audit.batching.padded import PaddedStack
 
     tasks = {}
     for dtype in dtypes:

@@ -1,7 +1,7 @@
 """Oracle 1: every quantity of a network from torch.autograd.
 
 The forward pass and the loss are written here again in torch, from the canonical layout in
-backprop_audit.network (nothing of manual/ is used). dC/dz[l] and dC/da[l] are read as the gradients of
+backprop_audit.model.network (nothing of manual/ is used). dC/dz[l] and dC/da[l] are read as the gradients of
 zero probes added to z[l] and a[l]: the probes change no value, and their gradient is the derivative
 asked for. The cross-entropies take log a[L] from the logits (log_softmax, logsigmoid) for stability.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from backprop_audit.network import ACTIVATIONS  # the activation codes of a padded stack index these
-from backprop_audit.padded import LOSS_NAMES  # and its loss codes these
+from backprop_audit.model.network import ACTIVATIONS  # the activation codes of a padded stack index these
+from backprop_audit.batching.padded import LOSS_NAMES  # and its loss codes these
 
 torch.set_num_threads(1)  # two processes with two threads each run 10-20x slower on this machine
 
@@ -177,7 +177,7 @@ def stacked_quantities(Ws, bs, X, Y, activations, loss, names=None) -> dict[str,
 
 
 def padded_quantities(stack) -> dict[str, np.ndarray]:
-    """Every quantity of every network of a backprop_audit.padded.PaddedStack, from ONE forward and ONE
+    """Every quantity of every network of a backprop_audit.batching.padded.PaddedStack, from ONE forward and ONE
     backward pass over the whole stack.
 
     Why: `quantities` costs ~0.6 ms of torch overhead per network (building the autograd graph op by op),

@@ -10,7 +10,7 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_
 
 import pytest  # noqa: E402
 
-from backprop_audit import profiles  # noqa: E402
+from backprop_audit.searching import profiles
 
 PROFILE = profiles.load()
 
@@ -69,8 +69,8 @@ def pytest_collection_modifyitems(config, items):
 def audited():
     """audited(record id) -> audit() of that catalog record in the profile's count, once per process:
     the gate (test_catalog.py) and the diagnosis tests (test_doc_000_002.py) read the same result."""
-    from backprop_audit.audit import audit
-    from backprop_audit.formula import link_corrections
+    from backprop_audit.verdicts.audit import audit
+    from backprop_audit.model.formula import link_corrections
     from backprop_audit.manual import catalog
 
     formulas = catalog()

@@ -2,8 +2,8 @@
 Speed itself is never asserted here (a shared machine makes timed tests flaky): bench prints it."""
 import json
 
-from backprop_audit.bench import run_bench
-from backprop_audit.cli import main
+from backprop_audit.trust.bench import run_bench
+from backprop_audit.commands.cli import main
 
 KEYS = ("examples_per_s_end_to_end", "hypothesis_floor_examples_per_s", "jax_compiles", "sweep_networks_per_s",
         "gradcheck_speedup")

@@ -4,8 +4,8 @@ A correct formula that starts failing, or an erratum that stops reproducing, fai
 """
 import pytest
 
-from backprop_audit import profiles
-from backprop_audit.formula import link_corrections
+from backprop_audit.searching import profiles
+from backprop_audit.model.formula import link_corrections
 from backprop_audit.manual import catalog
 
 FORMULAS = catalog()

@@ -1,13 +1,15 @@
-"""Loading claims files (backprop_audit.claims): every problem is named with its file, line and claim,
+"""Loading claims files (backprop_audit.commands.claims): every problem is named with its file, line and claim,
 and never costs the claims around it. No oracle runs here."""
 from pathlib import Path
 
 import pytest
 
+import backprop_audit
 from backprop_audit import Formula, RecordError
-from backprop_audit.claims import load_claims
+from backprop_audit.commands.claims import load_claims
 
-CLAIMS = Path(__file__).parent / "claims"
+CLAIMS = Path(__file__).parent / "claims"  # malformed claims files, test assets
+WORKED_EXAMPLE = Path(backprop_audit.__file__).parent / "examples" / "nielsen_book.py"
 
 
 def line_of(path: Path, text: str) -> int:
@@ -20,7 +22,7 @@ def messages(loaded):
 
 
 def test_the_worked_example_loads_cleanly():
-    loaded = load_claims([CLAIMS / "nielsen_book.py"])
+    loaded = load_claims([WORKED_EXAMPLE])
     assert loaded.problems == []
     assert [c.id for c in loaded.claims][:5] == ["nielsen-BP1", "nielsen-BP1-as-first-copied", "nielsen-BP2",
                                                  "nielsen-BP3", "nielsen-BP4"]
@@ -29,7 +31,7 @@ def test_the_worked_example_loads_cleanly():
 
 def test_a_bad_record_costs_only_itself_and_names_its_line():
     bad = CLAIMS / "bad_records.py"
-    loaded = load_claims([CLAIMS / "nielsen_book.py", bad])
+    loaded = load_claims([WORKED_EXAMPLE, bad])
     ids = [c.id for c in loaded.claims]
     assert "bad-records-valid" in ids and ids.count("bad-records-valid") == 1 and ids.count("nielsen-BP1") == 1
     by_claim = {p.claim: p for p in loaded.problems}
@@ -45,7 +47,7 @@ def test_a_bad_record_costs_only_itself_and_names_its_line():
     assert "is a str, not a Formula" in by_claim["#5 of CLAIMS"].message
     duplicate_across = by_claim["nielsen-BP1"]
     assert duplicate_across.line == line_of(bad, 'claim("nielsen-BP1")')
-    assert f"already defined in {CLAIMS / 'nielsen_book.py'}, line {line_of(CLAIMS / 'nielsen_book.py', 'Formula(')}" \
+    assert f"already defined in {WORKED_EXAMPLE}, line {line_of(WORKED_EXAMPLE, 'Formula(')}" \
         in duplicate_across.message
     duplicate_within = [p for p in loaded.problems if p.claim == "bad-records-valid"]
     assert len(duplicate_within) == 1 and "duplicate id" in duplicate_within[0].message

@@ -4,7 +4,7 @@ written even when some input is bad. Few examples, float64 only, to stay fast.
 The command runs in this process (cli.main with stdout and stderr captured, SystemExit turned into the
 exit status as the interpreter would), so torch, jax and the JAX compiles are paid once per worker, not
 once per command. One test runs the real entry point in a fresh interpreter instead, so the path from
-`python -m backprop_audit.cli` to the process's exit status stays covered (a usage error, 2). The
+`python -m backprop_audit.commands.cli` to the process's exit status stays covered (a usage error, 2). The
 claims that break at run time include one that never finishes: its time limit is a SIGALRM timer, which
 needs the main thread, so that test runs in a fresh interpreter if it is ever run outside it."""
 import contextlib
@@ -20,9 +20,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from backprop_audit import cli
+import backprop_audit
+from backprop_audit.commands import cli
 
-CLAIMS = Path(__file__).parent / "claims"
+CLAIMS = Path(__file__).parent / "claims"  # malformed claims files, test assets
+WORKED_EXAMPLE = Path(backprop_audit.__file__).parent / "examples" / "nielsen_book.py"
 FAST = ["--examples", "2", "--dtypes", "float64"]
 
 
@@ -49,7 +51,7 @@ def check(*args, out=None):
 def check_in_subprocess(*args, out=None):
     """The same command through the real entry point in a fresh interpreter (its sys.exit, its exit status)."""
     env = {**os.environ, "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
-    command = [sys.executable, "-m", "backprop_audit.cli", *command_line(args, out)]
+    command = [sys.executable, "-m", "backprop_audit.commands.cli", *command_line(args, out)]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
 
 
@@ -63,7 +65,7 @@ def line_of(path: Path, text: str) -> int:
 
 
 def test_the_worked_example_exits_0_and_names_the_slip(tmp_path):
-    done = check(CLAIMS / "nielsen_book.py", "--examples", "3", "--dtypes", "float64", "--seed", "7", out=tmp_path)
+    done = check(WORKED_EXAMPLE, "--examples", "3", "--dtypes", "float64", "--seed", "7", out=tmp_path)
     assert done.returncode == 0, done.stderr
     report = report_of(tmp_path)
     verdicts = {f["id"]: f["verdict"] for f in report["formulas"]}
@@ -71,7 +73,7 @@ def test_the_worked_example_exits_0_and_names_the_slip(tmp_path):
     assert set(verdicts.values()) == {"holds"} and len(verdicts) == 7  # BP1-BP4 and the user's code
     slip = next(f for f in report["formulas"] if f["id"] == "nielsen-BP1-as-first-copied")
     assert "σ'(a) for σ'(z)" in slip["diagnosis"]
-    assert slip["counterexample"]["reproduce"].startswith(f"backprop-audit check {CLAIMS / 'nielsen_book.py'} --only")
+    assert slip["counterexample"]["reproduce"].startswith(f"backprop-audit check {WORKED_EXAMPLE} --only")
     assert report["settings"]["seed"] == 7 and report["input_errors"] == []
     assert "nielsen-BP1-as-first-copied" in (tmp_path / "REPORT.md").read_text()
 
@@ -91,7 +93,7 @@ def test_files_that_cannot_load_exit_2_naming_path_and_line_and_the_report_is_wr
 
 def test_bad_records_exit_2_and_every_valid_claim_still_runs(tmp_path):
     bad = CLAIMS / "bad_records.py"
-    done = check(CLAIMS / "nielsen_book.py", bad, "--only", "bad-records-valid,nielsen-BP3", *FAST, out=tmp_path)
+    done = check(WORKED_EXAMPLE, bad, "--only", "bad-records-valid,nielsen-BP3", *FAST, out=tmp_path)
     assert done.returncode == 2
     for claim, what in [("bad-records-unknown-quantity", "unknown quantity 'dC/dw[L]'"),
                         ("bad-records-unknown-activation", "['softplus']"),
@@ -143,7 +145,7 @@ def test_a_claim_that_never_finishes_is_stopped_at_its_time_limit_and_the_run_go
     (["--time-limit", "-1"], "positive number of seconds"),
 ])
 def test_usage_errors_exit_2(tmp_path, args, message):
-    done = check(CLAIMS / "nielsen_book.py", *args, out=tmp_path)
+    done = check(WORKED_EXAMPLE, *args, out=tmp_path)
     assert done.returncode == 2 and message in done.stderr
     assert not (tmp_path / "report.json").exists()
 

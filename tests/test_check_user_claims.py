@@ -3,7 +3,7 @@
     BACKPROP_AUDIT_CLAIMS=my_book.py:more_claims.py python -m pytest tests/test_check_user_claims.py
 
 BACKPROP_AUDIT_CLAIMS lists claims files separated by the path separator (':' here); unset, it is the
-worked example tests/claims/nielsen_book.py, so this file also guards that example in CI. Networks per
+worked example backprop_audit/examples/nielsen_book.py, so this file also guards that example in CI. Networks per
 claim and dtype follow the Hypothesis profile (HYPOTHESIS_PROFILE=dev|ci|nightly).
 """
 import os
@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from backprop_audit import profiles
-from backprop_audit.claims import load_claims
-from backprop_audit.command_check import DEFAULT_TIME_LIMIT, audit_with_limit
+import backprop_audit
+from backprop_audit.searching import profiles
+from backprop_audit.commands.claims import load_claims
+from backprop_audit.commands.check import DEFAULT_TIME_LIMIT, audit_with_limit
 
-WORKED_EXAMPLE = Path(__file__).parent / "claims" / "nielsen_book.py"
+WORKED_EXAMPLE = Path(backprop_audit.__file__).parent / "examples" / "nielsen_book.py"
 FILES = [p for p in os.environ.get("BACKPROP_AUDIT_CLAIMS", str(WORKED_EXAMPLE)).split(os.pathsep) if p]
 LOADED = load_claims(FILES)
 AUDIT = audit_with_limit(DEFAULT_TIME_LIMIT, "backprop-audit check " + " ".join(FILES))

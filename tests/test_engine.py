@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from backprop_audit import Formula, Setting, Source
-from backprop_audit.audit import audit
+from backprop_audit.verdicts.audit import audit
 
 SOURCE = Source("test", "tests/test_engine.py", "a formula whose truth is known")
 DTYPES = ("float64", "float32")
@@ -88,8 +88,8 @@ def test_failure_message_names_formula_quantity_layer_index_and_values():
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("output, loss", [("sigmoid", "half_sum_sq"), ("softmax", "softmax_ce")])
 def test_saturated_sigmoid_and_large_logits_raise_no_false_alarm(dtype, output, loss):
-    from backprop_audit.search import search
-    from backprop_audit.strategies import networks
+    from backprop_audit.searching.search import search
+    from backprop_audit.searching.strategies import networks
 
     setting = Setting(hidden=("sigmoid",), output=(output,), loss=(loss,), targets=("onehot",))
     right = claim(lambda n, l: _true_delta(n, l), quantity="dC/dz[l]", setting=setting)
@@ -124,10 +124,11 @@ def test_a_networks_tolerances_and_oracle_agreement_are_judged_once_for_every_fo
     """evaluate() remembers the formula-independent half of a check per live network (evaluate._judged):
     a second formula on the same network computes no tolerance again, and every outcome equals the one
     computed from scratch."""
-    from backprop_audit import evaluate as evaluate_module, tolerance
-    from backprop_audit.bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT
-    from backprop_audit.search import draw
-    from backprop_audit.strategies import networks
+    from backprop_audit.judging import evaluate as evaluate_module
+    from backprop_audit.judging import tolerance
+    from backprop_audit.trust.bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT
+    from backprop_audit.searching.search import draw
+    from backprop_audit.searching.strategies import networks
 
     nets = draw(networks(DEFAULT_DISTRIBUTION, dtype=np.dtype(dtype)), 20, seed=9)
     formulas = (WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT)

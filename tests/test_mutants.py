@@ -1,9 +1,9 @@
-"""The mutant corpus (tests/mutants.py): every deliberately wrong formula is found by the search, in
+"""The mutant corpus (backprop_audit/trust/mutants.py): every deliberately wrong formula is found by the search, in
 float64, and where a simple transform undoes the mistake the diagnosis names exactly that transform.
 (Both dtypes, and the smallest erratum ratio, in `backprop-audit soak --mutants`.)"""
 import pytest
 
-from backprop_audit.trust import check_erratum, load_mutants
+from backprop_audit.trust.trust import check_erratum, load_mutants
 
 MUTANTS = load_mutants()
 EXAMPLES = 40

@@ -3,12 +3,12 @@ manual, torch and jax loss values agree; JAX compiles stay bounded."""
 import numpy as np
 from hypothesis import given, settings
 
-from backprop_audit import tolerance
-from backprop_audit.compare import worst_ratio
+from backprop_audit.judging import tolerance
+from backprop_audit.judging.compare import worst_ratio
 from backprop_audit.manual.forward import forward, log_softmax
-from backprop_audit.network import quantity_names
+from backprop_audit.model.network import quantity_names
 from backprop_audit.references import jax_grad, torch_autograd
-from backprop_audit.strategies import networks
+from backprop_audit.searching.strategies import networks
 
 AGREEMENT = 1e-12  # relative, float64, entry by entry (see relative_gap)
 
@@ -17,7 +17,7 @@ def relative_gap(x, y, net=None, name=None):
     """max_i |x_i - y_i| / scale_i, entry by entry.
 
     scale_i = |y_i| when no network is given. With a network it is the scale the entry's rounding error
-    lives on (backprop_audit.tolerance): |y_i|·(1 + Z) + B_i, where B is the absolute-value backward pass.
+    lives on (backprop_audit.judging.tolerance): |y_i|·(1 + Z) + B_i, where B is the absolute-value backward pass.
     An entry that is a difference of nearly equal terms (1 - tanh² z at saturation, a - y with a ≈ y) is
     known only relative to those terms, by either framework; relative to itself no two correct programs
     need agree to 1e-12 there.
@@ -86,7 +86,7 @@ def test_oracles_return_float32_for_float32_networks(net):
 def test_jax_compiles_are_bounded_by_buckets():
     """Depths 1-4, widths 1-16 and batches 1-32 (float64) fall in one bucket: at most one compile here
     (0 when an earlier test in this process made it already)."""
-    from backprop_audit.formula import Setting
+    from backprop_audit.model.formula import Setting
 
     before = jax_grad.compile_count
     setting = Setting(depth=(1, 4), width=(1, 16), batch=(1, 32))

@@ -14,11 +14,12 @@ import functools
 import numpy as np
 import pytest
 
-from backprop_audit import compare, tolerance
-from backprop_audit.bench import draw_networks
-from backprop_audit.bench_formulas import DEFAULT_DISTRIBUTION
-from backprop_audit.network import Layer, Network, quantity_names
-from backprop_audit.padded import BATCH, CHUNK, DEPTH, WIDTH, PaddedStack, chunks
+from backprop_audit.judging import compare
+from backprop_audit.judging import tolerance
+from backprop_audit.trust.bench import draw_networks
+from backprop_audit.trust.bench_formulas import DEFAULT_DISTRIBUTION
+from backprop_audit.model.network import Layer, Network, quantity_names
+from backprop_audit.batching.padded import BATCH, CHUNK, DEPTH, WIDTH, PaddedStack, chunks
 from backprop_audit.references import jax_grad, torch_autograd
 
 DTYPES = ("float64", "float32")

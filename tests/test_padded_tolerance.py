@@ -8,12 +8,13 @@ softmax under a squared loss, relu, depth 1 and 4, width 1, batch 1, saturated o
 import numpy as np
 import pytest
 
-from backprop_audit import evaluate, tolerance
-from backprop_audit.bench import draw_networks
-from backprop_audit.bench_formulas import DEFAULT_DISTRIBUTION
-from backprop_audit.network import Layer, Network, quantity_names
-from backprop_audit.padded import BATCH, CHUNK, DEPTH, WIDTH, PaddedStack, chunks
-from backprop_audit.padded_tolerance import padded_forward, padded_kinks, padded_tolerances
+from backprop_audit.judging import evaluate
+from backprop_audit.judging import tolerance
+from backprop_audit.trust.bench import draw_networks
+from backprop_audit.trust.bench_formulas import DEFAULT_DISTRIBUTION
+from backprop_audit.model.network import Layer, Network, quantity_names
+from backprop_audit.batching.padded import BATCH, CHUNK, DEPTH, WIDTH, PaddedStack, chunks
+from backprop_audit.batching.padded_tolerance import padded_forward, padded_kinks, padded_tolerances
 
 DTYPES = ("float64", "float32")
 RELATIVE = 1e-12  # zero padding may change only the order of the (nonnegative) sums

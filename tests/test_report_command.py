@@ -10,7 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from backprop_audit import cli, command_report, progress
+from backprop_audit.commands import cli
+from backprop_audit.commands import report as command_report
+from backprop_audit.commands import progress
 from backprop_audit.reports.write import write_all_atomically
 
 FIXTURE = Path(__file__).with_name("test_report_fixture.json")
@@ -25,7 +27,7 @@ def report():
 def fake_run(monkeypatch, report):
     """The command with the fixture in place of the catalog run; records the progress callback."""
     import backprop_audit.manual
-    import backprop_audit.run
+    import backprop_audit.verdicts.run
 
     calls = {}
     formulas = [SimpleNamespace(id=f["id"]) for f in report["formulas"]]
@@ -35,7 +37,7 @@ def fake_run(monkeypatch, report):
         calls.update(options, selected=[f.id for f in selected])
         return report
 
-    monkeypatch.setattr(backprop_audit.run, "run", run)
+    monkeypatch.setattr(backprop_audit.verdicts.run, "run", run)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     return calls
 
@@ -102,12 +104,12 @@ def test_a_write_failing_midway_replaces_none_of_the_files(tmp_path):
 
 
 def test_an_interrupt_while_the_catalog_runs_writes_nothing(tmp_path, fake_run, monkeypatch):
-    import backprop_audit.run
+    import backprop_audit.verdicts.run
 
     def interrupted(formulas, **options):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(backprop_audit.run, "run", interrupted)
+    monkeypatch.setattr(backprop_audit.verdicts.run, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):
         cli.main(["report", "--out", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()

@@ -11,14 +11,14 @@ a float32 dW entry of 1e-31 where torch alone and torch stacked differ in the 4t
 import numpy as np
 import pytest
 
-from backprop_audit.bench import draw_networks
-from backprop_audit.bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT, weight_gradient
-from backprop_audit.evaluate import evaluate
-from backprop_audit.formula import Formula
+from backprop_audit.trust.bench import draw_networks
+from backprop_audit.trust.bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT, weight_gradient
+from backprop_audit.judging.evaluate import evaluate
+from backprop_audit.model.formula import Formula
 from backprop_audit.manual import catalog
-from backprop_audit.network import Layer, Network
-from backprop_audit import screen
-from backprop_audit.screen import check_many, forget_stacks
+from backprop_audit.model.network import Layer, Network
+from backprop_audit.batching import screen
+from backprop_audit.batching.screen import check_many, forget_stacks
 
 DTYPES = ("float64", "float32")
 

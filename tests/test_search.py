@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from backprop_audit.bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT
-from backprop_audit.formula import Formula, Setting
-from backprop_audit.search import draw, search
-from backprop_audit.strategies import in_dtype, networks
+from backprop_audit.trust.bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT
+from backprop_audit.model.formula import Formula, Setting
+from backprop_audit.searching.search import draw, search
+from backprop_audit.searching.strategies import in_dtype, networks
 
 RELU_HEAVY = Setting(depth=(1, 3), width=(1, 6), batch=(1, 6), hidden=("relu",), output=("identity", "sigmoid"))
 
@@ -94,8 +94,8 @@ def test_a_shrink_checks_each_network_once_and_ends_where_checking_every_call_en
     search remembers outcomes by network content (Network.fingerprint) and checks each network once.
     With that memory defeated (every fingerprint new), every call is checked, and the search takes the
     same path: as many property calls, the same minimal network."""
-    import backprop_audit.search as search_module
-    from backprop_audit.network import Network
+    import backprop_audit.searching.search as search_module
+    from backprop_audit.model.network import Network
 
     evaluated = []
     real_evaluate = search_module.evaluate

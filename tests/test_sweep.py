@@ -4,14 +4,14 @@ Hypothesis to a small counterexample."""
 import numpy as np
 import pytest
 
-from backprop_audit import tolerance
-from backprop_audit.bench_formulas import WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT
-from backprop_audit.compare import worst_ratio
-from backprop_audit.convention import view_of
+from backprop_audit.judging import tolerance
+from backprop_audit.trust.bench_formulas import WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT
+from backprop_audit.judging.compare import worst_ratio
+from backprop_audit.model.convention import view_of
 from backprop_audit.references import jax_grad, torch_autograd
-from backprop_audit.evaluate import evaluate
-from backprop_audit.strategies import DIGITS, SCALES
-from backprop_audit.sweep import (Architecture, _stacked_tol, manual_forward, random_stack, screen, shrink_failure,
+from backprop_audit.judging.evaluate import evaluate
+from backprop_audit.searching.strategies import DIGITS, SCALES
+from backprop_audit.batching.sweep import (Architecture, _stacked_tol, manual_forward, random_stack, screen, shrink_failure,
                                   stacked_tolerances, stacked_view, sweep)
 
 ARCHITECTURES = [
@@ -145,13 +145,13 @@ def test_a_right_formula_passes_a_sweep(dtype):
 
 def _grad_doubled_where_x00_positive(n, l):
     """dC/dW[l], doubled on the networks whose first input entry is positive (broadcasts over a stack)."""
-    from backprop_audit.bench_formulas import weight_gradient
+    from backprop_audit.trust.bench_formulas import weight_gradient
 
     return np.where(n.x[..., :1, :1] > 0, 2.0, 1.0) * weight_gradient(n, l)
 
 
 def _grad_off_by(relative):
-    from backprop_audit.bench_formulas import weight_gradient
+    from backprop_audit.trust.bench_formulas import weight_gradient
 
     return lambda n, l: weight_gradient(n, l) * (1 + relative)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from backprop_audit import Formula, Setting, Source
-from backprop_audit.audit import audit
-from backprop_audit.run import run
-from backprop_audit.trust import check_erratum, load_mutants
+from backprop_audit.verdicts.audit import audit
+from backprop_audit.verdicts.run import run
+from backprop_audit.trust.trust import check_erratum, load_mutants
 
 SOURCE = Source("test", "tests/test_trust_determinism.py", "known to be wrong")
 SETTING = Setting(depth=(1, 3), width=(1, 4), batch=(1, 4), output=("identity",), loss=("mean_half_sum_sq",))

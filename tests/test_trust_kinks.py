@@ -4,11 +4,11 @@ import numpy as np
 from hypothesis import strategies as st
 
 from backprop_audit import Formula, Setting, Source, references
-from backprop_audit.evaluate import evaluate, kink_masks, kinks
-from backprop_audit.network import Layer, Network
-from backprop_audit.search import search
-from backprop_audit.soak import CORRECT
-from backprop_audit.strategies import networks
+from backprop_audit.judging.evaluate import evaluate, kink_masks, kinks
+from backprop_audit.model.network import Layer, Network
+from backprop_audit.searching.search import search
+from backprop_audit.trust.soak import CORRECT
+from backprop_audit.searching.strategies import networks
 
 SOURCE = Source("test", "tests/test_trust_kinks.py", "known")
 RELU = Setting(depth=(2, 3), width=(1, 4), batch=(1, 4), hidden=("relu",), output=("identity",), loss=("half_sum_sq",))

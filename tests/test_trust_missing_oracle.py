@@ -15,8 +15,9 @@ import sys
 
 import pytest
 
-from backprop_audit import cli, references
-from backprop_audit.network import RememberedPerNetwork
+from backprop_audit import references
+from backprop_audit.commands import cli
+from backprop_audit.model.network import RememberedPerNetwork
 
 FORMULA = "003-output-error-sigmoid"
 
@@ -39,7 +40,7 @@ def run_command(blocked, argv, tmp_path):
     code = ("import sys\n"
             f"for name in {list(blocked)!r}:\n"
             "    sys.modules[name] = None\n"
-            "from backprop_audit.cli import main\n"
+            "from backprop_audit.commands.cli import main\n"
             f"sys.exit(main({list(argv)!r}))\n")
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)

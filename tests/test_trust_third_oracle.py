@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 
 from backprop_audit import Formula, Setting, Source, references
-from backprop_audit.audit import audit
-from backprop_audit.evaluate import evaluate
-from backprop_audit.network import Layer, Network
+from backprop_audit.verdicts.audit import audit
+from backprop_audit.judging.evaluate import evaluate
+from backprop_audit.model.network import Layer, Network
 from backprop_audit.references import finite_differences
-from backprop_audit.search import search
-from backprop_audit.soak import CORRECT
-from backprop_audit.strategies import networks
+from backprop_audit.searching.search import search
+from backprop_audit.trust.soak import CORRECT
+from backprop_audit.searching.strategies import networks
 
 SOURCE = Source("test", "tests/test_trust_third_oracle.py", "known")
 BY_ID = {f.id: f for f in CORRECT}

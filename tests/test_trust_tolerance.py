@@ -7,11 +7,12 @@ tolerance.forward_magnitudes puts M into the error scale (see tolerance.py's doc
 import numpy as np
 import pytest
 
-from backprop_audit import references, tolerance
-from backprop_audit.evaluate import evaluate
-from backprop_audit.network import Layer, Network
-from backprop_audit.soak import CORRECT, soak
-from backprop_audit.trust import summary
+from backprop_audit import references
+from backprop_audit.judging import tolerance
+from backprop_audit.judging.evaluate import evaluate
+from backprop_audit.model.network import Layer, Network
+from backprop_audit.trust.soak import CORRECT, soak
+from backprop_audit.trust.trust import summary
 
 
 def cancelling_network(rng, output):

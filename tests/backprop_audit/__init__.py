@@ -1,0 +1,19 @@
+"""backprop-audit: checks backpropagation formulas, as textbooks write them, against torch.autograd and
+jax.grad on networks Hypothesis generates.
+
+The package, by role (each subpackage's docstring says what is in it):
+  model/      the formula record, the network, the layout conventions
+  judging/    one formula on one network: tolerances, the entrywise comparison, evaluate()
+  batching/   the same judgement over padded stacks of networks, and the sweep of one architecture
+  searching/  Hypothesis strategies and the search that finds and shrinks a counterexample
+  verdicts/   a formula's audit, the diagnosis of a failure, a run over many formulas
+  commands/   the `backprop-audit` command and the claims-file loader
+  trust/      the mutant corpus, the soak, the benchmark
+  examples/   the worked claims example
+The catalog (manual/), the oracles (references/) and the report writer (reports/) sit at the top of the
+repository and are installed as backprop_audit.manual, .references and .reports.
+"""
+from backprop_audit.model.formula import Formula, RecordError, Setting, Source  # noqa: F401
+from backprop_audit.model.network import Layer, Network, NetworkError  # noqa: F401
+
+__version__ = "0.1.0"

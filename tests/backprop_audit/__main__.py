@@ -1,0 +1,6 @@
+"""`python -m backprop_audit` is the `backprop-audit` command."""
+import sys
+
+from backprop_audit.commands.cli import main
+
+sys.exit(main())

@@ -1,0 +1,278 @@
+"""Check one formula on many networks: the oracles and the tolerance model run once per padded stack of
+networks (padded.py), and every network is then judged by the same evaluate() as a single check.
+
+Per network, evaluate() would pay ~0.6 ms for torch's autograd graph, ~0.6 ms for a jax dispatch and
+~0.4 ms of NumPy calls for the tolerances and the kink test, almost all of it overhead that does not
+depend on the network's size. Here those run on CHUNK networks at a time:
+
+1. networks that fit are grouped by dtype, ordered by size and stacked CHUNK at a time; each oracle computes
+   every quantity of the stack in one call (torch_autograd.padded_quantities, jax_grad.padded_quantities),
+   the tolerance model in one NumPy pass (padded_tolerance.padded_tolerances), the ReLU-kink test too;
+2. torch and jax are compared with each other on the whole stack at once, entry by entry, within the
+   same tolerance as evaluate.oracle_disagreement;
+3. the formula runs on each network (its own code, one network at a time, as in a single check); its
+   values are checked for type, shape, dtype and finiteness, stacked, and compared with both oracles
+   entry by entry on the whole stack at once: |formula - oracle| / tol, the tolerance of evaluate();
+4. a network where every entry is within tolerance holds (an Outcome with its worst ratio); any other
+   is judged by evaluate(), so every message and Outcome comes from one place: a mismatch, or the
+   formula raising or returning a wrong shape, dtype or a non-finite value, with the oracles' and
+   tolerances' stacked results reused; a network on a ReLU kink, where torch and jax disagree or return
+   a non-finite value, or that does not fit the stack, by plain evaluate(formula, net) (kink
+   classification, the finite-difference tie-break).
+tests/test_screen.py checks that check_many gives evaluate()'s verdicts and ratios, network by network.
+"""
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from backprop_audit import references
+from backprop_audit.model.convention import canonical_value, expected_value, view_of
+from backprop_audit.judging.evaluate import ERROR, MISMATCH, OK, Outcome, _call, evaluate
+from backprop_audit.batching.padded import NetworkView, PaddedStack, chunks, fits
+from backprop_audit.batching.padded_tolerance import padded_forward, padded_kinks, padded_tolerances
+from backprop_audit.judging.tolerance import tolerance_for
+
+
+class ToleranceView(Mapping):
+    """One network's {quantity: (SAFETY·ε·K, B, 1 + Z, τ/ε)} read out of stacked tolerances."""
+
+    def __init__(self, stack: PaddedStack, stacked: dict, g: int):
+        self.stack, self.g = stack, g
+        self.B = NetworkView(stack, {q: value[1] for q, value in stacked.items()}, g)
+        self.stacked = stacked
+
+    def __getitem__(self, quantity: str):
+        stack_name = "C" if quantity == "C" else _stack_name(self.stack, self.g, quantity)
+        coefficient, _, amplification, floor = self.stacked[stack_name]
+        return coefficient[self.g], self.B[quantity], amplification[self.g], floor
+
+    def __iter__(self):
+        return iter(self.B)
+
+    def __len__(self):
+        return len(self.B)
+
+
+def _stack_name(stack: PaddedStack, g: int, quantity: str) -> str:
+    kind, layer = quantity[:-1].split("[")
+    return f"{kind}[{int(layer) + int(stack.prepend[g])}]"
+
+
+def _stacked_tolerance(scale: tuple, reference: np.ndarray) -> np.ndarray:
+    """tolerance_for over a stack: the per-network coefficient and amplification broadcast over each
+    network's entries."""
+    coefficient, B, amplification, floor = scale
+    expand = (len(coefficient),) + (1,) * (reference.ndim - 1)
+    return tolerance_for((coefficient.reshape(expand), B, amplification.reshape(expand), floor), reference)
+
+
+def oracle_disagreements(stack: PaddedStack, answers: dict, tolerances: dict) -> np.ndarray:
+    """Per slot, the worst |torch - jax| / tol over every real entry of every quantity (inf where either
+    oracle returned a non-finite value: such a network is left to the single check)."""
+    worst = np.zeros(stack.count)
+    if len(answers) < 2:
+        return worst
+    first, second = list(answers.values())[:2]
+    for name, value in first.items():
+        tol = _stacked_tolerance(tolerances[name], value)
+        other = second[name]
+        diff = np.abs(value.astype(np.float64) - other.astype(np.float64))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(diff == 0, 0.0, diff / tol)
+        finite = np.isfinite(value) & np.isfinite(other)
+        ratio = np.where(finite, ratio, np.inf)
+        ratio = np.where(stack.real_mask(name), ratio, 0.0)
+        worst = np.maximum(worst, ratio.reshape(stack.count, -1).max(axis=1) if ratio.ndim > 1 else ratio)
+    return worst
+
+
+def _formula_values(formula, stack: PaddedStack, reference: dict, screened: np.ndarray) -> dict:
+    """The formula's value on every screened network, canonical layout, stacked like the oracles'
+    quantities ({stack quantity: (count, ...) array}, zero outside each network's real entries).
+
+    A network whose formula call raises, or returns something that is not a finite array of the
+    expected shape and dtype, is taken off `screened` (in place): evaluate() reports it, with the one
+    message for each of those cases."""
+    values: dict = {}
+    for g in np.flatnonzero(screened):
+        net = stack.networks[g]
+        view = view_of(net, formula.convention)
+        for layer in formula.layers(net.depth):
+            if layer and not 1 <= layer <= net.depth:
+                screened[g] = False
+                break
+            q = formula.quantity_at(layer)
+            try:
+                value = _call(formula, view, layer)
+            except Exception:
+                screened[g] = False
+                break
+            expected_shape = expected_value(q, stack.take(reference, g, q), formula.convention).shape
+            if not (isinstance(value, np.ndarray) and value.shape == expected_shape and value.dtype == net.dtype
+                    and np.isfinite(value).all()):
+                screened[g] = False  # (a Python or NumPy scalar too: evaluate() judges it)
+                break
+            name = "C" if q == "C" else _stack_name(stack, g, q)
+            if name not in values:
+                values[name] = np.zeros_like(reference[name])
+            canonical = canonical_value(q, value, formula.convention)
+            values[name][(g,) + tuple(slice(0, n) for n in canonical.shape)] = canonical
+    return values
+
+
+def _formula_ratios(stack: PaddedStack, values: dict, answers: dict, tolerances: dict):
+    """Per network, the worst |formula - oracle| / tol over the formula's entries and every oracle (as
+    compare.compare_entrywise computes it, tol from the first oracle's value as in evaluate), and the
+    stack quantity where it is reached."""
+    worst, where = np.zeros(stack.count), np.full(stack.count, "", dtype=object)
+    first = next(iter(answers.values()))
+    for name, value in values.items():
+        tol = _stacked_tolerance(tolerances[name], first[name])
+        real = stack.real_mask(name)
+        for oracle in answers.values():
+            diff = np.abs(value.astype(np.float64) - oracle[name].astype(np.float64))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(real & (diff != 0), diff / tol, 0.0)
+            per_network = ratio.reshape(stack.count, -1).max(axis=1)
+            where = np.where(per_network > worst, name, where)
+            worst = np.maximum(worst, per_network)
+    return worst, where
+
+
+@dataclass
+class _Pending:
+    """A network the stack did not settle: evaluate() will (`judge`). `fails` says whether the stack
+    already knows it fails (a mismatch, or the formula's own error), `ratio` the stack's worst ratio."""
+    judge: Callable[[], Outcome]
+    fails: bool
+    ratio: float
+    network: object
+
+
+@dataclass(frozen=True)
+class _StackedOracles:
+    """What a stack's check needs that does not depend on the formula: the stack, each oracle's stacked
+    quantities, the tolerances, the kink test and torch-vs-jax disagreement per network."""
+    stack: PaddedStack
+    names: tuple
+    stacked: dict
+    tolerances: dict
+    on_kink: np.ndarray
+    disagreement: np.ndarray
+
+
+# Formulas that share a setting are searched on the same drawn networks (search.drawn_networks), so the
+# catalog meets each stack ~5 times: its oracle side is remembered, keyed by the networks' identities.
+# The entry holds the networks, so no id is reused while it is remembered; every array is read-only.
+_REMEMBERED: OrderedDict = OrderedDict()
+REMEMBERED_STACKS = 128
+
+
+def forget_stacks() -> None:
+    """Drop every remembered stack (the benchmark measures a check that computes its oracles)."""
+    _REMEMBERED.clear()
+
+
+def _read_only(arrays):
+    for array in arrays:
+        if isinstance(array, np.ndarray):
+            array.setflags(write=False)
+
+
+def _stacked_oracles(networks: list) -> _StackedOracles:
+    names = tuple(references.require())
+    key = (names, tuple(map(id, networks)))
+    found = _REMEMBERED.get(key)
+    if found is not None:
+        _REMEMBERED.move_to_end(key)
+        return found
+    stack = PaddedStack.of(networks)
+    stacked = {name: references._load(name).padded_quantities(stack) for name in names}
+    forward = padded_forward(stack)  # one float64 forward pass for both the tolerances and the kinks
+    tolerances = padded_tolerances(stack, forward)
+    found = _StackedOracles(stack, names, stacked, tolerances, padded_kinks(stack, forward),
+                            oracle_disagreements(stack, stacked, tolerances))
+    for answers in stacked.values():
+        _read_only(answers.values())
+    for scale in tolerances.values():
+        _read_only(scale)
+    _read_only((found.on_kink, found.disagreement))
+    _REMEMBERED[key] = found
+    if len(_REMEMBERED) > REMEMBERED_STACKS:
+        _REMEMBERED.popitem(last=False)
+    return found
+
+
+def _check_stack(formula, networks: list) -> list:
+    """An Outcome for every network the stack settles (it holds), a _Pending for every other."""
+    oracles = _stacked_oracles(networks)
+    stack, names, stacked, tolerances = oracles.stack, oracles.names, oracles.stacked, oracles.tolerances
+    disagreement = oracles.disagreement
+    oracles_fit = ~oracles.on_kink & (disagreement <= 1.0)
+    screened = oracles_fit.copy()
+    values = _formula_values(formula, stack, stacked[names[0]], screened)
+    worst, where = _formula_ratios(stack, values, stacked, tolerances)
+    results = []
+    for g, net in enumerate(stack.networks):
+        if screened[g] and worst[g] <= 1.0:  # holds on every entry, against every oracle
+            quantity = _real_name(stack, g, where[g]) if where[g] else ""
+            results.append(Outcome(OK, float(worst[g]), "", net, "ok", quantity, None, float(disagreement[g])))
+        elif oracles_fit[g]:  # a mismatch or the formula's own error: evaluate() says which and where,
+            # with the oracles' and tolerances' stacked results
+            answers = {name: NetworkView(stack, stacked[name], g) for name in names}
+            judge = functools.partial(evaluate, formula, net, answers, ToleranceView(stack, tolerances, g),
+                                      oracle_ratio=float(disagreement[g]))
+            results.append(_Pending(judge, True, float(worst[g]) if screened[g] else float("inf"), net))
+        else:  # kink classification, the finite-difference tie-break: the single check
+            results.append(_Pending(functools.partial(evaluate, formula, net), False, float("nan"), net))
+    return results
+
+
+def _real_name(stack: PaddedStack, g: int, stack_quantity: str) -> str:
+    if stack_quantity == "C":
+        return "C"
+    kind, k = stack_quantity[:-1].split("[")
+    return f"{kind}[{int(k) - int(stack.prepend[g])}]"
+
+
+def check_many(formula, networks, *, stop_at_failure: bool = False, judged: int | None = None) -> list[Outcome]:
+    """evaluate(formula, net) for every network, in order, with the oracles and tolerances batched.
+
+    stop_at_failure: the list ends at the first failing network (in the given order): nothing after it
+    is judged. judged: at most this many failing networks are judged by evaluate() (the first ones);
+    a later one the stack knows fails gets a bare Outcome with the stack's ratio and no message (a
+    search keeps only its first few failures; the others only count)."""
+    networks = list(networks)
+    results: list = [None] * len(networks)
+    groups: dict[str, list[int]] = {}
+    for i, net in enumerate(networks):
+        if fits(net):
+            groups.setdefault(str(net.dtype), []).append(i)
+        else:
+            results[i] = _Pending(functools.partial(evaluate, formula, net), False, float("nan"), net)
+    for indices in groups.values():
+        # similar networks side by side, so that each stack is padded little (a stack is as deep, wide and
+        # long as its largest network)
+        indices.sort(key=lambda i: (networks[i].depth, networks[i].batch, max(networks[i].widths)))
+        for run in chunks(indices):
+            for i, result in zip(run, _check_stack(formula, [networks[i] for i in run])):
+                results[i] = result
+    outcomes, failures = [], 0
+    for result in results:
+        if isinstance(result, _Pending):
+            if result.fails and judged is not None and failures >= judged:
+                result = Outcome(MISMATCH if np.isfinite(result.ratio) else ERROR, result.ratio,
+                                 "(not judged in detail)", result.network, "mismatch" if np.isfinite(result.ratio) else "error")
+            else:
+                result = result.judge()
+        outcomes.append(result)
+        if result.failed:
+            failures += 1
+            if stop_at_failure:
+                break
+    return outcomes

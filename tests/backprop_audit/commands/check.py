@@ -1,0 +1,226 @@
+"""`backprop-audit check FILE [FILE...]`: check the user's own claims and write the same report.
+
+The claims (see backprop_audit.commands.claims for the file format) go through the same engine as the catalog:
+Hypothesis search, shrinking, diagnosis; the report (REPORT.md, report.json) goes to --out.
+
+Exit codes:
+- 0: every claim matches its expectation ("holds" unless the record says expected="erratum", which
+  means it must fail; a claim that errors never matches);
+- 1: some claim does not (it fails, holds against an "erratum" expectation, raises, returns a wrong
+  shape or dtype, NaN/inf, or exceeds the time limit);
+- 2: usage error, or any input error in the files (missing file, syntax error, import error,
+  malformed record, duplicate id, unknown --only id). The claims that loaded still run and the
+  report is still written; input errors take precedence over 1.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from backprop_audit.commands.claims import Problem, load_claims
+from backprop_audit.model.formula import DTYPES
+
+DEFAULT_TIME_LIMIT = 600.0
+
+
+class TimeLimitExceeded(BaseException):
+    """Raised by the timer inside a claim that runs too long.
+
+    A BaseException, not an Exception, on purpose: the engine turns a formula's own exceptions into
+    per-example "error" outcomes and Hypothesis catches Exception to shrink; this must pass through
+    both and stop the claim as a whole.
+    """
+
+
+def add_parser(commands):
+    parser = commands.add_parser("check", help="check your own claims files and write a report",
+                                 description="Check the claims (CLAIMS = [Formula(...), ...]) in each FILE against "
+                                             "torch.autograd and jax.grad, and write REPORT.md and report.json.")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="Python files that define CLAIMS")
+    parser.add_argument("--examples", type=_positive_int, default=100, help="networks per claim and dtype (default 100)")
+    parser.add_argument("--dtypes", type=_dtypes, default=("float64", "float32"),
+                        help="comma-separated, from float64,float32 (default both)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", default="", help="comma-separated claim ids to run (default all)")
+    parser.add_argument("--out", default="check-report", help="folder for REPORT.md and report.json (default check-report/)")
+    parser.add_argument("--time-limit", type=_positive_float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
+                        help=f"per claim; a claim still running then gets verdict error (default {DEFAULT_TIME_LIMIT:g})")
+    parser.set_defaults(handler=command_check)
+    return parser
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def _dtypes(text):
+    names = tuple(x.strip() for x in text.split(",") if x.strip())
+    unknown = [n for n in names if n not in DTYPES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown dtype(s) {unknown or text!r}; known: {', '.join(DTYPES)}")
+    return names
+
+
+class _Timer:
+    """SIGALRM after `seconds`; the handler raises TimeLimitExceeded in the running claim.
+
+    The limit is seen between Python bytecodes: a single NumPy call longer than the limit finishes
+    first. Signals only reach the main thread; elsewhere the limit is not enforced (and we say so).
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.enforced = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+
+    def _expired(self, signum, frame):
+        raise TimeLimitExceeded()
+
+    def __enter__(self):
+        if self.enforced:
+            self.previous = signal.signal(signal.SIGALRM, self._expired)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        if self.enforced:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        return False
+
+
+def stopped_entry(formula, message: str, kind: str, corrected_by, seconds: float, reproduce: str) -> dict:
+    """The report.json entry of a claim the engine could not finish: verdict "error", with the reason.
+
+    Same keys as audit.audit's entry, so every renderer reads it like any other.
+    """
+    return {
+        "id": formula.id, "title": formula.title,
+        "source": {"document": formula.source.document, "where": formula.source.where, "quote": formula.source.quote},
+        "written": formula.written, "quantity": formula.quantity, "convention": formula.convention,
+        "setting": formula.setting.describe(), "expected": formula.expected,
+        "verdict": "error", "matches_expectation": False, "examples": 0, "dtypes": {},
+        "worst_error_ratio": None, "oracles_agree": True, "worst_oracle_ratio": None, "oracle_notes": [],
+        "counterexample": {"network": None, "description": "no network: the check of this claim was stopped",
+                           "quantity": formula.quantity, "index": None, "kind": kind,
+                           "message": f"{formula.id}: {message}", "manual": None, "oracles": {},
+                           "reproduce": reproduce},
+        "diagnosis": None, "corrected_by": corrected_by, "corrects": formula.corrects, "note": formula.note,
+        "precondition_check": None, "seconds": round(seconds, 3), "ratios": [],
+    }
+
+
+def audit_with_limit(time_limit: float, command: str, log=None):
+    """An audit function for run(): the same audit, within `time_limit` seconds per claim, never raising.
+
+    `command` is the check command line (without --only) that reproduces a claim's result.
+    """
+    from backprop_audit.verdicts.audit import audit
+
+    def audit_one(formula, *, examples, dtypes, seed, corrected_by=None):
+        reproduce = f"{command} --only {formula.id} --dtypes {','.join(dtypes)} --examples {examples} --seed {seed}"
+        start = time.perf_counter()
+        try:
+            with _Timer(time_limit):
+                entry = audit(formula, examples=examples, dtypes=dtypes, seed=seed, corrected_by=corrected_by)
+        except TimeLimitExceeded:
+            entry = stopped_entry(formula, f"time limit: still running after {time_limit:g} s (--time-limit)",
+                                  "time limit", corrected_by, time.perf_counter() - start, reproduce)
+        except Exception as error:  # the engine itself failed on this claim: report it, check the others
+            entry = stopped_entry(formula, f"the check raised {type(error).__name__}: {error}", "raised",
+                                  corrected_by, time.perf_counter() - start, reproduce)
+        _as_check_entry(entry, command)
+        if log:
+            log(f"{formula.id}: {entry['verdict']} (expected {entry['expected']}, {entry['examples']} examples, "
+                f"{time.perf_counter() - start:.1f} s)")
+        return entry
+
+    return audit_one
+
+
+def _as_check_entry(entry: dict, command: str) -> None:
+    """Reproduce lines name the check command; an error verdict never matches an expectation."""
+    for holder in (entry.get("counterexample"), (entry.get("precondition_check") or {}).get("counterexample")):
+        if holder and holder.get("reproduce", "").startswith("backprop-audit report"):
+            holder["reproduce"] = command + holder["reproduce"][len("backprop-audit report"):]
+    if entry["verdict"] == "error":
+        entry["matches_expectation"] = False
+
+
+def warm_oracles(claims, dtypes) -> None:
+    """Compile the oracles once for every depth the claims can draw, before any claim's clock starts.
+
+    Why: the jax oracle compiles once per (depth, size bucket, dtype), several seconds each on a busy
+    machine; without this, whichever claim runs first would be charged for it against --time-limit.
+    """
+    from backprop_audit import references
+    from backprop_audit.model.network import smallest
+
+    for dtype in dtypes:
+        for depth in range(1, max((c.setting.depth[1] for c in claims), default=0) + 1):
+            references.quantities(smallest(depth, dtype))
+
+
+def _select(claims, only: str, problems: list):
+    if not only:
+        return claims
+    wanted = [x.strip() for x in only.split(",") if x.strip()]
+    known = {c.id for c in claims}
+    for name in wanted:
+        if name not in known:
+            problems.append(Problem("--only", f"no loaded claim has id {name!r}; loaded: {', '.join(sorted(known)) or 'none'}"))
+    return [c for c in claims if c.id in wanted]
+
+
+def _problems_markdown(problems) -> str:
+    lines = ["", "## Input errors", "", "These claims could not be loaded and were not checked:", ""]
+    lines += ["- " + str(p).replace("|", "\\|") for p in problems]
+    return "\n".join(lines) + "\n"
+
+
+def command_check(args) -> int:
+    from backprop_audit.reports.write import write_atomically
+    from backprop_audit.commands.report import write_reports
+    from backprop_audit.verdicts.run import run
+
+    def log(message):
+        print(f"backprop-audit check: {message}", file=sys.stderr, flush=True)
+
+    loaded = load_claims(args.files)
+    claims = _select(loaded.claims, args.only, loaded.problems)
+    for problem in loaded.problems:
+        log(f"input error: {problem}")
+    command = "backprop-audit check " + shlex.join(args.files)
+    warm_oracles(claims, args.dtypes)
+    report = run(claims, examples=args.examples, dtypes=args.dtypes, seed=args.seed,
+                 audit_formula=audit_with_limit(args.time_limit, command, log))
+    report["claims_files"] = list(args.files)
+    report["settings"]["time_limit_seconds"] = args.time_limit
+    report["input_errors"] = [p.as_dict() for p in loaded.problems]
+    out = Path(args.out)
+    write_reports(report, out)
+    if loaded.problems:
+        markdown = out / "REPORT.md"
+        write_atomically(markdown, markdown.read_text(encoding="utf-8") + _problems_markdown(loaded.problems))
+    entries = report["formulas"]
+    unexpected = [f["id"] for f in entries if not f["matches_expectation"]]
+    print(f"wrote {out / 'REPORT.md'} and {out / 'report.json'}: {len(entries)} claims checked, "
+          f"{sum(f['verdict'] == 'holds' for f in entries)} hold, {sum(f['verdict'] == 'fails' for f in entries)} fail, "
+          f"{sum(f['verdict'] == 'error' for f in entries)} error; "
+          f"{len(unexpected)} differ from their expectation{': ' + ', '.join(unexpected) if unexpected else ''}; "
+          f"{len(loaded.problems)} input error(s)")
+    return 2 if loaded.problems else (1 if unexpected else 0)

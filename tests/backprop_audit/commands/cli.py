@@ -1,0 +1,26 @@
+"""Check backpropagation formulas against torch.autograd and jax.grad, and write a report.
+
+Each subcommand lives in its own module backprop_audit/commands/<name>.py, which provides
+add_parser(subparsers); its handler returns the exit code (0 every verdict as expected, 1 a verdict
+differs from its expectation, 2 a usage or input error).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS = ("report", "check", "bench", "soak")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="backprop-audit", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"backprop_audit.commands.{name}").add_parser(commands)
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

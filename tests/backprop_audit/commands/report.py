@@ -1,0 +1,87 @@
+"""`backprop-audit report`: check the whole catalog and write the reports.
+
+Writes REPORT.md, report.json and report.html to --out (default reports/), and JUnit XML with
+--junit PATH. All of them are rendered first and then renamed into place together, so a run that is
+interrupted or fails while rendering leaves the previous reports as they were. When
+$GITHUB_STEP_SUMMARY is set (a GitHub Actions step), the summary table is appended to that file.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from backprop_audit.commands.progress import progress_printer
+from backprop_audit.reports.render_html import render_html
+from backprop_audit.reports.render_json import render_json
+from backprop_audit.reports.render_junit import render_junit
+from backprop_audit.reports.render_markdown import render_markdown, render_summary
+from backprop_audit.reports.write import write_all_atomically
+
+
+def add_parser(commands):
+    parser = commands.add_parser("report", help="check the whole catalog and write reports/")
+    _common_options(parser)
+    parser.add_argument("--junit", metavar="PATH", help="also write JUnit XML there (one test case per formula)")
+    parser.set_defaults(handler=command_report)
+    return parser
+
+
+def _common_options(parser):
+    parser.add_argument("--examples", type=int, default=100, help="networks per formula and dtype (default 100)")
+    parser.add_argument("--dtypes", default="float64,float32", help="comma-separated (default float64,float32)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", default="", help="comma-separated formula ids to run")
+    parser.add_argument("--out", default="reports", help="folder for the report files (default reports/)")
+
+
+def report_files(report: dict, out: Path, junit: str | None = None) -> dict:
+    """{path: text} of every report file; rendering happens here, before anything is written."""
+    files = {out / "REPORT.md": render_markdown(report), out / "report.json": render_json(report),
+             out / "report.html": render_html(report)}
+    if junit:
+        files[Path(junit)] = render_junit(report)
+    return files
+
+
+def write_reports(report: dict, out: Path, junit: str | None = None) -> list[Path]:
+    files = report_files(report, out, junit)
+    write_all_atomically(files)
+    return list(files)
+
+
+def append_step_summary(report: dict, environ=os.environ) -> None:
+    """In a GitHub Actions step, add the summary table to the job's summary page."""
+    path = environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(path, "a", encoding="utf-8") as summary:
+            summary.write("## backprop-audit\n\n" + render_summary(report, links=False) + "\n")
+
+
+def _select(formulas, only: str):
+    if not only:
+        return formulas
+    wanted = [x.strip() for x in only.split(",") if x.strip()]
+    known = {f.id for f in formulas}
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise SystemExit(f"backprop-audit: unknown formula id(s): {', '.join(unknown)}")
+    return [f for f in formulas if f.id in wanted]
+
+
+def command_report(args) -> int:
+    from backprop_audit.manual import catalog
+    from backprop_audit.verdicts.run import run
+
+    formulas = _select(catalog(), args.only)
+    progress = progress_printer()
+    if progress:
+        progress(0, len(formulas), 0, 0.0)
+    report = run(formulas, examples=args.examples, dtypes=tuple(args.dtypes.split(",")), seed=args.seed,
+                 progress=progress)
+    written = write_reports(report, Path(args.out), args.junit)
+    append_step_summary(report)
+    unexpected = [f["id"] for f in report["formulas"] if not f["matches_expectation"]]
+    print(f"wrote {', '.join(map(str, written))}: {len(report['formulas'])} formulas, "
+          f"{sum(f['verdict'] == 'holds' for f in report['formulas'])} hold; "
+          f"{len(unexpected)} differ from their expectation{': ' + ', '.join(unexpected) if unexpected else ''}")
+    return 1 if unexpected else 0

@@ -1,0 +1,97 @@
+"""`backprop-audit soak`: many checks of correct formulas (no false alarm allowed), and with --mutants the
+mutant corpus and the catalog's errata (every one must be found); writes reports/trust.json.
+
+Exit status: 0 when the soak raised no false alarm and (with --mutants) every mutant and erratum was
+found; 1 otherwise; 2 for bad options or when no oracle is installed.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+
+def add_parser(commands):
+    parser = commands.add_parser("soak", help="check correct formulas many times (false alarms) and, with "
+                                 "--mutants, the mutant corpus; write reports/trust.json")
+    parser.add_argument("--checks", type=int, default=100_000,
+                        help="checks of correct formulas (one formula on one network each; default 100000; 0: none)")
+    parser.add_argument("--large", type=int, default=16, help="large networks (widths to 512, batch to 256) per dtype")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mutants", action="store_true", help="also search the mutant corpus and the catalog errata")
+    parser.add_argument("--examples", type=int, default=50, help="networks per mutant and dtype (default 50)")
+    parser.add_argument("--dtypes", default="float64,float32", help="dtypes for the mutants (default both)")
+    parser.add_argument("--only", default="", help="comma-separated mutant or erratum ids")
+    parser.add_argument("--out", default="reports", help="folder for trust.json (default reports/)")
+    parser.set_defaults(handler=command_soak)
+    return parser
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def command_soak(args) -> int:
+    from backprop_audit import references
+    from backprop_audit.trust.soak import soak
+    from backprop_audit.trust.trust import catalog_erratum_records, mutant_records, summary, write_trust
+
+    if args.checks < 0 or args.examples < 1 or args.large < 0:
+        print("backprop-audit soak: --checks and --large must be >= 0, --examples >= 1", file=sys.stderr)
+        return 2
+    dtypes = tuple(d.strip() for d in args.dtypes.split(",") if d.strip())
+    if any(d not in ("float64", "float32") for d in dtypes):
+        print(f"backprop-audit soak: --dtypes takes float64 and/or float32, got {args.dtypes!r}", file=sys.stderr)
+        return 2
+    oracles = references.require()
+    _say(f"oracles: {', '.join(oracles)}" + (f" (missing: {', '.join(references.missing())})" if references.missing() else ""))
+    soak_summary = None
+    if args.checks:
+        start = time.perf_counter()
+        result = soak(args.checks, seed=args.seed, large=args.large,
+                      progress=lambda r, s: _say(f"  soak: {r.checks} checks, {len(r.false_alarms)} false alarms, "
+                                                 f"worst {r.worst_ratio:.3g} x tolerance, {s:.0f} s"))
+        soak_summary = result.summary()
+        _say(f"soak: {result.checks} checks of correct formulas on {result.networks} networks "
+             f"({', '.join(f'{k} {v}' for k, v in result.by_dtype.items())}; {result.skipped_networks} skipped for "
+             f"overflow) in {time.perf_counter() - start:.0f} s: {len(result.false_alarms)} false alarms; worst error / "
+             f"tolerance {result.worst_ratio:.4g} ({result.worst})")
+        for formula_id, regime, message in result.false_alarms[:10]:
+            _say(f"  FALSE ALARM {formula_id} ({regime}): {message}")
+        if result.false_alarms:
+            _say(f"  reproduce: backprop-audit soak --checks {args.checks} --large {args.large} --seed {args.seed}")
+    mutants, errata = [], []
+    if args.mutants:
+        only = {x.strip() for x in args.only.split(",") if x.strip()} or None
+
+        def show(record):
+            mark = "killed" if record["killed"] else "SURVIVED"
+            diagnosis = "" if record["expected_diagnosis"] is None else \
+                f", diagnosis {record['diagnosis_kind']} {record['fix']!r}" + ("" if record["diagnosed_as_expected"] else
+                                                                            f" (EXPECTED {record['expected_fix']!r})")
+            ratio = f"{record['ratio']:.3g} x tolerance" if record["ratio"] is not None else record["kind"] or "-"
+            _say(f"  {record['id']} [{record['dtype']}]: {mark} ({ratio}){diagnosis}" +
+                 ("" if record["killed"] and record["diagnosed_as_expected"] is not False else
+                  f"\n    reproduce: {record['reproduce']}"))
+
+        mutants = mutant_records(dtypes, args.examples, args.seed, only, progress=show)
+        errata = catalog_erratum_records(dtypes, args.examples, args.seed, only)
+        for record in errata:
+            show(record)
+    report = summary(mutants, errata, soak_summary)
+    report["settings"] = {"checks": args.checks, "large": args.large, "seed": args.seed, "mutants": args.mutants,
+                          "examples_per_mutant": args.examples, "dtypes": list(dtypes),
+                          "oracles": oracles, "missing_oracles": references.missing()}
+    path = write_trust(report, Path(args.out))
+    if args.mutants:
+        _say(f"mutants: {report['mutants_killed']} of {report['mutants']} killed "
+             f"({report['mutant_checks_killed']} of {report['mutant_checks']} searches over {', '.join(dtypes)}); "
+             f"{report['diagnosed_as_expected']} of {report['diagnosis_expected']} expected diagnoses given; "
+             f"catalog errata found {report['catalog_errata_found']} of {report['catalog_errata']}; smallest erratum "
+             f"ratio {report['smallest_erratum_ratio']} ({report['smallest_erratum']})")
+    if report.get("margin"):
+        _say(f"margin: smallest erratum ratio / worst correct ratio = {report['margin']:.3g}")
+    _say(f"wrote {path}")
+    bad = (soak_summary and soak_summary["soak_false_alarms"]) or report["mutants_survived"] or report["misdiagnosed"] \
+        or report["catalog_errata_found"] < report["catalog_errata"]
+    return 1 if bad else 0

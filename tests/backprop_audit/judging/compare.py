@@ -1,0 +1,66 @@
+"""The one comparison helper: a formula's value against an oracle's, entry by entry.
+
+Order of checks (each failure says which formula, quantity, layer, entry, and the values):
+1. the formula returned something array-like and finite;
+2. its shape equals the quantity's shape in the formula's convention;
+3. its dtype is the network's dtype (a float32 check that silently computed in float64 is no check);
+4. every entry is within its tolerance (backprop_audit.judging.tolerance), against torch and against jax.
+Never a projection (no norm of the difference, no sum): one wrong entry is a wrong formula.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Comparison:
+    ok: bool
+    ratio: float  # worst |manual - oracle| / tol over entries and both oracles (inf for shape/NaN errors)
+    problem: str  # "" when ok; otherwise one line saying what and where
+    kind: str  # "ok", "mismatch", "shape", "dtype", "nonfinite", "type"
+    index: tuple | None = None
+
+
+def worst_ratio(value: np.ndarray, reference: np.ndarray, tol: np.ndarray) -> tuple[float, tuple | None]:
+    """max |value - reference| / tol and the index where it is reached (0 where both are exactly equal)."""
+    if value.size == 0:
+        return 0.0, None
+    diff = np.abs(value.astype(np.float64, copy=False) - reference.astype(np.float64, copy=False))
+    ratio = np.zeros(diff.shape)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        np.divide(diff, tol, out=ratio, where=diff != 0)  # exactly equal entries count 0, whatever tol is
+    flat = int(np.argmax(ratio))
+    index = np.unravel_index(flat, ratio.shape) if ratio.ndim else ()
+    return float(ratio.ravel()[flat]), tuple(int(i) for i in index)
+
+
+def _fmt(x) -> str:
+    return np.format_float_scientific(float(x), precision=10, unique=False) if np.ndim(x) == 0 else str(x)
+
+
+def compare_entrywise(label: str, value, oracles: dict[str, np.ndarray], tol: np.ndarray, dtype) -> Comparison:
+    """Compare `value` (the formula's result) with each oracle's value; `label` names formula, quantity, layer."""
+    if isinstance(value, (int, float, np.number)) or isinstance(value, np.ndarray):
+        value = np.asarray(value)
+    else:
+        return Comparison(False, float("inf"), f"{label}: returned {type(value).__name__}, not an array", "type")
+    shape = next(iter(oracles.values())).shape
+    if value.shape != shape:
+        return Comparison(False, float("inf"), f"{label}: shape {value.shape}, expected {shape}", "shape")
+    if value.dtype != np.dtype(dtype):
+        return Comparison(False, float("inf"), f"{label}: dtype {value.dtype}, expected {np.dtype(dtype)}", "dtype")
+    if not np.all(np.isfinite(value)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0]) if value.ndim else ()
+        return Comparison(False, float("inf"), f"{label}: non-finite value {value[bad]} at index {bad}", "nonfinite", bad)
+    worst, where, who = 0.0, None, None
+    for name, reference in oracles.items():
+        ratio, index = worst_ratio(value, reference, tol)
+        if ratio > worst or who is None:
+            worst, where, who = ratio, index, name
+    if worst <= 1.0:
+        return Comparison(True, worst, "", "ok", where)
+    values = ", ".join(f"{n} {_fmt(r[where])}" for n, r in oracles.items())
+    return Comparison(False, worst, f"{label} at index {where}: manual {_fmt(value[where])}, {values}; "
+                      f"|error| = {worst:.3g} x tolerance ({_fmt(tol[where])})", "mismatch", where)

@@ -1,0 +1,245 @@
+"""One formula on one network: the manual value, both oracles, the comparison. One Outcome.
+
+The formula runs on a View of the network in its own convention; the oracles' canonical quantities
+and the tolerances are converted into that convention by the one adapter (convention.py). Anything
+the formula does wrong (raises, wrong shape or dtype, NaN or inf) is an Outcome with status "error"
+and a message saying which; it never stops the run.
+
+Two things can make the oracles themselves unfit to judge an entry, and both are said, never hidden:
+- torch and jax disagree beyond tolerance: the third oracle, central finite differences in float64
+  (references/finite_differences.py), decides which to keep for that quantity, and the disagreement is
+  noted (Outcome.oracle_note; search collects the notes, the report prints them as "oracle_notes");
+- a ReLU pre-activation sits on its kink (z = 0 up to rounding): the derivative does not exist there and
+  torch, jax and a textbook each pick their own subgradient (torch 0, jax 1/2, most texts 0). The entries
+  that depend on relu'(z) at the kink are known exactly (kink_masks); a disagreement confined to them is
+  classified kind "kink" (status ok, the message and oracle_note say so), a disagreement elsewhere is
+  still a mismatch. The strategies keep their networks off kinks; this is for networks built by hand.
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from backprop_audit.judging import compare
+
+from backprop_audit.judging import tolerance
+from backprop_audit.model.convention import expected_value, view_of
+from backprop_audit.model.network import RememberedPerNetwork
+from backprop_audit import references
+from backprop_audit.references import finite_differences
+
+OK, MISMATCH, ERROR = "ok", "mismatch", "error"
+KINK_ROUNDING = 4.0  # |z| within this many ε·(fan-in + 1)·Σ|W||a|+|b| of 0 counts as on the kink
+
+
+@dataclass
+class Outcome:
+    status: str  # ok | mismatch | error
+    ratio: float  # worst |manual - oracle| / tol (inf for an error)
+    message: str  # empty when ok (except kind "kink", which says which entries were excused and why)
+    network: object
+    kind: str = "ok"  # ok, kink, mismatch, shape, dtype, nonfinite, type, raised
+    quantity: str = ""  # the canonical quantity name where the worst entry is, e.g. dC/dW[2]
+    index: tuple | None = None
+    oracle_ratio: float = 0.0  # worst |torch - jax| / tol, kink entries excluded
+    oracle_note: str = ""  # set when torch and jax disagree beyond tolerance (and what decided it), or at a kink
+    manual: dict = field(default_factory=dict, repr=False)  # quantity -> value, in the formula's convention
+    oracle: dict = field(default_factory=dict, repr=False)  # oracle name -> {quantity -> value}, same
+
+    @property
+    def failed(self) -> bool:
+        return self.status != OK
+
+
+def _call(formula, view, layer):
+    with np.errstate(all="ignore"):  # overflow to inf is reported by the comparison, not as a warning
+        return formula.compute(view, layer) if formula.per_layer else formula.compute(view)
+
+
+def kinks(net) -> list[tuple[int, np.ndarray]]:
+    """[(layer, boolean (N, n_l) array of units on the kink)] for every relu layer with a unit at z = 0.
+
+    "At 0" means within rounding of 0 in the network's dtype: |z| <= KINK_ROUNDING·ε·K·M, with
+    M = Σ_k A_k |W_jk| + |b_j| the magnitude of the sum, A the absolute-value forward pass of the layers
+    below (their own rounding reaches z too: tolerance.forward_magnitudes) and K the widths summed so far.
+    Then the sign of z, and so relu'(z), is not determined by the network, only by how a framework
+    happens to round (seen: padding the jax oracle changed the sign of a z of 1e-17).
+    """
+    found = []
+    eps = tolerance.unit_roundoff(net.dtype)
+    zs, acts = tolerance._forward64(net)
+    A = tolerance.forward_magnitudes(net, zs, acts)
+    for l, layer in enumerate(net.layers, start=1):
+        if layer.activation == "relu":
+            magnitude = A[l - 1] @ np.abs(layer.W.T.astype(np.float64)) + np.abs(layer.b.astype(np.float64))
+            K = sum(net.widths[:l]) + l
+            on = np.abs(zs[l]) <= KINK_ROUNDING * eps * K * magnitude
+            if on.any():
+                found.append((l, on))
+    return found
+
+
+def kink_masks(net, found) -> dict[str, np.ndarray]:
+    """For each canonical quantity, the entries whose value depends on relu'(z) at a kink in `found`.
+
+    A kink at sample n, unit j of layer l enters δ[l][n, j], hence dW[l] row j and db[l][j], and
+    everything below layer l that sample n feeds: δ[k] and dC/da[k] row n for k < l, and all of dW[k],
+    db[k] (sums over samples). dC/da[l] and everything above layer l, and C, do not depend on it.
+    """
+    L, N, widths = net.depth, net.batch, net.widths
+    masks = {"C": np.zeros((), bool)}
+    for l in range(1, L + 1):
+        masks[f"dC/dz[{l}]"] = np.zeros((N, widths[l]), bool)
+        masks[f"dC/da[{l}]"] = np.zeros((N, widths[l]), bool)
+        masks[f"dC/dW[{l}]"] = np.zeros((widths[l], widths[l - 1]), bool)
+        masks[f"dC/db[{l}]"] = np.zeros((widths[l],), bool)
+    for l, on in found:
+        masks[f"dC/dz[{l}]"] |= on
+        masks[f"dC/dW[{l}]"][on.any(axis=0), :] = True
+        masks[f"dC/db[{l}]"] |= on.any(axis=0)
+        samples = on.any(axis=1)
+        for k in range(1, l):
+            masks[f"dC/dz[{k}]"][samples, :] = True
+            masks[f"dC/da[{k}]"][samples, :] = True
+            masks[f"dC/dW[{k}]"][:] = True
+            masks[f"dC/db[{k}]"][:] = True
+    return masks
+
+
+def _describe_kinks(found) -> str:
+    places = [f"z[{l}][{n}, {j}]" for l, on in found for n, j in np.argwhere(on)]
+    shown = ", ".join(places[:4]) + (f" and {len(places) - 4} more" if len(places) > 4 else "")
+    return (f"ReLU kink: {shown} = 0, where relu has no derivative (torch takes relu'(0) = 0, jax 1/2, "
+            f"a text its own choice)")
+
+
+def _excused(tol: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """tol with the kink entries set to inf: any difference there counts as 0 x tolerance."""
+    return tol if mask is None or not mask.any() else np.where(mask, np.inf, tol)
+
+
+def oracle_disagreement(net, answers, tolerances, masks=None) -> tuple[float, dict[str, float]]:
+    """Worst |torch - jax| / tol over every quantity (kink entries excluded), and {quantity: ratio} where > 1."""
+    if len(answers) < 2:
+        return 0.0, {}
+    (name_a, qa), (name_b, qb) = list(answers.items())[:2]
+    worst, beyond = 0.0, {}
+    for q, value in qa.items():
+        if not (np.all(np.isfinite(value)) and np.all(np.isfinite(qb[q]))):
+            continue
+        tol = _excused(tolerance.tolerance_for(tolerances[q], value), (masks or {}).get(q))
+        ratio, _ = compare.worst_ratio(value, qb[q], tol)
+        worst = max(worst, ratio)
+        if ratio > 1:
+            beyond[q] = ratio
+    return worst, beyond
+
+
+def _settle_disagreements(net, answers, beyond) -> tuple[dict[str, list[str]], list[str]]:
+    """For each disagreeing quantity, the oracles finite differences side with, and one note each."""
+    keep, notes = {}, []
+    (name_a, qa), (name_b, qb) = list(answers.items())[:2]
+    for q, ratio in sorted(beyond.items(), key=lambda item: -item[1]):
+        kept, verdict = finite_differences.decide(net, q, {name: answers[name][q] for name in answers})
+        keep[q] = kept
+        where = np.unravel_index(int(np.argmax(np.abs(qa[q].astype(float) - qb[q]))), qa[q].shape) if qa[q].ndim else ()
+        notes.append(f"{name_a} and {name_b} disagree on {q} at {tuple(int(i) for i in where)}: "
+                     f"{qa[q][where]!r} vs {qb[q][where]!r} ({ratio:.3g} x tolerance) on {net.describe()}; {verdict}")
+    return keep, notes
+
+
+def _judge(net, answers, tolerances=None, oracle_ratio=None) -> tuple:
+    """The formula-independent part of a check: (tolerances, kinks found, their masks, the oracles' worst
+    disagreement ratio, the oracles finite differences kept per disagreeing quantity, the oracle note)."""
+    tolerances = tolerances if tolerances is not None else tolerance.tolerances(net)
+    if oracle_ratio is None:
+        found = kinks(net)
+        masks = kink_masks(net, found) if found else {}
+        oracle_ratio, beyond = oracle_disagreement(net, answers, tolerances, masks)
+    else:
+        found, masks, beyond = [], {}, {}
+    keep, notes = _settle_disagreements(net, answers, beyond) if beyond else ({}, [])
+    if found:
+        notes.append(_describe_kinks(found) + "; a disagreement confined to the entries that depend on it is a kink, not a mismatch")
+    return tolerances, found, masks, oracle_ratio, keep, " | ".join(notes)
+
+
+# _judge's answer for the last networks judged, per live network and answers dict (as references.quantities
+# remembers the answers): a network is often checked by several formulas (the tests, the diagnosis, a
+# soak), and this part is about half of a single check (~1 ms of ~2 ms here). Networks larger than
+# _JUDGED_LARGEST entries are not kept: their tolerances are large.
+_JUDGED_LARGEST = 100_000
+_judged_memo = RememberedPerNetwork(256)
+
+
+def _judged(net, answers) -> tuple:
+    judged = _judged_memo.get(net, answers)
+    if judged is not None:
+        return judged
+    judged = _judge(net, answers)
+    if net.X.size + sum(layer.W.size for layer in net.layers) <= _JUDGED_LARGEST:
+        for _, B, _, _ in judged[0].values():  # shared from now on: read-only
+            B.flags.writeable = False
+        _judged_memo.put(judged, net, answers)
+    return judged
+
+
+def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None = None, *,
+             oracle_ratio: float | None = None) -> Outcome:
+    """Check `formula` on `net` against every available oracle (answers/tolerances: precomputed, optional).
+
+    oracle_ratio: given by a caller that has already established, for this network, that no ReLU unit is
+    on its kink and that the oracles agree within tolerance on every quantity, worst at this ratio
+    (screen.py does both for a whole stack of networks at once); then those two steps are skipped here.
+    """
+    answers = answers if answers is not None else references.quantities(net)
+    if tolerances is None and oracle_ratio is None:
+        tolerances, found, masks, oracle_ratio, keep, oracle_note = _judged(net, answers)
+    else:
+        tolerances, found, masks, oracle_ratio, keep, oracle_note = _judge(net, answers, tolerances, oracle_ratio)
+    view = view_of(net, formula.convention)
+    worst = compare.Comparison(True, 0.0, "", "ok")
+    worst_q, excused = "", []
+    manual_values, oracle_values = {}, {name: {} for name in answers}
+    for layer in formula.layers(net.depth):
+        q = formula.quantity_at(layer)
+        label = f"{formula.id}: {q}" + (f" (layer {layer})" if layer else "")
+        if layer and not 1 <= layer <= net.depth:
+            return Outcome(ERROR, float("inf"), f"{label}: layer {layer} does not exist in a depth-{net.depth} "
+                           f"network", net, "shape", q)
+        try:
+            value = _call(formula, view, layer)
+        except Exception as error:  # the formula itself failed: a finding, not a crash
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            return Outcome(ERROR, float("inf"), f"{label}: raised {type(error).__name__}: {error} "
+                           f"(at {where.name}, line {where.lineno})", net, "raised", q,
+                           oracle_ratio=oracle_ratio, oracle_note=oracle_note)
+        judges = keep.get(q, list(answers))  # the oracles finite differences kept, or both
+        expected = {name: expected_value(q, answers[name][q], formula.convention) for name in judges}
+        reference = answers[judges[0]][q]
+        tol = expected_value(q, tolerance.tolerance_for(tolerances[q], reference), formula.convention)
+        result = compare.compare_entrywise(label, value, expected, tol, net.dtype)
+        if result.kind == "mismatch" and masks.get(q) is not None and masks[q].any():
+            away = compare.compare_entrywise(label, value, expected,
+                                             _excused(tol, expected_value(q, masks[q], formula.convention)), net.dtype)
+            if away.ok:  # the formula differs only where relu'(0) is a choice: undecidable, not wrong
+                excused.append(f"{label} differs from the oracles only at entries that depend on relu'(0)")
+            result = away
+        manual_values[q] = np.asarray(value) if isinstance(value, (np.ndarray, np.number, float, int)) else value
+        for name in answers:
+            oracle_values[name][q] = expected[name] if name in expected else \
+                expected_value(q, answers[name][q], formula.convention)
+        if not result.ok:
+            status = MISMATCH if result.kind == "mismatch" else ERROR
+            return Outcome(status, result.ratio, result.problem, net, result.kind, q, result.index,
+                           oracle_ratio, oracle_note, manual_values, oracle_values)
+        if result.ratio >= worst.ratio:
+            worst, worst_q = result, q
+    if excused:
+        message = "; ".join(excused) + f" ({_describe_kinks(found)}): classified as a kink, not a mismatch"
+        return Outcome(OK, worst.ratio, message, net, "kink", worst_q, worst.index, oracle_ratio,
+                       oracle_note, manual_values, oracle_values)
+    return Outcome(OK, worst.ratio, "", net, "ok", worst_q, worst.index, oracle_ratio, oracle_note,
+                   manual_values, oracle_values)

@@ -1,0 +1,202 @@
+"""Search: Hypothesis draws networks within a formula's setting until the formula fails, then shrinks.
+
+The property is "the formula's value equals both oracles' within tolerance". Hypothesis runs it on
+`examples` networks; on a failure it shrinks to the smallest network that still fails (fewest layers,
+narrowest widths, smallest batch, simplest values) and replays that one last, so the exception we catch
+carries the minimal counterexample. Failing outcomes met on the way are kept for the diagnosis.
+
+It runs in two passes, because checking networks one at a time costs ~2 ms each in oracle and NumPy
+overhead, and checking a stack of them at once (screen.py) costs a tenth of that:
+1. Hypothesis draws the `examples` networks with the generate phase only and nothing checked; the
+   screen checks them all (the same evaluate() verdict per network). If every one holds, that is the
+   result. The first PROBE networks are drawn and checked first: most errata fail on one of them, and
+   the rest need not be drawn (~1 ms a network). Hypothesis draws the same first networks whatever the
+   number of examples asked for (a network is one choice, see strategies.py; tests/test_search.py).
+2. Otherwise the property runs as described above, one network at a time, with the same seed: Hypothesis
+   draws the same networks in the same order (its generation does not depend on the test's outcome
+   until one fails), so it meets the same first failure, then shrinks it. Should it not meet it, the
+   failure the screen found is reported as it was drawn, unshrunk, and says so.
+"""
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, given, seed as hypothesis_seed, settings
+
+from backprop_audit.judging.evaluate import Outcome, evaluate
+from backprop_audit.batching.screen import check_many
+from backprop_audit.searching.strategies import in_dtype, networks
+
+KEEP_FAILURES = 12  # failing outcomes kept (besides the minimal one) for the diagnosis
+PROBE = 8  # networks drawn and checked before the others
+
+
+class Counterexample(AssertionError):
+    """Raised inside the property; Hypothesis shrinks and re-raises the minimal one."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+@dataclass
+class SearchResult:
+    formula_id: str
+    dtype: str
+    examples: int = 0  # networks checked
+    passed: int = 0
+    ratios: list = field(default_factory=list)  # error/tol of every passing example (for the plots)
+    worst_ratio: float = 0.0
+    worst_oracle_ratio: float = 0.0
+    oracle_notes: list = field(default_factory=list)
+    minimal: Outcome | None = None  # the shrunk counterexample, None when the formula held
+    failures: list = field(default_factory=list)  # other failing outcomes seen (diagnosis material)
+    seconds: float = 0.0
+    reproduce: str = ""
+
+    @property
+    def held(self) -> bool:
+        return self.minimal is None
+
+
+def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed: int = 0,
+           shrink: bool = True, strategy=None, keep_going: bool = False,
+           keep: int = KEEP_FAILURES, batched: bool = True) -> SearchResult:
+    """Run the Hypothesis search for `formula` in `dtype`; `setting` defaults to the formula's own.
+
+    keep_going: do not stop at a failure, just collect up to `keep` failing outcomes (diagnosis material).
+    batched: check the drawn networks as stacks first (see the module docstring); False checks each
+    network as Hypothesis draws it, which is what the second pass always does.
+    """
+    setting = setting or formula.setting
+    result = SearchResult(formula.id, dtype)
+    remembered = strategy is None  # the default strategy's first pass may come from drawn_networks
+    strategy = strategy if strategy is not None else networks(setting, dtype=np.dtype(dtype), min_depth=formula.min_depth())
+    phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else [])
+
+    def record(outcome: Outcome):
+        result.examples += 1
+        result.worst_oracle_ratio = max(result.worst_oracle_ratio, outcome.oracle_ratio)
+        if outcome.oracle_note and len(result.oracle_notes) < 5:
+            result.oracle_notes.append(outcome.oracle_note)
+        if outcome.failed:
+            if len(result.failures) < keep:
+                result.failures.append(outcome)
+        else:
+            result.passed += 1
+            result.ratios.append(outcome.ratio)
+            result.worst_ratio = max(result.worst_ratio, outcome.ratio)
+
+    # Outcomes by network content. Hypothesis never repeats a choice sequence, but while shrinking it
+    # tries many that decode to a network already checked: a byte of a layer the network does not have
+    # (its scale, its decimals), a field read modulo its span (strategies._Layout). Seen: half of the
+    # catalog's shrink steps.
+    checked: dict[bytes, Outcome] = {}
+
+    @hypothesis_seed(seed)
+    @settings(max_examples=examples, database=None, deadline=None, phases=phases, report_multiple_bugs=False, print_blob=False,
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def property_holds(net):
+        key = net.fingerprint()
+        outcome = checked.get(key) or checked.setdefault(key, evaluate(formula, net))
+        record(outcome)
+        if outcome.failed and not keep_going:
+            raise Counterexample(outcome)
+
+    start = time.perf_counter()
+    screened = None
+    if batched:
+        def drawn(count: int):
+            cast = _first_pass(setting, formula.min_depth(), str(np.dtype(dtype)), count, seed) if remembered else None
+            return cast if cast is not None else draw(strategy, count, seed=seed)
+
+        screened = _probe_then_rest(formula, drawn, examples, keep_going, keep)
+        first = next((i for i, outcome in enumerate(screened) if outcome.failed), None)
+        if keep_going or first is None or not shrink:
+            # without shrinking, the property pass would stop at this same first failure and keep it as is
+            for outcome in screened if keep_going or first is None else screened[:first + 1]:
+                record(outcome)
+            if first is not None and not keep_going:
+                result.minimal = screened[first]
+            result.seconds = time.perf_counter() - start
+            return result
+    try:
+        property_holds()
+    except Counterexample as found:
+        result.minimal = found.outcome
+    if result.minimal is None and screened is not None:  # Hypothesis did not draw the same networks again
+        first = next(outcome for outcome in screened if outcome.failed)
+        first.message += " (found by the batched pass; Hypothesis did not draw it again, so it is not shrunk)"
+        result.minimal = first
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _probe_then_rest(formula, drawn, examples: int, keep_going: bool, keep: int) -> list:
+    """check_many over drawn(examples), the first PROBE networks first: when one of them fails (and the
+    search stops at a failure) the others are never drawn."""
+    probe = min(PROBE, examples)
+    if keep_going or probe == examples:
+        return check_many(formula, drawn(examples), stop_at_failure=not keep_going, judged=keep)
+    head = check_many(formula, drawn(probe), stop_at_failure=True, judged=keep)
+    if any(outcome.failed for outcome in head):
+        return head
+    return head + check_many(formula, drawn(examples)[probe:], stop_at_failure=True, judged=keep)
+
+
+@functools.lru_cache(maxsize=256)
+def _first_pass(setting, min_depth: int, dtype: str, examples: int, seed: int) -> tuple | None:
+    """The default strategy's networks in `dtype` from the remembered float64 draw, or None when one of
+    them is rejected in this dtype (then this dtype's strategy draws others: draw() must run it).
+    Remembered too: the same network objects each time, so screen.py's remembered stacks apply."""
+    cast = tuple(in_dtype(net, dtype) for net in drawn_networks(setting, min_depth, examples, seed))
+    return cast if all(net is not None for net in cast) else None
+
+
+_DRAWN: dict = {}  # (setting, min_depth, seed) -> the longest draw made, oldest first
+REMEMBERED_DRAWS = 256
+
+
+def drawn_networks(setting, min_depth: int, examples: int, seed: int) -> tuple:
+    """draw() of the float64 `networks` strategy, remembered: many formulas share a setting (the catalog's
+    84 records have 16 (setting, depth) pairs), and the same seed gives the same networks, the first k of
+    a longer draw being a draw of k. A Network is frozen and every View a formula gets holds copies of
+    its arrays, so sharing them is safe."""
+    key = (setting, min_depth, seed)
+    longest = _DRAWN.get(key, ())
+    if len(longest) < examples:
+        longest = tuple(draw(networks(setting, dtype=np.float64, min_depth=min_depth), examples, seed=seed))
+        _DRAWN.pop(key, None)
+        _DRAWN[key] = longest
+        if len(_DRAWN) > REMEMBERED_DRAWS:
+            del _DRAWN[next(iter(_DRAWN))]
+    return longest[:examples]
+
+
+def forget_draws() -> None:
+    """Drop the remembered draws (the benchmark measures a search that draws its networks)."""
+    _DRAWN.clear()
+    _first_pass.cache_clear()
+
+
+def draw(strategy, examples: int, *, seed: int = 0) -> list:
+    """The networks Hypothesis generates for `examples` examples with `seed`, in order, nothing checked:
+    the same networks, in the same order, that the property-running pass meets before its first failure.
+
+    Both passes are seeded explicitly: Hypothesis's `derandomize` seeds from a hash of the test
+    function, which differs between the two (seen: the second pass then drew other networks)."""
+    drawn = []
+
+    @hypothesis_seed(seed)
+    @settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(net):
+        drawn.append(net)
+
+    collect()
+    return drawn

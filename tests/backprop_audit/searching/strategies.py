@@ -1,0 +1,309 @@
+"""Hypothesis strategies for networks, layered: structure first, then values, then the network.
+
+A network is one Hypothesis choice: a fixed-length byte string whose fields (_Layout) are the structure
+(depth, widths, batch, activations, loss, target kind) and, per matrix, a scale and a number of decimal
+places, then one seed. Hypothesis shrinks a byte string byte by byte toward 0, so the structure shrinks
+to the fewest layers, the narrowest widths, the smallest batch and the first-listed names, and the
+values to scale 1, one decimal and seed 0, i.e. short decimals such as 0.3 or -1.2 in a counterexample.
+NumPy's generator fills every matrix from the seed (fast, thousands of entries in one draw), then the
+entries are rounded to their decimals and scaled. (Drawn field by field, a network was ~40 Hypothesis
+choices at ~85 µs each: see `networks`.)
+`arrays()` would shrink every cell to one value; a near-constant matrix hides a transposition, so a
+matrix whose entries are (nearly) all equal gets a ramp added (never the case for single entries).
+
+ReLU kinks: a pre-activation at exactly 0 has no derivative; torch, jax and a textbook each pick a
+subgradient. Networks are nudged away from kinks (every relu pre-activation at least KINK_MARGIN from 0,
+by shifting that unit's bias), so a disagreement there can never be mistaken for an erratum.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from hypothesis import note, reject
+from hypothesis.control import current_build_context
+from hypothesis import strategies as st
+
+from backprop_audit.model.formula import Setting
+from backprop_audit.model.network import LOSS_NEEDS_OUTPUT, Layer, Network
+
+SCALES = (1.0, 0.5, 2.0, 0.25, 4.0)  # first is the shrink target
+DIGITS = (1, 0, 2, 3, 6)
+KINK_MARGIN = 1e-3
+
+
+def _fill(rng, shape: tuple[int, ...], dtype, scale: float, places: int) -> np.ndarray:
+    """Uniform entries in [-1.5, 1.5] rounded to `places` decimals, times `scale`; never near-constant."""
+    return _values(rng.random(int(np.prod(shape))), shape, dtype, scale, places)
+
+
+def _values(uniform: np.ndarray, shape: tuple[int, ...], dtype, scale: float, places: int) -> np.ndarray:
+    """_fill from given uniforms in [0, 1) (the first prod(shape) of them)."""
+    m = np.round(-1.5 + 3.0 * uniform[:math.prod(shape)].reshape(shape), places) * scale
+    if _constant_rows(m.reshape(1, -1), [m.size])[0]:
+        m = _ramped(m, scale)
+    return m.astype(dtype)
+
+
+def _constant_rows(block: np.ndarray, sizes: list[int]) -> np.ndarray:
+    """For each row of `block`, whether its first sizes[m] entries are (nearly) all equal: such a matrix
+    gets a ramp (_ramped), since a constant matrix hides a transpose."""
+    sizes = np.array(sizes)[:, None]
+    used = np.arange(block.shape[1]) < sizes
+    high, low = np.where(used, block, -np.inf).max(axis=1), np.where(used, block, np.inf).min(axis=1)
+    return (sizes[:, 0] > 1) & (high - low <= 1e-3 * (np.maximum(np.abs(high), np.abs(low)) + 1e-3))
+
+
+def _ramped(m: np.ndarray, scale: float) -> np.ndarray:
+    """m plus a ramp 0.1·scale·(1, 2, 3, ...): entries no longer (nearly) all equal."""
+    return m + scale * 0.1 * np.arange(1, m.size + 1).reshape(m.shape)
+
+
+def _fill_targets(rng, kind, shape, dtype, scale: float = 1.0, places: int = 1):
+    """Y of `shape` from a NumPy generator (the sweep's draw; the strategy uses _target_values)."""
+    if kind == "real":
+        return _fill(rng, shape, dtype, scale, places)
+    return _target_values(rng.random(int(np.prod(shape))), kind, shape, dtype)
+
+
+def _target_values(uniform: np.ndarray, kind: str, shape: tuple[int, int], dtype) -> np.ndarray:
+    """Y of `shape` from uniforms in [0, 1): one-hot rows, probability rows (sum 1) or {0,1} labels."""
+    n, k = shape
+    u = uniform[:n * k].reshape(shape)
+    if kind == "onehot":
+        y = np.zeros(shape)
+        y[np.arange(n), np.minimum((u[:, 0] * k).astype(int), k - 1)] = 1
+    elif kind == "prob":
+        y = np.round(0.05 + 0.95 * u, 2)
+        y = y / y.sum(axis=1, keepdims=True)
+    elif kind == "binary":
+        y = (u < 0.5).astype(float)
+    else:
+        raise ValueError(f"unknown target kind {kind!r}")
+    return y.astype(dtype)
+
+
+def compatible_targets(loss: str, kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """Target kinds that make sense for a loss: a cross-entropy wants y in [0, 1]."""
+    if loss in ("softmax_ce", "sigmoid_bce"):
+        kinds = tuple(k for k in kinds if k != "real") or kinds
+    return kinds
+
+
+def _move_off_kinks(layers: list[Layer], X: np.ndarray) -> list[Layer]:
+    """Shift relu units' biases so no pre-activation lies within KINK_MARGIN of 0 (float64 forward)."""
+    a = X.astype(np.float64)
+    out = []
+    for layer in layers:
+        W, b = layer.W, layer.b.copy()
+        if layer.activation == "relu":
+            for _ in range(4):
+                z = a @ W.T.astype(np.float64) + b
+                close = np.abs(z) < KINK_MARGIN
+                if not close.any():
+                    break
+                b = (b + 4 * KINK_MARGIN * close.any(axis=0)).astype(b.dtype)
+        z = a @ W.T.astype(np.float64) + b
+        out.append(Layer(W, b, layer.activation))
+        a = _activate64(layer.activation, z)
+    return out
+
+
+def _activate64(name, z):
+    if name == "sigmoid":
+        with np.errstate(over="ignore"):
+            return 1 / (1 + np.exp(-z))
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "relu":
+        return np.maximum(z, 0)
+    return z  # identity; softmax is only ever the last layer
+
+
+def _on_kink(layers, X) -> bool:
+    a = X.astype(np.float64)
+    for layer in layers:
+        z = a @ layer.W.T.astype(np.float64) + layer.b
+        if layer.activation == "relu" and (np.abs(z) < KINK_MARGIN / 2).any():
+            return True
+        a = _activate64(layer.activation, z)
+    return False
+
+
+@st.composite
+def architectures(draw, setting: Setting, *, min_depth: int = 1):
+    """(widths, batch, activations, loss, target kind) within `setting`."""
+    layout = _layout(setting, min_depth, SCALES, SCALES)
+    return layout.architecture(draw(_blobs(layout.size)))
+
+
+@functools.lru_cache(maxsize=None)
+def _loss_output_pairs(setting: Setting) -> tuple:
+    return tuple((loss, out) for loss in setting.loss for out in setting.output
+                 if LOSS_NEEDS_OUTPUT.get(loss, out) == out)
+
+
+@functools.lru_cache(maxsize=None)
+def _blobs(size: int):
+    return st.binary(min_size=size, max_size=size)
+
+
+class _Field:
+    """One field of the network's byte string: `width` bytes read big-endian, mapped onto `span` values."""
+
+    def __init__(self, start: int, span: int):
+        self.start, self.span = start, span
+        self.width = max(1, (span - 1).bit_length() + 7 >> 3)
+
+    def read(self, blob: bytes) -> int:
+        return int.from_bytes(blob[self.start:self.start + self.width], "big") % self.span
+
+
+class _Layout:
+    """Where each choice of a network sits in its byte string, for one setting (built once, cached).
+
+    In the order Hypothesis shrinks them (left to right): depth, widths, batch, loss and output
+    activation, hidden activations, target kind, then per matrix (W[l], b[l] for every possible layer,
+    X, Y) its scale and its decimal places, then the seed. A byte shrinks toward 0, which decodes to the
+    smallest value or the first-listed name: so the shrunk network has the fewest layers, the narrowest
+    widths, the smallest batch, the first-listed activations, scale 1, one decimal, seed 0.
+    """
+
+    def __init__(self, setting: Setting, min_depth: int, scales: tuple, input_scales: tuple):
+        self.setting = setting
+        self.depths = (max(setting.depth[0], min_depth), setting.depth[1])
+        self.pairs = _loss_output_pairs(setting)
+        self.kinds = {loss: compatible_targets(loss, setting.targets) for loss in setting.loss}
+        self.scales, self.input_scales = tuple(scales), tuple(input_scales)
+        max_depth = self.depths[1]
+        self.matrices = 2 * max_depth + 2  # W[l], b[l] for l = 1..max depth, then X, Y
+        position = 0
+
+        def field(span: int) -> _Field:
+            nonlocal position
+            made = _Field(position, span)
+            position += made.width
+            return made
+
+        self.depth = field(self.depths[1] - self.depths[0] + 1)
+        width_span = setting.width[1] - setting.width[0] + 1
+        self.widths = [field(width_span) for _ in range(1 if setting.square else max_depth + 1)]
+        self.batch = field(setting.batch[1] - setting.batch[0] + 1)
+        self.pair = field(len(self.pairs))
+        self.hidden = [field(len(setting.hidden)) for _ in range(max_depth - 1)]
+        self.kind = field(4)
+        self.scale = [field(len(self.scales)) for _ in range(2 * max_depth)] + [field(len(self.input_scales)), field(len(SCALES))]
+        self.places = [field(len(DIGITS)) for _ in range(self.matrices)]
+        self.seed = _Field(position, 2**32)
+        # (scales, byte position) per matrix: W and b take `scales`, X `input_scales`, a real Y the
+        # default SCALES; one byte each (<= 256 options)
+        options = [self.scales] * (2 * max_depth) + [self.input_scales, SCALES]
+        self.scale_of = [(options[m], f.start) for m, f in enumerate(self.scale)]
+        self.places_at = [f.start for f in self.places]
+        self.size = position + self.seed.width
+
+    def architecture(self, blob: bytes):
+        s = self.setting
+        depth = self.depths[0] + self.depth.read(blob)
+        if s.square:
+            widths = [s.width[0] + self.widths[0].read(blob)] * (depth + 1)
+        else:
+            widths = [s.width[0] + self.widths[i].read(blob) for i in range(depth + 1)]
+        batch = s.batch[0] + self.batch.read(blob)
+        loss, output = self.pairs[self.pair.read(blob)]
+        hidden = [s.hidden[self.hidden[i].read(blob)] for i in range(depth - 1)]
+        kinds = self.kinds[loss]
+        kind = kinds[self.kind.read(blob) % len(kinds)]
+        return widths, batch, hidden + [output], loss, kind
+
+    def values(self, blob: bytes, widths, batch, kind, dtype):
+        """W[l], b[l] for each layer, X and Y, filled from the seed, scaled and rounded per matrix.
+
+        Row m of one uniform block holds matrix m's entries; the affine map to [-1.5, 1.5], the rounding
+        (np.round(x, p) is rint(x·10^p)/10^p) and the scale run once over the whole block, one row per
+        matrix, because per-matrix NumPy calls were most of a draw's cost."""
+        depth = len(widths) - 1
+        max_depth = self.depths[1]
+        shapes = [(widths[l // 2 + 1], widths[l // 2]) if l % 2 == 0 else (widths[l // 2 + 1],)
+                  for l in range(2 * depth)] + [()] * (2 * (max_depth - depth)) + [(batch, widths[0]), (batch, widths[-1])]
+        sizes = [math.prod(shape) if shape else 0 for shape in shapes]
+        scale = np.array([options[blob[at] % len(options)] for options, at in self.scale_of])[:, None]
+        power = np.array([10.0 ** DIGITS[blob[at] % len(DIGITS)] for at in self.places_at])[:, None]
+        # Column-major: the first k draws of the stream give the first entry of every matrix, and so
+        # on, so matrix m's first entries do not depend on how large the other matrices are.
+        uniform = np.random.default_rng(self.seed.read(blob)).random((max(sizes), self.matrices)).T
+        block = np.rint((3.0 * uniform - 1.5) * power) / power * scale
+        constant = _constant_rows(block, sizes)
+
+        def matrix(m: int, shape):
+            values = block[m, :math.prod(shape)].reshape(shape)
+            if constant[m]:
+                values = _ramped(values, scale[m, 0])
+            return values.astype(dtype)
+
+        layers = [(matrix(2 * (l - 1), (widths[l], widths[l - 1])), matrix(2 * (l - 1) + 1, (widths[l],)))
+                  for l in range(1, depth + 1)]
+        X = matrix(2 * max_depth, (batch, widths[0]))
+        y_row = 2 * max_depth + 1
+        if kind == "real":
+            Y = matrix(y_row, (batch, widths[-1]))
+        else:
+            Y = _target_values(uniform[y_row], kind, (batch, widths[-1]), dtype)
+        return layers, X, Y
+
+
+@functools.lru_cache(maxsize=None)
+def _layout(setting: Setting, min_depth: int, scales: tuple, input_scales: tuple) -> _Layout:
+    return _Layout(setting, min_depth, scales, input_scales)
+
+
+@st.composite
+def networks(draw, setting: Setting = Setting(), *, dtype=np.float64, min_depth: int = 1,
+             scales=SCALES, input_scales=SCALES):
+    """A Network within `setting`, in `dtype`, nudged off ReLU kinks; its arrays are note()d.
+
+    The whole network is ONE Hypothesis choice, a fixed-length byte string that _Layout decodes field by
+    field. Why: Hypothesis 6.155 costs ~85 µs per choice here (measured: a test drawing one integer runs
+    at ~1,560 examples/s, each further integer adds ~85 µs), and a network drawn field by field took ~40
+    choices, capping the search at ~250 networks/s before any check. As one byte string it is one choice;
+    Hypothesis shrinks a byte string byte by byte toward 0, so each field still shrinks on its own, to
+    the same targets as before (see _Layout).
+    """
+    layout = _layout(setting, min_depth, tuple(scales), tuple(input_scales))
+    blob = draw(_blobs(layout.size))
+    widths, batch, activations, loss, kind = layout.architecture(blob)
+    values, X, Y = layout.values(blob, widths, batch, kind, np.float64)
+    layers = [Layer(W, b, activation) for (W, b), activation in zip(values, activations)]
+    if "relu" in activations:
+        layers = _move_off_kinks(layers, X)
+        if _on_kink(layers, X):
+            reject()
+    net = in_dtype(Network(tuple(layers), loss, X, Y, kind), dtype)
+    if net is None:
+        reject()
+    layers = net.layers
+    if current_build_context().is_final:  # printing arrays is slow: only for the reported example
+        note(f"network: {net.describe()}")
+        for l, layer in enumerate(layers, start=1):
+            note(f"W[{l}] =\n{layer.W}\nb[{l}] = {layer.b}")
+        note(f"X =\n{net.X}\nY =\n{net.Y}")
+    return net
+
+
+def in_dtype(net: Network, dtype) -> Network | None:
+    """A drawn network (float64) in `dtype`: `networks(dtype=...)` is exactly this of the float64 network
+    drawn from the same choices, so one draw serves both dtypes (audit.py draws once per formula).
+
+    Casting can put a nudged ReLU pre-activation back within KINK_MARGIN / 2 of 0 (float32 rounding of
+    the bias); such a network is nudged again in `dtype`, and None (the strategy rejects it) if that fails."""
+    dtype = np.dtype(dtype)
+    if net.dtype == dtype:
+        return net
+    cast = net.astype(dtype)
+    if not any(layer.activation == "relu" for layer in cast.layers) or not _on_kink(cast.layers, cast.X):
+        return cast
+    layers = _move_off_kinks(list(cast.layers), cast.X)
+    if _on_kink(layers, cast.X):
+        return None
+    return Network(tuple(layers), cast.loss, cast.X, cast.Y, cast.targets)

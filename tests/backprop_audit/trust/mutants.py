@@ -1,0 +1,193 @@
+"""The mutant corpus: deliberately wrong variants of correct backpropagation formulas.
+
+Each mutant is a Formula record (expected "erratum") with the kind of mistake textbooks make, and where
+a simple transform undoes it, the diagnosis the engine must give (its kind and fix). The engine is
+trusted only if search finds every one of them (verdict fails or error) and names the transform where
+there is one. Used by tests/test_mutants.py (float64) and `backprop-audit soak --mutants` (both dtypes).
+
+Notation (row convention unless the record says "column"): n.a[l], n.z[l] are (N, n_l), n.W[l] is
+(in, out), n.b[l] is (out,), n.y is (N, n_L); in the column convention all of these are transposed and
+n.b[l] is (out, 1). The correct forms are in the docstring of each group.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from backprop_audit import Formula, Setting, Source
+from backprop_audit.manual.forward import sigmoid, sigmoid_prime, softmax
+
+
+@dataclass(frozen=True)
+class Mutant:
+    formula: Formula
+    mistake: str  # sign, factor, batch-mean, transpose, swapped-operands, derivative-of-a, activation-derivative,
+    # layer-index, dropped-bias, broadcasting, wrong-axis, per-sample
+    diagnosis: str | None = None  # the Diagnosis.kind expected, None where no simple transform fits
+    fix: str | None = None  # the Diagnosis.fix expected (e.g. "x 1/N")
+
+
+SOURCE = Source("mutants", "backprop_audit/trust/mutants.py", "a deliberately wrong variant of a correct formula")
+IDENTITY_HALF = Setting(depth=(1, 2), width=(1, 4), batch=(1, 4), output=("identity",), loss=("half_sum_sq",))
+IDENTITY_SUM = IDENTITY_HALF.restricted(loss=("sum_sq",))
+IDENTITY_MEAN_HALF = IDENTITY_HALF.restricted(loss=("mean_half_sum_sq",))
+IDENTITY_MEAN_SUM = IDENTITY_HALF.restricted(loss=("mean_sum_sq",))
+SIGMOID_HALF = IDENTITY_HALF.restricted(hidden=("sigmoid",), output=("sigmoid",))
+TANH_HALF = IDENTITY_HALF.restricted(hidden=("tanh",), output=("tanh",))
+SOFTMAX_CE = Setting(depth=(1, 2), width=(2, 4), batch=(1, 4), output=("softmax",), loss=("softmax_ce",),
+                     targets=("onehot",))
+SIGMOID_BCE = Setting(depth=(1, 2), width=(1, 4), batch=(1, 4), output=("sigmoid",), loss=("sigmoid_bce",),
+                      targets=("binary",))
+DEEP_SIGMOID = Setting(depth=(2, 3), width=(1, 4), batch=(1, 4), hidden=("sigmoid",), output=("identity",),
+                       loss=("half_sum_sq",))
+DEEP_TANH = DEEP_SIGMOID.restricted(hidden=("tanh",))
+DEEP_RELU = DEEP_SIGMOID.restricted(hidden=("relu",))
+SQUARE_DEEP = DEEP_SIGMOID.restricted(square=True, width=(2, 4))
+
+MUTANTS: list[Mutant] = []
+
+
+def mutant(id_, mistake, quantity, setting, compute, *, convention="row", diagnosis=None, fix=None, written="-"):
+    formula = Formula(id=f"mutant-{id_}", title=f"mutant: {mistake}", source=SOURCE, written=written,
+                      convention=convention, quantity=quantity, setting=setting, compute=compute,
+                      expected="erratum", note=mistake)
+    MUTANTS.append(Mutant(formula, mistake, diagnosis, fix))
+
+
+def out(n):
+    """a[L] - y: dC/dz[L] for an identity output and ½Σ(a - y)² (also dC/da[L])."""
+    return n.a[n.L] - n.y
+
+
+def delta_below(n, delta_L):
+    """δ[L-1] = δ[L] W[L]ᵀ ⊙ g'(z[L-1]) in the row convention (the correct recursion)."""
+    from backprop_audit.manual.forward import derivative
+    return (delta_L @ n.W[n.L].T) * derivative(n.activation[n.L - 1], n.z[n.L - 1])
+
+
+# --- sign -----------------------------------------------------------------------------------------------
+mutant("sign-output-delta", "sign", "dC/dz[L]", IDENTITY_HALF, lambda n: n.y - n.a[n.L], diagnosis="sign", fix="x -1")
+mutant("sign-softmax-ce", "sign", "dC/dz[L]", SOFTMAX_CE, lambda n: (n.y - n.a[n.L]) / n.N, diagnosis="sign", fix="x -1")
+mutant("sign-bce", "sign", "dC/dz[L]", SIGMOID_BCE, lambda n: (n.y - n.a[n.L]) / n.N, diagnosis="sign", fix="x -1")
+mutant("sign-recursion", "sign", "dC/dz[L-1]", DEEP_SIGMOID, lambda n: -delta_below(n, out(n)), diagnosis="sign", fix="x -1")
+mutant("sign-weight-gradient", "sign", "dC/dW[L]", IDENTITY_HALF, lambda n: -(n.a[n.L - 1].T @ out(n)),
+       diagnosis="sign", fix="x -1")
+mutant("sign-bias-gradient", "sign", "dC/db[L]", IDENTITY_HALF, lambda n: -out(n).sum(axis=0), diagnosis="sign", fix="x -1")
+
+# --- factor 2 or 1/2 ------------------------------------------------------------------------------------
+mutant("factor-2-half-sq", "factor 2", "dC/dz[L]", IDENTITY_HALF, lambda n: 2 * out(n), diagnosis="factor", fix="x 1/2")
+mutant("factor-half-sum-sq", "factor 1/2", "dC/dz[L]", IDENTITY_SUM, out, diagnosis="factor", fix="x 2")
+mutant("factor-2-weight-gradient", "factor 2", "dC/dW[L]", IDENTITY_HALF, lambda n: 2 * (n.a[n.L - 1].T @ out(n)),
+       diagnosis="factor", fix="x 1/2")
+mutant("factor-half-bias", "factor 1/2", "dC/db[L]", IDENTITY_HALF, lambda n: 0.5 * out(n).sum(axis=0),
+       diagnosis="factor", fix="x 2")
+mutant("factor-mean-sum-sq-missing-2", "factor 1/2", "dC/da[L]", IDENTITY_MEAN_SUM, lambda n: out(n) / n.N,
+       diagnosis="factor", fix="x 2")
+mutant("factor-2-activation-gradient", "factor 2", "dC/da[L]", SIGMOID_HALF, lambda n: 2 * out(n),
+       diagnosis="factor", fix="x 1/2")
+
+# --- 1/N missing or doubled -----------------------------------------------------------------------------
+mutant("batch-mean-missing", "1/N missing", "dC/dz[L]", IDENTITY_MEAN_HALF, out, diagnosis="factor", fix="x 1/N")
+mutant("batch-mean-missing-softmax-ce", "1/N missing", "dC/dz[L]", SOFTMAX_CE, lambda n: n.a[n.L] - n.y,
+       diagnosis="factor", fix="x 1/N")
+mutant("batch-mean-doubled-softmax-ce", "1/N doubled", "dC/dz[L]", SOFTMAX_CE, lambda n: (n.a[n.L] - n.y) / n.N**2,
+       diagnosis="factor", fix="x N")
+mutant("batch-mean-missing-weights", "1/N missing", "dC/dW[L]", IDENTITY_MEAN_HALF, lambda n: n.a[n.L - 1].T @ out(n),
+       diagnosis="factor", fix="x 1/N")
+mutant("batch-mean-missing-bias", "1/N missing", "dC/db[L]", IDENTITY_MEAN_HALF, lambda n: out(n).sum(axis=0),
+       diagnosis="factor", fix="x 1/N")
+mutant("batch-mean-spurious-bias", "1/N where the loss is a sum", "dC/db[L]", IDENTITY_HALF, lambda n: out(n).mean(axis=0),
+       diagnosis="factor", fix="x N")
+mutant("batch-mean-missing-bce", "1/N missing", "dC/dz[L]", SIGMOID_BCE, lambda n: n.a[n.L] - n.y,
+       diagnosis="factor", fix="x 1/N")
+
+# --- transpose and swapped operands ---------------------------------------------------------------------
+mutant("transpose-weight-gradient-row", "transpose", "dC/dW[L]", IDENTITY_HALF, lambda n: out(n).T @ n.a[n.L - 1],
+       diagnosis="transpose", fix="transpose")
+mutant("transpose-weight-gradient-column", "transpose", "dC/dW[L]", IDENTITY_HALF,
+       lambda n: n.a[n.L - 1] @ (n.a[n.L] - n.y).T, convention="column", diagnosis="transpose", fix="transpose")
+mutant("swapped-operands-every-layer", "swapped operands", "dC/dW[l]", DEEP_TANH,
+       lambda n, l: _row_deltas(n)[l].T @ n.a[l - 1], diagnosis="transpose", fix="transpose")
+mutant("transpose-recursion-weight", "transpose (W for Wᵀ in the recursion)", "dC/dz[L-1]", SQUARE_DEEP,
+       lambda n: (out(n) @ n.W[n.L]) * sigmoid_prime(n.z[n.L - 1]))
+mutant("transpose-recursion-weight-column", "transpose (W for Wᵀ in the recursion)", "dC/dz[L-1]", SQUARE_DEEP,
+       lambda n: (n.W[n.L] @ (n.a[n.L] - n.y)) * sigmoid_prime(n.z[n.L - 1]), convention="column")
+mutant("swapped-operands-activation-gradient", "swapped operands", "dC/da[L-1]", SQUARE_DEEP,
+       lambda n: n.W[n.L] @ out(n).T)
+
+# --- σ'(a) for σ'(z) ------------------------------------------------------------------------------------
+mutant("derivative-of-a-output", "σ'(a) for σ'(z)", "dC/dz[L]", SIGMOID_HALF, lambda n: out(n) * sigmoid_prime(n.a[n.L]),
+       diagnosis="derivative-of-a", fix="g'(z) for g'(a)")
+mutant("derivative-of-a-hidden", "σ'(a) for σ'(z)", "dC/dz[L-1]", DEEP_SIGMOID,
+       lambda n: (out(n) @ n.W[n.L].T) * sigmoid_prime(n.a[n.L - 1]), diagnosis="derivative-of-a", fix="g'(z) for g'(a)")
+mutant("derivative-of-a-tanh", "tanh'(a) for tanh'(z)", "dC/dz[L-1]", DEEP_TANH,
+       lambda n: (out(n) @ n.W[n.L].T) * (1 - np.tanh(n.a[n.L - 1]) ** 2), diagnosis="derivative-of-a",
+       fix="g'(z) for g'(a)")
+
+# --- a wrong activation derivative ----------------------------------------------------------------------
+mutant("tanh-prime-as-1-minus-z-squared", "activation derivative: tanh' written 1 - z²", "dC/dz[L]", TANH_HALF,
+       lambda n: out(n) * (1 - n.z[n.L] ** 2))
+mutant("sigmoid-prime-as-sigmoid", "activation derivative: σ' written σ(z)", "dC/dz[L]", SIGMOID_HALF,
+       lambda n: out(n) * sigmoid(n.z[n.L]))
+mutant("sigmoid-prime-as-one-minus-sigmoid", "activation derivative: σ' written 1 - σ(z)", "dC/dz[L]", SIGMOID_HALF,
+       lambda n: out(n) * (1 - n.a[n.L]))
+mutant("sigmoid-prime-of-z-as-z", "activation derivative: σ' written z(1 - z)", "dC/dz[L]", SIGMOID_HALF,
+       lambda n: out(n) * n.z[n.L] * (1 - n.z[n.L]))
+mutant("tanh-prime-without-square", "activation derivative: tanh' written 1 - tanh z", "dC/dz[L-1]", DEEP_TANH,
+       lambda n: (out(n) @ n.W[n.L].T) * (1 - np.tanh(n.z[n.L - 1])))
+mutant("relu-prime-as-relu", "activation derivative: relu' written relu(z)", "dC/dz[L-1]", DEEP_RELU,
+       lambda n: (out(n) @ n.W[n.L].T) * np.maximum(n.z[n.L - 1], 0))
+
+# --- off-by-one layer index -----------------------------------------------------------------------------
+mutant("off-by-one-recursion-weight", "layer index: W[l] for W[l+1]", "dC/dz[L-1]", SQUARE_DEEP,
+       lambda n: (out(n) @ n.W[n.L - 1].T) * sigmoid_prime(n.z[n.L - 1]))
+mutant("off-by-one-weight-gradient-input", "layer index: a[l] for a[l-1]", "dC/dW[L]", SQUARE_DEEP,
+       lambda n: n.a[n.L].T @ out(n))
+mutant("off-by-one-derivative-layer", "layer index: g'(z[l+1]) for g'(z[l])", "dC/dz[L-1]", SQUARE_DEEP.restricted(output=("sigmoid",)),
+       lambda n: (out(n) * sigmoid_prime(n.z[n.L]) @ n.W[n.L].T) * sigmoid_prime(n.z[n.L]))
+mutant("off-by-one-activation-gradient", "layer index: δ[l] W[l] for δ[l+1] W[l+1]", "dC/da[L-1]", SQUARE_DEEP,
+       lambda n: _row_deltas(n)[n.L - 1] @ n.W[n.L - 1].T)
+
+# --- dropped bias in a forward recomputation ------------------------------------------------------------
+mutant("dropped-bias-output", "dropped bias: a[L] recomputed as σ(a[L-1] W)", "dC/dz[L]", SIGMOID_HALF,
+       lambda n: (sigmoid(n.a[n.L - 1] @ n.W[n.L]) - n.y) * sigmoid_prime(n.z[n.L]))
+mutant("dropped-bias-loss", "dropped bias: C recomputed from a[L-1] W", "C", IDENTITY_HALF,
+       lambda n: 0.5 * np.sum((n.a[n.L - 1] @ n.W[n.L] - n.y) ** 2))
+mutant("dropped-bias-derivative-column", "dropped bias: σ'(W a) for σ'(z)", "dC/dz[L]", SIGMOID_HALF,
+       lambda n: (n.a[n.L] - n.y) * sigmoid_prime(n.W[n.L] @ n.a[n.L - 1]), convention="column")
+
+# --- broadcasting slips ((n,) against (n, 1)) -----------------------------------------------------------
+mutant("broadcast-bias-gradient-flat", "broadcasting: db as (n,), the column convention wants (n, 1)", "dC/db[L]",
+       IDENTITY_HALF, lambda n: (n.a[n.L] - n.y).sum(axis=1), convention="column")
+mutant("broadcast-bias-row-in-column", "broadcasting: b[:, 0] (n,) added to (n, N) columns", "dC/dz[L]", SIGMOID_HALF,
+       lambda n: (sigmoid(n.W[n.L] @ n.a[n.L - 1] + n.b[n.L][:, 0]) - n.y) * sigmoid_prime(n.z[n.L]), convention="column")
+mutant("broadcast-flat-targets", "broadcasting: y flattened to (N,) against a (N, 1)", "dC/dz[L]",
+       IDENTITY_HALF.restricted(width=(1, 1)), lambda n: n.a[n.L] - n.y.ravel(),
+       diagnosis="precondition", fix="require N = 1 (a single sample)")
+
+# --- a sum over the wrong axis --------------------------------------------------------------------------
+mutant("wrong-axis-bias-gradient", "sum over the wrong axis: db = δ summed over units", "dC/db[L]", IDENTITY_HALF,
+       lambda n: out(n).sum(axis=1))
+mutant("wrong-axis-softmax", "softmax normalised over the batch axis", "dC/dz[L]", SOFTMAX_CE,
+       lambda n: (softmax(n.z[n.L], axis=0) - n.y) / n.N)
+mutant("wrong-axis-mean", "mean over the outputs (1/K) for the mean over samples (1/N)", "dC/dz[L]", IDENTITY_MEAN_HALF,
+       lambda n: out(n) / n.sizes[-1])
+mutant("wrong-axis-bias-column", "sum over the wrong axis, column convention", "dC/db[L]", IDENTITY_HALF,
+       lambda n: (n.a[n.L] - n.y).sum(axis=0, keepdims=True), convention="column")
+
+# --- a per-sample formula given a batch -----------------------------------------------------------------
+mutant("per-sample-bias-gradient", "per-sample: db = δ, no sum over the batch", "dC/db[L]", IDENTITY_HALF,
+       lambda n: n.a[n.L] - n.y, convention="column", diagnosis="batch-reduction", fix="sum over samples")
+mutant("per-sample-bias-gradient-mean", "per-sample: db = a - y for a mean loss, no mean over the batch", "dC/db[L]",
+       IDENTITY_MEAN_HALF, lambda n: n.a[n.L] - n.y, convention="column", diagnosis="batch-reduction",
+       fix="mean over samples")
+
+
+def _row_deltas(n) -> dict:
+    """Correct δ[l] for every layer, row convention, for the settings above (identity output, half_sum_sq)."""
+    from backprop_audit.manual.forward import derivative
+    delta = {n.L: out(n)}
+    for l in range(n.L - 1, 0, -1):
+        delta[l] = (delta[l + 1] @ n.W[l + 1].T) * derivative(n.activation[l], n.z[l])
+    return delta

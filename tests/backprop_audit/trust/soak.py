@@ -1,0 +1,282 @@
+"""The soak: many checks of formulas known to be correct, on networks built to stress the tolerances.
+
+A false alarm is a correct formula judged wrong. To show there are none, the soak checks correct
+formulas - general backpropagation written out for every activation and loss, in both conventions, and
+every catalog record expected to hold, in its own setting - on networks drawn with NumPy's generator
+(fast, not shrinking: nothing is expected to fail) in float64 and float32, with:
+- ordinary networks (widths 1-8, batch 1-8, weights of scale 1/4 to 4), most of the checks;
+- saturated sigmoids and tanh (|z| > 30), softmax logits up to ±80;
+- tiny (1e-6) and huge (1e4 in float32, 1e6 in float64) input and weight scales;
+- a few large networks: widths up to 512, batch up to 256.
+Values are continuous (no rounding), so ReLU pre-activations are never exactly 0; evaluate() would
+classify a kink anyway. A network whose oracle values overflow is skipped and counted, never checked.
+
+One check = one formula evaluated on one network (all its layers, every entry, both oracles). The
+oracles run once per network and their answers and the tolerances are shared by the formulas checked
+on it. Each check's worst error / tolerance is kept: the largest is the soak's worst_correct_ratio.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from backprop_audit import Formula, Setting, Source, references
+from backprop_audit.judging import tolerance
+from backprop_audit.judging.evaluate import evaluate
+from backprop_audit.manual.forward import derivative, softmax
+from backprop_audit.model.network import LOSS_NEEDS_OUTPUT, Layer, Network
+from backprop_audit.searching.strategies import compatible_targets
+
+SOURCE = Source("soak", "backprop_audit/soak.py", "general backpropagation, written out once more")
+SQUARED = {"sum_sq": 2.0, "half_sum_sq": 1.0, "mean_sum_sq": 2.0, "mean_half_sum_sq": 1.0}
+MEAN = ("mean_sum_sq", "mean_half_sum_sq", "softmax_ce", "sigmoid_bce")
+
+
+# ---- correct formulas, row convention (X (N, n0), W (in, out), z/a (N, n)) ----------------------------
+
+def _log_sigmoid(z):
+    return -np.logaddexp(0, -z)
+
+
+def loss_value(n):
+    a, y, N, z = n.a[n.L], n.y, n.N, n.z[n.L]
+    if n.loss in SQUARED:
+        c = np.sum((a - y) ** 2) * (0.5 if "half" in n.loss else 1.0)
+        return c / N if n.loss in MEAN else c
+    if n.loss == "softmax_ce":
+        shifted = z - z.max(axis=1, keepdims=True)
+        return -np.sum(y * (shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))) / N
+    return -np.sum(y * _log_sigmoid(z) + (1 - y) * _log_sigmoid(-z)) / N
+
+
+def output_activation_gradient(n):
+    a, y, N = n.a[n.L], n.y, n.N
+    tiny = np.finfo(a.dtype).tiny
+    if n.loss in SQUARED:
+        return SQUARED[n.loss] * (a - y) / (N if n.loss in MEAN else 1)
+    if n.loss == "softmax_ce":  # dC/ds = -y / (N s), 0 where y = 0 (the oracles' probe form)
+        return np.where(y == 0, 0, -y / (N * np.maximum(a, tiny))).astype(a.dtype)
+    inverse = lambda s: 1 / np.maximum(s, tiny)
+    return (-(y * inverse(a)) + (1 - y) * inverse(1 - a)) / N
+
+
+def output_delta(n):
+    a, y, N = n.a[n.L], n.y, n.N
+    if n.loss == "softmax_ce":  # rows of y need not sum to 1: dC/dz = (s Σ_k y_k - y) / N
+        return (a * y.sum(axis=1, keepdims=True) - y) / N
+    if n.loss == "sigmoid_bce":
+        return (a - y) / N
+    g = output_activation_gradient(n)
+    if n.activation[n.L] == "softmax":  # Jacobian of softmax: s ⊙ (g - Σ_k g_k s_k)
+        return a * (g - np.sum(g * a, axis=1, keepdims=True))
+    return g * derivative(n.activation[n.L], n.z[n.L])
+
+
+def deltas(n) -> dict:
+    delta = {n.L: output_delta(n)}
+    for l in range(n.L - 1, 0, -1):
+        delta[l] = (delta[l + 1] @ n.W[l + 1].T) * derivative(n.activation[l], n.z[l])
+    return delta
+
+
+def activation_gradient(n, l):
+    return output_activation_gradient(n) if l == n.L else deltas(n)[l + 1] @ n.W[l + 1].T
+
+
+def _correct(id_, quantity, compute, convention="row", setting=Setting()):
+    return Formula(id=id_, title=id_, source=SOURCE, written="-", convention=convention, quantity=quantity,
+                   setting=setting, compute=compute)
+
+
+def _column_deltas(n) -> dict:
+    """δ in the column convention (n_l, N), written directly: δ^l = (W^{l+1})ᵀ δ^{l+1} ⊙ g'(z^l)."""
+    a, y, N, z = n.a[n.L], n.y, n.N, n.z[n.L]
+    if n.loss == "softmax_ce":
+        d = (a * y.sum(axis=0, keepdims=True) - y) / N
+    elif n.loss == "sigmoid_bce":
+        d = (a - y) / N
+    else:
+        g = SQUARED[n.loss] * (a - y) / (N if n.loss in MEAN else 1)
+        d = a * (g - np.sum(g * a, axis=0, keepdims=True)) if n.activation[n.L] == "softmax" \
+            else g * derivative(n.activation[n.L], z)
+    delta = {n.L: d}
+    for l in range(n.L - 1, 0, -1):
+        delta[l] = (n.W[l + 1].T @ delta[l + 1]) * derivative(n.activation[l], n.z[l])
+    return delta
+
+
+CORRECT = [
+    _correct("correct-C", "C", loss_value),
+    _correct("correct-da-row", "dC/da[l]", activation_gradient),
+    _correct("correct-delta-row", "dC/dz[l]", lambda n, l: deltas(n)[l]),
+    _correct("correct-dW-row", "dC/dW[l]", lambda n, l: n.a[l - 1].T @ deltas(n)[l]),
+    _correct("correct-db-row", "dC/db[l]", lambda n, l: deltas(n)[l].sum(axis=0)),
+    _correct("correct-delta-column", "dC/dz[l]", lambda n, l: _column_deltas(n)[l], "column"),
+    _correct("correct-dW-column", "dC/dW[l]", lambda n, l: _column_deltas(n)[l] @ n.a[l - 1].T, "column"),
+    _correct("correct-db-column", "dC/db[l]", lambda n, l: _column_deltas(n)[l].sum(axis=1, keepdims=True), "column"),
+]
+
+
+# ---- networks ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Regime:
+    """How one soak network is drawn: its name, and the scales of weights, biases and inputs."""
+
+    name: str
+    weight: tuple  # (low, high) of the log10 scale, per dtype below
+    inputs: tuple
+    width: tuple = (1, 8)
+    batch: tuple = (1, 8)
+    last_weight: tuple | None = None  # the output layer's scale, when it differs (large logits)
+
+
+REGIMES = {
+    "ordinary": Regime("ordinary", (-0.6, 0.6), (-0.6, 0.6)),
+    "saturated": Regime("saturated", (1.0, 1.6), (0.3, 0.7)),  # |z| ~ 30-200: sigmoid/tanh saturate
+    "logits": Regime("logits", (-0.3, 0.3), (-0.3, 0.3), last_weight=(1.2, 1.5)),  # output z up to ±80
+    "tiny": Regime("tiny", (-6.0, -5.0), (-6.0, -5.0)),
+    "huge": Regime("huge", (0.0, 1.0), (4.0, 6.0)),  # float32 is capped at 1e4 inputs (see draw_network)
+    "large": Regime("large", (-0.6, 0.0), (-0.3, 0.3), width=(64, 512), batch=(16, 256)),
+}
+
+
+def draw_network(rng: np.random.Generator, regime: Regime, dtype, setting: Setting = Setting()) -> Network:
+    """One network within `setting` in `regime`, values continuous (never on a ReLU kink)."""
+    lo_w, hi_w = max(regime.width[0], setting.width[0]), min(regime.width[1], setting.width[1])
+    lo_n, hi_n = max(regime.batch[0], setting.batch[0]), min(regime.batch[1], setting.batch[1])
+    lo_w, lo_n = min(lo_w, hi_w), min(lo_n, hi_n)
+    depth = int(rng.integers(setting.depth[0], min(setting.depth[1], 2 if regime.name == "large" else 4) + 1))
+    widths = [int(rng.integers(lo_w, hi_w + 1))] * (depth + 1) if setting.square else \
+        [int(rng.integers(lo_w, hi_w + 1)) for _ in range(depth + 1)]
+    if regime.name == "large" and setting.width[1] >= 64:
+        widths[-1] = int(rng.integers(1, 11))  # a wide network with a classifier-sized output
+    batch = int(rng.integers(lo_n, hi_n + 1))
+    pairs = [(loss, out) for loss in setting.loss for out in setting.output if LOSS_NEEDS_OUTPUT.get(loss, out) == out]
+    loss, output = pairs[int(rng.integers(len(pairs)))]
+    hidden = [setting.hidden[int(rng.integers(len(setting.hidden)))] for _ in range(depth - 1)]
+    kinds = compatible_targets(loss, setting.targets)
+    kind = kinds[int(rng.integers(len(kinds)))]
+    cap = 4.0 if np.dtype(dtype) == np.float32 else 6.0  # float32: (1e4·W)² summed stays far from 3e38
+
+    def scaled(shape, span, fan_in=1):
+        exponent = min(rng.uniform(*span), cap)
+        return rng.uniform(-1, 1, size=shape) * 10 ** exponent / (np.sqrt(fan_in) if regime.name == "large" else 1)
+
+    layers = []
+    for l, act in enumerate(hidden + [output], start=1):
+        span = regime.last_weight if (regime.last_weight and l == depth) else regime.weight
+        layers.append(Layer(scaled((widths[l], widths[l - 1]), span, widths[l - 1]).astype(dtype),
+                            scaled((widths[l],), span).astype(dtype), act))
+    X = scaled((batch, widths[0]), regime.inputs).astype(dtype)
+    Y = _targets(rng, kind, (batch, widths[-1])).astype(dtype)
+    return Network(tuple(layers), loss, X, Y, kind)
+
+
+def _targets(rng, kind, shape):
+    if kind == "real":
+        return rng.uniform(-1.5, 1.5, size=shape)
+    if kind == "onehot":
+        return np.eye(shape[1])[rng.integers(0, shape[1], size=shape[0])]
+    if kind == "prob":
+        y = rng.uniform(0.05, 1, size=shape)
+        return y / y.sum(axis=1, keepdims=True)
+    return rng.integers(0, 2, size=shape).astype(float)
+
+
+# ---- the run ----------------------------------------------------------------------------------------
+
+@dataclass
+class SoakResult:
+    checks: int = 0
+    networks: int = 0
+    skipped_networks: int = 0  # oracle values not finite (overflow): not checked
+    false_alarms: list = field(default_factory=list)  # (formula id, regime, message) of every failure
+    worst_ratio: float = 0.0
+    worst: str = ""  # which formula, regime and network gave the worst ratio
+    by_dtype: dict = field(default_factory=dict)  # dtype -> checks
+    by_regime: dict = field(default_factory=dict)  # regime -> checks
+    kinks: int = 0  # checks classified "kink" (a disagreement confined to entries that depend on relu'(0))
+    unbounded: dict = field(default_factory=dict)  # quantity kind -> entries whose tolerance overflowed to inf
+    oracle_notes: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> dict:
+        return {"soak_checks": self.checks, "soak_networks": self.networks,
+                "soak_skipped_networks": self.skipped_networks, "soak_false_alarms": len(self.false_alarms),
+                "soak_false_alarm_examples": [list(f) for f in self.false_alarms[:10]],
+                "worst_correct_ratio": self.worst_ratio, "worst_correct": self.worst,
+                "soak_checks_by_dtype": self.by_dtype, "soak_checks_by_regime": self.by_regime,
+                "soak_kinks": self.kinks, "soak_entries_with_infinite_tolerance": self.unbounded, "soak_oracle_notes": self.oracle_notes[:10],
+                "soak_seconds": round(self.seconds, 1)}
+
+
+def _holds_in_catalog():
+    from backprop_audit.manual import catalog
+
+    return [f for f in catalog() if f.expected == "holds"]
+
+
+def schedule():
+    """[(regime, "catalog" or None)]: the mix of networks, cycled until the checks are done; None means
+    the general correct formulas (8 checks per network), "catalog" each catalog record in its setting."""
+    return [("ordinary", None)] * 10 + [("saturated", None)] * 3 + [("logits", None)] * 3 + \
+        [("tiny", None)] * 2 + [("huge", None)] * 2 + [("ordinary", "catalog"), ("saturated", "catalog"),
+                                                         ("logits", "catalog"), ("tiny", "catalog"), ("huge", "catalog")]
+
+
+def soak(checks: int = 100_000, *, seed: int = 0, large: int = 16, progress=None) -> SoakResult:
+    """Run at least `checks` checks of correct formulas (plus `large` large networks); see the module doc."""
+    rng = np.random.default_rng(seed)
+    result = SoakResult()
+    catalog_formulas = _holds_in_catalog()
+    plan = schedule()
+    start = time.perf_counter()
+    step = 0
+    while result.checks < checks or step < large * 2:
+        dtype = np.float64 if step % 2 == 0 else np.float32
+        regime_name, which = ("large", None) if step < large * 2 else plan[step % len(plan)]
+        step += 1
+        regime = REGIMES[regime_name]
+        if which == "catalog":
+            for formula in catalog_formulas:
+                _check_one(result, rng, regime, dtype, formula.setting, [formula])
+        else:
+            _check_one(result, rng, regime, dtype, Setting(width=(1, 512), batch=(1, 256)), CORRECT)
+        if progress and step % 500 == 0:
+            progress(result, time.perf_counter() - start)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _check_one(result: SoakResult, rng, regime: Regime, dtype, setting: Setting, formulas) -> None:
+    net = draw_network(rng, regime, dtype, setting)
+    answers = references.quantities(net)
+    if not all(np.all(np.isfinite(v)) for qs in answers.values() for v in qs.values()):
+        result.skipped_networks += 1
+        return
+    tolerances = tolerance.tolerances(net)
+    result.networks += 1
+    reference = next(iter(answers.values()))
+    with np.errstate(over="ignore"):
+        for q, scale in tolerances.items():  # an infinite tolerance cannot fail: count such entries, never hide them
+            infinite = int(np.sum(~np.isfinite(tolerance.tolerance_for(scale, reference[q]))))
+            if infinite:
+                key = f"{q.split('[')[0]} ({net.loss}, {np.dtype(dtype)})"
+                result.unbounded[key] = result.unbounded.get(key, 0) + infinite
+    for formula in formulas:
+        outcome = evaluate(formula, net, answers, tolerances)
+        result.checks += 1
+        key = str(np.dtype(dtype))
+        result.by_dtype[key] = result.by_dtype.get(key, 0) + 1
+        result.by_regime[regime.name] = result.by_regime.get(regime.name, 0) + 1
+        result.kinks += outcome.kind == "kink"
+        if outcome.oracle_note and len(result.oracle_notes) < 50:
+            result.oracle_notes.append(outcome.oracle_note)
+        if outcome.failed:
+            result.false_alarms.append((formula.id, regime.name, outcome.message))
+        elif outcome.ratio > result.worst_ratio:
+            result.worst_ratio = outcome.ratio
+            result.worst = f"{formula.id} on {net.describe()} ({regime.name}): {outcome.quantity} at {outcome.index}"

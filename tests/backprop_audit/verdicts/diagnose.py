@@ -1,0 +1,271 @@
+"""Diagnosis: which simple change makes a failing formula hold on the failing networks.
+
+Tried in order, each on every failing network the search kept (the minimal one first); a transform
+counts only if it fixes all of them:
+1. a transpose (also what swapped operands of an outer product give: aᵀδ for δaᵀ);
+2. a constant factor: -1, 2, 1/2, N, 1/N, K, 1/K (N the batch size, K the output width) and their
+   signed products; otherwise the least-squares ratio, if it is the same on every network;
+3. σ'(a) written where σ'(z) is meant (for δ = dC/dz: the value equals dC/da ⊙ g'(a));
+   a layer index that is off (the value equals the same quantity at a neighbouring layer);
+4. a reduction over the batch (a per-sample formula given a batch: sum or mean over samples);
+   then: the value is another quantity of the same layer (∂C/∂z written where ∂C/∂a is claimed, ...);
+5. a violated precondition: the search is run again restricted to N = 1, to target rows summing to 1,
+   to square layers, to one activation or one loss at a time; a restriction on which it holds names it.
+If nothing fits: "no simple fix found".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from backprop_audit import references
+from backprop_audit.manual.forward import derivative
+from backprop_audit.judging import tolerance
+from backprop_audit.judging.compare import worst_ratio
+from backprop_audit.model.convention import expected_value, view_of
+
+PRECONDITION_EXAMPLES = 60
+
+
+@dataclass
+class Diagnosis:
+    kind: str  # transpose, factor, sign, derivative-of-a, index, batch-reduction, precondition, none, shape
+    text: str  # one sentence for the report
+    fix: str = ""  # the transform, e.g. "x 1/N"
+
+
+def _pairs(outcomes):
+    """(manual value, first oracle's value, tol, net, quantity) of the failing quantity of each outcome."""
+    for outcome in outcomes:
+        q = outcome.quantity
+        if q not in outcome.manual or not outcome.oracle:
+            continue
+        m = np.asarray(outcome.manual[q], dtype=np.float64)
+        oracle = next(iter(outcome.oracle.values()))[q]
+        yield m, np.asarray(oracle, dtype=np.float64), outcome.network, q
+
+
+def _fits(candidate, oracle, net, q, convention, model: bool = False) -> bool:
+    """candidate equals oracle (the quantity q in `convention`) within q's tolerance.
+
+    model=True: `oracle` is a mistake model (say dC/da·aᵀ for a gradient missing ⊙ g'(z)), which can be
+    far larger than q's true value; two roundings of it differ on its own scale, so the relative part
+    SAFETY·ε·K·(1 + Z)·|model| is added to q's tolerance."""
+    if candidate.shape != oracle.shape or not np.all(np.isfinite(candidate)):
+        return False
+    scale = tolerance.tolerances(net)[q]
+    coefficient, _, amplification, _ = scale
+    canonical_tol = tolerance.tolerance_for(scale, references.quantities(net)[next(iter(references.available()))][q])
+    tol = expected_value(q, canonical_tol, convention)
+    if model:
+        tol = tol + coefficient * amplification * np.abs(oracle)
+    return worst_ratio(candidate, oracle, tol)[0] <= 1.0
+
+
+def _named_factors(net):
+    N, K = net.batch, net.widths[-1]
+    names = {"-1": -1.0, "2": 2.0, "1/2": 0.5, "-2": -2.0, "-1/2": -0.5,
+             "N": N, "1/N": 1 / N, "-N": -N, "-1/N": -1 / N, "2/N": 2 / N, "1/(2N)": 1 / (2 * N),
+             "N/2": N / 2, "2N": 2 * N, "K": K, "1/K": 1 / K}
+    return names
+
+
+def _all_fit(outcomes, convention, transform) -> bool:
+    pairs = list(_pairs(outcomes))
+    if not pairs:
+        return False
+    for m, o, net, q in pairs:
+        candidate = transform(m, net, q)
+        if candidate is None or not _fits(candidate, o, net, q, convention):
+            return False
+    return True
+
+
+def _derivative_of_a(net, q, convention):
+    """dC/da[l] ⊙ g'(a[l]) in the formula's convention: what δ is if g' is applied to a, not z."""
+    if not q.startswith("dC/dz[") or net.layers[int(q[6:-1]) - 1].activation == "softmax":
+        return None
+    layer = int(q[6:-1])
+    answers = references.quantities(net)
+    dC_da = expected_value(f"dC/da[{layer}]", next(iter(answers.values()))[f"dC/da[{layer}]"], convention)
+    a = view_of(net, convention).a[layer]
+    with np.errstate(all="ignore"):
+        return dC_da * derivative(net.layers[layer - 1].activation, a)
+
+
+def _gradient_without_derivative(net, q, convention):
+    """dW[l] or db[l] built from dC/da[l] instead of δ = dC/dz[l]: what a weight or bias gradient is when
+    the factor ⊙ g'(z[l]) is left out."""
+    kind = q[:q.index("[")]
+    if kind not in ("dC/dW", "dC/db"):
+        return None
+    layer = int(q[q.index("[") + 1:-1])
+    answers = next(iter(references.quantities(net).values()))
+    dC_da = answers[f"dC/da[{layer}]"]  # canonical (N, n_l)
+    a_below = view_of(net, "row").a[layer - 1].astype(np.float64)  # canonical (N, n_{l-1})
+    canonical = dC_da.T @ a_below if kind == "dC/dW" else dC_da.sum(axis=0)
+    return expected_value(q, canonical, convention)
+
+
+def _transform_diagnosis(formula, outcomes) -> Diagnosis | None:
+    conv = formula.convention
+    if _all_fit(outcomes, conv, lambda m, net, q: m.T if m.ndim == 2 else None):
+        return Diagnosis("transpose", "holds after a transpose (or with the operands of the product swapped)", "transpose")
+    first_net = outcomes[0].network
+    for name in _named_factors(first_net):
+        if _all_fit(outcomes, conv, lambda m, net, q, name=name: _named_factors(net)[name] * m):
+            kind = "sign" if name == "-1" else "factor"
+            text = ("holds with the sign flipped" if name == "-1"
+                    else f"holds when multiplied by {name}" + (" (N = batch size)" if "N" in name else "")
+                    + (" (K = output width)" if "K" in name else ""))
+            return Diagnosis(kind, text, f"x {name}")
+    for pick in ("sum", "mean"):
+        reduce = (lambda m, axis: m.sum(axis=axis, keepdims=True)) if pick == "sum" else \
+                 (lambda m, axis: m.mean(axis=axis, keepdims=True))
+        axis = 1 if conv == "column" else 0
+
+        def batch_reduced(m, net, q, reduce=reduce, axis=axis):
+            return reduce(m, axis) if m.ndim == 2 and m.shape[axis] == net.batch else None
+        if _all_fit(outcomes, conv, batch_reduced):
+            return Diagnosis("batch-reduction", f"per-sample result: holds after taking the {pick} over the "
+                             f"batch (the formula is written for one sample)", f"{pick} over samples")
+    if _made_mistake(outcomes, conv, _derivative_of_a):
+        return Diagnosis("derivative-of-a", "matches dC/da ⊙ g'(a): the activation derivative is applied to "
+                         "a where it must be applied to z (σ'(a) for σ'(z))", "g'(z) for g'(a)")
+    if _made_mistake(outcomes, conv, _gradient_without_derivative):
+        return Diagnosis("missing-derivative", "matches the gradient built from dC/da instead of δ = dC/dz: "
+                         "the factor ⊙ g'(z) is missing", "multiply dC/da by g'(z) first")
+    other = _other_quantity(outcomes, conv)
+    if other:
+        claimed = outcomes[0].quantity
+        return Diagnosis("quantity", f"equals {other}, not the claimed {claimed}: the formula computes a different "
+                         f"derivative than it says (e.g. ∂C/∂z labelled ∂C/∂a)", f"read as {other}")
+    shift = _layer_shift(outcomes, conv)
+    if shift:
+        return Diagnosis("index", f"equals the same quantity at layer l{shift:+d}: the layer index is off by "
+                         f"{abs(shift)} (the value is right, the label is not)", f"layer l{shift:+d}")
+    ratios = []
+    for m, o, net, q in _pairs(outcomes):
+        if m.shape != o.shape or not np.any(m):
+            return None
+        ratios.append(float(np.vdot(m, o) / np.vdot(m, m)))
+    if ratios and np.allclose(ratios, ratios[0], rtol=1e-6) and not np.isclose(ratios[0], 1.0) and abs(ratios[0]) > 1e-9 and \
+            _all_fit(outcomes, conv, lambda m, net, q: ratios[0] * m):
+        return Diagnosis("factor", f"holds when multiplied by {ratios[0]:.6g} (not a simple constant)", f"x {ratios[0]:.6g}")
+    return None
+
+
+def _other_quantity(outcomes, conv) -> str | None:
+    """The quantity of the same layer (dC/dz, dC/da or dC/db) that the formula's value equals on every
+    failing network, when it is not the one claimed; None if there is none."""
+    pairs = list(_pairs(outcomes))
+    for kind in ("dC/dz", "dC/da", "dC/db"):
+        names = []
+        for m, o, net, q in pairs:
+            name = kind + q[q.index("["):]
+            answers = next(iter(references.quantities(net).values()))
+            if name == q or name not in answers:
+                break
+            if not _fits(m, expected_value(name, answers[name], conv), net, name, conv):
+                break
+            names.append(name)
+        else:
+            if names:
+                return names[0]
+    return None
+
+def _layer_shift(outcomes, conv) -> int:
+    """A shift s such that on every failing network the value equals the oracle's quantity at layer l + s."""
+    pairs = [(np.asarray(o.manual[o.quantity], dtype=np.float64), o.network, o.quantity)
+             for o in outcomes if o.quantity in o.manual and "[" in o.quantity]
+    for shift in (1, -1, 2, -2):
+        fits = bool(pairs)
+        for m, net, q in pairs:
+            kind, layer = q[:q.index("[")], int(q[q.index("[") + 1:-1]) + shift
+            if not 1 <= layer <= net.depth:
+                fits = False
+                break
+            other = f"{kind}[{layer}]"
+            oracle = expected_value(other, next(iter(references.quantities(net).values()))[other], conv)
+            if not _fits(m, oracle, net, other, conv):
+                fits = False
+                break
+        if fits:
+            return shift
+    return 0
+
+
+def _made_mistake(outcomes, conv, mistake) -> bool:
+    """True if on every failing network the formula's value equals what `mistake` computes."""
+    pairs = list(_pairs(outcomes))
+    for m, o, net, q in pairs:
+        wrong = mistake(net, q, conv)
+        if wrong is None or wrong.shape != m.shape or not _fits(m, wrong, net, q, conv, model=True):
+            return False
+    return bool(pairs)
+
+
+def _precondition_settings(formula):
+    s = formula.setting
+    if s.batch[1] > 1:
+        yield "N = 1 (a single sample)", s.restricted(batch=(1, 1))
+    if any(k in s.targets for k in ("real", "binary")) and any(k in s.targets for k in ("onehot", "prob")):
+        yield "rows of y summing to 1", s.restricted(targets=tuple(k for k in s.targets if k in ("onehot", "prob")))
+    if not s.square and s.width[1] > 1:
+        yield "square layers", s.restricted(square=True)
+    for loss in s.loss if len(s.loss) > 1 else ():
+        yield f"loss {loss}", s.restricted(loss=(loss,))
+    for out in s.output if len(s.output) > 1 else ():
+        yield f"output activation {out}", s.restricted(output=(out,))
+    for hidden in s.hidden if len(s.hidden) > 1 and s.depth[1] > 1 else ():
+        yield f"hidden activation {hidden}", s.restricted(hidden=(hidden,))
+    # Not for a formula checked at every layer l: on one layer it is checked at l = L only, where a
+    # recursion over the layers below never runs, so "holds on a single layer" would say nothing (seen:
+    # document 003's printed Jacobian transpose "held" there only because its product was never formed).
+    if s.depth[1] > 1 and s.depth[0] == 1 and not formula.per_layer:
+        yield "a single layer", s.restricted(depth=(1, 1))
+
+
+def diverse_failures(formula, dtype, examples=40) -> list:
+    """Failing outcomes on fresh, unshrunk networks: a shrunk counterexample alone often has N = 1 or
+    one output, where 1/N, -1 and 1/K cannot be told apart; varied networks can."""
+    from backprop_audit.searching.search import search
+
+    return search(formula, dtype=dtype, examples=examples, shrink=False, keep_going=True,
+                  seed=12345).failures
+
+
+def diagnose(formula, outcomes, *, dtype="float64", examples=PRECONDITION_EXAMPLES) -> Diagnosis:
+    """Name the simple change that makes `formula` hold on the failing `outcomes` (minimal first)."""
+    outcomes = list(outcomes) + diverse_failures(formula, dtype)
+    first = outcomes[0]
+    if first.kind in ("shape", "raised", "type", "dtype", "nonfinite") and first.status == "error":
+        shape_fix = _transform_diagnosis(formula, [o for o in outcomes if o.quantity in o.manual]) if first.kind == "shape" else None
+        if shape_fix:
+            return shape_fix
+        precondition = _precondition_diagnosis(formula, dtype, examples)
+        if precondition:
+            return precondition
+        return Diagnosis(first.kind, f"the formula cannot be evaluated as written: {first.message}")
+    found = _transform_diagnosis(formula, outcomes)
+    if found:
+        return found
+    precondition = _precondition_diagnosis(formula, dtype, examples)
+    if precondition:
+        return precondition
+    return Diagnosis("none", "no simple fix found")
+
+
+def _precondition_diagnosis(formula, dtype, examples) -> Diagnosis | None:
+    from backprop_audit.searching.search import search  # search imports evaluate; diagnosis runs after a search, never inside one
+
+    for condition, setting in _precondition_settings(formula):
+        try:
+            result = search(formula, setting=setting, dtype=dtype, examples=examples, shrink=False)
+        except Exception:  # a restriction with no valid network (e.g. no loss fits): not a precondition
+            continue
+        if result.held and result.examples > 0:
+            return Diagnosis("precondition", f"holds only when {condition}: a precondition the text leaves unstated",
+                             f"require {condition}")
+    return None

@@ -1,0 +1,55 @@
+"""Run a list of formulas and assemble the report.json data (the contract in reports/)."""
+from __future__ import annotations
+
+import datetime
+import platform
+import sys
+import time
+
+from backprop_audit import references
+from backprop_audit.verdicts.audit import audit
+from backprop_audit.model.formula import link_corrections
+
+SCHEMA = 1
+
+
+def environment(dtypes) -> dict:
+    import hypothesis
+    import numpy
+
+    versions = {"python": platform.python_version(), "numpy": numpy.__version__, "hypothesis": hypothesis.__version__}
+    for name in ("torch", "jax"):
+        module = sys.modules.get(name)
+        if module is None:
+            try:
+                module = __import__(name)
+            except ImportError:
+                module = None
+        versions[name] = getattr(module, "__version__", None)
+    return {**versions, "dtypes": list(dtypes), "oracles": references.available(),
+            "missing_oracles": references.missing()}
+
+
+def run(formulas, *, examples=100, dtypes=("float64", "float32"), seed=0, progress=None, audit_formula=audit) -> dict:
+    """Audit every formula; `progress(done, total, examples, elapsed)` is called after each.
+
+    `audit_formula` audits one formula (same signature as audit.audit); `backprop-audit check` passes
+    one that enforces a per-claim time limit.
+    """
+    corrected_by = link_corrections(formulas)
+    start = time.perf_counter()
+    results, total_examples = [], 0
+    for done, formula in enumerate(formulas, start=1):
+        result = audit_formula(formula, examples=examples, dtypes=dtypes, seed=seed, corrected_by=corrected_by.get(formula.id))
+        results.append(result)
+        total_examples += result["examples"]
+        if progress:
+            progress(done, len(formulas), total_examples, time.perf_counter() - start)
+    return {
+        "schema": SCHEMA,
+        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "environment": environment(dtypes),
+        "settings": {"examples_per_dtype": examples, "seed": seed},
+        "seconds": round(time.perf_counter() - start, 2),
+        "formulas": results,
+    }
