@@ -104,3 +104,8 @@ def render_markdown(report: dict) -> str:
     for f in report["formulas"]:
         lines += _formula_section(f)
     return "\n".join(lines) + "\n"
+
+
+def render_formula(formula: dict) -> str:
+    """One formula's section alone (`backprop-audit show`)."""
+    return "\n".join(_formula_section(formula))

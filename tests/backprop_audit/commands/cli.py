@@ -10,11 +10,14 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("report", "check", "bench", "soak")
+SUBCOMMANDS = ("report", "check", "show", "bench", "soak")
 
 
 def main(argv=None) -> int:
+    from backprop_audit import __version__
+
     parser = argparse.ArgumentParser(prog="backprop-audit", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"backprop-audit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     for name in SUBCOMMANDS:
         importlib.import_module(f"backprop_audit.commands.{name}").add_parser(commands)

@@ -1,0 +1,44 @@
+"""`backprop-audit show ID [ID...]`: print formulas' sections of a report already written.
+
+Reads DIR/report.json (--out, default reports/; `check` writes to check-report/) and prints each named
+formula's section as the Markdown report has it: verdict, counterexample, diagnosis, corrected form.
+It runs nothing and writes nothing, so it can never overwrite the report being read (the reproduce line
+of a failure runs a search again; this shows what the report already found).
+Exit codes: 0 shown; 2 no report there, or an id the report does not have.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def add_parser(commands):
+    parser = commands.add_parser(
+        "show", help="print formulas' verdict, counterexample and diagnosis from a written report",
+        description="Print the named formulas' sections of a report already written (nothing is run or written). "
+                    "Exit codes: 0 shown; 2 no report, or an unknown id.")
+    parser.add_argument("ids", nargs="+", metavar="ID", help="formula or claim ids")
+    parser.add_argument("--out", default="reports",
+                        help="the folder the report was written to (default reports/; check writes check-report/)")
+    parser.set_defaults(handler=command_show)
+    return parser
+
+
+def command_show(args) -> int:
+    from backprop_audit.reports.render_markdown import render_formula
+
+    path = Path(args.out) / "report.json"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        print(f"backprop-audit show: cannot read {path}: {error}", file=sys.stderr)
+        return 2
+    by_id = {f["id"]: f for f in report.get("formulas", [])}
+    unknown = [i for i in args.ids if i not in by_id]
+    if unknown:
+        print(f"backprop-audit show: {path} has no formula {', '.join(map(repr, unknown))} "
+              f"({len(by_id)} formulas there)", file=sys.stderr)
+        return 2
+    print("\n\n".join(render_formula(by_id[i]) for i in args.ids))
+    return 0
