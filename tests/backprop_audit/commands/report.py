@@ -22,13 +22,16 @@ def add_parser(commands):
     parser = commands.add_parser("report", help="check the whole catalog and write reports/")
     _common_options(parser)
     parser.add_argument("--junit", metavar="PATH", help="also write JUnit XML there (one test case per formula)")
-    parser.set_defaults(handler=command_report)
+    parser.set_defaults(handler=command_report, usage_error=parser.error)
     return parser
 
 
 def _common_options(parser):
-    parser.add_argument("--examples", type=int, default=100, help="networks per formula and dtype (default 100)")
-    parser.add_argument("--dtypes", default="float64,float32", help="comma-separated (default float64,float32)")
+    from backprop_audit.commands.check import _dtypes, _positive_int  # the same option checks as `check`
+
+    parser.add_argument("--examples", type=_positive_int, default=100, help="networks per formula and dtype (default 100)")
+    parser.add_argument("--dtypes", type=_dtypes, default=("float64", "float32"),
+                        help="comma-separated, from float64,float32 (default both)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", default="", help="comma-separated formula ids to run")
     parser.add_argument("--out", default="reports", help="folder for the report files (default reports/)")
@@ -57,14 +60,15 @@ def append_step_summary(report: dict, environ=os.environ) -> None:
             summary.write("## backprop-audit\n\n" + render_summary(report, links=False) + "\n")
 
 
-def _select(formulas, only: str):
+def _select(formulas, only: str, usage_error):
+    """The formulas --only names; an unknown id is a usage error (exit 2, one line), nothing runs."""
     if not only:
         return formulas
     wanted = [x.strip() for x in only.split(",") if x.strip()]
     known = {f.id for f in formulas}
     unknown = [w for w in wanted if w not in known]
     if unknown:
-        raise SystemExit(f"backprop-audit: unknown formula id(s): {', '.join(unknown)}")
+        usage_error(f"--only: unknown formula id(s) {', '.join(unknown)} (the catalog has {len(known)})")
     return [f for f in formulas if f.id in wanted]
 
 
@@ -72,11 +76,11 @@ def command_report(args) -> int:
     from backprop_audit.manual import catalog
     from backprop_audit.verdicts.run import run
 
-    formulas = _select(catalog(), args.only)
+    formulas = _select(catalog(), args.only, args.usage_error)
     progress = progress_printer()
     if progress:
         progress(0, len(formulas), 0, 0.0)
-    report = run(formulas, examples=args.examples, dtypes=tuple(args.dtypes.split(",")), seed=args.seed,
+    report = run(formulas, examples=args.examples, dtypes=args.dtypes, seed=args.seed,
                  progress=progress)
     written = write_reports(report, Path(args.out), args.junit)
     append_step_summary(report)

@@ -1,0 +1,17 @@
+"""Usage errors of `backprop-audit report` are one line and exit 2, like `check`; nothing runs."""
+import pytest
+
+from backprop_audit.commands import cli
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--dtypes", "float16"], "unknown dtype(s) ['float16']"),
+    (["--examples", "0"], "must be at least 1, got 0"),
+    (["--only", "no-such-formula"], "unknown formula id(s) no-such-formula"),
+])
+def test_report_usage_errors_exit_2(tmp_path, capsys, args, says):
+    with pytest.raises(SystemExit) as done:
+        cli.main(["report", *args, "--out", str(tmp_path)])
+    assert done.value.code == 2
+    assert says in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # no report written
