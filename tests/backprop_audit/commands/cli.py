@@ -22,7 +22,15 @@ def main(argv=None) -> int:
     for name in SUBCOMMANDS:
         importlib.import_module(f"backprop_audit.commands.{name}").add_parser(commands)
     args = parser.parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a framework's traceback; reports are written last
+        print(f"backprop-audit {args.command}: interrupted; no report was written, earlier ones are as they were",
+              file=sys.stderr)
+        return INTERRUPTED
+
+
+INTERRUPTED = 130  # the shell's code for a run ended by SIGINT
 
 
 if __name__ == "__main__":
