@@ -1,8 +1,10 @@
 """JUnit XML from report data: one test case per formula, a failure when the verdict differs from
 the expectation (a formula expected to hold that does not, or an erratum that holds after all).
 
-Each case carries its verdict and diagnosis as properties and in system-out, so a CI test view shows
-them next to the pass/fail mark. ElementTree does the XML escaping.
+Each case carries its verdict and diagnosis in system-out, so a CI test view shows them next to the
+pass/fail mark; the suite carries the run's environment as properties. The file follows the JUnit
+schema pytest checks its own output against (junit-10.xsd: no properties inside a test case);
+tests/test_junit_schema.py validates it. ElementTree does the XML escaping.
 """
 from __future__ import annotations
 
@@ -19,13 +21,16 @@ def _safe(value) -> str:
     return _NOT_XML.sub("\ufffd", str(value))
 
 
+def _classname(document: str) -> str:
+    """backprop_audit.<document without its extension>: a CI view splits class names at dots."""
+    stem = document.rsplit("/", 1)[-1]
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    return "backprop_audit." + re.sub(r"[^A-Za-z0-9_-]", "_", stem)
+
+
 def _case(f: dict) -> ET.Element:
-    case = ET.Element("testcase", classname=_safe(f"backprop_audit.{f['source']['document']}"),
+    case = ET.Element("testcase", classname=_safe(_classname(f["source"]["document"])),
                       name=_safe(f["id"]), time=f"{f.get('seconds', 0):.3f}")
-    properties = ET.SubElement(case, "properties")
-    for name, value in (("verdict", f["verdict"]), ("expected", f["expected"]), ("examples", f["examples"]),
-                        ("worst_error_ratio", fmt.worst_text(f)), ("diagnosis", f.get("diagnosis") or "")):
-        ET.SubElement(properties, "property", name=name, value=_safe(value))
     details = [f"{f['title']}", f"verdict: {f['verdict']} (expected {f['expected']})",
                f"examples: {f['examples']}; worst error / tolerance: {fmt.worst_text(f)}"]
     if f.get("diagnosis"):
@@ -48,6 +53,10 @@ def render_junit(report: dict) -> str:
                        failures=str(sum(not fmt.matches_expectation(f) for f in formulas)), errors="0",
                        skipped="0", time=f"{sum(f.get('seconds', 0) for f in formulas):.3f}",
                        timestamp=str(report.get("generated", "")))
+    properties = ET.SubElement(suite, "properties")
+    for name, value in sorted((report.get("environment") or {}).items()):
+        if isinstance(value, (str, int, float)) or value is None:
+            ET.SubElement(properties, "property", name=_safe(name), value=_safe("" if value is None else value))
     suite.extend(_case(f) for f in formulas)
     root = ET.Element("testsuites")
     root.append(suite)

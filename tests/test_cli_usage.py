@@ -16,14 +16,3 @@ def test_report_usage_errors_exit_2(tmp_path, capsys, args, says):
     assert says in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # no report written
 
-
-def test_ctrl_c_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
-    from backprop_audit.commands import report
-
-    def interrupted(args):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(report, "command_report", interrupted)
-    assert cli.main(["report", "--out", str(tmp_path)]) == 130
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "interrupted" in err
