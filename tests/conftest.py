@@ -31,7 +31,49 @@ def pytest_configure(config):
         config.option.dist = "loadgroup"
 
 
+# XLA compiles in this process, counted from JAX's own monitoring events: the oracles' executables (their
+# functions are named _all_gradients and _cost; compiled, or loaded from the persistent cache) and the
+# small ones JAX compiles for operations run outside them. Each pytest-xdist worker sends its counts to the
+# controller, which prints the session's totals (the budget: 30 oracle compiles per test session).
+COMPILE_EVENT, CACHE_HIT_EVENT = "/jax/core/compile/backend_compile_duration", "/jax/compilation_cache/cache_hits"
+ORACLE_FUNCTIONS = ("_all_gradients", "_cost")
+jax_counts = {"oracle": 0, "loaded": 0, "other": 0}
+
+
+def _count_jax_events() -> None:
+    import jax.monitoring
+
+    def on_compile(event, seconds, fun_name="", **kwargs):
+        if event == COMPILE_EVENT:
+            jax_counts["oracle" if any(name in fun_name for name in ORACLE_FUNCTIONS) else "other"] += 1
+
+    def on_event(event, **kwargs):
+        if event == CACHE_HIT_EVENT:
+            jax_counts["loaded"] += 1
+
+    jax.monitoring.register_event_duration_secs_listener(on_compile)
+    jax.monitoring.register_event_listener(on_event)
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["jax_counts"] = dict(jax_counts)
+
+
+def pytest_testnodedown(node, error):
+    for name, count in getattr(node, "workeroutput", {}).get("jax_counts", {}).items():
+        jax_counts[name] += count
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(
+        f"JAX this session: {jax_counts['oracle']} oracle executables compiled or loaded "
+        f"({jax_counts['loaded']} of all executables came from the persistent cache), "
+        f"{jax_counts['other']} small compiles of operations outside the oracles")
+
+
 def pytest_sessionstart(session):
+    _count_jax_events()
     if hasattr(session.config, "workerinput"):  # a pytest-xdist worker: the other one starts at the same
         from backprop_audit.references import jax_grad  # time and needs the same compiles: share them
 
