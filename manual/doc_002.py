@@ -57,7 +57,7 @@ FORMULAS = [
     Formula(
         id="002-cross-entropy-loss",
         title="J = Σ y log(p): the cross-entropy without its minus sign and its 1/m",
-        source=Source(DOC, "'We use cross entropy loss(J) ='", "We use cross entropy loss(J) = J = \\sum ylog(p)"),
+        source=Source(DOC, "'We use cross entropy loss(J) ='", "We use cross entropy loss(J) = $J = \\sum ylog(p)$"),
         written=r"J = \sum y \log(p)",
         convention="row",
         quantity="C",
@@ -70,7 +70,7 @@ FORMULAS = [
     Formula(
         id="002-cross-entropy-loss-corrected",
         title="J = -(1/m) Σ y log(p)",
-        source=Source(DOC, "'We use cross entropy loss(J) ='", "We use cross entropy loss(J) = J = \\sum ylog(p)"),
+        source=Source(DOC, "'We use cross entropy loss(J) ='", "We use cross entropy loss(J) = $J = \\sum ylog(p)$"),
         written=r"J = -\frac{1}{m} \sum y \log(p)",
         convention="row",
         quantity="C",
@@ -86,8 +86,8 @@ FORMULAS = [
         id="002-softmax-ce-output-delta",
         title="Softmax with cross-entropy: the output delta is (p - y) / m",
         source=Source(DOC, "'when the loss function is cross entropy and the activation function is softmax'",
-                      "Now, when the loss function is cross entropy and the activation function is softmax, "
-                      "the above equation becomes - dJ/dW_2 = 1/m*(Z_2-y).Z_1"),
+                      "Now, when the loss function is cross entropy and the activation function is softmax, the "
+                      "above equation becomes - $\\frac{\\partial J}{\\partial W_2} = 1/m*(Z_2-y).Z_1$"),
         written=r"\frac{\partial J}{\partial Z_2}\nabla f_2 = 1/m*(Z_2-y)",
         convention="row",
         quantity="dC/dz[L]",
@@ -100,7 +100,7 @@ FORMULAS = [
         id="002-output-weight-gradient-literal",
         title="dJ/dW_2 = 1/m*(Z_2 - y).Z_1, '.' read as the matrix product in the order written",
         source=Source(DOC, "'when the loss function is cross entropy and the activation function is softmax'",
-                      "the above equation becomes - dJ/dW_2 = 1/m*(Z_2-y).Z_1"),
+                      "the above equation becomes - $\\frac{\\partial J}{\\partial W_2} = 1/m*(Z_2-y).Z_1$"),
         written=r"\frac{\partial J}{\partial W_2} = 1/m*(Z_2-y).Z_1",
         convention="row",
         quantity="dC/dW[2]",
@@ -114,7 +114,7 @@ FORMULAS = [
         id="002-output-weight-gradient-intended",
         title="dJ/dW_2 = Z_1ᵀ · 1/m*(Z_2 - y)",
         source=Source(DOC, "'when the loss function is cross entropy and the activation function is softmax'",
-                      "the above equation becomes - dJ/dW_2 = 1/m*(Z_2-y).Z_1"),
+                      "the above equation becomes - $\\frac{\\partial J}{\\partial W_2} = 1/m*(Z_2-y).Z_1$"),
         written=r"\frac{\partial J}{\partial W_2} = Z_1^\top \cdot \tfrac{1}{m}(Z_2-y)",
         convention="row",
         quantity="dC/dW[2]",
@@ -129,7 +129,8 @@ FORMULAS = [
         id="002-hidden-activation-gradient-literal",
         title="∂J/∂Z_1 = 1/m*(Z_2 - y).W_2, from ∂Z_2/∂Z_1 = W_2∇f_2, in the order written",
         source=Source(DOC, "'Substituting the local gradient for layer 2'",
-                      "Substituting the local gradient for layer 2 - \\frac{\\partial Z_2}{\\partial Z_1} = W_2\\nabla f_2"),
+                      "Substituting the local gradient for layer 2 - "
+                      "$\\frac{\\partial Z_2}{\\partial Z_1} = W_2\\nabla f_2$"),
         written=r"\frac{\partial J}{\partial Z_2}.\nabla f_2.W_2 = 1/m*(Z_2-y).W_2",
         convention="row",
         quantity="dC/da[1]",  # Z_1 is the hidden layer's output, our a[1]
@@ -144,7 +145,8 @@ FORMULAS = [
         id="002-hidden-activation-gradient-intended",
         title="∂J/∂Z_1 = 1/m*(Z_2 - y) · W_2ᵀ",
         source=Source(DOC, "'Substituting the local gradient for layer 2'",
-                      "Substituting the local gradient for layer 2 - \\frac{\\partial Z_2}{\\partial Z_1} = W_2\\nabla f_2"),
+                      "Substituting the local gradient for layer 2 - "
+                      "$\\frac{\\partial Z_2}{\\partial Z_1} = W_2\\nabla f_2$"),
         written=r"\frac{\partial J}{\partial Z_1} = \tfrac{1}{m}(Z_2-y) \cdot W_2^\top",
         convention="row",
         quantity="dC/da[1]",
@@ -159,7 +161,7 @@ FORMULAS = [
         title="dJ/dW_1 = 1/m*(Z_2 - y).W_2.∇f_1.X, '.' read as the matrix product in the order written",
         source=Source(DOC, "'As computed for first gradient, this equation finally becomes'",
                       "As computed for first gradient, this equation finally becomes - "
-                      "\\frac{\\partial J}{\\partial W_1} = 1/m*(Z_2-y).W_2.\\nabla f_1.X"),
+                      "$\\frac{\\partial J}{\\partial W_1} = 1/m*(Z_2-y).W_2.\\nabla f_1.X$"),
         written=r"\frac{\partial J}{\partial W_1} = 1/m*(Z_2-y).W_2.\nabla f_1.X",
         convention="row",
         quantity="dC/dW[1]",
@@ -175,7 +177,7 @@ FORMULAS = [
         title="dJ/dW_1 = Xᵀ · ((1/m*(Z_2 - y) · W_2ᵀ) ⊙ ∇f_1)",
         source=Source(DOC, "'As computed for first gradient, this equation finally becomes'",
                       "As computed for first gradient, this equation finally becomes - "
-                      "\\frac{\\partial J}{\\partial W_1} = 1/m*(Z_2-y).W_2.\\nabla f_1.X"),
+                      "$\\frac{\\partial J}{\\partial W_1} = 1/m*(Z_2-y).W_2.\\nabla f_1.X$"),
         written=r"\frac{\partial J}{\partial W_1} = X^\top \cdot \left(\left(\tfrac{1}{m}(Z_2-y) \cdot W_2^\top\right) \odot \nabla f_1\right)",
         convention="row",
         quantity="dC/dW[1]",
@@ -192,7 +194,7 @@ FORMULAS = [
         title="Binary cross-entropy with sigmoid: dJ/dW = 1/m*(y_p - y).X, in the order written",
         source=Source(DOC, "Additional Note, 'For binary cross entropy with sigmoid activation'",
                       "For binary cross entropy with sigmoid activation, the derivative is - "
-                      "\\frac{\\partial J}{\\partial W} = 1/m*(y_p-y).X"),
+                      "$\\frac{\\partial J}{\\partial W} = 1/m*(y_p-y).X$"),
         written=r"\frac{\partial J}{\partial W} = 1/m*(y_p-y).X",
         convention="row",
         quantity="dC/dW[L]",  # W feeds the sigmoid output directly from X
@@ -207,7 +209,7 @@ FORMULAS = [
         title="Binary cross-entropy with sigmoid: dJ/dW = Xᵀ · 1/m*(y_p - y)",
         source=Source(DOC, "Additional Note, 'For binary cross entropy with sigmoid activation'",
                       "For binary cross entropy with sigmoid activation, the derivative is - "
-                      "\\frac{\\partial J}{\\partial W} = 1/m*(y_p-y).X"),
+                      "$\\frac{\\partial J}{\\partial W} = 1/m*(y_p-y).X$"),
         written=r"\frac{\partial J}{\partial W} = X^\top \cdot \tfrac{1}{m}(y_p-y)",
         convention="row",
         quantity="dC/dW[L]",

@@ -170,7 +170,7 @@ COSTS = [
     Formula(
         id="003-mse-cost-eq3",
         title="Eq (3) as printed, read as what it names: the mean squared error without ½",
-        source=src("Cost function, eq (3)", "For this essay I'm going to take in consideration the simplest cost "
+        source=src("Cost function, eq (3)", "For this essay I’m going to take in consideration the simplest cost "
                    "function that is the Mean squared error:"),
         written=r"C(w,b)=\frac{1}{n}\sum_{x} ||y(x)- a^L(x)||^2 \tag{3}",
         convention="column",
@@ -223,7 +223,9 @@ COSTS = [
         id="003-gradients-averaged-over-examples-w",
         title="∂C/∂w as the average over examples of ∂C_x/∂w",
         source=src("Cost function, after eq (4)", "What backpropagation allow us to do is to calculate "
-                   "∂C_X/∂w and ∂C_x/∂b and then finding ∂C/∂w and ∂C/∂b averaging over the training samples."),
+                   "CXw\\frac{\\partial C_{X}}{\\partial w} and Cxb\\frac{\\partial C_{x}}{\\partial b} and then "
+                   "finding Cw\\frac{\\partial C}{\\partial w} and Cb\\frac{\\partial C}{\\partial b} averaging over "
+                   "the training samples."),
         written=r"\frac{\partial C}{\partial w} = \frac{1}{n}\sum_x \frac{\partial C_{x}}{\partial w}",
         convention="column",
         quantity="dC/dW[l]",
@@ -238,7 +240,9 @@ COSTS = [
         id="003-gradients-averaged-over-examples-b",
         title="∂C/∂b as the average over examples of ∂C_x/∂b",
         source=src("Cost function, after eq (4)", "What backpropagation allow us to do is to calculate "
-                   "∂C_X/∂w and ∂C_x/∂b and then finding ∂C/∂w and ∂C/∂b averaging over the training samples."),
+                   "CXw\\frac{\\partial C_{X}}{\\partial w} and Cxb\\frac{\\partial C_{x}}{\\partial b} and then "
+                   "finding Cw\\frac{\\partial C}{\\partial w} and Cb\\frac{\\partial C}{\\partial b} averaging over "
+                   "the training samples."),
         written=r"\frac{\partial C}{\partial b} = \frac{1}{n}\sum_x \frac{\partial C_{x}}{\partial b}",
         convention="column",
         quantity="dC/db[l]",
@@ -270,8 +274,8 @@ GENERAL = [
         id="003-weight-gradient-contraction-eq8-12",
         title="Eqs (8)/(12): ∂C/∂w^l = ∂a^l/∂w^l ·ⁱ ∂C/∂a^l, a tensor contraction",
         source=src("Backpropagation algorithm, eq (8); Error backpropagation signal, eq (12)",
-                   "Once we know the vector δ^l we can compute the weight gradient using a tensor contraction "
-                   "(using equation 8)."),
+                   "Once we know the vector δl\\delta^l we can compute the weight gradient using a tensor "
+                   "contraction (using equation 8)."),
         written=r"\frac{\partial C}{\partial w^l} = \frac{\partial a^l}{\partial w^l} \overset{i}{\cdot} \delta^l "
                 r"\tag{12}",
         convention="column",
@@ -286,7 +290,7 @@ GENERAL = [
     Formula(
         id="003-dC-dz-from-dC-da",
         title="∂C/∂z^l = ∂C/∂a^l ⊙ σ'(z^l) (δ^l = δ̃^l ⊙ σ'(z^l))",
-        source=src("Why both definitions can coexist", "Because σ is applied elementwise, this becomes an "
+        source=src("Why both definitions can coexist", "Because σ\\sigma is applied elementwise, this becomes an "
                    "elementwise (Hadamard) product:"),
         written=r"\frac{\partial C}{\partial z^l} = \frac{\partial C}{\partial a^l} \odot \sigma'(z^l)",
         convention="column",
@@ -318,8 +322,8 @@ GENERAL = [
         id="003-eq11-delta-as-dC-da-intended",
         title="Eq (11), first printing, with δ = δ̃ := ∂C/∂a (the recursion the text says is propagated)",
         source=src("Why both definitions can coexist, eq (11)", "So depending on the context, one may define and "
-                   "propagate δ̃^l (via the recursive expression), and then obtain the standard error δ^l by "
-                   "applying the derivative of the activation."),
+                   "propagate δ~l\\tilde{\\delta}^l (via the recursive expression), and then obtain the standard "
+                   "error δl\\delta^l by applying the derivative of the activation."),
         written=r"\tilde\delta^l= \left(\frac{\partial a^{l+1}}{\partial a^l}\right)^{\top} \cdot "
                 r"\tilde\delta^{l+1}",
         convention="column",
@@ -479,7 +483,7 @@ IMPLEMENTATION = [
         id="003-output-activation-gradient",
         title="∂C/∂a^L = a^L - y for the half squared error",
         source=src("Algorithm and implementation, output layer error", "Now if we take the derivative of the "
-                   "squared error with respect to a^L we obtain (check for yourself):"),
+                   "squared error with respect to aLa^L we obtain (check for yourself):"),
         written=r"\frac{\partial C}{\partial a^L}=a^L-y",
         convention="column",
         quantity="dC/da[L]",
@@ -611,7 +615,8 @@ IMPLEMENTATION = [
         id="003-weight-gradient-outer-product",
         title="Weight gradient as the outer product δ^l (a^{l-1})ᵀ",
         source=src("Gradient of the weights, 'Switching to matrix form the full gradient is given by'",
-                   "This is the outer product between the error vector at layer l and the activations from the previous layer."),
+                   "This is the outer product between the error vector at layer ll and the activations from the "
+                   "previous layer."),
         written=r"\frac{\partial C}{\partial w^l} = \delta^l (a^{l-1})^\top",
         convention="column",
         quantity="dC/dW[l]",
