@@ -19,7 +19,7 @@ on networks with biases, a superset of the document's).
 """
 import numpy as np
 
-from backprop_audit import Formula, Setting, Source
+from backprop_audit import Expected, Formula, Setting, Source
 from backprop_audit.manual.forward import derivative
 
 DOC = "001_6e125834526f4589.txt"
@@ -216,6 +216,7 @@ FORMULAS = [
         setting=N_SAMPLES_MEAN.restricted(depth=(2, 3)),
         compute=average_activation_gradient_literal,
         expected="erratum",
+        expected_diagnosis=Expected(kind="precondition", fix="require N = 1 (a single sample)"),
         note="Literal: one number per node of layer L-1, the average over samples of ∂C_i/∂a_2^(L-1). But an "
              "activation belongs to one sample: with n samples the network has n activations a_2^(L-1), one per "
              "sample, and C = (1/n) Σ_i C_i depends on sample i's only through C_i, so ∂C/∂a_2^(L-1)(sample i) = "

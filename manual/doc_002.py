@@ -28,7 +28,7 @@ Two statements are not given records of their own:
 """
 import numpy as np
 
-from backprop_audit import Formula, Setting, Source
+from backprop_audit import Expected, Formula, Setting, Source
 from backprop_audit.manual.forward import log_softmax, relu_prime
 
 DOC = "002_e4087595158ee5b3.txt"
@@ -64,6 +64,7 @@ FORMULAS = [
         setting=NETWORK,
         compute=lambda n: np.sum(n.y * np.log(n.a[2])),  # p = Z_2, the softmax output
         expected="erratum",
+        expected_diagnosis=Expected(kind="factor", fix="x -1/N"),
         note="As printed J is the log-likelihood: minimising it drives p away from y. The text's own gradients, "
              "1/m*(Z_2 - y)..., are those of -(1/m) Σ y log p, the mean cross-entropy.",
     ),
@@ -107,6 +108,7 @@ FORMULAS = [
         setting=NETWORK,
         compute=lambda n: np.dot(output_delta(n), n.a[1]),  # (m, K) . (m, n1)
         expected="erratum",
+        expected_diagnosis=Expected(kind="raised"),
         note="Literal reading: (m, K) . (m, n1) conforms only when K = m, and is then not the gradient. "
              "Intended reading: 002-output-weight-gradient-intended.",
     ),
@@ -137,6 +139,7 @@ FORMULAS = [
         setting=NETWORK,
         compute=lambda n: np.dot(output_delta(n), n.W[2]),  # (m, K) . (n1, K)
         expected="erratum",
+        expected_diagnosis=Expected(kind="raised"),
         note="The checkable reading of the local gradient ∂Z_2/∂Z_1 = W_2∇f_2: the chain step it makes, "
              "∂J/∂Z_1 = (∂J/∂Z_2 . ∇f_2) . W_2, the prefix of the text's final dJ/dW_1. Literally (m, K) . (n1, K) "
              "conforms only when K = n1, and then multiplies by W_2 where W_2ᵀ is meant.",
@@ -169,6 +172,7 @@ FORMULAS = [
         # (m, K) . (n1, K) . (m, n1) . (m, n0), left to right
         compute=lambda n: np.dot(np.dot(np.dot(output_delta(n), n.W[2]), grad_f1(n)), n.X),
         expected="erratum",
+        expected_diagnosis=Expected(kind="raised"),
         note="Literal reading: every '.' a matrix product, in the printed order. Intended reading: "
              "002-hidden-weight-gradient-intended.",
     ),
@@ -201,6 +205,7 @@ FORMULAS = [
         setting=LOGISTIC,
         compute=lambda n: np.dot(1 / n.N * (n.a[n.L] - n.y), n.X),  # y_p = the sigmoid output; (m, K) . (m, n0)
         expected="erratum",
+        expected_diagnosis=Expected(kind="raised"),
         note="Literal reading: (m, K) . (m, n0) conforms only when K = m. Intended reading: "
              "002-bce-sigmoid-weight-gradient-intended.",
     ),

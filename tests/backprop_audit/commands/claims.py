@@ -9,14 +9,14 @@ line, the claim when there is one, and what was wrong; the claims that loaded st
 - a missing file, a syntax error, or an exception while the file runs (an ImportError, say) loses
   that file only;
 - a record that is not well formed (an unknown quantity, activation or loss: Formula raises
-  RecordError) loses that claim only: while a file loads, Formula's check is deferred so the list
-  literal finishes, and the bad records are taken out afterwards with the line they were written on;
+  RecordError) loses that claim only: while a file loads, each record's check is noted instead of
+  raised (formula.records_checked_by), so the list literal finishes, and the bad records are taken
+  out afterwards with the line they were written on;
 - an item of CLAIMS that is not a Formula, an id met before (in this file or an earlier one), or a
   `corrects` naming no loaded claim loses that claim only.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.util
 import sys
@@ -24,10 +24,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backprop_audit.model.formula import Formula, RecordError, check_record
-
-DEFERRED_ERROR = "_claims_record_error"  # attribute set on a record whose check failed while loading
-DEFINED_AT = "_claims_line"  # attribute set on every record made while loading: the line in the file
+from backprop_audit.model.formula import Formula, RecordError, check_record, records_checked_by
 
 
 @dataclass(frozen=True)
@@ -64,29 +61,37 @@ def _line_in(path: Path, tb=None) -> int | None:
     return (lines[-1] if tb is not None else lines[0]) if lines else None
 
 
-@contextlib.contextmanager
-def _deferred_record_checks(path: Path):
-    """While `path` runs, a malformed Formula keeps its RecordError (and line) instead of raising.
+@dataclass(frozen=True)
+class _Made:
+    """A record made while its file ran: the line of the file it was made on, and what is wrong with it."""
+
+    record: Formula
+    line: int | None
+    error: str | None  # the RecordError's message, None when the record is well formed
+
+
+class _RecordsMade:
+    """The records a file makes while it runs, each checked without raising (formula.records_checked_by).
 
     Why: CLAIMS is usually one list literal, and a raise in its third record would lose all the others.
-    The original check is restored on exit, so nothing outside the loading is affected.
     """
-    original = Formula.__post_init__
 
-    def record_instead_of_raising(self):
-        object.__setattr__(self, DEFINED_AT, _line_in(path))
+    def __init__(self, path: Path):
+        self.path = path
+        self.made: list[_Made] = []
+
+    def __call__(self, record: Formula) -> None:
         try:
-            check_record(self)
-        except RecordError as error:
+            check_record(record)
+            error = None
+        except RecordError as problem:
             # The Problem names the claim already: drop the record's own "formula 'id': " prefix.
-            message = str(error).removeprefix(f"formula {self.id!r}: ")
-            object.__setattr__(self, DEFERRED_ERROR, (message, getattr(self, DEFINED_AT)))
+            error = str(problem).removeprefix(f"formula {record.id!r}: ")
+        self.made.append(_Made(record, _line_in(self.path), error))
 
-    Formula.__post_init__ = record_instead_of_raising
-    try:
-        yield
-    finally:
-        Formula.__post_init__ = original
+    def of(self, record) -> _Made | None:
+        """How `record` was made in this file; None for a record made elsewhere (imported, say)."""
+        return next((m for m in self.made if m.record is record), None)
 
 
 def _module_name(path: Path) -> str:
@@ -95,8 +100,9 @@ def _module_name(path: Path) -> str:
     return f"backprop_audit_claims_{path.stem}_{digest}"
 
 
-def _run_file(path: Path, shown: str, problems: list):
-    """Execute the file as a module; None (and a Problem) when it cannot be read, compiled or run."""
+def _run_file(path: Path, shown: str, problems: list, made: _RecordsMade):
+    """Execute the file as a module, noting the records it makes in `made`; None (and a Problem) when it
+    cannot be read, compiled or run."""
     if not path.is_file():
         problems.append(Problem(shown, "no such file" if not path.exists() else "not a file"))
         return None
@@ -116,7 +122,7 @@ def _run_file(path: Path, shown: str, problems: list):
         sys.path.insert(0, str(path.parent))  # kept: a claim may import the user's code when it runs
     sys.modules[spec.name] = module
     try:
-        with _deferred_record_checks(path):
+        with records_checked_by(made):
             exec(code, module.__dict__)
     except (Exception, SystemExit) as error:  # the file raised while loading: that file is lost, not the run
         sys.modules.pop(spec.name, None)
@@ -130,7 +136,8 @@ def load_file(path, loaded: Loaded) -> None:
     """Add the claims of one file to `loaded` (its problems too)."""
     shown = str(path)
     path = Path(path).resolve()
-    module = _run_file(path, shown, loaded.problems)
+    made = _RecordsMade(path)
+    module = _run_file(path, shown, loaded.problems, made)
     if module is None:
         return
     claims = getattr(module, "CLAIMS", None)
@@ -146,18 +153,18 @@ def load_file(path, loaded: Loaded) -> None:
                                            claim=f"#{position} of CLAIMS"))
             continue
         label = claim.id if isinstance(claim.id, str) and claim.id else f"#{position} of CLAIMS"
-        deferred = getattr(claim, DEFERRED_ERROR, None)
-        if deferred is not None:
-            message, line = deferred
-            loaded.problems.append(Problem(shown, message, line=line, claim=label))
+        here = made.of(claim)
+        line = here.line if here else None
+        if here and here.error is not None:
+            loaded.problems.append(Problem(shown, here.error, line=line, claim=label))
             continue
         if claim.id in loaded.origin:
             first_file, first_line = loaded.origin[claim.id]
             loaded.problems.append(Problem(shown, f"duplicate id: already defined in {first_file}"
                                            + (f", line {first_line}" if first_line else ""),
-                                           line=getattr(claim, DEFINED_AT, None), claim=label))
+                                           line=line, claim=label))
             continue
-        loaded.origin[claim.id] = (shown, getattr(claim, DEFINED_AT, None))
+        loaded.origin[claim.id] = (shown, line)
         loaded.claims.append(claim)
 
 
