@@ -91,10 +91,9 @@ FORMULAS = [
         id="001-output-activation-gradient",
         title="Derivative of the loss with respect to an output activation: 2(a - y)",
         source=Source(DOC, "Backpropagation Explained - Calculating the Gradient, 'The first term'",
-                      "Observe that the loss from the network for a single input sample will respond to a small "
-                      "change in the activation output from node $$1$$ in layer $$L$$ by an amount equal to two "
-                      "times the difference of the activation output $$a_{1}$$ for node $$1$$ and the desired output "
-                      "$$y_{1}$$ for node $$1$$."),
+                      "Observe that the loss from the network for a single input sample will respond to a small change in "
+                      "the activation output from node $$1$$ in layer $$L$$ by an amount equal to two times the difference "
+                      "of the activation output $$a_{1}$$ for node $$1$$ and the desired output $$y_{1}$$ for node $$1$$."),
         written=r"\frac{\partial C_{0}}{\partial a_{1}^{(L)}} = 2 \left( a_{1}^{(L)}-y_{1}\right)",
         convention="column",
         quantity="dC/da[L]",
@@ -172,9 +171,8 @@ FORMULAS = [
         id="001-hidden-weight-gradient",
         title="Gradient with respect to a weight in layer L-1 from the back-propagated activation derivative",
         source=Source(DOC, "What puts the 'back' in backprop?, 'Combining the Terms'",
-                      "The result we just obtained for the derivative of the loss with respect to the activation "
-                      "output for node $$2$$ in layer $$L-1$$ can then be substituted for the first term in this "
-                      "equation."),
+                      "The result we just obtained for the derivative of the loss with respect to the activation output "
+                      "for node $$2$$ in layer $$L-1$$ can then be substituted for the first term in this equation."),
         written=r"\frac{\partial C_{0}}{\partial w_{22}^{(L-1)}} = \left( \frac{\partial C_{0}}{ \partial "
                 r"a_{2}^{(L-1)}}\right) \left( \frac{\partial a_{2}^{(L-1)}}{\partial z_{2}^{(L-1)}}\right) "
                 r"\left( \frac{\partial z_{2}^{(L-1)}}{\partial w_{22}^{(L-1)}}\right)",
@@ -215,8 +213,7 @@ FORMULAS = [
         quantity="dC/da[L-1]",
         setting=N_SAMPLES_MEAN.restricted(depth=(2, 3)),
         compute=average_activation_gradient_literal,
-        expected="erratum",
-        expected_diagnosis=Expected(kind="precondition", fix="require N = 1 (a single sample)"),
+        expected="erratum", expected_diagnosis=Expected(kind="precondition", fix="require N = 1 (a single sample)"),
         note="Literal: one number per node of layer L-1, the average over samples of ∂C_i/∂a_2^(L-1). But an "
              "activation belongs to one sample: with n samples the network has n activations a_2^(L-1), one per "
              "sample, and C = (1/n) Σ_i C_i depends on sample i's only through C_i, so ∂C/∂a_2^(L-1)(sample i) = "

@@ -63,8 +63,7 @@ FORMULAS = [
         quantity="C",
         setting=NETWORK,
         compute=lambda n: np.sum(n.y * np.log(n.a[2])),  # p = Z_2, the softmax output
-        expected="erratum",
-        expected_diagnosis=Expected(kind="factor", fix="x -1/N"),
+        expected="erratum", expected_diagnosis=Expected(kind="factor", fix="x -1/N"),
         note="As printed J is the log-likelihood: minimising it drives p away from y. The text's own gradients, "
              "1/m*(Z_2 - y)..., are those of -(1/m) Σ y log p, the mean cross-entropy.",
     ),
@@ -107,8 +106,7 @@ FORMULAS = [
         quantity="dC/dW[2]",
         setting=NETWORK,
         compute=lambda n: np.dot(output_delta(n), n.a[1]),  # (m, K) . (m, n1)
-        expected="erratum",
-        expected_diagnosis=Expected(kind="raised"),
+        expected="erratum", expected_diagnosis=Expected(kind="raised"),
         note="Literal reading: (m, K) . (m, n1) conforms only when K = m, and is then not the gradient. "
              "Intended reading: 002-output-weight-gradient-intended.",
     ),
@@ -131,15 +129,13 @@ FORMULAS = [
         id="002-hidden-activation-gradient-literal",
         title="∂J/∂Z_1 = 1/m*(Z_2 - y).W_2, from ∂Z_2/∂Z_1 = W_2∇f_2, in the order written",
         source=Source(DOC, "'Substituting the local gradient for layer 2'",
-                      "Substituting the local gradient for layer 2 - "
-                      "$\\frac{\\partial Z_2}{\\partial Z_1} = W_2\\nabla f_2$"),
+                      "Substituting the local gradient for layer 2 - $\\frac{\\partial Z_2}{\\partial Z_1} = W_2\\nabla f_2$"),
         written=r"\frac{\partial J}{\partial Z_2}.\nabla f_2.W_2 = 1/m*(Z_2-y).W_2",
         convention="row",
         quantity="dC/da[1]",  # Z_1 is the hidden layer's output, our a[1]
         setting=NETWORK,
         compute=lambda n: np.dot(output_delta(n), n.W[2]),  # (m, K) . (n1, K)
-        expected="erratum",
-        expected_diagnosis=Expected(kind="raised"),
+        expected="erratum", expected_diagnosis=Expected(kind="raised"),
         note="The checkable reading of the local gradient ∂Z_2/∂Z_1 = W_2∇f_2: the chain step it makes, "
              "∂J/∂Z_1 = (∂J/∂Z_2 . ∇f_2) . W_2, the prefix of the text's final dJ/dW_1. Literally (m, K) . (n1, K) "
              "conforms only when K = n1, and then multiplies by W_2 where W_2ᵀ is meant.",
@@ -148,8 +144,7 @@ FORMULAS = [
         id="002-hidden-activation-gradient-intended",
         title="∂J/∂Z_1 = 1/m*(Z_2 - y) · W_2ᵀ",
         source=Source(DOC, "'Substituting the local gradient for layer 2'",
-                      "Substituting the local gradient for layer 2 - "
-                      "$\\frac{\\partial Z_2}{\\partial Z_1} = W_2\\nabla f_2$"),
+                      "Substituting the local gradient for layer 2 - $\\frac{\\partial Z_2}{\\partial Z_1} = W_2\\nabla f_2$"),
         written=r"\frac{\partial J}{\partial Z_1} = \tfrac{1}{m}(Z_2-y) \cdot W_2^\top",
         convention="row",
         quantity="dC/da[1]",
@@ -171,8 +166,7 @@ FORMULAS = [
         setting=NETWORK,
         # (m, K) . (n1, K) . (m, n1) . (m, n0), left to right
         compute=lambda n: np.dot(np.dot(np.dot(output_delta(n), n.W[2]), grad_f1(n)), n.X),
-        expected="erratum",
-        expected_diagnosis=Expected(kind="raised"),
+        expected="erratum", expected_diagnosis=Expected(kind="raised"),
         note="Literal reading: every '.' a matrix product, in the printed order. Intended reading: "
              "002-hidden-weight-gradient-intended.",
     ),
@@ -204,8 +198,7 @@ FORMULAS = [
         quantity="dC/dW[L]",  # W feeds the sigmoid output directly from X
         setting=LOGISTIC,
         compute=lambda n: np.dot(1 / n.N * (n.a[n.L] - n.y), n.X),  # y_p = the sigmoid output; (m, K) . (m, n0)
-        expected="erratum",
-        expected_diagnosis=Expected(kind="raised"),
+        expected="erratum", expected_diagnosis=Expected(kind="raised"),
         note="Literal reading: (m, K) . (m, n0) conforms only when K = m. Intended reading: "
              "002-bce-sigmoid-weight-gradient-intended.",
     ),

@@ -8,15 +8,19 @@ Loading never stops at the first problem. Every problem becomes a `Problem` nami
 line, the claim when there is one, and what was wrong; the claims that loaded still run:
 - a missing file, a syntax error, or an exception while the file runs (an ImportError, say) loses
   that file only;
-- a record that is not well formed (an unknown quantity, activation or loss: Formula raises
-  RecordError) loses that claim only: while a file loads, each record's check is noted instead of
-  raised (formula.records_checked_by), so the list literal finishes, and the bad records are taken
-  out afterwards with the line they were written on;
+- a record that is not well formed (an unknown quantity, activation or loss, a wrong-typed field such
+  as Setting(depth=3): Formula raises RecordError) loses that claim only: while a file loads, each
+  record's check is noted instead of raised (formula.records_checked_by), so the list literal
+  finishes, and the bad records are taken out afterwards with the line they were written on;
+- an entry of a `CLAIMS = [...]` literal that raises while it is built (an unknown Formula or Setting
+  field is a TypeError) loses that claim only: each entry is built on its own, and the problem names
+  the entry's line, even when a helper in the file builds the record;
 - an item of CLAIMS that is not a Formula, an id met before (in this file or an earlier one), or a
   `corrects` naming no loaded claim loses that claim only.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import sys
@@ -94,6 +98,59 @@ class _RecordsMade:
         return next((m for m in self.made if m.record is record), None)
 
 
+@dataclass(frozen=True)
+class _Unbuilt:
+    """An entry of the CLAIMS literal that raised while it was built: it stands in CLAIMS for the claim."""
+
+    claim: str | None  # the id written in the entry (id="..." or a first argument "..."), when there is one
+    line: int
+    message: str
+
+
+ENTRY_BUILDER = "__backprop_audit_build_claim__"  # the name the rewritten CLAIMS literal calls
+
+
+def _build_entry(build, claim: str | None, line: int):
+    """build() (one entry of CLAIMS), or an _Unbuilt naming what it raised."""
+    try:
+        return build()
+    except (Exception, SystemExit) as error:
+        return _Unbuilt(claim, line, f"raised {type(error).__name__} while it was built: {error}")
+
+
+def _written_id(entry: ast.expr) -> str | None:
+    """The id an entry such as Formula(id="x", ...) or claim("x", ...) writes, read from the source."""
+    if not isinstance(entry, ast.Call):
+        return None
+    written = [k.value for k in entry.keywords if k.arg == "id"] + entry.args[:1]
+    first = written[0] if written else None
+    return first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+
+
+def _entries_built_one_by_one(tree: ast.Module) -> ast.Module:
+    """Rewrite a top-level `CLAIMS = [e1, e2, ...]` so that each entry is built on its own:
+    [__build__(lambda: e1, "id1", line1), ...]. Why: a TypeError in the third entry (Formula(qantity=...))
+    would otherwise stop the file, and lose every claim, with a line inside whatever helper raised.
+    A literal with a starred entry (*more) is left as written."""
+    for statement in tree.body:
+        if not (isinstance(statement, ast.Assign) and isinstance(statement.value, (ast.List, ast.Tuple))
+                and [getattr(t, "id", None) for t in statement.targets] == ["CLAIMS"]):
+            continue
+        entries = statement.value.elts
+        if any(isinstance(entry, ast.Starred) for entry in entries):
+            continue
+        statement.value.elts = [ast.copy_location(_built_on_its_own(entry), entry) for entry in entries]
+    return ast.fix_missing_locations(tree)
+
+
+def _built_on_its_own(entry: ast.expr) -> ast.Call:
+    no_arguments = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[])
+    return ast.Call(func=ast.Name(ENTRY_BUILDER, ast.Load()),
+                    args=[ast.Lambda(no_arguments, entry), ast.Constant(_written_id(entry)),
+                          ast.Constant(entry.lineno)],
+                    keywords=[])
+
+
 def _module_name(path: Path) -> str:
     # A name of its own per file, so two files both called claims.py do not replace each other.
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
@@ -112,7 +169,7 @@ def _run_file(path: Path, shown: str, problems: list, made: _RecordsMade):
         problems.append(Problem(shown, f"cannot read the file: {error}"))
         return None
     try:
-        code = compile(source, str(path), "exec")
+        code = compile(_entries_built_one_by_one(ast.parse(source, str(path))), str(path), "exec")
     except SyntaxError as error:
         problems.append(Problem(shown, f"syntax error: {error.msg}", line=error.lineno))
         return None
@@ -121,6 +178,7 @@ def _run_file(path: Path, shown: str, problems: list, made: _RecordsMade):
     if str(path.parent) not in sys.path:
         sys.path.insert(0, str(path.parent))  # kept: a claim may import the user's code when it runs
     sys.modules[spec.name] = module
+    module.__dict__[ENTRY_BUILDER] = _build_entry
     try:
         with records_checked_by(made):
             exec(code, module.__dict__)
@@ -148,6 +206,10 @@ def load_file(path, loaded: Loaded) -> None:
         loaded.problems.append(Problem(shown, f"CLAIMS must be a list of Formula records, not {type(claims).__name__}"))
         return
     for position, claim in enumerate(claims, start=1):
+        if isinstance(claim, _Unbuilt):
+            loaded.problems.append(Problem(shown, claim.message, line=claim.line,
+                                           claim=claim.claim or f"#{position} of CLAIMS"))
+            continue
         if not isinstance(claim, Formula):
             loaded.problems.append(Problem(shown, f"is a {type(claim).__name__}, not a Formula",
                                            claim=f"#{position} of CLAIMS"))

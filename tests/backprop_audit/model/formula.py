@@ -182,23 +182,37 @@ def check_record(f: Formula) -> None:
     s = f.setting
     if not isinstance(s, Setting):
         raise RecordError(f"{name}: setting must be a Setting(...)")
-    for field_name, known in (("hidden", HIDDEN_ACTIVATIONS), ("output", OUTPUT_ACTIVATIONS),
-                              ("loss", tuple(LOSSES)), ("targets", TARGET_KINDS)):
-        values = getattr(s, field_name)
-        unknown = [v for v in values if v not in known]
-        if unknown or not values:
-            raise RecordError(f"{name}: setting.{field_name} has unknown or no values {unknown}; "
-                              f"known: {', '.join(known)}")
-    for field_name in ("depth", "width", "batch"):
-        lo, hi = getattr(s, field_name)
-        if not (1 <= lo <= hi):
-            raise RecordError(f"{name}: setting.{field_name} must be (low, high) with 1 <= low <= high")
+    _check_setting(f"{name}: setting", s)
     if not any(LOSS_NEEDS_OUTPUT.get(loss, out) == out for loss in s.loss for out in s.output):
         raise RecordError(f"{name}: no loss in setting.loss can sit on any activation in setting.output")
     if f.violates is not None and not isinstance(f.violates, Setting):
         raise RecordError(f"{name}: violates must be a Setting(...) that breaks the precondition")
+    if f.violates is not None:
+        _check_setting(f"{name}: violates", f.violates)
     if f.min_depth() > s.depth[1]:
         raise RecordError(f"{name}: quantity {f.quantity} needs depth >= {f.min_depth()}, setting allows {s.depth}")
+
+
+def _check_setting(where: str, s: Setting) -> None:
+    """Each field of a Setting has the type and the values the search can draw from (`where` names it)."""
+    for field_name, known in (("hidden", HIDDEN_ACTIVATIONS), ("output", OUTPUT_ACTIVATIONS),
+                              ("loss", tuple(LOSSES)), ("targets", TARGET_KINDS)):
+        values = getattr(s, field_name)
+        if not isinstance(values, (tuple, list)):
+            raise RecordError(f"{where}.{field_name} must be a tuple of names, like ({known[0]!r},), "
+                              f"got {values!r}")
+        unknown = [v for v in values if v not in known]
+        if unknown or not values:
+            raise RecordError(f"{where}.{field_name} has unknown or no values {unknown}; known: {', '.join(known)}")
+    for field_name in ("depth", "width", "batch"):
+        pair = getattr(s, field_name)
+        whole = isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in pair)
+        if not whole or not (1 <= pair[0] <= pair[1]):
+            raise RecordError(f"{where}.{field_name} must be (low, high), two whole numbers with "
+                              f"1 <= low <= high, got {pair!r}")
+    if not isinstance(s.square, bool):
+        raise RecordError(f"{where}.square must be True or False, got {s.square!r}")
 
 
 def _check_expected_diagnosis(name: str, f: Formula) -> None:
