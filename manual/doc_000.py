@@ -28,7 +28,7 @@ The general recursion's two steps are fed the correct incoming delta for the sam
 """
 import numpy as np
 
-from backprop_audit import Formula, Setting, Source
+from backprop_audit import Expected, Formula, Setting, Source
 from backprop_audit.manual.forward import derivative
 
 DOC = "000_66b432f981c9d2a4.txt"
@@ -103,7 +103,7 @@ FORMULAS = [
         quantity="dC/da[2]",  # a[2] is numbered alike in the document and here
         setting=TOY,
         compute=lambda n: n.a[2] - n.Y,
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="factor", fix="x 1/N"),
         note="E is a mean over the batch, so each sample's share of dE/da[2] is (a[2] - Y) / N; as printed "
              "it is the derivative of the sum, right only for N = 1.",
     ),
@@ -147,7 +147,7 @@ FORMULAS = [
         quantity="dC/dW[1]",
         setting=TOY,
         compute=lambda n: (n.a[2] - n.Y) * df(n, 2) @ n.a[1],  # Python: ((a - Y) * df) @ a[1], as read
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="none"),
         note="Literal reading: label w[0] and the product (N, n2) @ (N, n1) exactly as printed; the text "
              "itself warns 'Usually you have to transpose a[1] and/or multiply a[1].T with the rest' — "
              "see 000-output-weight-gradient-intended for that reading. Three mistakes at once (label, operand "
@@ -179,7 +179,7 @@ FORMULAS = [
         quantity="dC/dW[2]",  # the chain rule's dz[1]/dw[1]: the document's w[1] is our W[2]
         setting=TOY,
         compute=lambda n: n.a[1].T @ output_delta_as_written(n),
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="factor", fix="x 1/N"),
         note="Intended reading of the printed formula: 'multiply a[1].T with the rest', and the label read as "
              "the output layer its chain rule differentiates. What remains wrong is the missing 1/N of the "
              "mean E (inherited from dE/da[2]).",
@@ -209,7 +209,7 @@ FORMULAS = [
         setting=TOY,
         # The chain the text writes, with every factor right (1/N, a[1].T on the left): only the label is on trial.
         compute=lambda n: n.a[1].T @ output_delta_of_the_mean(n),
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="index", fix="layer l+1"),
         note="The chain rule ends in dz[1]/dw[1] and the text calls it 'the weights on the output layer' first, "
              "yet labels it dE/dw[0] (the hidden layer, which it derives next under the same label). Computed "
              "with every factor corrected so that the index is the only mistake left.",
@@ -237,7 +237,7 @@ FORMULAS = [
         quantity="dC/da[1]",  # a[1] is numbered alike in the document and here
         setting=TOY,
         compute=lambda n: output_delta_of_the_mean(n) @ n.W[2],  # the document's w[1] is our W[2]
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="raised"),
         note="A Jacobian has no value of its own, so the checkable reading is the chain step it is used for: "
              "dE/da[1] = d[1] @ dz[1]/da[1], in the order the hidden-layer formula multiplies it (d[1] @ w[1]). "
              "d[1] is taken with the 1/N of the mean so that only the local derivative is on trial. In "
@@ -268,7 +268,7 @@ FORMULAS = [
         setting=TOY,
         # d[1] = dE/da[2] * da[2]/dz[1] as the text defines it; w[1] -> W[2], z[0] -> z[1], a[0] -> a[0].
         compute=lambda n: output_delta_as_written(n) @ n.W[2] * df(n, 1) * n.a[0],
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="shape"),
         note="Literal reading: (N, n2) @ (n1, n2), then elementwise products with (N, n1) and (N, n0). The text "
              "adds 'w[1] and a[0] might need to be transposed and such' — see "
              "000-hidden-weight-gradient-intended. d[1] is the text's own output delta, (a[2] - Y) * df(z[1]).",
@@ -302,7 +302,7 @@ FORMULAS = [
         quantity="dC/dW[1]",
         setting=TOY,
         compute=lambda n: n.a[0].T @ (output_delta_as_written(n) @ n.W[2].T * df(n, 1)),
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="factor", fix="x 1/N"),
         note="Intended reading: w[1] and a[0] transposed 'and such' (the last * becomes a[0].T @ ...), with the "
              "text's d[1] = (a[2] - Y) * df(z[1]). What remains wrong is the 1/N of the mean E.",
     ),
@@ -331,7 +331,7 @@ FORMULAS = [
         quantity="dC/dz[L-1]",
         setting=ANY_DEPTH.restricted(depth=(2, 3)),
         compute=lambda n: delta_step_as_written(n, n.L - 1),
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="raised"),
         note="Literal reading of the step, fed the correct d[i+1] so that only the step is on trial (the text's "
              "starting delta misses 1/N, see 000-output-activation-gradient). In the row-major z = a @ w + b "
              "of the text, w[i+1] is (in, out): d[i+1] @ w[i+1] conforms only when the two layers are equally "
@@ -362,7 +362,7 @@ FORMULAS = [
         quantity="dC/dW[l]",
         setting=ANY_DEPTH,
         compute=lambda n, l: deltas_corrected(n)[l] @ n.a[l - 1],
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="raised"),
         note="Literal reading, fed the correct deltas so that only this product is on trial: (N, n_l) @ "
              "(N, n_{l-1}) conforms only when n_l = N, and is then the wrong product; a[i].T @ d[i] is meant.",
     ),

@@ -19,7 +19,7 @@ on networks with biases, a superset of the document's).
 """
 import numpy as np
 
-from backprop_audit import Formula, Setting, Source
+from backprop_audit import Expected, Formula, Setting, Source
 from backprop_audit.manual.forward import derivative
 
 DOC = "001_6e125834526f4589.txt"
@@ -78,8 +78,8 @@ FORMULAS = [
         id="001-loss-single-sample",
         title="The loss of one sample: the sum over output nodes of the squared difference",
         source=Source(DOC, "Mathematical Observations for Backpropagation, 'Loss C_0'",
-                      "Therefore, to calculate the total loss, we should sum this squared difference for each "
-                      "node j in the output layer L."),
+                      "Therefore, to calculate the total loss, we should sum this squared difference for each node "
+                      "$$j$$ in the output layer $$L$$."),
         written=r"C_{0}=\sum_{j=0}^{n-1}\left( a_{j}^{(L)}-y_{j}\right) ^{2}",
         convention="column",
         quantity="C",
@@ -91,9 +91,9 @@ FORMULAS = [
         id="001-output-activation-gradient",
         title="Derivative of the loss with respect to an output activation: 2(a - y)",
         source=Source(DOC, "Backpropagation Explained - Calculating the Gradient, 'The first term'",
-                      "Observe that the loss from the network for a single input sample will respond to a small "
-                      "change in the activation output from node 1 in layer L by an amount equal to two times the "
-                      "difference of the activation output a_1 for node 1 and the desired output y_1 for node 1."),
+                      "Observe that the loss from the network for a single input sample will respond to a small change in "
+                      "the activation output from node $$1$$ in layer $$L$$ by an amount equal to two times the difference "
+                      "of the activation output $$a_{1}$$ for node $$1$$ and the desired output $$y_{1}$$ for node $$1$$."),
         written=r"\frac{\partial C_{0}}{\partial a_{1}^{(L)}} = 2 \left( a_{1}^{(L)}-y_{1}\right)",
         convention="column",
         quantity="dC/da[L]",
@@ -105,8 +105,8 @@ FORMULAS = [
         title="The first two chain-rule terms: 2(a - y) g'(z), the derivative with respect to an output input",
         source=Source(DOC, "What puts the 'back' in backprop?, 'Calculations'",
                       "Now, we can see that the first and second terms on the right hand side of the equation are "
-                      "the same as the first and second terms in the last equation with regards to w_12^(L) in the "
-                      "output layer when j=1."),
+                      "the same as the first and second terms in the last equation with regards to "
+                      "$$w_{12}^{\\left( L\\right) }$$ in the output layer when $$j=1$$."),
         written=r"\left(\frac{\partial C_{0}}{\partial a_{j}^{(L)}}\right)\left(\frac{\partial a_{j}^{(L)}}"
                 r"{\partial z_{j}^{(L)}}\right) = 2\left(a_{j}^{(L)}-y_{j}\right) g^{\prime (L)}\left(z_{j}^{(L)}\right)",
         convention="column",
@@ -135,9 +135,9 @@ FORMULAS = [
         id="001-average-weight-gradient",
         title="Gradient over n samples as the average of the per-sample gradients",
         source=Source(DOC, "Backpropagation Explained - Calculating the Gradient, 'Combining terms'",
-                      "To calculate the derivative of the loss with respect to this same particular weight, w_12, "
-                      "for all n training samples, we calculate the average derivative of the loss function over "
-                      "all n training samples."),
+                      "To calculate the derivative of the loss with respect to this same particular weight, "
+                      "$$w_{12}$$, for all $$n$$ training samples, we calculate the average derivative of the loss "
+                      "function over all $$n$$ training samples."),
         written=r"\frac{\partial C}{\partial w_{12}^{(L)}} = \frac{1}{n}\sum_{i=0}^{n-1}"
                 r"\frac{\partial C_{i}}{\partial w_{12}^{(L)}}",
         convention="column",
@@ -171,8 +171,8 @@ FORMULAS = [
         id="001-hidden-weight-gradient",
         title="Gradient with respect to a weight in layer L-1 from the back-propagated activation derivative",
         source=Source(DOC, "What puts the 'back' in backprop?, 'Combining the Terms'",
-                      "The result we just obtained for the derivative of the loss with respect to the activation "
-                      "output for node 2 in layer L-1 can then be substituted for the first term in this equation."),
+                      "The result we just obtained for the derivative of the loss with respect to the activation output "
+                      "for node $$2$$ in layer $$L-1$$ can then be substituted for the first term in this equation."),
         written=r"\frac{\partial C_{0}}{\partial w_{22}^{(L-1)}} = \left( \frac{\partial C_{0}}{ \partial "
                 r"a_{2}^{(L-1)}}\right) \left( \frac{\partial a_{2}^{(L-1)}}{\partial z_{2}^{(L-1)}}\right) "
                 r"\left( \frac{\partial z_{2}^{(L-1)}}{\partial w_{22}^{(L-1)}}\right)",
@@ -205,15 +205,15 @@ FORMULAS = [
         title="'Average derivative of the loss' with respect to an activation, over all n samples (as written)",
         source=Source(DOC, "What puts the 'back' in backprop?, 'Average Derivative of the Loss Function'",
                       "Note, to find the derivative of the loss function with respect to this same particular "
-                      "activation output, a_2^(L-1), for all n training samples, we calculate the average "
-                      "derivative of the loss function over all n training samples."),
+                      "activation output, $$a_{2}^{(L-1)}$$, for all $$n$$ training samples, we calculate the "
+                      "average derivative of the loss function over all $$n$$ training samples."),
         written=r"\frac{\partial C}{\partial a_{2}^{(L-1)}}=\frac{1}{n}\sum_{i=0}^{n-1}\frac{ \partial C_{i}}"
                 r"{\partial a_{2}^{(L-1)}}",
         convention="column",
         quantity="dC/da[L-1]",
         setting=N_SAMPLES_MEAN.restricted(depth=(2, 3)),
         compute=average_activation_gradient_literal,
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="precondition", fix="require N = 1 (a single sample)"),
         note="Literal: one number per node of layer L-1, the average over samples of ∂C_i/∂a_2^(L-1). But an "
              "activation belongs to one sample: with n samples the network has n activations a_2^(L-1), one per "
              "sample, and C = (1/n) Σ_i C_i depends on sample i's only through C_i, so ∂C/∂a_2^(L-1)(sample i) = "
@@ -229,8 +229,8 @@ FORMULAS = [
         title="Derivative of the n-sample loss with respect to one sample's activation: (1/n) ∂C_i/∂a",
         source=Source(DOC, "What puts the 'back' in backprop?, 'Average Derivative of the Loss Function'",
                       "Note, to find the derivative of the loss function with respect to this same particular "
-                      "activation output, a_2^(L-1), for all n training samples, we calculate the average "
-                      "derivative of the loss function over all n training samples."),
+                      "activation output, $$a_{2}^{(L-1)}$$, for all $$n$$ training samples, we calculate the "
+                      "average derivative of the loss function over all $$n$$ training samples."),
         written=r"\frac{\partial C}{\partial a_{2}^{(L-1)}(x_i)}=\frac{1}{n}\frac{ \partial C_{i}}"
                 r"{\partial a_{2}^{(L-1)}(x_i)}",
         convention="column",

@@ -28,7 +28,7 @@ Two statements are not given records of their own:
 """
 import numpy as np
 
-from backprop_audit import Formula, Setting, Source
+from backprop_audit import Expected, Formula, Setting, Source
 from backprop_audit.manual.forward import log_softmax, relu_prime
 
 DOC = "002_e4087595158ee5b3.txt"
@@ -57,20 +57,20 @@ FORMULAS = [
     Formula(
         id="002-cross-entropy-loss",
         title="J = Σ y log(p): the cross-entropy without its minus sign and its 1/m",
-        source=Source(DOC, "'We use cross entropy loss(J) ='", "We use cross entropy loss(J) = J = \\sum ylog(p)"),
+        source=Source(DOC, "'We use cross entropy loss(J) ='", "We use cross entropy loss(J) = $J = \\sum ylog(p)$"),
         written=r"J = \sum y \log(p)",
         convention="row",
         quantity="C",
         setting=NETWORK,
         compute=lambda n: np.sum(n.y * np.log(n.a[2])),  # p = Z_2, the softmax output
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="factor", fix="x -1/N"),
         note="As printed J is the log-likelihood: minimising it drives p away from y. The text's own gradients, "
              "1/m*(Z_2 - y)..., are those of -(1/m) Σ y log p, the mean cross-entropy.",
     ),
     Formula(
         id="002-cross-entropy-loss-corrected",
         title="J = -(1/m) Σ y log(p)",
-        source=Source(DOC, "'We use cross entropy loss(J) ='", "We use cross entropy loss(J) = J = \\sum ylog(p)"),
+        source=Source(DOC, "'We use cross entropy loss(J) ='", "We use cross entropy loss(J) = $J = \\sum ylog(p)$"),
         written=r"J = -\frac{1}{m} \sum y \log(p)",
         convention="row",
         quantity="C",
@@ -86,8 +86,8 @@ FORMULAS = [
         id="002-softmax-ce-output-delta",
         title="Softmax with cross-entropy: the output delta is (p - y) / m",
         source=Source(DOC, "'when the loss function is cross entropy and the activation function is softmax'",
-                      "Now, when the loss function is cross entropy and the activation function is softmax, "
-                      "the above equation becomes - dJ/dW_2 = 1/m*(Z_2-y).Z_1"),
+                      "Now, when the loss function is cross entropy and the activation function is softmax, the "
+                      "above equation becomes - $\\frac{\\partial J}{\\partial W_2} = 1/m*(Z_2-y).Z_1$"),
         written=r"\frac{\partial J}{\partial Z_2}\nabla f_2 = 1/m*(Z_2-y)",
         convention="row",
         quantity="dC/dz[L]",
@@ -100,13 +100,13 @@ FORMULAS = [
         id="002-output-weight-gradient-literal",
         title="dJ/dW_2 = 1/m*(Z_2 - y).Z_1, '.' read as the matrix product in the order written",
         source=Source(DOC, "'when the loss function is cross entropy and the activation function is softmax'",
-                      "the above equation becomes - dJ/dW_2 = 1/m*(Z_2-y).Z_1"),
+                      "the above equation becomes - $\\frac{\\partial J}{\\partial W_2} = 1/m*(Z_2-y).Z_1$"),
         written=r"\frac{\partial J}{\partial W_2} = 1/m*(Z_2-y).Z_1",
         convention="row",
         quantity="dC/dW[2]",
         setting=NETWORK,
         compute=lambda n: np.dot(output_delta(n), n.a[1]),  # (m, K) . (m, n1)
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="raised"),
         note="Literal reading: (m, K) . (m, n1) conforms only when K = m, and is then not the gradient. "
              "Intended reading: 002-output-weight-gradient-intended.",
     ),
@@ -114,7 +114,7 @@ FORMULAS = [
         id="002-output-weight-gradient-intended",
         title="dJ/dW_2 = Z_1ᵀ · 1/m*(Z_2 - y)",
         source=Source(DOC, "'when the loss function is cross entropy and the activation function is softmax'",
-                      "the above equation becomes - dJ/dW_2 = 1/m*(Z_2-y).Z_1"),
+                      "the above equation becomes - $\\frac{\\partial J}{\\partial W_2} = 1/m*(Z_2-y).Z_1$"),
         written=r"\frac{\partial J}{\partial W_2} = Z_1^\top \cdot \tfrac{1}{m}(Z_2-y)",
         convention="row",
         quantity="dC/dW[2]",
@@ -129,13 +129,13 @@ FORMULAS = [
         id="002-hidden-activation-gradient-literal",
         title="∂J/∂Z_1 = 1/m*(Z_2 - y).W_2, from ∂Z_2/∂Z_1 = W_2∇f_2, in the order written",
         source=Source(DOC, "'Substituting the local gradient for layer 2'",
-                      "Substituting the local gradient for layer 2 - \\frac{\\partial Z_2}{\\partial Z_1} = W_2\\nabla f_2"),
+                      "Substituting the local gradient for layer 2 - $\\frac{\\partial Z_2}{\\partial Z_1} = W_2\\nabla f_2$"),
         written=r"\frac{\partial J}{\partial Z_2}.\nabla f_2.W_2 = 1/m*(Z_2-y).W_2",
         convention="row",
         quantity="dC/da[1]",  # Z_1 is the hidden layer's output, our a[1]
         setting=NETWORK,
         compute=lambda n: np.dot(output_delta(n), n.W[2]),  # (m, K) . (n1, K)
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="raised"),
         note="The checkable reading of the local gradient ∂Z_2/∂Z_1 = W_2∇f_2: the chain step it makes, "
              "∂J/∂Z_1 = (∂J/∂Z_2 . ∇f_2) . W_2, the prefix of the text's final dJ/dW_1. Literally (m, K) . (n1, K) "
              "conforms only when K = n1, and then multiplies by W_2 where W_2ᵀ is meant.",
@@ -144,7 +144,7 @@ FORMULAS = [
         id="002-hidden-activation-gradient-intended",
         title="∂J/∂Z_1 = 1/m*(Z_2 - y) · W_2ᵀ",
         source=Source(DOC, "'Substituting the local gradient for layer 2'",
-                      "Substituting the local gradient for layer 2 - \\frac{\\partial Z_2}{\\partial Z_1} = W_2\\nabla f_2"),
+                      "Substituting the local gradient for layer 2 - $\\frac{\\partial Z_2}{\\partial Z_1} = W_2\\nabla f_2$"),
         written=r"\frac{\partial J}{\partial Z_1} = \tfrac{1}{m}(Z_2-y) \cdot W_2^\top",
         convention="row",
         quantity="dC/da[1]",
@@ -159,14 +159,14 @@ FORMULAS = [
         title="dJ/dW_1 = 1/m*(Z_2 - y).W_2.∇f_1.X, '.' read as the matrix product in the order written",
         source=Source(DOC, "'As computed for first gradient, this equation finally becomes'",
                       "As computed for first gradient, this equation finally becomes - "
-                      "\\frac{\\partial J}{\\partial W_1} = 1/m*(Z_2-y).W_2.\\nabla f_1.X"),
+                      "$\\frac{\\partial J}{\\partial W_1} = 1/m*(Z_2-y).W_2.\\nabla f_1.X$"),
         written=r"\frac{\partial J}{\partial W_1} = 1/m*(Z_2-y).W_2.\nabla f_1.X",
         convention="row",
         quantity="dC/dW[1]",
         setting=NETWORK,
         # (m, K) . (n1, K) . (m, n1) . (m, n0), left to right
         compute=lambda n: np.dot(np.dot(np.dot(output_delta(n), n.W[2]), grad_f1(n)), n.X),
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="raised"),
         note="Literal reading: every '.' a matrix product, in the printed order. Intended reading: "
              "002-hidden-weight-gradient-intended.",
     ),
@@ -175,7 +175,7 @@ FORMULAS = [
         title="dJ/dW_1 = Xᵀ · ((1/m*(Z_2 - y) · W_2ᵀ) ⊙ ∇f_1)",
         source=Source(DOC, "'As computed for first gradient, this equation finally becomes'",
                       "As computed for first gradient, this equation finally becomes - "
-                      "\\frac{\\partial J}{\\partial W_1} = 1/m*(Z_2-y).W_2.\\nabla f_1.X"),
+                      "$\\frac{\\partial J}{\\partial W_1} = 1/m*(Z_2-y).W_2.\\nabla f_1.X$"),
         written=r"\frac{\partial J}{\partial W_1} = X^\top \cdot \left(\left(\tfrac{1}{m}(Z_2-y) \cdot W_2^\top\right) \odot \nabla f_1\right)",
         convention="row",
         quantity="dC/dW[1]",
@@ -192,13 +192,13 @@ FORMULAS = [
         title="Binary cross-entropy with sigmoid: dJ/dW = 1/m*(y_p - y).X, in the order written",
         source=Source(DOC, "Additional Note, 'For binary cross entropy with sigmoid activation'",
                       "For binary cross entropy with sigmoid activation, the derivative is - "
-                      "\\frac{\\partial J}{\\partial W} = 1/m*(y_p-y).X"),
+                      "$\\frac{\\partial J}{\\partial W} = 1/m*(y_p-y).X$"),
         written=r"\frac{\partial J}{\partial W} = 1/m*(y_p-y).X",
         convention="row",
         quantity="dC/dW[L]",  # W feeds the sigmoid output directly from X
         setting=LOGISTIC,
         compute=lambda n: np.dot(1 / n.N * (n.a[n.L] - n.y), n.X),  # y_p = the sigmoid output; (m, K) . (m, n0)
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="raised"),
         note="Literal reading: (m, K) . (m, n0) conforms only when K = m. Intended reading: "
              "002-bce-sigmoid-weight-gradient-intended.",
     ),
@@ -207,7 +207,7 @@ FORMULAS = [
         title="Binary cross-entropy with sigmoid: dJ/dW = Xᵀ · 1/m*(y_p - y)",
         source=Source(DOC, "Additional Note, 'For binary cross entropy with sigmoid activation'",
                       "For binary cross entropy with sigmoid activation, the derivative is - "
-                      "\\frac{\\partial J}{\\partial W} = 1/m*(y_p-y).X"),
+                      "$\\frac{\\partial J}{\\partial W} = 1/m*(y_p-y).X$"),
         written=r"\frac{\partial J}{\partial W} = X^\top \cdot \tfrac{1}{m}(y_p-y)",
         convention="row",
         quantity="dC/dW[L]",

@@ -15,7 +15,7 @@ its own text gives δ; where the text gives δ both readings, both are recorded 
 """
 import numpy as np
 
-from backprop_audit import Formula, Setting, Source
+from backprop_audit import Expected, Formula, Setting, Source
 from backprop_audit.manual.forward import derivative, sigmoid_prime
 
 DOC = "003_e380f16b86dd662d.txt"
@@ -170,7 +170,7 @@ COSTS = [
     Formula(
         id="003-mse-cost-eq3",
         title="Eq (3) as printed, read as what it names: the mean squared error without ½",
-        source=src("Cost function, eq (3)", "For this essay I'm going to take in consideration the simplest cost "
+        source=src("Cost function, eq (3)", "For this essay I’m going to take in consideration the simplest cost "
                    "function that is the Mean squared error:"),
         written=r"C(w,b)=\frac{1}{n}\sum_{x} ||y(x)- a^L(x)||^2 \tag{3}",
         convention="column",
@@ -191,7 +191,7 @@ COSTS = [
         quantity="C",
         setting=MEAN_OF_EQ4,
         compute=lambda n: sum(np.sum((n.y[:, i] - n.a[n.L][:, i]) ** 2) for i in range(n.N)) / n.N,
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="factor", fix="x 1/2"),
         note="The text says (4) is the cost of one example of (3) ('Indeed the cost for a simple training example "
              "is'), so C = (1/n) Σ_x C_x = (1/n) Σ_x ½‖y - a‖²; (3) has no ½ and is twice that. The document "
              "works with the ½ everywhere after (∂C/∂a^L = a^L - y, Nielsen's code), so (3) is the outlier. "
@@ -223,7 +223,9 @@ COSTS = [
         id="003-gradients-averaged-over-examples-w",
         title="∂C/∂w as the average over examples of ∂C_x/∂w",
         source=src("Cost function, after eq (4)", "What backpropagation allow us to do is to calculate "
-                   "∂C_X/∂w and ∂C_x/∂b and then finding ∂C/∂w and ∂C/∂b averaging over the training samples."),
+                   "CXw\\frac{\\partial C_{X}}{\\partial w} and Cxb\\frac{\\partial C_{x}}{\\partial b} and then "
+                   "finding Cw\\frac{\\partial C}{\\partial w} and Cb\\frac{\\partial C}{\\partial b} averaging over "
+                   "the training samples."),
         written=r"\frac{\partial C}{\partial w} = \frac{1}{n}\sum_x \frac{\partial C_{x}}{\partial w}",
         convention="column",
         quantity="dC/dW[l]",
@@ -238,7 +240,9 @@ COSTS = [
         id="003-gradients-averaged-over-examples-b",
         title="∂C/∂b as the average over examples of ∂C_x/∂b",
         source=src("Cost function, after eq (4)", "What backpropagation allow us to do is to calculate "
-                   "∂C_X/∂w and ∂C_x/∂b and then finding ∂C/∂w and ∂C/∂b averaging over the training samples."),
+                   "CXw\\frac{\\partial C_{X}}{\\partial w} and Cxb\\frac{\\partial C_{x}}{\\partial b} and then "
+                   "finding Cw\\frac{\\partial C}{\\partial w} and Cb\\frac{\\partial C}{\\partial b} averaging over "
+                   "the training samples."),
         written=r"\frac{\partial C}{\partial b} = \frac{1}{n}\sum_x \frac{\partial C_{x}}{\partial b}",
         convention="column",
         quantity="dC/db[l]",
@@ -270,8 +274,8 @@ GENERAL = [
         id="003-weight-gradient-contraction-eq8-12",
         title="Eqs (8)/(12): ∂C/∂w^l = ∂a^l/∂w^l ·ⁱ ∂C/∂a^l, a tensor contraction",
         source=src("Backpropagation algorithm, eq (8); Error backpropagation signal, eq (12)",
-                   "Once we know the vector δ^l we can compute the weight gradient using a tensor contraction "
-                   "(using equation 8)."),
+                   "Once we know the vector δl\\delta^l we can compute the weight gradient using a tensor "
+                   "contraction (using equation 8)."),
         written=r"\frac{\partial C}{\partial w^l} = \frac{\partial a^l}{\partial w^l} \overset{i}{\cdot} \delta^l "
                 r"\tag{12}",
         convention="column",
@@ -286,7 +290,7 @@ GENERAL = [
     Formula(
         id="003-dC-dz-from-dC-da",
         title="∂C/∂z^l = ∂C/∂a^l ⊙ σ'(z^l) (δ^l = δ̃^l ⊙ σ'(z^l))",
-        source=src("Why both definitions can coexist", "Because σ is applied elementwise, this becomes an "
+        source=src("Why both definitions can coexist", "Because σ\\sigma is applied elementwise, this becomes an "
                    "elementwise (Hadamard) product:"),
         written=r"\frac{\partial C}{\partial z^l} = \frac{\partial C}{\partial a^l} \odot \sigma'(z^l)",
         convention="column",
@@ -306,7 +310,7 @@ GENERAL = [
         quantity="dC/dz[l]",
         setting=GENERAL_ONE_SAMPLE,
         compute=lambda n, l: eq11_on_standard_error(n)[l],
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="none"),
         note="Ambiguous text, literal reading: the sentences just before name δ^l 'the standard error' "
              "(δ^l = δ̃^l ⊙ σ'(z^l), δ := ∂C/∂z), and eq (11) uses δ without the tilde. Read so, it starts from "
              "δ^L = ∂C/∂z^L and multiplies by the Jacobian of a^{l+1} in a^l: σ'(z^{l+1}) is applied a second "
@@ -318,8 +322,8 @@ GENERAL = [
         id="003-eq11-delta-as-dC-da-intended",
         title="Eq (11), first printing, with δ = δ̃ := ∂C/∂a (the recursion the text says is propagated)",
         source=src("Why both definitions can coexist, eq (11)", "So depending on the context, one may define and "
-                   "propagate δ̃^l (via the recursive expression), and then obtain the standard error δ^l by "
-                   "applying the derivative of the activation."),
+                   "propagate δ~l\\tilde{\\delta}^l (via the recursive expression), and then obtain the standard "
+                   "error δl\\delta^l by applying the derivative of the activation."),
         written=r"\tilde\delta^l= \left(\frac{\partial a^{l+1}}{\partial a^l}\right)^{\top} \cdot "
                 r"\tilde\delta^{l+1}",
         convention="column",
@@ -341,7 +345,7 @@ GENERAL = [
         quantity="dC/da[l]",
         setting=GENERAL_ONE_SAMPLE,
         compute=phase2_recursion_as_printed,
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="raised"),
         note="δ^L := ∂C/∂a^L is set just before, so δ is ∂C/∂a here (phase 2 then uses eq (12), the contraction "
              "with ∂a^l/∂w^l, which needs ∂C/∂a). Run as printed, the first step l = L needs a^{L+1}, W^{L+1} and "
              "δ^{L+1}, which do not exist: the loop must start at l = L - 1. The implementation section repeats "
@@ -370,7 +374,7 @@ GENERAL = [
         quantity="dC/db[l]",
         setting=GENERAL_ONE_SAMPLE,
         compute=lambda n, l: activation_gradients(n)[l],
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="missing-derivative", fix="multiply dC/da by g'(z) first"),
         note="Phase 2 defines δ^L := ∂C/∂a^L and propagates it with the Jacobian of a^{l+1} in a^l (eq 11), so its "
              "δ^l is ∂C/∂a^l (and its eq (12) contracts with ∂a^l/∂w^l, consistently). ∂C/∂b^l = δ^l holds only "
              "for δ := ∂C/∂z; with phase 2's own δ it misses σ'(z^l). The takeaway repeats the line under "
@@ -479,7 +483,7 @@ IMPLEMENTATION = [
         id="003-output-activation-gradient",
         title="∂C/∂a^L = a^L - y for the half squared error",
         source=src("Algorithm and implementation, output layer error", "Now if we take the derivative of the "
-                   "squared error with respect to a^L we obtain (check for yourself):"),
+                   "squared error with respect to aLa^L we obtain (check for yourself):"),
         written=r"\frac{\partial C}{\partial a^L}=a^L-y",
         convention="column",
         quantity="dC/da[L]",
@@ -525,7 +529,7 @@ IMPLEMENTATION = [
         setting=SIGMOID_HALF_SQ_ONE_SAMPLE,
         compute=lambda n, l: activation_gradients_with(
             n, lambda n, k, d: jacobian_transpose_as_printed(n, k) @ d)[l],
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="raised"),
         note="Checked through eq (9), which it is written for: ∂C/∂a^l = (printed transpose) · ∂C/∂a^{l+1}, from "
              "∂C/∂a^L = a^L - y. The text derives ∂a^{l+1}/∂a^l = diag(σ'(z^{l+1})) · W^{l+1}, whose transpose is "
              "(W^{l+1})ᵀ · diag(σ'(z^{l+1})); the printed product keeps the factors' order. diag(σ'(z^{l+1})) is "
@@ -559,7 +563,7 @@ IMPLEMENTATION = [
         setting=SIGMOID_HALF_SQ_ONE_SAMPLE,
         compute=lambda n, l: activation_gradients_with(
             n, lambda n, k, d: sigmoid_prime(n.z[k + 1]) * (n.W[k + 1].T @ d))[l],
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="shape"),
         note="It is the previous line (the printed transpose) times δ^{l+1} = ∂C/∂a^{l+1}, so it claims ∂C/∂a^l. "
              "σ'(z^{l+1}) has n_{l+1} entries, (W^{l+1})ᵀ ∂C/∂a^{l+1} has n_l: the product does not conform "
              "unless n_l = n_{l+1} (NumPy broadcasts it silently when n_{l+1} = 1), and on square layers it is "
@@ -611,7 +615,7 @@ IMPLEMENTATION = [
         id="003-weight-gradient-outer-product",
         title="Weight gradient as the outer product δ^l (a^{l-1})ᵀ",
         source=src("Gradient of the weights, 'Switching to matrix form the full gradient is given by'",
-                   "This is the outer product between the error vector at layer l and the activations from the previous layer."),
+                   "This is the outer product between the error vector at layer ll and the activations from the previous layer."),
         written=r"\frac{\partial C}{\partial w^l} = \delta^l (a^{l-1})^\top",
         convention="column",
         quantity="dC/dW[l]",
@@ -646,7 +650,7 @@ TAKEAWAY = [
         quantity="dC/da[L]",
         setting=SIGMOID_HALF_SQ_ONE_SAMPLE,
         compute=sigmoid_output_error,
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="quantity", fix="read as dC/dz[1]"),
         note="Literal: the line defines δ^L as ∂C/∂a^L and gives it the value (a^L - y) ⊙ a^L ⊙ (1 - a^L). But "
              "∂C/∂a^L = a^L - y (the document's own 'check for yourself'); the value printed is ∂C/∂z^L, which the "
              "text itself reached after redefining δ^L = ∂C/∂z^L. The same pairing opens the implementation "
@@ -676,7 +680,7 @@ TAKEAWAY = [
         quantity="dC/da[L-1]",
         setting=SIGMOID_HALF_SQ_ONE_SAMPLE.restricted(depth=(2, 3)),
         compute=lambda n: sigmoid_errors_a_form(n)[n.L - 1],
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="quantity", fix="read as dC/dz[1]"),
         note="Literal: in the takeaway δ is ∂C/∂a (its first line, and the left side of this one, the Jacobian "
              "recursion, holds for ∂C/∂a). The right side, from the takeaway's δ^L = (a^L - y) ⊙ a^L ⊙ (1 - a^L), "
              "computes ∂C/∂z^l, not ∂C/∂a^l: the arrow joins two different quantities. Checked at the last hidden "
@@ -708,7 +712,7 @@ TAKEAWAY = [
         quantity="dC/dW[l]",
         setting=SIGMOID_HALF_SQ_ONE_SAMPLE,
         compute=lambda n, l: activation_gradients(n)[l] @ n.a[l - 1].T,
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="missing-derivative", fix="multiply dC/da by g'(z) first"),
         note="Literal: the takeaway's δ is ∂C/∂a (δ^L := ∂C/∂a^L, propagated by the Jacobian recursion), under "
              "which the left side of the arrow holds (003-weight-gradient-contraction-eq8-12) and the right side "
              "δ^l (a^{l-1})ᵀ misses σ'(z^l). Under δ := ∂C/∂z the right side holds and the left applies σ' twice: "

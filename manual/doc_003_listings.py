@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backprop_audit import Formula, Setting, Source
+from backprop_audit import Expected, Formula, Setting, Source
 
 DOC = "003_e380f16b86dd662d.txt"
 
@@ -274,7 +274,7 @@ FORMULAS = [
         quantity="dC/dW[l]",
         setting=MINI_BATCH,
         compute=lambda n, l: update_step(n, l, LITERAL),
-        expected="erratum",
+        expected="erratum", expected_diagnosis=Expected(kind="precondition", fix="require N = 1 (a single sample)"),
         note=UPDATE_NOTE + "LITERAL reading: the printed self.weights/self.biases statements are indented like "
              "the loop body, so they run after EVERY sample, each time subtracting (eta/m) times the running "
              "sum nabla_w; later samples' backprop also sees already-updated weights. For N = 1 this is the "

@@ -110,7 +110,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def audited():
     """audited(record id) -> audit() of that catalog record in the profile's count, once per process:
-    the gate (test_catalog.py) and the diagnosis tests (test_doc_000_002.py) read the same result."""
+    the gate (test_catalog.py) and the diagnosis tests (test_doc_003.py) read the same result."""
     from backprop_audit.verdicts.audit import audit
     from backprop_audit.model.formula import link_corrections
     from backprop_audit.manual import catalog

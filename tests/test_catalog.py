@@ -1,6 +1,8 @@
-"""The gate: every record of the catalog gets the verdict its record expects.
+"""The gate: every record of the catalog gets the verdict its record expects, and every erratum the
+diagnosis its record names (expected_diagnosis: kind and fix).
 
-A correct formula that starts failing, or an erratum that stops reproducing, fails this test and so CI.
+A correct formula that starts failing, an erratum that stops reproducing, or a change in the engine that
+turns "multiply by 1/N" into "no simple fix found", fails this test and so CI.
 """
 import pytest
 
@@ -31,6 +33,13 @@ def test_verdict_matches_expectation(formula, audited):
         assert result["verdict"] in ("fails", "error"), (
             f"{formula.id} is a recorded erratum but held on {result['examples']} networks\nreproduce: {reproduce}")
         assert result["counterexample"] is not None and result["diagnosis"]
+        expected, found = formula.expected_diagnosis, result["counterexample"]
+        assert expected is not None, f"{formula.id}: a catalog erratum names its diagnosis (expected_diagnosis=)"
+        assert found["network"]["dtype"] == "float64", f"{formula.id}: diagnosed on its float32 counterexample"
+        assert (found["diagnosis_kind"], found["fix"]) == (expected.kind, expected.fix), (
+            f"{formula.id}: diagnosed {found['diagnosis_kind']} {found['fix']!r}, the record expects "
+            f"{expected.kind} {expected.fix!r}: {result['diagnosis']}\nminimal network: {found['description']}\n"
+            f"reproduce: {reproduce}")
 
 
 def test_every_erratum_has_a_corrected_form_that_holds():

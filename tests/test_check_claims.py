@@ -1,5 +1,6 @@
 """Loading claims files (backprop_audit.commands.claims): every problem is named with its file, line and claim,
 and never costs the claims around it. No oracle runs here."""
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,33 @@ def test_a_file_without_claims_or_with_a_dangling_correction(tmp_path):
     assert [c.id for c in loaded.claims] == ["003-delta-recursion"]
     assert messages(loaded) == [f"{empty}: defines no CLAIMS (write CLAIMS = [Formula(...), ...])",
                                 f"{dangling}, line 4: claim fixed: corrects unknown id 'no-such-claim'"]
+
+
+def test_an_unknown_or_wrong_typed_field_costs_only_its_claim_and_names_the_field_and_its_line():
+    bad = CLAIMS / "bad_fields.py"
+    loaded = load_claims([bad])
+    assert [c.id for c in loaded.claims] == ["bad-fields-valid"]
+    expected = {
+        "bad-fields-unknown-formula-field": "unexpected keyword argument 'qantity'",
+        "bad-fields-unknown-setting-field": "unexpected keyword argument 'dept'",
+        "bad-fields-depth-not-a-pair": "setting.depth must be (low, high), two whole numbers with 1 <= low <= high, got 3",
+        "bad-fields-fractional-width": "setting.width must be (low, high), two whole numbers with 1 <= low <= high, "
+                                       "got (1.5, 3.0)",
+        "bad-fields-hidden-not-a-tuple": "setting.hidden must be a tuple of names",
+    }
+    by_claim = {p.claim: p for p in loaded.problems}
+    assert set(by_claim) == set(expected)
+    for claim, message in expected.items():
+        problem = by_claim[claim]
+        assert problem.file == str(bad) and message in problem.message, problem
+        assert problem.line == line_of(bad, f'claim("{claim}"'), problem  # the entry's line, not the helper's
+
+
+def test_loading_patches_nothing(tmp_path):
+    """The loader chooses how records are checked through formula.records_checked_by, not by patching."""
+    post_init = Formula.__post_init__
+    spy = tmp_path / "spy.py"
+    spy.write_text("from backprop_audit import Formula\nSEEN = Formula.__post_init__\nCLAIMS = []\n")
+    load_claims([spy])
+    module = next(m for name, m in sys.modules.items() if name.startswith("backprop_audit_claims_spy_"))
+    assert module.SEEN is post_init and Formula.__post_init__ is post_init

@@ -3,8 +3,8 @@
 Derivatives are computed twice, with torch.autograd and with jax.grad, in float64, and each printed
 number is asserted against both. Counts and shapes are checked by running what is counted. An
 example recorded as an erratum must show the printed number to be wrong; one recorded as holding
-must reproduce it. The records' quotes, and the listings run by manual/doc_003_listings.py, are
-checked to be verbatim in the documents.
+must reproduce it. The quotes of these examples and of every catalog record, and the listings run by
+manual/doc_003_listings.py, are checked to be verbatim in the documents.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+from backprop_audit.manual import catalog
 from backprop_audit.manual import doc_003_listings as listings
 from backprop_audit.manual import worked_examples as we
 
@@ -34,9 +35,20 @@ def document_text(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("example", we.EXAMPLES, ids=[e.id for e in we.EXAMPLES])
-def test_quote_is_verbatim(example):
-    assert example.quote in document_text(example.document), f"{example.id}: quote not found in {example.document}"
+def whitespace_normalised(text: str) -> str:
+    return " ".join(text.split())
+
+
+# (record id, document, quote) of every worked example and every catalog record.
+QUOTES = ([(e.id, e.document, e.quote) for e in we.EXAMPLES]
+          + [(f.id, f.source.document, f.source.quote) for f in catalog()])
+
+
+@pytest.mark.parametrize("record_id, document, quote", QUOTES, ids=[q[0] for q in QUOTES])
+def test_quote_is_verbatim(record_id, document, quote):
+    """The quote is the document's own text (a line break in the document may be a space in the quote)."""
+    assert whitespace_normalised(quote) in whitespace_normalised(document_text(document)), (
+        f"{record_id}: quote not found in {document}: {quote!r}")
 
 
 def test_listings_are_the_documents_text():

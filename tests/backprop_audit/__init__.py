@@ -13,7 +13,7 @@ The package, by role (each subpackage's docstring says what is in it):
 The catalog (manual/), the oracles (references/) and the report writer (reports/) sit at the top of the
 repository and are installed as backprop_audit.manual, .references and .reports.
 """
-from backprop_audit.model.formula import Formula, RecordError, Setting, Source  # noqa: F401
+from backprop_audit.model.formula import Expected, Formula, RecordError, Setting, Source  # noqa: F401
 from backprop_audit.model.network import Layer, Network, NetworkError  # noqa: F401
 
 __version__ = "0.1.0"

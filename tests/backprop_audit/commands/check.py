@@ -113,6 +113,7 @@ def stopped_entry(formula, message: str, kind: str, corrected_by, seconds: float
         "source": {"document": formula.source.document, "where": formula.source.where, "quote": formula.source.quote},
         "written": formula.written, "quantity": formula.quantity, "convention": formula.convention,
         "setting": formula.setting.describe(), "expected": formula.expected,
+        "expected_diagnosis": formula.expected_diagnosis.as_dict() if formula.expected_diagnosis else None,
         "verdict": "error", "matches_expectation": False, "examples": 0, "dtypes": {},
         "worst_error_ratio": None, "oracles_agree": True, "worst_oracle_ratio": None, "oracle_notes": [],
         "counterexample": {"network": None, "description": "no network: the check of this claim was stopped",

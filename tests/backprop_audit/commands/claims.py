@@ -8,15 +8,19 @@ Loading never stops at the first problem. Every problem becomes a `Problem` nami
 line, the claim when there is one, and what was wrong; the claims that loaded still run:
 - a missing file, a syntax error, or an exception while the file runs (an ImportError, say) loses
   that file only;
-- a record that is not well formed (an unknown quantity, activation or loss: Formula raises
-  RecordError) loses that claim only: while a file loads, Formula's check is deferred so the list
-  literal finishes, and the bad records are taken out afterwards with the line they were written on;
+- a record that is not well formed (an unknown quantity, activation or loss, a wrong-typed field such
+  as Setting(depth=3): Formula raises RecordError) loses that claim only: while a file loads, each
+  record's check is noted instead of raised (formula.records_checked_by), so the list literal
+  finishes, and the bad records are taken out afterwards with the line they were written on;
+- an entry of a `CLAIMS = [...]` literal that raises while it is built (an unknown Formula or Setting
+  field is a TypeError) loses that claim only: each entry is built on its own, and the problem names
+  the entry's line, even when a helper in the file builds the record;
 - an item of CLAIMS that is not a Formula, an id met before (in this file or an earlier one), or a
   `corrects` naming no loaded claim loses that claim only.
 """
 from __future__ import annotations
 
-import contextlib
+import ast
 import hashlib
 import importlib.util
 import sys
@@ -24,10 +28,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backprop_audit.model.formula import Formula, RecordError, check_record
-
-DEFERRED_ERROR = "_claims_record_error"  # attribute set on a record whose check failed while loading
-DEFINED_AT = "_claims_line"  # attribute set on every record made while loading: the line in the file
+from backprop_audit.model.formula import Formula, RecordError, check_record, records_checked_by
 
 
 @dataclass(frozen=True)
@@ -64,29 +65,90 @@ def _line_in(path: Path, tb=None) -> int | None:
     return (lines[-1] if tb is not None else lines[0]) if lines else None
 
 
-@contextlib.contextmanager
-def _deferred_record_checks(path: Path):
-    """While `path` runs, a malformed Formula keeps its RecordError (and line) instead of raising.
+@dataclass(frozen=True)
+class _Made:
+    """A record made while its file ran: the line of the file it was made on, and what is wrong with it."""
+
+    record: Formula
+    line: int | None
+    error: str | None  # the RecordError's message, None when the record is well formed
+
+
+class _RecordsMade:
+    """The records a file makes while it runs, each checked without raising (formula.records_checked_by).
 
     Why: CLAIMS is usually one list literal, and a raise in its third record would lose all the others.
-    The original check is restored on exit, so nothing outside the loading is affected.
     """
-    original = Formula.__post_init__
 
-    def record_instead_of_raising(self):
-        object.__setattr__(self, DEFINED_AT, _line_in(path))
+    def __init__(self, path: Path):
+        self.path = path
+        self.made: list[_Made] = []
+
+    def __call__(self, record: Formula) -> None:
         try:
-            check_record(self)
-        except RecordError as error:
+            check_record(record)
+            error = None
+        except RecordError as problem:
             # The Problem names the claim already: drop the record's own "formula 'id': " prefix.
-            message = str(error).removeprefix(f"formula {self.id!r}: ")
-            object.__setattr__(self, DEFERRED_ERROR, (message, getattr(self, DEFINED_AT)))
+            error = str(problem).removeprefix(f"formula {record.id!r}: ")
+        self.made.append(_Made(record, _line_in(self.path), error))
 
-    Formula.__post_init__ = record_instead_of_raising
+    def of(self, record) -> _Made | None:
+        """How `record` was made in this file; None for a record made elsewhere (imported, say)."""
+        return next((m for m in self.made if m.record is record), None)
+
+
+@dataclass(frozen=True)
+class _Unbuilt:
+    """An entry of the CLAIMS literal that raised while it was built: it stands in CLAIMS for the claim."""
+
+    claim: str | None  # the id written in the entry (id="..." or a first argument "..."), when there is one
+    line: int
+    message: str
+
+
+ENTRY_BUILDER = "__backprop_audit_build_claim__"  # the name the rewritten CLAIMS literal calls
+
+
+def _build_entry(build, claim: str | None, line: int):
+    """build() (one entry of CLAIMS), or an _Unbuilt naming what it raised."""
     try:
-        yield
-    finally:
-        Formula.__post_init__ = original
+        return build()
+    except (Exception, SystemExit) as error:
+        return _Unbuilt(claim, line, f"raised {type(error).__name__} while it was built: {error}")
+
+
+def _written_id(entry: ast.expr) -> str | None:
+    """The id an entry such as Formula(id="x", ...) or claim("x", ...) writes, read from the source."""
+    if not isinstance(entry, ast.Call):
+        return None
+    written = [k.value for k in entry.keywords if k.arg == "id"] + entry.args[:1]
+    first = written[0] if written else None
+    return first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+
+
+def _entries_built_one_by_one(tree: ast.Module) -> ast.Module:
+    """Rewrite a top-level `CLAIMS = [e1, e2, ...]` so that each entry is built on its own:
+    [__build__(lambda: e1, "id1", line1), ...]. Why: a TypeError in the third entry (Formula(qantity=...))
+    would otherwise stop the file, and lose every claim, with a line inside whatever helper raised.
+    A literal with a starred entry (*more) is left as written."""
+    for statement in tree.body:
+        if not (isinstance(statement, ast.Assign) and isinstance(statement.value, (ast.List, ast.Tuple))
+                and [getattr(t, "id", None) for t in statement.targets] == ["CLAIMS"]):
+            continue
+        entries = statement.value.elts
+        if any(isinstance(entry, ast.Starred) for entry in entries):
+            continue
+        statement.value.elts = [ast.copy_location(_built_on_its_own(entry), entry) for entry in entries]
+    return ast.fix_missing_locations(tree)
+
+
+def _built_on_its_own(entry: ast.expr) -> ast.Call:
+    no_arguments = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[])
+    return ast.Call(func=ast.Name(ENTRY_BUILDER, ast.Load()),
+                    args=[ast.Lambda(no_arguments, entry), ast.Constant(_written_id(entry)),
+                          ast.Constant(entry.lineno)],
+                    keywords=[])
 
 
 def _module_name(path: Path) -> str:
@@ -95,8 +157,9 @@ def _module_name(path: Path) -> str:
     return f"backprop_audit_claims_{path.stem}_{digest}"
 
 
-def _run_file(path: Path, shown: str, problems: list):
-    """Execute the file as a module; None (and a Problem) when it cannot be read, compiled or run."""
+def _run_file(path: Path, shown: str, problems: list, made: _RecordsMade):
+    """Execute the file as a module, noting the records it makes in `made`; None (and a Problem) when it
+    cannot be read, compiled or run."""
     if not path.is_file():
         problems.append(Problem(shown, "no such file" if not path.exists() else "not a file"))
         return None
@@ -106,7 +169,7 @@ def _run_file(path: Path, shown: str, problems: list):
         problems.append(Problem(shown, f"cannot read the file: {error}"))
         return None
     try:
-        code = compile(source, str(path), "exec")
+        code = compile(_entries_built_one_by_one(ast.parse(source, str(path))), str(path), "exec")
     except SyntaxError as error:
         problems.append(Problem(shown, f"syntax error: {error.msg}", line=error.lineno))
         return None
@@ -115,8 +178,9 @@ def _run_file(path: Path, shown: str, problems: list):
     if str(path.parent) not in sys.path:
         sys.path.insert(0, str(path.parent))  # kept: a claim may import the user's code when it runs
     sys.modules[spec.name] = module
+    module.__dict__[ENTRY_BUILDER] = _build_entry
     try:
-        with _deferred_record_checks(path):
+        with records_checked_by(made):
             exec(code, module.__dict__)
     except (Exception, SystemExit) as error:  # the file raised while loading: that file is lost, not the run
         sys.modules.pop(spec.name, None)
@@ -130,7 +194,8 @@ def load_file(path, loaded: Loaded) -> None:
     """Add the claims of one file to `loaded` (its problems too)."""
     shown = str(path)
     path = Path(path).resolve()
-    module = _run_file(path, shown, loaded.problems)
+    made = _RecordsMade(path)
+    module = _run_file(path, shown, loaded.problems, made)
     if module is None:
         return
     claims = getattr(module, "CLAIMS", None)
@@ -141,23 +206,27 @@ def load_file(path, loaded: Loaded) -> None:
         loaded.problems.append(Problem(shown, f"CLAIMS must be a list of Formula records, not {type(claims).__name__}"))
         return
     for position, claim in enumerate(claims, start=1):
+        if isinstance(claim, _Unbuilt):
+            loaded.problems.append(Problem(shown, claim.message, line=claim.line,
+                                           claim=claim.claim or f"#{position} of CLAIMS"))
+            continue
         if not isinstance(claim, Formula):
             loaded.problems.append(Problem(shown, f"is a {type(claim).__name__}, not a Formula",
                                            claim=f"#{position} of CLAIMS"))
             continue
         label = claim.id if isinstance(claim.id, str) and claim.id else f"#{position} of CLAIMS"
-        deferred = getattr(claim, DEFERRED_ERROR, None)
-        if deferred is not None:
-            message, line = deferred
-            loaded.problems.append(Problem(shown, message, line=line, claim=label))
+        here = made.of(claim)
+        line = here.line if here else None
+        if here and here.error is not None:
+            loaded.problems.append(Problem(shown, here.error, line=line, claim=label))
             continue
         if claim.id in loaded.origin:
             first_file, first_line = loaded.origin[claim.id]
             loaded.problems.append(Problem(shown, f"duplicate id: already defined in {first_file}"
                                            + (f", line {first_line}" if first_line else ""),
-                                           line=getattr(claim, DEFINED_AT, None), claim=label))
+                                           line=line, claim=label))
             continue
-        loaded.origin[claim.id] = (shown, getattr(claim, DEFINED_AT, None))
+        loaded.origin[claim.id] = (shown, line)
         loaded.claims.append(claim)
 
 

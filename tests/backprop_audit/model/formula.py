@@ -22,7 +22,9 @@ The layer is a number (1..L), "L" or "L-k" (counted from the output), or "l" for
 """
 from __future__ import annotations
 
+import contextlib
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -31,6 +33,11 @@ from backprop_audit.model.convention import CONVENTIONS
 
 TARGET_KINDS = ("real", "onehot", "prob", "binary")
 EXPECTATIONS = ("holds", "erratum")
+# Every kind of diagnosis the engine gives (backprop_audit.verdicts.diagnose): a simple transform, a
+# different quantity, a precondition, "none" (no simple fix), or why the formula could not be evaluated.
+DIAGNOSIS_KINDS = ("transpose", "factor", "sign", "derivative-of-a", "missing-derivative", "index",
+                   "batch-reduction", "quantity", "precondition", "none",
+                   "shape", "raised", "type", "dtype", "nonfinite")
 QUANTITY_PATTERN = re.compile(r"^(C|dC/d(W|b|z|a)\[(l|L|L-\d+|\d+)\])$")
 
 
@@ -38,11 +45,40 @@ class RecordError(ValueError):
     """A formula record that is not well formed; the message names the record and the field."""
 
 
+# Who checks a record when it is made: check_record (which raises) unless a caller chose otherwise for a
+# while. The claims loader (commands/claims.py) does, so that one malformed record in a CLAIMS list literal
+# is noted with its line instead of raising and losing the records around it. A ContextVar: the choice
+# holds only inside `records_checked_by`, in the context that made it.
+_RECORD_CHECK: ContextVar[Callable | None] = ContextVar("formula_record_check", default=None)
+
+
+@contextlib.contextmanager
+def records_checked_by(check: Callable):
+    """Inside, each new Formula is passed to check(record) instead of check_record (which raises)."""
+    token = _RECORD_CHECK.set(check)
+    try:
+        yield
+    finally:
+        _RECORD_CHECK.reset(token)
+
+
 @dataclass(frozen=True)
 class Source:
     document: str  # the file name of the source document
     where: str  # section heading or equation number
     quote: str  # the sentence, quoted
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The diagnosis an erratum must get: its kind and its fix (as the report prints it, "x 1/N";
+    "" for a kind that names no edit, such as "raised" or "none"). The gate asserts the audit gives it."""
+
+    kind: str
+    fix: str = ""
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "fix": self.fix}
 
 
 @dataclass(frozen=True)
@@ -85,6 +121,7 @@ class Formula:
     setting: Setting
     compute: Callable = field(repr=False)
     expected: str = "holds"  # "holds" or "erratum"
+    expected_diagnosis: Expected | None = None  # for an erratum: the diagnosis the audit must give
     corrects: str | None = None  # for a corrected form: the id of the erratum it corrects
     note: str = ""  # where the transcription had to choose a reading, and why
     # For a formula valid only under a precondition (say rows of y summing to 1): a setting that breaks
@@ -92,7 +129,7 @@ class Formula:
     violates: Setting | None = None
 
     def __post_init__(self):
-        check_record(self)
+        (_RECORD_CHECK.get() or check_record)(self)
 
     @property
     def per_layer(self) -> bool:
@@ -139,28 +176,58 @@ def check_record(f: Formula) -> None:
                           f"dC/dz[L-1], dC/da[2] (W, b, z, a at layer l, L, L-k or a number)")
     if f.expected not in EXPECTATIONS:
         raise RecordError(f"{name}: expected must be one of {EXPECTATIONS}, got {f.expected!r}")
+    _check_expected_diagnosis(name, f)
     if not callable(f.compute):
         raise RecordError(f"{name}: compute must be a function of the network view")
     s = f.setting
     if not isinstance(s, Setting):
         raise RecordError(f"{name}: setting must be a Setting(...)")
-    for field_name, known in (("hidden", HIDDEN_ACTIVATIONS), ("output", OUTPUT_ACTIVATIONS),
-                              ("loss", tuple(LOSSES)), ("targets", TARGET_KINDS)):
-        values = getattr(s, field_name)
-        unknown = [v for v in values if v not in known]
-        if unknown or not values:
-            raise RecordError(f"{name}: setting.{field_name} has unknown or no values {unknown}; "
-                              f"known: {', '.join(known)}")
-    for field_name in ("depth", "width", "batch"):
-        lo, hi = getattr(s, field_name)
-        if not (1 <= lo <= hi):
-            raise RecordError(f"{name}: setting.{field_name} must be (low, high) with 1 <= low <= high")
+    _check_setting(f"{name}: setting", s)
     if not any(LOSS_NEEDS_OUTPUT.get(loss, out) == out for loss in s.loss for out in s.output):
         raise RecordError(f"{name}: no loss in setting.loss can sit on any activation in setting.output")
     if f.violates is not None and not isinstance(f.violates, Setting):
         raise RecordError(f"{name}: violates must be a Setting(...) that breaks the precondition")
+    if f.violates is not None:
+        _check_setting(f"{name}: violates", f.violates)
     if f.min_depth() > s.depth[1]:
         raise RecordError(f"{name}: quantity {f.quantity} needs depth >= {f.min_depth()}, setting allows {s.depth}")
+
+
+def _check_setting(where: str, s: Setting) -> None:
+    """Each field of a Setting has the type and the values the search can draw from (`where` names it)."""
+    for field_name, known in (("hidden", HIDDEN_ACTIVATIONS), ("output", OUTPUT_ACTIVATIONS),
+                              ("loss", tuple(LOSSES)), ("targets", TARGET_KINDS)):
+        values = getattr(s, field_name)
+        if not isinstance(values, (tuple, list)):
+            raise RecordError(f"{where}.{field_name} must be a tuple of names, like ({known[0]!r},), "
+                              f"got {values!r}")
+        unknown = [v for v in values if v not in known]
+        if unknown or not values:
+            raise RecordError(f"{where}.{field_name} has unknown or no values {unknown}; known: {', '.join(known)}")
+    for field_name in ("depth", "width", "batch"):
+        pair = getattr(s, field_name)
+        whole = isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in pair)
+        if not whole or not (1 <= pair[0] <= pair[1]):
+            raise RecordError(f"{where}.{field_name} must be (low, high), two whole numbers with "
+                              f"1 <= low <= high, got {pair!r}")
+    if not isinstance(s.square, bool):
+        raise RecordError(f"{where}.square must be True or False, got {s.square!r}")
+
+
+def _check_expected_diagnosis(name: str, f: Formula) -> None:
+    expected = f.expected_diagnosis
+    if expected is None:
+        return
+    if not isinstance(expected, Expected):
+        raise RecordError(f"{name}: expected_diagnosis must be an Expected(kind=..., fix=...)")
+    if f.expected != "erratum":
+        raise RecordError(f"{name}: expected_diagnosis is only for a record with expected=\"erratum\"")
+    if expected.kind not in DIAGNOSIS_KINDS:
+        raise RecordError(f"{name}: expected_diagnosis has unknown kind {expected.kind!r}; "
+                          f"known: {', '.join(DIAGNOSIS_KINDS)}")
+    if not isinstance(expected.fix, str):
+        raise RecordError(f"{name}: expected_diagnosis.fix must be a string (\"\" when the kind names no fix)")
 
 
 def link_corrections(formulas: list[Formula]) -> dict[str, str]:
@@ -175,4 +242,5 @@ def link_corrections(formulas: list[Formula]) -> dict[str, str]:
     return corrected_by
 
 
-__all__ = ["Formula", "Source", "Setting", "RecordError", "TARGET_KINDS", "DTYPES", "link_corrections"]
+__all__ = ["Formula", "Source", "Setting", "Expected", "RecordError", "DIAGNOSIS_KINDS", "TARGET_KINDS", "DTYPES",
+           "link_corrections", "records_checked_by"]

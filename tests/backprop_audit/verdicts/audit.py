@@ -101,6 +101,7 @@ def audit(formula, *, examples: int = 100, dtypes=("float64", "float32"), seed: 
         "convention": formula.convention,
         "setting": formula.setting.describe(),
         "expected": formula.expected,
+        "expected_diagnosis": formula.expected_diagnosis.as_dict() if formula.expected_diagnosis else None,
         "verdict": verdict,
         "matches_expectation": (verdict == HOLDS) == (formula.expected == "holds"),
         "examples": sum(s.examples for s in searches),

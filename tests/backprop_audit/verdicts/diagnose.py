@@ -24,15 +24,21 @@ from backprop_audit.manual.forward import derivative
 from backprop_audit.judging import tolerance
 from backprop_audit.judging.compare import worst_ratio
 from backprop_audit.model.convention import expected_value, view_of
+from backprop_audit.model.formula import DIAGNOSIS_KINDS
 
 PRECONDITION_EXAMPLES = 60
 
 
 @dataclass
 class Diagnosis:
-    kind: str  # transpose, factor, sign, derivative-of-a, index, batch-reduction, precondition, none, shape
+    kind: str  # one of formula.DIAGNOSIS_KINDS: transpose, factor, ..., precondition, none, shape, raised
     text: str  # one sentence for the report
     fix: str = ""  # the transform, e.g. "x 1/N"
+
+    def __post_init__(self):
+        # One vocabulary: an erratum's record pins its expected diagnosis by these kinds.
+        if self.kind not in DIAGNOSIS_KINDS:
+            raise ValueError(f"diagnosis kind {self.kind!r} is not in formula.DIAGNOSIS_KINDS")
 
 
 def _pairs(outcomes):
