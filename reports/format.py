@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-VERDICTS = ("holds", "fails", "error")
+from backprop_audit.verdicts.vocabulary import Verdict
 
 
 def ratio_text(x) -> str:
@@ -20,23 +20,16 @@ def ratio_text(x) -> str:
 def worst_ratio(formula: dict):
     """The ratio the summary shows: for a formula that holds, its worst example (below 1); for one that
     fails, its worst failing example (at or above 1); None when it raised and gave no number."""
-    if formula["verdict"] == "holds":
-        return formula.get("worst_error_ratio")
-    return formula.get("worst_failing_ratio")
+    if formula["verdict"] == Verdict.HOLDS:
+        return formula["worst_error_ratio"]
+    return formula["worst_failing_ratio"]
 
 
 def worst_text(formula: dict) -> str:
     ratio = worst_ratio(formula)
-    if ratio is None and formula["verdict"] == "error":
+    if ratio is None and formula["verdict"] == Verdict.ERROR:
         return "— (no value)"
     return ratio_text(ratio)
-
-
-def matches_expectation(formula: dict) -> bool:
-    """An erratum is confirmed when the formula does not hold (fails or cannot be evaluated)."""
-    if "matches_expectation" in formula:
-        return bool(formula["matches_expectation"])
-    return (formula["verdict"] == "holds") == (formula["expected"] == "holds")
 
 
 def summary_row(formula: dict) -> dict:
@@ -46,24 +39,26 @@ def summary_row(formula: dict) -> dict:
         "document": formula["source"]["document"],
         "verdict": formula["verdict"],
         "expected": formula["expected"],
-        "as expected": "yes" if matches_expectation(formula) else "NO",
+        "as expected": "yes" if formula["matches_expectation"] else "NO",
         "examples": str(formula["examples"]),
         "worst error / tolerance": worst_text(formula),
         "diagnosis": formula.get("diagnosis") or "",
     }
 
 
-SUMMARY_COLUMNS = tuple(summary_row({"id": "", "source": {"document": ""}, "verdict": "holds",
-                                     "expected": "holds", "examples": 0}))
+SUMMARY_COLUMNS = tuple(summary_row({"id": "", "source": {"document": ""}, "verdict": Verdict.HOLDS,
+                                     "expected": "holds", "matches_expectation": True, "examples": 0,
+                                     "worst_error_ratio": None}))
 
 
 def totals(report: dict) -> str:
     formulas = report["formulas"]
-    counts = {v: sum(f["verdict"] == v for f in formulas) for v in VERDICTS}
-    unexpected = sum(not matches_expectation(f) for f in formulas)
+    counts = {v: sum(f["verdict"] == v for f in formulas) for v in Verdict}
+    unexpected = sum(not f["matches_expectation"] for f in formulas)
     examples = sum(f["examples"] for f in formulas)
-    return (f"{len(formulas)} formulas, {examples} examples: {counts['holds']} hold, {counts['fails']} fail, "
-            f"{counts['error']} cannot be evaluated; {unexpected} {'differs' if unexpected == 1 else 'differ'} "
+    return (f"{len(formulas)} formulas, {examples} examples: {counts[Verdict.HOLDS]} hold, "
+            f"{counts[Verdict.FAILS]} fail, {counts[Verdict.ERROR]} cannot be evaluated; "
+            f"{unexpected} {'differs' if unexpected == 1 else 'differ'} "
             "from the expectation.")
 
 
@@ -95,9 +90,20 @@ def oracles_text(formula: dict) -> str:
 def precondition_text(check: dict) -> str:
     """What the search found where the formula's precondition is broken (it should fail there)."""
     where = f"outside its precondition ({check['setting']}), over {check['examples']} examples"
-    if check["verdict"] == "holds":
+    if check["verdict"] == Verdict.HOLDS:
         return f"{where}: it still holds — the precondition was not needed on these networks."
-    return f"{where}: it {'fails' if check['verdict'] == 'fails' else 'cannot be evaluated'}, as it should."
+    return f"{where}: it {'fails' if check['verdict'] == Verdict.FAILS else 'cannot be evaluated'}, as it should."
+
+
+INPUT_ERRORS_TITLE = "Input errors"
+INPUT_ERRORS_LEAD = "These claims could not be loaded and were not checked:"
+
+
+def problem_text(problem: dict) -> str:
+    """One input error of `backprop-audit check` (report.json "input_errors"), as the command prints it:
+    "file, line N: claim ID: message"."""
+    where = problem["file"] + (f", line {problem['line']}" if problem.get("line") else "")
+    return f"{where}: " + (f"claim {problem['claim']}: " if problem.get("claim") else "") + problem["message"]
 
 
 def anchor(formula_id: str) -> str:

@@ -17,6 +17,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
+from backprop_audit.verdicts.vocabulary import Verdict
+
 FLOOR = 1e-6  # ratios below this (exact agreement included) are drawn in the lowest bin
 PASSED, FAILED, LINE = "#3b7dd8", "#d8453b", "#222222"
 DPI = 100
@@ -112,7 +114,7 @@ def summary_figure(formulas: list[dict]) -> bytes:
         for values, colour in ((_clamp(f.get("ratios") or []), PASSED), (_clamp(f.get("failing_ratios") or []), FAILED)):
             jitter = [y + 0.25 * (((i * 7919) % 97) / 97 - 0.5) for i in range(len(values))]
             axes.scatter(values, jitter, s=6, color=colour, alpha=0.6, linewidths=0)
-        if f["verdict"] == "error" and not _clamp(f.get("failing_ratios") or []):
+        if f["verdict"] == Verdict.ERROR and not _clamp(f.get("failing_ratios") or []):
             axes.text(high / 3, y, "no value", va="center", ha="right", fontsize=7, color=FAILED)
     axes.set_yticks(range(rows), [f["id"] for f in reversed(formulas)], fontsize=7, parse_math=False)
     axes.set_ylim(-0.7, rows - 0.3)

@@ -92,7 +92,7 @@ def _link(formula_id: str) -> str:
 
 
 def _facts(f: dict) -> str:
-    expectation = escape(f["expected"]) + ("" if fmt.matches_expectation(f)
+    expectation = escape(f["expected"]) + ("" if f["matches_expectation"]
                                            else ' <span class="unexpected">— the verdict differs</span>')
     facts = [("claims", f"<code>{escape(f['quantity'])}</code> ({escape(f.get('convention', ''))} convention) "
                         f"on {escape(f['setting'])}"),
@@ -140,6 +140,13 @@ def _section(f: dict) -> str:
     return "".join(parts) + "</section>"
 
 
+def _input_errors(problems: list[dict]) -> str:
+    """The claims files' problems (`backprop-audit check`): what could not be loaded, so was not checked."""
+    items = "".join(f"<li>{escape(fmt.problem_text(p))}</li>" for p in problems)
+    return (f'<section id="input-errors"><h2>{escape(fmt.INPUT_ERRORS_TITLE)}</h2>'
+            f"<p>{escape(fmt.INPUT_ERRORS_LEAD)}</p><ul>{items}</ul></section>")
+
+
 def render_html(report: dict) -> str:
     formulas = report["formulas"]
     summary_plot = ""
@@ -162,5 +169,6 @@ def render_html(report: dict) -> str:
         "failing example (1 or more).</p>",
         _summary_table(report), summary_plot,
         *(_section(f) for f in formulas),
+        _input_errors(report["input_errors"]) if report.get("input_errors") else "",
         "</main></body></html>\n",
     ])

@@ -1,11 +1,8 @@
 """report.json from report data: the stable contract, without the per-example plot data.
 
-Contract (schema 1; these keys stay, more may be added):
-{"schema": 1, "generated": ISO time, "environment": {python, numpy, torch, jax, hypothesis, dtypes, ...},
- "formulas": [{"id", "title", "source": {"document", "where", "quote"}, "written", "quantity", "setting",
-               "expected": "holds"|"erratum", "verdict": "holds"|"fails"|"error", "examples",
-               "worst_error_ratio", "oracles_agree", "counterexample": null|object, "diagnosis": null|str,
-               "corrected_by": null|id, ...}]}
+The contract is the JSON Schema shipped in the package, backprop_audit/report.schema.json (schema 1:
+its keys stay, more may be added there); each formula's entry is written by
+backprop_audit.verdicts.entry.report_entry, and tests/test_report_schema.py validates reports against it.
 """
 from __future__ import annotations
 

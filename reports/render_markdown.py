@@ -73,7 +73,7 @@ def _formula_section(f: dict) -> list[str]:
     lines += ["",
               f"- claims: `{f['quantity']}` ({text(f.get('convention', ''))} convention) on {text(f['setting'])}",
               f"- verdict: **{f['verdict']}** (expected: {f['expected']}"
-              f"{'' if fmt.matches_expectation(f) else ' — DIFFERS'}), worst error / tolerance "
+              f"{'' if f['matches_expectation'] else ' — DIFFERS'}), worst error / tolerance "
               f"{fmt.worst_text(f)}",
               f"- examples: {f['examples']} — {text(fmt.dtypes_text(f))}",
               f"- torch and jax agree: {text(fmt.oracles_text(f))}"]
@@ -94,6 +94,12 @@ def _formula_section(f: dict) -> list[str]:
     return lines
 
 
+def _input_errors(problems: list[dict]) -> list[str]:
+    """The claims files' problems (`backprop-audit check`): what could not be loaded, so was not checked."""
+    return ["", f"## {fmt.INPUT_ERRORS_TITLE}", "", fmt.INPUT_ERRORS_LEAD, ""] + \
+        ["- " + text(fmt.problem_text(p)) for p in problems]
+
+
 def render_markdown(report: dict) -> str:
     lines = ["# backprop-audit report", "",
              f"Generated {text(report['generated'])} with {text(fmt.environment_text(report))}.", "",
@@ -103,6 +109,8 @@ def render_markdown(report: dict) -> str:
     lines.append(render_summary(report).rstrip("\n"))
     for f in report["formulas"]:
         lines += _formula_section(f)
+    if report.get("input_errors"):
+        lines += _input_errors(report["input_errors"])
     return "\n".join(lines) + "\n"
 
 

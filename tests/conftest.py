@@ -109,9 +109,10 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def audited():
-    """audited(record id) -> audit() of that catalog record in the profile's count, once per process:
-    the gate (test_catalog.py) and the diagnosis tests (test_doc_003.py) read the same result."""
+    """audited(record id) -> the report entry of that catalog record's audit in the profile's count, once
+    per process: the gate (test_catalog.py) and the diagnosis tests (test_doc_003.py) read the same result."""
     from backprop_audit.verdicts.audit import audit
+    from backprop_audit.verdicts.entry import report_entry
     from backprop_audit.model.formula import link_corrections
     from backprop_audit.manual import catalog
 
@@ -120,7 +121,30 @@ def audited():
 
     @functools.cache
     def run(formula_id: str) -> dict:
-        return audit(by_id[formula_id], examples=profiles.examples_per_formula(),
-                     corrected_by=corrected_by.get(formula_id))
+        return report_entry(audit(by_id[formula_id], examples=profiles.examples_per_formula(),
+                                  corrected_by=corrected_by.get(formula_id)))
 
     return run
+
+
+@pytest.fixture(scope="session")
+def report_schema():
+    """The JSON Schema of report.json (report.schema.json, shipped in the package), as a validator."""
+    import json
+
+    import jsonschema
+
+    from backprop_audit.verdicts.entry import REPORT_SCHEMA
+
+    schema = json.loads(REPORT_SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@pytest.fixture(scope="session")
+def schema_problems(report_schema):
+    """schema_problems(report) -> every way it breaks the schema, as 'path: message' lines (none: it follows it)."""
+    def problems(report: dict) -> list[str]:
+        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in report_schema.iter_errors(report)]
+
+    return problems

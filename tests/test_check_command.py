@@ -18,10 +18,12 @@ import traceback
 from pathlib import Path
 from types import SimpleNamespace
 
+import jsonschema
 import pytest
 
 import backprop_audit
 from backprop_audit.commands import cli
+from backprop_audit.verdicts.entry import REPORT_SCHEMA
 
 CLAIMS = Path(__file__).parent / "claims"  # malformed claims files, test assets
 WORKED_EXAMPLE = Path(backprop_audit.__file__).parent / "examples" / "nielsen_book.py"
@@ -56,8 +58,11 @@ def check_in_subprocess(*args, out=None):
 
 
 def report_of(out: Path) -> dict:
+    """The report.json `check` wrote to `out`, after checking it follows the schema (and REPORT.md is there)."""
     assert (out / "REPORT.md").is_file()
-    return json.loads((out / "report.json").read_text())
+    report = json.loads((out / "report.json").read_text())
+    jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
+    return report
 
 
 def line_of(path: Path, text: str) -> int:

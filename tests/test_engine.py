@@ -5,6 +5,7 @@ import pytest
 
 from backprop_audit import Formula, Setting, Source
 from backprop_audit.verdicts.audit import audit
+from backprop_audit.verdicts.entry import report_entry
 
 SOURCE = Source("test", "tests/test_engine.py", "a formula whose truth is known")
 DTYPES = ("float64", "float32")
@@ -17,7 +18,7 @@ def claim(compute, quantity="dC/dz[L]", setting=IDENTITY_HALF_SQ, convention="ro
 
 
 def run(formula, dtype):
-    return audit(formula, examples=60, dtypes=(dtype,))
+    return report_entry(audit(formula, examples=60, dtypes=(dtype,)))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -6,7 +6,7 @@ import pytest
 
 from backprop_audit import Expected, RecordError
 from backprop_audit.manual import catalog
-from backprop_audit.model.formula import DIAGNOSIS_KINDS
+from backprop_audit.verdicts.vocabulary import DIAGNOSIS_KINDS
 from backprop_audit.verdicts.diagnose import Diagnosis
 
 HOLDING = next(f for f in catalog() if f.expected == "holds")
@@ -31,5 +31,5 @@ def test_a_malformed_expected_diagnosis_is_named(record, expected_diagnosis, mes
 
 def test_the_diagnoser_gives_only_kinds_a_record_can_pin():
     assert Diagnosis(DIAGNOSIS_KINDS[0], "text").kind == DIAGNOSIS_KINDS[0]
-    with pytest.raises(ValueError, match="not in formula.DIAGNOSIS_KINDS"):
+    with pytest.raises(ValueError, match="not in vocabulary.DIAGNOSIS_KINDS"):
         Diagnosis("off-by-two", "text")

@@ -228,3 +228,20 @@ def test_the_report_modules_never_import_torch_or_jax():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# --- input errors (`backprop-audit check`) ---------------------------------------------------------------
+
+INPUT_ERRORS = [{"file": "claims/mine.py", "line": 3, "claim": None, "message": "syntax error <here>"},
+                {"file": "claims/mine.py", "line": 9, "claim": "my_claim", "message": "unknown loss 'x|y'"}]
+
+
+def test_input_errors_are_rendered_from_the_report_in_markdown_and_html(report):
+    assert "Input errors" not in render_markdown(report)  # only a report that has some shows the section
+    report["input_errors"] = INPUT_ERRORS
+    markdown = render_markdown(report).split("## Input errors", 1)[1]
+    assert "- claims/mine.py, line 3: syntax error &lt;here&gt;" in markdown
+    assert r"- claims/mine.py, line 9: claim my\_claim: unknown loss 'x\|y'" in markdown
+    html = render_html(report).split('<section id="input-errors">', 1)[1]
+    assert "<li>claims/mine.py, line 3: syntax error &lt;here&gt;</li>" in html
+    assert "<li>claims/mine.py, line 9: claim my_claim: unknown loss &#x27;x|y&#x27;</li>" in html

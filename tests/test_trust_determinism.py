@@ -7,6 +7,7 @@ import pytest
 
 from backprop_audit import Formula, Setting, Source
 from backprop_audit.verdicts.audit import audit
+from backprop_audit.verdicts.entry import report_entry
 from backprop_audit.verdicts.run import run
 from backprop_audit.trust.trust import check_erratum, load_mutants
 
@@ -27,8 +28,8 @@ def _deltas(n):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_the_same_seed_gives_the_same_verdict_and_counterexample(dtype):
-    first = audit(WRONG, examples=30, dtypes=(dtype,), seed=3)
-    second = audit(WRONG, examples=30, dtypes=(dtype,), seed=3)
+    first = report_entry(audit(WRONG, examples=30, dtypes=(dtype,), seed=3))
+    second = report_entry(audit(WRONG, examples=30, dtypes=(dtype,), seed=3))
     assert first["verdict"] == second["verdict"] == "fails"
     assert first["counterexample"] == second["counterexample"]
     assert first["diagnosis"] == second["diagnosis"]
@@ -61,9 +62,9 @@ def test_a_failing_gate_prints_how_to_reproduce(monkeypatch):
     monkeypatch.setattr(gate.profiles, "examples_per_formula", lambda: 20)
     expected_to_hold = Formula(**{**WRONG.__dict__, "expected": "holds"})
     with pytest.raises(AssertionError) as failure:
-        gate.test_verdict_matches_expectation(expected_to_hold, lambda _: audit(expected_to_hold, examples=20))
+        gate.test_verdict_matches_expectation(expected_to_hold, lambda _: report_entry(audit(expected_to_hold, examples=20)))
     assert f"reproduce: backprop-audit report --only {WRONG.id}" in str(failure.value)
     right = Formula(**{**WRONG.__dict__, "compute": lambda n, l: n.a[l - 1].T @ _deltas(n)[l] / n.N})
     with pytest.raises(AssertionError) as held:  # an erratum that no longer reproduces
-        gate.test_verdict_matches_expectation(right, lambda _: audit(right, examples=20))
+        gate.test_verdict_matches_expectation(right, lambda _: report_entry(audit(right, examples=20)))
     assert f"reproduce: backprop-audit report --only {WRONG.id}" in str(held.value)

@@ -4,6 +4,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from backprop_audit import Formula, Setting, Source, references
+from backprop_audit.verdicts.vocabulary import Verdict
 from backprop_audit.judging.evaluate import evaluate, kink_masks, kinks
 from backprop_audit.model.network import Layer, Network
 from backprop_audit.searching.search import search
@@ -52,7 +53,7 @@ def test_every_correct_formula_holds_on_the_kink_and_the_outcome_says_kink():
     net = on_kink()
     for choice in (0.0, 0.5, 1.0):  # any subgradient a text may take
         outcome = evaluate(formula(delta_with_relu_prime_at_zero(choice)), net)
-        assert outcome.status == "ok", outcome.message
+        assert outcome.status == Verdict.HOLDS, outcome.message
         assert outcome.kind == "kink" and "kink" in outcome.message and "z[1][0, 0]" in outcome.message
         assert "kink" in outcome.oracle_note
     for correct in CORRECT:
@@ -63,9 +64,9 @@ def test_a_mistake_away_from_the_kink_is_still_a_mismatch():
     net = on_kink()
     wrong_sign_at_sample_1 = lambda n, l: delta_with_relu_prime_at_zero(0.0)(n, l) * np.array([[1.0], [-1.0]])
     outcome = evaluate(formula(wrong_sign_at_sample_1), net)
-    assert outcome.status == "mismatch" and outcome.kind == "mismatch"
+    assert outcome.status == Verdict.FAILS and outcome.kind == "mismatch"
     doubled = evaluate(formula(lambda n, l: 2 * (n.a[l - 1].T @ delta_with_relu_prime_at_zero(0.0)(n, l)), "dC/dW[l]"), net)
-    assert doubled.status == "mismatch"
+    assert doubled.status == Verdict.FAILS
 
 
 @st.composite

@@ -9,6 +9,8 @@ from hypothesis import given, settings
 
 from backprop_audit import Formula, Setting, Source, references
 from backprop_audit.verdicts.audit import audit
+from backprop_audit.verdicts.entry import report_entry
+from backprop_audit.verdicts.vocabulary import Verdict
 from backprop_audit.judging.evaluate import evaluate
 from backprop_audit.model.network import Layer, Network
 from backprop_audit.references import finite_differences
@@ -69,7 +71,7 @@ def test_finite_differences_agree_with_torch(net):
 def test_finite_differences_side_with_the_right_oracle_and_it_is_reported(jax_wrong_on, quantity, correct):
     jax_wrong_on(quantity)
     outcome = evaluate(BY_ID[correct], network())
-    assert outcome.status == "ok", outcome.message  # judged against torch only, which FD confirmed
+    assert outcome.status == Verdict.HOLDS, outcome.message  # judged against torch only, which FD confirmed
     assert outcome.oracle_ratio > 1
     assert f"disagree on {quantity}" in outcome.oracle_note
     assert f"finite differences (float64) side with torch on {quantity}" in outcome.oracle_note
@@ -81,7 +83,7 @@ def test_a_formula_equal_to_the_wrong_oracle_fails(jax_wrong_on):
                           quantity="dC/dW[1]", setting=TANH,
                           compute=lambda n: 1.001 * BY_ID["correct-dW-row"].compute(n, 1))
     outcome = evaluate(follows_jax, network())
-    assert outcome.status == "mismatch" and "torch" in outcome.message
+    assert outcome.status == Verdict.FAILS and "torch" in outcome.message
 
 
 def test_an_output_a_probe_is_reported_undecided(jax_wrong_on):
@@ -96,6 +98,6 @@ def test_the_notes_reach_the_search_result_and_the_report(jax_wrong_on):
                       setting=TANH, compute=BY_ID["correct-dW-row"].compute)
     result = search(formula, examples=5)
     assert result.held and result.oracle_notes and result.worst_oracle_ratio > 1
-    report = audit(formula, examples=5, dtypes=("float64",))
+    report = report_entry(audit(formula, examples=5, dtypes=("float64",)))
     assert report["verdict"] == "holds" and not report["oracles_agree"]
     assert any("side with torch" in note for note in report["oracle_notes"])

@@ -32,7 +32,8 @@ import numpy as np
 
 from backprop_audit import references
 from backprop_audit.model.convention import canonical_value, expected_value, view_of
-from backprop_audit.judging.evaluate import ERROR, MISMATCH, OK, Outcome, _call, evaluate
+from backprop_audit.judging.evaluate import Outcome, _call, evaluate
+from backprop_audit.verdicts.vocabulary import Verdict
 from backprop_audit.batching.padded import NetworkView, PaddedStack, chunks, fits
 from backprop_audit.batching.padded_tolerance import padded_forward, padded_kinks, padded_tolerances
 from backprop_audit.judging.tolerance import tolerance_for
@@ -221,7 +222,7 @@ def _check_stack(formula, networks: list) -> list:
     for g, net in enumerate(stack.networks):
         if screened[g] and worst[g] <= 1.0:  # holds on every entry, against every oracle
             quantity = _real_name(stack, g, where[g]) if where[g] else ""
-            results.append(Outcome(OK, float(worst[g]), "", net, "ok", quantity, None, float(disagreement[g])))
+            results.append(Outcome(Verdict.HOLDS, float(worst[g]), "", net, "ok", quantity, None, float(disagreement[g])))
         elif oracles_fit[g]:  # a mismatch or the formula's own error: evaluate() says which and where,
             # with the oracles' and tolerances' stacked results
             answers = {name: NetworkView(stack, stacked[name], g) for name in names}
@@ -266,7 +267,7 @@ def check_many(formula, networks, *, stop_at_failure: bool = False, judged: int 
     for result in results:
         if isinstance(result, _Pending):
             if result.fails and judged is not None and failures >= judged:
-                result = Outcome(MISMATCH if np.isfinite(result.ratio) else ERROR, result.ratio,
+                result = Outcome(Verdict.FAILS if np.isfinite(result.ratio) else Verdict.ERROR, result.ratio,
                                  "(not judged in detail)", result.network, "mismatch" if np.isfinite(result.ratio) else "error")
             else:
                 result = result.judge()

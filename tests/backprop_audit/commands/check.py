@@ -103,63 +103,38 @@ class _Timer:
         return False
 
 
-def stopped_entry(formula, message: str, kind: str, corrected_by, seconds: float, reproduce: str) -> dict:
-    """The report.json entry of a claim the engine could not finish: verdict "error", with the reason.
-
-    Same keys as audit.audit's entry, so every renderer reads it like any other.
-    """
-    return {
-        "id": formula.id, "title": formula.title,
-        "source": {"document": formula.source.document, "where": formula.source.where, "quote": formula.source.quote},
-        "written": formula.written, "quantity": formula.quantity, "convention": formula.convention,
-        "setting": formula.setting.describe(), "expected": formula.expected,
-        "expected_diagnosis": formula.expected_diagnosis.as_dict() if formula.expected_diagnosis else None,
-        "verdict": "error", "matches_expectation": False, "examples": 0, "dtypes": {},
-        "worst_error_ratio": None, "oracles_agree": True, "worst_oracle_ratio": None, "oracle_notes": [],
-        "counterexample": {"network": None, "description": "no network: the check of this claim was stopped",
-                           "quantity": formula.quantity, "index": None, "kind": kind,
-                           "message": f"{formula.id}: {message}", "manual": None, "oracles": {},
-                           "reproduce": reproduce},
-        "diagnosis": None, "corrected_by": corrected_by, "corrects": formula.corrects, "note": formula.note,
-        "precondition_check": None, "seconds": round(seconds, 3), "ratios": [],
-    }
-
-
-def audit_with_limit(time_limit: float, command: str, log=None):
+def audit_with_limit(time_limit: float, *, log=None):
     """An audit function for run(): the same audit, within `time_limit` seconds per claim, never raising.
 
-    `command` is the check command line (without --only) that reproduces a claim's result.
+    A claim that errors never matches its expectation here (error_confirms_erratum=False): a crash of
+    the user's code says nothing about the formula it was meant to test.
     """
     from backprop_audit.verdicts.audit import audit
+    from backprop_audit.verdicts.result import FormulaResult, Stop, reproduce_line
+    from backprop_audit.verdicts.vocabulary import Finding
 
-    def audit_one(formula, *, examples, dtypes, seed, corrected_by=None):
-        reproduce = f"{command} --only {formula.id} --dtypes {','.join(dtypes)} --examples {examples} --seed {seed}"
+    def audit_one(formula, *, examples, dtypes, seed, command, corrected_by=None):
         start = time.perf_counter()
+
+        def stopped(finding, message):
+            return FormulaResult.stopped(formula, Stop(finding, message), seconds=time.perf_counter() - start,
+                                         corrected_by=corrected_by,
+                                         reproduce=reproduce_line(command, formula.id, dtypes=dtypes,
+                                                                  examples=examples, seed=seed))
         try:
             with _Timer(time_limit):
-                entry = audit(formula, examples=examples, dtypes=dtypes, seed=seed, corrected_by=corrected_by)
+                result = audit(formula, examples=examples, dtypes=dtypes, seed=seed, corrected_by=corrected_by,
+                               command=command, error_confirms_erratum=False)
         except TimeLimitExceeded:
-            entry = stopped_entry(formula, f"time limit: still running after {time_limit:g} s (--time-limit)",
-                                  "time limit", corrected_by, time.perf_counter() - start, reproduce)
+            result = stopped(Finding.TIME_LIMIT, f"time limit: still running after {time_limit:g} s (--time-limit)")
         except Exception as error:  # the engine itself failed on this claim: report it, check the others
-            entry = stopped_entry(formula, f"the check raised {type(error).__name__}: {error}", "raised",
-                                  corrected_by, time.perf_counter() - start, reproduce)
-        _as_check_entry(entry, command)
+            result = stopped(Finding.RAISED, f"the check raised {type(error).__name__}: {error}")
         if log:
-            log(f"{formula.id}: {entry['verdict']} (expected {entry['expected']}, {entry['examples']} examples, "
+            log(f"{formula.id}: {result.verdict} (expected {formula.expected}, {result.examples} examples, "
                 f"{time.perf_counter() - start:.1f} s)")
-        return entry
+        return result
 
     return audit_one
-
-
-def _as_check_entry(entry: dict, command: str) -> None:
-    """Reproduce lines name the check command; an error verdict never matches an expectation."""
-    for holder in (entry.get("counterexample"), (entry.get("precondition_check") or {}).get("counterexample")):
-        if holder and holder.get("reproduce", "").startswith("backprop-audit report"):
-            holder["reproduce"] = command + holder["reproduce"][len("backprop-audit report"):]
-    if entry["verdict"] == "error":
-        entry["matches_expectation"] = False
 
 
 def warm_oracles(claims, dtypes) -> None:
@@ -187,16 +162,10 @@ def _select(claims, only: str, problems: list):
     return [c for c in claims if c.id in wanted]
 
 
-def _problems_markdown(problems) -> str:
-    lines = ["", "## Input errors", "", "These claims could not be loaded and were not checked:", ""]
-    lines += ["- " + str(p).replace("|", "\\|") for p in problems]
-    return "\n".join(lines) + "\n"
-
-
 def command_check(args) -> int:
-    from backprop_audit.reports.write import write_atomically
     from backprop_audit.commands.report import write_reports
     from backprop_audit.verdicts.run import run
+    from backprop_audit.verdicts.vocabulary import Verdict
 
     def log(message):
         print(f"backprop-audit check: {message}", file=sys.stderr, flush=True)
@@ -208,20 +177,18 @@ def command_check(args) -> int:
     command = "backprop-audit check " + shlex.join(args.files)
     warm_oracles(claims, args.dtypes)
     report = run(claims, examples=args.examples, dtypes=args.dtypes, seed=args.seed,
-                 audit_formula=audit_with_limit(args.time_limit, command, log))
+                 audit_formula=audit_with_limit(args.time_limit, log=log), command=command)
     report["claims_files"] = list(args.files)
     report["settings"]["time_limit_seconds"] = args.time_limit
     report["input_errors"] = [p.as_dict() for p in loaded.problems]
     out = Path(args.out)
     write_reports(report, out)
-    if loaded.problems:
-        markdown = out / "REPORT.md"
-        write_atomically(markdown, markdown.read_text(encoding="utf-8") + _problems_markdown(loaded.problems))
     entries = report["formulas"]
     unexpected = [f["id"] for f in entries if not f["matches_expectation"]]
     print(f"wrote {out / 'REPORT.md'} and {out / 'report.json'}: {len(entries)} claims checked, "
-          f"{sum(f['verdict'] == 'holds' for f in entries)} hold, {sum(f['verdict'] == 'fails' for f in entries)} fail, "
-          f"{sum(f['verdict'] == 'error' for f in entries)} error; "
+          f"{sum(f['verdict'] == Verdict.HOLDS for f in entries)} hold, "
+          f"{sum(f['verdict'] == Verdict.FAILS for f in entries)} fail, "
+          f"{sum(f['verdict'] == Verdict.ERROR for f in entries)} error; "
           f"{len(unexpected)} differ from their expectation{': ' + ', '.join(unexpected) if unexpected else ''}; "
           f"{len(loaded.problems)} input error(s)")
     return 2 if loaded.problems else (1 if unexpected else 0)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backprop_audit.model.formula import Formula, RecordError, check_record, records_checked_by
+from backprop_audit.reports.format import problem_text
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,7 @@ class Problem:
     claim: str | None = None  # the claim's id (or its position in CLAIMS) when the problem is one claim's
 
     def __str__(self) -> str:
-        where = self.file + (f", line {self.line}" if self.line else "")
-        return f"{where}: " + (f"claim {self.claim}: " if self.claim else "") + self.message
+        return problem_text(self.as_dict())  # the same text the reports show
 
     def as_dict(self) -> dict:
         return {"file": self.file, "line": self.line, "claim": self.claim, "message": self.message}

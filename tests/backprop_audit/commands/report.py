@@ -75,6 +75,7 @@ def _select(formulas, only: str, usage_error):
 def command_report(args) -> int:
     from backprop_audit.manual import catalog
     from backprop_audit.verdicts.run import run
+    from backprop_audit.verdicts.vocabulary import Verdict
 
     formulas = _select(catalog(), args.only, args.usage_error)
     progress = progress_printer()
@@ -86,6 +87,6 @@ def command_report(args) -> int:
     append_step_summary(report)
     unexpected = [f["id"] for f in report["formulas"] if not f["matches_expectation"]]
     print(f"wrote {', '.join(map(str, written))}: {len(report['formulas'])} formulas, "
-          f"{sum(f['verdict'] == 'holds' for f in report['formulas'])} hold; "
+          f"{sum(f['verdict'] == Verdict.HOLDS for f in report['formulas'])} hold; "
           f"{len(unexpected)} differ from their expectation{': ' + ', '.join(unexpected) if unexpected else ''}")
     return 1 if unexpected else 0

@@ -12,7 +12,7 @@ Two things can make the oracles themselves unfit to judge an entry, and both are
 - a ReLU pre-activation sits on its kink (z = 0 up to rounding): the derivative does not exist there and
   torch, jax and a textbook each pick their own subgradient (torch 0, jax 1/2, most texts 0). The entries
   that depend on relu'(z) at the kink are known exactly (kink_masks); a disagreement confined to them is
-  classified kind "kink" (status ok, the message and oracle_note say so), a disagreement elsewhere is
+  classified kind "kink" (verdict holds, the message and oracle_note say so), a disagreement elsewhere is
   still a mismatch. The strategies keep their networks off kinks; this is for networks built by hand.
 """
 from __future__ import annotations
@@ -29,18 +29,18 @@ from backprop_audit.model.convention import expected_value, view_of
 from backprop_audit.model.network import RememberedPerNetwork
 from backprop_audit import references
 from backprop_audit.references import finite_differences
+from backprop_audit.verdicts.vocabulary import Finding, Verdict, verdict_of
 
-OK, MISMATCH, ERROR = "ok", "mismatch", "error"
 KINK_ROUNDING = 4.0  # |z| within this many ε·(fan-in + 1)·Σ|W||a|+|b| of 0 counts as on the kink
 
 
 @dataclass
 class Outcome:
-    status: str  # ok | mismatch | error
+    status: Verdict  # of this example: holds, fails (a mismatch) or error (no comparable number)
     ratio: float  # worst |manual - oracle| / tol (inf for an error)
     message: str  # empty when ok (except kind "kink", which says which entries were excused and why)
     network: object
-    kind: str = "ok"  # ok, kink, mismatch, shape, dtype, nonfinite, type, raised
+    kind: Finding = Finding.OK
     quantity: str = ""  # the canonical quantity name where the worst entry is, e.g. dC/dW[2]
     index: tuple | None = None
     oracle_ratio: float = 0.0  # worst |torch - jax| / tol, kink entries excluded
@@ -50,7 +50,7 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        return self.status != OK
+        return self.status != Verdict.HOLDS
 
 
 def _call(formula, view, layer):
@@ -207,14 +207,14 @@ def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None 
         q = formula.quantity_at(layer)
         label = f"{formula.id}: {q}" + (f" (layer {layer})" if layer else "")
         if layer and not 1 <= layer <= net.depth:
-            return Outcome(ERROR, float("inf"), f"{label}: layer {layer} does not exist in a depth-{net.depth} "
-                           f"network", net, "shape", q)
+            return Outcome(Verdict.ERROR, float("inf"), f"{label}: layer {layer} does not exist in a depth-{net.depth} "
+                           f"network", net, Finding.SHAPE, q)
         try:
             value = _call(formula, view, layer)
         except Exception as error:  # the formula itself failed: a finding, not a crash
             where = traceback.extract_tb(error.__traceback__)[-1]
-            return Outcome(ERROR, float("inf"), f"{label}: raised {type(error).__name__}: {error} "
-                           f"(at {where.name}, line {where.lineno})", net, "raised", q,
+            return Outcome(Verdict.ERROR, float("inf"), f"{label}: raised {type(error).__name__}: {error} "
+                           f"(at {where.name}, line {where.lineno})", net, Finding.RAISED, q,
                            oracle_ratio=oracle_ratio, oracle_note=oracle_note)
         judges = keep.get(q, list(answers))  # the oracles finite differences kept, or both
         expected = {name: expected_value(q, answers[name][q], formula.convention) for name in judges}
@@ -232,14 +232,13 @@ def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None 
             oracle_values[name][q] = expected[name] if name in expected else \
                 expected_value(q, answers[name][q], formula.convention)
         if not result.ok:
-            status = MISMATCH if result.kind == "mismatch" else ERROR
-            return Outcome(status, result.ratio, result.problem, net, result.kind, q, result.index,
+            return Outcome(verdict_of(result.kind), result.ratio, result.problem, net, result.kind, q, result.index,
                            oracle_ratio, oracle_note, manual_values, oracle_values)
         if result.ratio >= worst.ratio:
             worst, worst_q = result, q
     if excused:
         message = "; ".join(excused) + f" ({_describe_kinks(found)}): classified as a kink, not a mismatch"
-        return Outcome(OK, worst.ratio, message, net, "kink", worst_q, worst.index, oracle_ratio,
+        return Outcome(Verdict.HOLDS, worst.ratio, message, net, Finding.KINK, worst_q, worst.index, oracle_ratio,
                        oracle_note, manual_values, oracle_values)
-    return Outcome(OK, worst.ratio, "", net, "ok", worst_q, worst.index, oracle_ratio, oracle_note,
+    return Outcome(Verdict.HOLDS, worst.ratio, "", net, Finding.OK, worst_q, worst.index, oracle_ratio, oracle_note,
                    manual_values, oracle_values)

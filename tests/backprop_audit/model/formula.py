@@ -30,14 +30,12 @@ from typing import Callable
 
 from backprop_audit.model.network import HIDDEN_ACTIVATIONS, LOSS_NEEDS_OUTPUT, LOSSES, OUTPUT_ACTIVATIONS, DTYPES
 from backprop_audit.model.convention import CONVENTIONS
+from backprop_audit.verdicts.vocabulary import DIAGNOSIS_KINDS
 
 TARGET_KINDS = ("real", "onehot", "prob", "binary")
 EXPECTATIONS = ("holds", "erratum")
 # Every kind of diagnosis the engine gives (backprop_audit.verdicts.diagnose): a simple transform, a
 # different quantity, a precondition, "none" (no simple fix), or why the formula could not be evaluated.
-DIAGNOSIS_KINDS = ("transpose", "factor", "sign", "derivative-of-a", "missing-derivative", "index",
-                   "batch-reduction", "quantity", "precondition", "none",
-                   "shape", "raised", "type", "dtype", "nonfinite")
 QUANTITY_PATTERN = re.compile(r"^(C|dC/d(W|b|z|a)\[(l|L|L-\d+|\d+)\])$")
 
 
@@ -242,5 +240,5 @@ def link_corrections(formulas: list[Formula]) -> dict[str, str]:
     return corrected_by
 
 
-__all__ = ["Formula", "Source", "Setting", "Expected", "RecordError", "DIAGNOSIS_KINDS", "TARGET_KINDS", "DTYPES",
+__all__ = ["Formula", "Source", "Setting", "Expected", "RecordError", "TARGET_KINDS", "DTYPES",
            "link_corrections", "records_checked_by"]

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from backprop_audit.verdicts.diagnose import diagnose
-from backprop_audit.judging.evaluate import ERROR
+from backprop_audit.verdicts.vocabulary import Verdict
 from backprop_audit.searching.search import search
 
 def load_mutants() -> list:
@@ -40,14 +40,14 @@ def check_erratum(formula, dtype: str = "float64", examples: int = 50, *, seed: 
     """Search a formula known to be wrong; return whether it was found, its minimal ratio and diagnosis."""
     result = search(formula, dtype=dtype, examples=examples, seed=seed)
     record = {"id": formula.id, "dtype": dtype, "mistake": formula.note, "killed": not result.held,
-              "examples": result.examples, "verdict": "holds", "ratio": None, "kind": None,
+              "examples": result.examples, "verdict": Verdict.HOLDS, "ratio": None, "kind": None,
               "diagnosis_kind": None, "fix": None, "expected_diagnosis": expected_kind, "expected_fix": expected_fix,
               "diagnosed_as_expected": None, "reproduce": reproduce_command(formula.id, dtype, examples, seed),
               "message": ""}
     if result.held:
         return record
     minimal = result.minimal
-    record.update(verdict="error" if minimal.status == ERROR else "fails", kind=minimal.kind,
+    record.update(verdict=minimal.status, kind=minimal.kind,
                   ratio=minimal.ratio if math.isfinite(minimal.ratio) else None, message=minimal.message,
                   network=minimal.network.describe())
     if diagnose_it and expected_kind is not None:

@@ -24,21 +24,21 @@ from backprop_audit.manual.forward import derivative
 from backprop_audit.judging import tolerance
 from backprop_audit.judging.compare import worst_ratio
 from backprop_audit.model.convention import expected_value, view_of
-from backprop_audit.model.formula import DIAGNOSIS_KINDS
+from backprop_audit.verdicts.vocabulary import DIAGNOSIS_KINDS, UNEVALUABLE, DiagnosisKind, Finding, Verdict
 
 PRECONDITION_EXAMPLES = 60
 
 
 @dataclass
 class Diagnosis:
-    kind: str  # one of formula.DIAGNOSIS_KINDS: transpose, factor, ..., precondition, none, shape, raised
+    kind: DiagnosisKind
     text: str  # one sentence for the report
     fix: str = ""  # the transform, e.g. "x 1/N"
 
     def __post_init__(self):
         # One vocabulary: an erratum's record pins its expected diagnosis by these kinds.
         if self.kind not in DIAGNOSIS_KINDS:
-            raise ValueError(f"diagnosis kind {self.kind!r} is not in formula.DIAGNOSIS_KINDS")
+            raise ValueError(f"diagnosis kind {self.kind!r} is not in vocabulary.DIAGNOSIS_KINDS")
 
 
 def _pairs(outcomes):
@@ -117,11 +117,11 @@ def _gradient_without_derivative(net, q, convention):
 def _transform_diagnosis(formula, outcomes) -> Diagnosis | None:
     conv = formula.convention
     if _all_fit(outcomes, conv, lambda m, net, q: m.T if m.ndim == 2 else None):
-        return Diagnosis("transpose", "holds after a transpose (or with the operands of the product swapped)", "transpose")
+        return Diagnosis(DiagnosisKind.TRANSPOSE, "holds after a transpose (or with the operands of the product swapped)", "transpose")
     first_net = outcomes[0].network
     for name in _named_factors(first_net):
         if _all_fit(outcomes, conv, lambda m, net, q, name=name: _named_factors(net)[name] * m):
-            kind = "sign" if name == "-1" else "factor"
+            kind = DiagnosisKind.SIGN if name == "-1" else DiagnosisKind.FACTOR
             text = ("holds with the sign flipped" if name == "-1"
                     else f"holds when multiplied by {name}" + (" (N = batch size)" if "N" in name else "")
                     + (" (K = output width)" if "K" in name else ""))
@@ -134,22 +134,22 @@ def _transform_diagnosis(formula, outcomes) -> Diagnosis | None:
         def batch_reduced(m, net, q, reduce=reduce, axis=axis):
             return reduce(m, axis) if m.ndim == 2 and m.shape[axis] == net.batch else None
         if _all_fit(outcomes, conv, batch_reduced):
-            return Diagnosis("batch-reduction", f"per-sample result: holds after taking the {pick} over the "
+            return Diagnosis(DiagnosisKind.BATCH_REDUCTION, f"per-sample result: holds after taking the {pick} over the "
                              f"batch (the formula is written for one sample)", f"{pick} over samples")
     if _made_mistake(outcomes, conv, _derivative_of_a):
-        return Diagnosis("derivative-of-a", "matches dC/da ⊙ g'(a): the activation derivative is applied to "
+        return Diagnosis(DiagnosisKind.DERIVATIVE_OF_A, "matches dC/da ⊙ g'(a): the activation derivative is applied to "
                          "a where it must be applied to z (σ'(a) for σ'(z))", "g'(z) for g'(a)")
     if _made_mistake(outcomes, conv, _gradient_without_derivative):
-        return Diagnosis("missing-derivative", "matches the gradient built from dC/da instead of δ = dC/dz: "
+        return Diagnosis(DiagnosisKind.MISSING_DERIVATIVE, "matches the gradient built from dC/da instead of δ = dC/dz: "
                          "the factor ⊙ g'(z) is missing", "multiply dC/da by g'(z) first")
     other = _other_quantity(outcomes, conv)
     if other:
         claimed = outcomes[0].quantity
-        return Diagnosis("quantity", f"equals {other}, not the claimed {claimed}: the formula computes a different "
+        return Diagnosis(DiagnosisKind.QUANTITY, f"equals {other}, not the claimed {claimed}: the formula computes a different "
                          f"derivative than it says (e.g. ∂C/∂z labelled ∂C/∂a)", f"read as {other}")
     shift = _layer_shift(outcomes, conv)
     if shift:
-        return Diagnosis("index", f"equals the same quantity at layer l{shift:+d}: the layer index is off by "
+        return Diagnosis(DiagnosisKind.INDEX, f"equals the same quantity at layer l{shift:+d}: the layer index is off by "
                          f"{abs(shift)} (the value is right, the label is not)", f"layer l{shift:+d}")
     ratios = []
     for m, o, net, q in _pairs(outcomes):
@@ -158,7 +158,7 @@ def _transform_diagnosis(formula, outcomes) -> Diagnosis | None:
         ratios.append(float(np.vdot(m, o) / np.vdot(m, m)))
     if ratios and np.allclose(ratios, ratios[0], rtol=1e-6) and not np.isclose(ratios[0], 1.0) and abs(ratios[0]) > 1e-9 and \
             _all_fit(outcomes, conv, lambda m, net, q: ratios[0] * m):
-        return Diagnosis("factor", f"holds when multiplied by {ratios[0]:.6g} (not a simple constant)", f"x {ratios[0]:.6g}")
+        return Diagnosis(DiagnosisKind.FACTOR, f"holds when multiplied by {ratios[0]:.6g} (not a simple constant)", f"x {ratios[0]:.6g}")
     return None
 
 
@@ -246,21 +246,21 @@ def diagnose(formula, outcomes, *, dtype="float64", examples=PRECONDITION_EXAMPL
     """Name the simple change that makes `formula` hold on the failing `outcomes` (minimal first)."""
     outcomes = list(outcomes) + diverse_failures(formula, dtype)
     first = outcomes[0]
-    if first.kind in ("shape", "raised", "type", "dtype", "nonfinite") and first.status == "error":
-        shape_fix = _transform_diagnosis(formula, [o for o in outcomes if o.quantity in o.manual]) if first.kind == "shape" else None
+    if first.kind in UNEVALUABLE and first.status == Verdict.ERROR:
+        shape_fix = _transform_diagnosis(formula, [o for o in outcomes if o.quantity in o.manual]) if first.kind == Finding.SHAPE else None
         if shape_fix:
             return shape_fix
         precondition = _precondition_diagnosis(formula, dtype, examples)
         if precondition:
             return precondition
-        return Diagnosis(first.kind, f"the formula cannot be evaluated as written: {first.message}")
+        return Diagnosis(DiagnosisKind(first.kind), f"the formula cannot be evaluated as written: {first.message}")
     found = _transform_diagnosis(formula, outcomes)
     if found:
         return found
     precondition = _precondition_diagnosis(formula, dtype, examples)
     if precondition:
         return precondition
-    return Diagnosis("none", "no simple fix found")
+    return Diagnosis(DiagnosisKind.NONE, "no simple fix found")
 
 
 def _precondition_diagnosis(formula, dtype, examples) -> Diagnosis | None:
@@ -272,6 +272,6 @@ def _precondition_diagnosis(formula, dtype, examples) -> Diagnosis | None:
         except Exception:  # a restriction with no valid network (e.g. no loss fits): not a precondition
             continue
         if result.held and result.examples > 0:
-            return Diagnosis("precondition", f"holds only when {condition}: a precondition the text leaves unstated",
+            return Diagnosis(DiagnosisKind.PRECONDITION, f"holds only when {condition}: a precondition the text leaves unstated",
                              f"require {condition}")
     return None

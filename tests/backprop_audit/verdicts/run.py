@@ -7,7 +7,8 @@ import sys
 import time
 
 from backprop_audit import references
-from backprop_audit.verdicts.audit import audit
+from backprop_audit.verdicts.audit import REPORT_COMMAND, audit
+from backprop_audit.verdicts.entry import report_entry
 from backprop_audit.model.formula import link_corrections
 
 SCHEMA = 1
@@ -30,19 +31,22 @@ def environment(dtypes) -> dict:
             "missing_oracles": references.missing()}
 
 
-def run(formulas, *, examples=100, dtypes=("float64", "float32"), seed=0, progress=None, audit_formula=audit) -> dict:
+def run(formulas, *, examples=100, dtypes=("float64", "float32"), seed=0, progress=None, audit_formula=audit,
+        command=REPORT_COMMAND) -> dict:
     """Audit every formula; `progress(done, total, examples, elapsed)` is called after each.
 
-    `audit_formula` audits one formula (same signature as audit.audit); `backprop-audit check` passes
-    one that enforces a per-claim time limit.
+    `audit_formula` audits one formula into a FormulaResult (same signature as audit.audit);
+    `backprop-audit check` passes one that enforces a per-claim time limit. `command` is the command
+    line that reruns a formula, named in its reproduce lines.
     """
     corrected_by = link_corrections(formulas)
     start = time.perf_counter()
     results, total_examples = [], 0
     for done, formula in enumerate(formulas, start=1):
-        result = audit_formula(formula, examples=examples, dtypes=dtypes, seed=seed, corrected_by=corrected_by.get(formula.id))
-        results.append(result)
-        total_examples += result["examples"]
+        result = audit_formula(formula, examples=examples, dtypes=dtypes, seed=seed,
+                               corrected_by=corrected_by.get(formula.id), command=command)
+        results.append(report_entry(result))
+        total_examples += result.examples
         if progress:
             progress(done, len(formulas), total_examples, time.perf_counter() - start)
     return {

@@ -1,0 +1,122 @@
+"""The one writer of a formula's report.json entry: FormulaResult in, plain data out.
+
+Every entry, of a formula that was audited or of a claim whose check was stopped, is written here with
+the same keys; report.schema.json (REPORT_SCHEMA, shipped in the package) is the contract they follow, and
+the renderers (reports/) read only that data, never the engine. The entry also carries the
+per-example plot data ("ratios", "failing_ratios"), which render_json leaves out of report.json.
+"""
+from __future__ import annotations
+
+import importlib.resources
+import math
+
+import numpy as np
+
+from backprop_audit.verdicts.result import FormulaResult, PreconditionResult
+
+REPORT_SCHEMA = importlib.resources.files("backprop_audit") / "report.schema.json"  # the entries' contract
+
+
+def _array(x) -> list:
+    """Nested lists for report.json; NaN and infinities (a formula's broken output) as the strings
+    "nan", "inf", "-inf", since JSON has no such numbers."""
+    a = np.asarray(x, dtype=np.float64)
+    if np.all(np.isfinite(a)):
+        return a.tolist()
+    return np.vectorize(lambda v: float(v) if np.isfinite(v) else str(v), otypes=[object])(a).tolist()
+
+
+def _finite(x: float):
+    """A ratio for JSON: None when there is no finite number (the formula raised, or nothing ran)."""
+    return x if math.isfinite(x) else None
+
+
+def network_dict(net) -> dict:
+    return {
+        "widths": list(net.widths), "batch": net.batch, "dtype": str(net.dtype), "loss": net.loss,
+        "activations": [layer.activation for layer in net.layers], "targets": net.targets,
+        "W": [_array(layer.W) for layer in net.layers], "b": [_array(layer.b) for layer in net.layers],
+        "X": _array(net.X), "Y": _array(net.Y),
+    }
+
+
+def counterexample_dict(outcome, reproduce: str, diagnosis=None) -> dict:
+    """A failing example: its network, the compared quantity (manual beside each oracle), what went wrong."""
+    q = outcome.quantity
+    manual = outcome.manual.get(q)
+    return {
+        "network": network_dict(outcome.network),
+        "description": outcome.network.describe(),
+        "quantity": q,
+        "index": list(outcome.index) if outcome.index is not None else None,
+        "kind": outcome.kind,
+        "message": outcome.message,
+        "manual": _array(manual) if isinstance(manual, np.ndarray) and manual.dtype.kind in "fiu" else None,
+        "oracles": {name: _array(values[q]) for name, values in outcome.oracle.items() if q in values},
+        "reproduce": reproduce,
+        "fix": diagnosis.fix if diagnosis else None,
+        "diagnosis_kind": diagnosis.kind if diagnosis else None,
+    }
+
+
+def _stopped_counterexample(result: FormulaResult) -> dict:
+    """The counterexample of a stopped claim: no network, the reason in its message."""
+    return {"network": None, "description": "no network: the check of this claim was stopped",
+            "quantity": result.formula.quantity, "index": None, "kind": result.stop.finding,
+            "message": f"{result.formula.id}: {result.stop.message}", "manual": None, "oracles": {},
+            "reproduce": result.reproduce, "fix": None, "diagnosis_kind": None}
+
+
+def _counterexample(result: FormulaResult) -> dict | None:
+    if result.stop is not None:
+        return _stopped_counterexample(result)
+    minimal = result.counterexample
+    return None if minimal is None else counterexample_dict(minimal, result.reproduce, result.diagnosis)
+
+
+def _precondition(check: PreconditionResult | None) -> dict | None:
+    if check is None:
+        return None
+    return {"setting": check.setting, "verdict": check.verdict, "examples": check.examples,
+            "counterexample": None if check.counterexample is None else
+            counterexample_dict(check.counterexample, check.reproduce)}
+
+
+def _expected_diagnosis(formula) -> dict | None:
+    """An erratum's expected diagnosis (kind and fix) from its record; None when the record has none."""
+    return None if formula.expected_diagnosis is None else formula.expected_diagnosis.as_dict()
+
+
+def report_entry(result: FormulaResult) -> dict:
+    """The report.json entry of one formula (plus its plot data under "ratios" and "failing_ratios")."""
+    formula, failed = result.formula, result.failing_ratios
+    return {
+        "id": formula.id,
+        "title": formula.title,
+        "source": {"document": formula.source.document, "where": formula.source.where, "quote": formula.source.quote},
+        "written": formula.written,
+        "quantity": formula.quantity,
+        "convention": formula.convention,
+        "setting": formula.setting.describe(),
+        "expected": formula.expected,
+        "expected_diagnosis": _expected_diagnosis(formula),
+        "verdict": result.verdict,
+        "matches_expectation": result.matches_expectation,
+        "examples": result.examples,
+        "dtypes": {s.dtype: {"examples": s.examples, "held": s.held, "worst_error_ratio": _finite(s.worst_ratio),
+                             "seconds": round(s.seconds, 3)} for s in result.searches},
+        "worst_error_ratio": _finite(result.worst_ratio),
+        "oracles_agree": result.oracles_agree,
+        "worst_oracle_ratio": _finite(result.worst_oracle_ratio),
+        "oracle_notes": [n for s in result.searches for n in s.oracle_notes],
+        "counterexample": _counterexample(result),
+        "diagnosis": result.diagnosis.text if result.diagnosis else None,
+        "corrected_by": result.corrected_by,
+        "corrects": formula.corrects,
+        "note": formula.note,
+        "precondition_check": _precondition(result.precondition),
+        "seconds": round(result.seconds, 3),
+        "ratios": result.ratios,
+        "failing_ratios": [_finite(r) for r in failed],  # None: the formula raised or gave no number
+        "worst_failing_ratio": _finite(max((r for r in failed if math.isfinite(r)), default=math.inf)),
+    }
