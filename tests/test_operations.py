@@ -3,6 +3,8 @@ jax forms agree with its NumPy forms, values and autodiff derivatives, to 1e-12 
 grid that reaches saturation (|z| up to 40). Then the proof that adding an activation is one row: softplus,
 with a backpropagation formula that holds on it and two wrong ones that fail."""
 import dataclasses
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -67,6 +69,13 @@ def test_the_coverage_check_names_the_row_and_the_missing_form():
     assert missing_forms(broken) == ["jax form", "tolerance facts (slope, magnitude of g')"]
     broken = dataclasses.replace(operations.loss("softmax_ce"), targets=("labels",))
     assert missing_forms(broken) == ["strategy facts (target kinds)"]
+
+
+def test_the_table_imports_neither_torch_nor_jax():
+    """The report writer and the engine import the table without the frameworks: forms receive them."""
+    code = ("import sys, backprop_audit.model.operations, backprop_audit.manual.forward; "
+            "print(sorted(m for m in ('torch', 'jax') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 
 def test_codes_are_positions_in_the_table_and_names_are_unique():
