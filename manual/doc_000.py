@@ -29,7 +29,7 @@ The general recursion's two steps are fed the correct incoming delta for the sam
 import numpy as np
 
 from backprop_audit import Expected, Formula, Setting, Source
-from backprop_audit.manual.forward import derivative
+from backprop_audit.model.operations import derivative
 
 DOC = "000_66b432f981c9d2a4.txt"
 ELEMENTWISE_OUTPUTS = ("sigmoid", "tanh", "identity")

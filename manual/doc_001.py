@@ -20,7 +20,7 @@ on networks with biases, a superset of the document's).
 import numpy as np
 
 from backprop_audit import Expected, Formula, Setting, Source
-from backprop_audit.manual.forward import derivative
+from backprop_audit.model.operations import derivative
 
 DOC = "001_6e125834526f4589.txt"
 ELEMENTWISE_OUTPUTS = ("sigmoid", "tanh", "identity")

@@ -29,7 +29,7 @@ Two statements are not given records of their own:
 import numpy as np
 
 from backprop_audit import Expected, Formula, Setting, Source
-from backprop_audit.manual.forward import log_softmax, relu_prime
+from backprop_audit.model.operations import log_softmax, relu_prime
 
 DOC = "002_e4087595158ee5b3.txt"
 SOFTMAX_CE = Setting(loss=("softmax_ce",), output=("softmax",), targets=("onehot", "prob"))

@@ -16,7 +16,7 @@ its own text gives δ; where the text gives δ both readings, both are recorded 
 import numpy as np
 
 from backprop_audit import Expected, Formula, Setting, Source
-from backprop_audit.manual.forward import derivative, sigmoid_prime
+from backprop_audit.model.operations import derivative, sigmoid_prime
 
 DOC = "003_e380f16b86dd662d.txt"
 ELEMENTWISE = ("sigmoid", "tanh", "identity")

@@ -1,9 +1,10 @@
 """Oracle 3, the tie-breaker: central finite differences in float64.
 
 Used only when torch and jax disagree beyond tolerance: it decides which of the two to keep, and the
-disagreement is always reported (never silently resolved). It is a third independent implementation:
-the forward pass and the loss are written once more here in float64 NumPy (nothing of manual/, torch
-or jax), and only the loss value C is needed. One parameter at a time:
+disagreement is always reported (never silently resolved). It needs only the loss value C, computed in
+float64 from the operation table's NumPy forms of the activations and losses (backprop_audit.model.
+operations, the forms the manual forward pass uses too; nothing of torch or jax). It takes differences
+of C, no derivative, so it shares no backward arithmetic with any formula or oracle. One parameter at a time:
 
     dC/dθ ≈ (C(θ + h) - C(θ - h)) / 2h,   h = ε^(1/3)·max(1, |θ|),
 
@@ -22,44 +23,22 @@ from dataclasses import replace
 
 import numpy as np
 
+from backprop_audit.model import operations
 from backprop_audit.model.network import Network
 
-MEAN_LOSSES = ("mean_sum_sq", "mean_half_sum_sq", "softmax_ce", "sigmoid_bce")
 DECISION_SHARE = 0.25  # the kept oracle must be within a quarter of the torch-jax gap of the differences
 MAX_PROBES = 4000  # loss evaluations one decision may cost; beyond it (a 512-wide layer) it is "undecided"
 
 
-def _log_sigmoid(z):
-    return -np.logaddexp(0.0, -z)
-
-
 def loss(net: Network) -> float:
-    """C of `net` in float64, written out: forward pass, then the loss named in network.LOSSES."""
+    """C of `net` in float64: the forward pass, then the loss (the table's NumPy forms)."""
     a = net.X.astype(np.float64)
     z = a
     with np.errstate(over="ignore", under="ignore"):
         for layer in net.layers:
             z = a @ layer.W.astype(np.float64).T + layer.b.astype(np.float64)
-            if layer.activation == "sigmoid":
-                a = np.exp(_log_sigmoid(z))
-            elif layer.activation == "tanh":
-                a = np.tanh(z)
-            elif layer.activation == "relu":
-                a = np.maximum(z, 0.0)
-            elif layer.activation == "softmax":
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                a = e / e.sum(axis=1, keepdims=True)
-            else:
-                a = z
-    y, N = net.Y.astype(np.float64), net.batch
-    sq = float(np.sum((a - y) ** 2))
-    if net.loss == "softmax_ce":
-        shifted = z - z.max(axis=1, keepdims=True)
-        log_s = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        return float(-np.sum(y * log_s) / N)
-    if net.loss == "sigmoid_bce":
-        return float(-np.sum(y * _log_sigmoid(z) + (1 - y) * _log_sigmoid(-z)) / N)
-    return {"sum_sq": sq, "half_sum_sq": sq / 2, "mean_sum_sq": sq / N, "mean_half_sum_sq": sq / (2 * N)}[net.loss]
+            a = operations.activation(layer.activation).forward(z)
+        return float(operations.loss(net.loss).numpy(z, a, net.Y.astype(np.float64), net.batch))
 
 
 def _with_parameter(net: Network, layer: int, which: str, index: tuple, value: float) -> Network:
@@ -92,7 +71,7 @@ def _one_sample(net: Network, n: int) -> Network:
 def preactivation_gradient(net: Network, layer: int) -> np.ndarray:
     """dC/dz[layer], shape (N, n_layer): per sample, the bias of the one-sample network as the probe."""
     net = net.astype(np.float64)
-    weight = 1.0 / net.batch if net.loss in MEAN_LOSSES else 1.0
+    weight = 1.0 / net.batch if operations.loss(net.loss).batch_mean else 1.0
     return np.stack([weight * gradient(_one_sample(net, n), layer, "b") for n in range(net.batch)])
 
 

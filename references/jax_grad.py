@@ -1,6 +1,8 @@
 """Oracle 2: every quantity of a network from jax.grad, compiled once per shape bucket.
 
-The forward pass and the loss are written here again in jax.numpy (nothing of manual/ is used).
+The forward pass is written here again in jax.numpy; each activation and loss is its jax form in the
+operation table (backprop_audit.model.operations), written in jax (nothing of manual/ or of the NumPy
+forms is used). The integer codes below are positions in the table.
 dC/dz[l] and dC/da[l] are the gradients of zero probes added to z[l] and a[l].
 
 Compiles: XLA compiles once per input shape, and Hypothesis draws a new shape almost every example,
@@ -22,7 +24,6 @@ oracle equals the plain one.
 """
 from __future__ import annotations
 
-import functools
 import os
 
 # XLA's backend optimization level 1 compiles these oracles in ~0.9 s instead of ~1.5 s (its default, 3)
@@ -64,8 +65,10 @@ _use_persistent_cache()
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-ACTIVATION_CODES = {"sigmoid": 0, "tanh": 1, "relu": 2, "identity": 3, "softmax": 4}
-LOSS_CODES = {"sum_sq": 0, "half_sum_sq": 1, "mean_sum_sq": 2, "mean_half_sum_sq": 3, "softmax_ce": 4, "sigmoid_bce": 5}
+from backprop_audit.model import operations  # noqa: E402
+from backprop_audit.model.operations import ACTIVATION_ROWS, LOSS_ROWS, LossTerms  # noqa: E402
+
+IDENTITY = operations.ACTIVATIONS.index("identity")
 WIDTH_BUCKETS = (16, 64, 256, 1024, 4096)
 BATCH_BUCKETS = (32, 256, 1024)
 DEPTH_BUCKET = 4  # small networks shallower than this get exact identity layers in front: one compile per dtype
@@ -81,11 +84,12 @@ def _bucket(n: int, buckets: tuple[int, ...]) -> int:
 
 
 def _activate(code, z, unit_mask):
-    # Masked softmax: padded units get a very negative logit, so probability exactly 0.
+    """g(z) of the activation with this code (a position in the operation table), its jax form. A coupled
+    activation (softmax) sees padded units as a very negative logit, so they get probability exactly 0."""
     big_negative = jnp.asarray(jnp.finfo(z.dtype).min / 4, z.dtype)
-    choices = [lambda: jax.nn.sigmoid(z), lambda: jnp.tanh(z), lambda: jnp.maximum(z, 0), lambda: z,
-               lambda: jax.nn.softmax(jnp.where(unit_mask, z, big_negative), axis=1)]  # ACTIVATION_CODES order
-    return _choose(code, choices)
+    masked = lambda: jnp.where(unit_mask, z, big_negative)
+    return _choose(code, [lambda row=row: row.jax_form(jax, jnp, masked() if row.coupled else z)
+                          for row in ACTIVATION_ROWS])
 
 
 def _choose(code, choices: list):
@@ -98,30 +102,19 @@ def _choose(code, choices: list):
 
 
 def _loss(code, z, a, a_probe, y, mask, n_true):
-    """C; mask marks real (row, unit) cells; sums run over them only, means divide by the true N.
+    """C of the loss with this code (a position in the operation table), its jax form; mask marks real
+    (row, unit) cells: sums run over them only, means divide by the true N, and padded logits are very
+    negative so a softmax sees the real units only.
 
     For the cross-entropies the a-probe enters as log(s + probe) ~ log s + probe / s, its exact first
     order term; 1/s is held constant (stop_gradient) so no 0 * inf from a saturated s leaks into dC/dz,
     and s is floored at the dtype's tiny so an underflowed probability gives a huge, not infinite, slope.
+    Σ (a - y)² is traced once for the four squared losses (LossTerms.squares).
     """
-    sq = functools.cache(lambda: jnp.sum(jnp.where(mask, (a - y) ** 2, 0)))  # traced once for the four squared losses
-    tiny = jnp.finfo(z.dtype).tiny
-    inverse = lambda s: jax.lax.stop_gradient(1 / jnp.maximum(s, tiny))
     big_negative = jnp.asarray(jnp.finfo(z.dtype).min / 4, z.dtype)
-
-    def cross_entropy():
-        log_softmax = jax.nn.log_softmax(jnp.where(mask, z, big_negative), axis=1)
-        log_s = log_softmax + a_probe * inverse(jnp.exp(log_softmax))
-        return -jnp.sum(jnp.where(mask, y * log_s, 0)) / n_true
-
-    def binary_cross_entropy():
-        p = jax.nn.sigmoid(z)
-        log_p = jax.nn.log_sigmoid(z) + a_probe * inverse(p)
-        log_1mp = jax.nn.log_sigmoid(-z) - a_probe * inverse(1 - p)
-        return -jnp.sum(jnp.where(mask, y * log_p + (1 - y) * log_1mp, 0)) / n_true
-
-    return _choose(code, [sq, lambda: 0.5 * sq(), lambda: sq() / n_true, lambda: 0.5 * sq() / n_true,
-                          cross_entropy, binary_cross_entropy])  # LOSS_CODES order
+    terms = LossTerms(jnp.where(mask, z, big_negative), a, a_probe, y, n_true,
+                      lambda x: jnp.sum(jnp.where(mask, x, 0)))
+    return _choose(code, [lambda row=row: row.jax_form(jax, jnp, terms) for row in LOSS_ROWS])
 
 
 def _cost(params, z_probes, a_probes, X, Y, act_codes, loss_code, unit_masks, row_mask, n_true):
@@ -173,8 +166,8 @@ def _run(net, padded: tuple[int, ...] | None, batch: int | None, fn, prepend: in
         unit_masks.append(np.arange(n_out) < widths[l])
     row_mask = np.arange(rows) < net.batch
     n_in0, n_outL = padded[0], padded[-1]
-    act_codes = [ACTIVATION_CODES["identity"]] * prepend + [ACTIVATION_CODES[layer.activation] for layer in net.layers]
-    loss_code = LOSS_CODES[net.loss]
+    act_codes = [IDENTITY] * prepend + [operations.ACTIVATIONS.index(layer.activation) for layer in net.layers]
+    loss_code = operations.LOSSES.index(net.loss)
     if fn is not _plain:  # traced codes: one compile serves every activation and loss
         act_codes, loss_code = [np.int32(code) for code in act_codes], np.int32(loss_code)
     value, (g_params, g_z, g_a) = fn(
@@ -223,21 +216,20 @@ _plain = jax.jit(jax.value_and_grad(_cost, argnums=(0, 1, 2)), static_argnums=(5
 # it is padded further, the way _run pads one network, to one fixed shape (CHUNK networks, DEPTH layers,
 # WIDTH units, BATCH rows) so that one compiled call serves every stack of a dtype: more identity layers
 # in front, zero weights with false unit masks, false row masks, and empty slots (all masks false, so
-# they contribute nothing). Activation and loss codes are translated from the stack's name order to this
-# module's codes by name, so nothing depends on the two tables agreeing.
+# they contribute nothing). The stack's activation and loss codes are positions in the operation table,
+# as this module's are.
 _stacked = jax.jit(jax.vmap(_all_gradients))
 
 
 def padded_quantities(stack) -> dict[str, np.ndarray]:
     """"C" (count,) and dC/dW[k], dC/db[k], dC/dz[k], dC/da[k] for every stack layer k = 1..stack.depth,
     with the network axis first and the stack's own shapes (read one network with stack.take)."""
-    from backprop_audit.model.network import ACTIVATIONS
-    from backprop_audit.batching.padded import BATCH, CHUNK, DEPTH, LOSS_NAMES, WIDTH
+    from backprop_audit.batching.padded import BATCH, CHUNK, DEPTH, WIDTH
 
     dtype, count, gap = stack.dtype, stack.count, DEPTH - stack.depth
-    activation_codes = np.array([ACTIVATION_CODES[name] for name in ACTIVATIONS], np.int32)[stack.activation_codes]
-    activation_codes = np.concatenate([np.full((count, gap), ACTIVATION_CODES["identity"], np.int32), activation_codes], axis=1)
-    loss_codes = np.array([LOSS_CODES[name] for name in LOSS_NAMES], np.int32)[stack.loss_codes]
+    activation_codes = np.concatenate([np.full((count, gap), IDENTITY, np.int32),
+                                       stack.activation_codes.astype(np.int32)], axis=1)
+    loss_codes = stack.loss_codes.astype(np.int32)
     identity = np.broadcast_to(np.eye(WIDTH, dtype=dtype), (CHUNK, WIDTH, WIDTH))
     params = [(identity, np.zeros((CHUNK, WIDTH), dtype))] * gap + [
         (_pad(W, (CHUNK, WIDTH, WIDTH)), _pad(b, (CHUNK, WIDTH))) for W, b in zip(stack.Ws, stack.bs)]

@@ -1,7 +1,8 @@
 """Oracle 1: every quantity of a network from torch.autograd.
 
-The forward pass and the loss are written here again in torch, from the canonical layout in
-backprop_audit.model.network (nothing of manual/ is used). dC/dz[l] and dC/da[l] are read as the gradients of
+The forward pass is written here again in torch, from the canonical layout in backprop_audit.model.network;
+each activation and loss is its torch form in the operation table (backprop_audit.model.operations),
+written in torch (nothing of manual/ or of the NumPy forms is used). dC/dz[l] and dC/da[l] are read as the gradients of
 zero probes added to z[l] and a[l]: the probes change no value, and their gradient is the derivative
 asked for. The cross-entropies take log a[L] from the logits (log_softmax, logsigmoid) for stability.
 """
@@ -11,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from backprop_audit.model.network import ACTIVATIONS  # the activation codes of a padded stack index these
-from backprop_audit.batching.padded import LOSS_NAMES  # and its loss codes these
+from backprop_audit.model import operations
+from backprop_audit.model.operations import ACTIVATIONS, LOSSES, LossTerms  # a padded stack's codes index these
 
 torch.set_num_threads(1)  # two processes with two threads each run 10-20x slower on this machine
 
@@ -20,44 +21,17 @@ TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
 def _activate(name: str, z: torch.Tensor) -> torch.Tensor:
-    if name == "sigmoid":
-        return torch.sigmoid(z)
-    if name == "tanh":
-        return torch.tanh(z)
-    if name == "relu":
-        return torch.relu(z)
-    if name == "identity":
-        return z
-    if name == "softmax":
-        return torch.softmax(z, dim=1)
-    raise ValueError(f"unknown activation {name!r}")
+    """g(z), the table's torch form (a softmax over the units, the last axis)."""
+    return operations.activation(name).torch_form(torch, z)
 
 
-def _loss(name: str, z: torch.Tensor, a: torch.Tensor, probe: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """C from the output: a = act(z) + probe for the squared losses; logits z for the cross-entropies."""
-    n = y.shape[0]
-    if name == "sum_sq":
-        return ((a - y) ** 2).sum()
-    if name == "half_sum_sq":
-        return 0.5 * ((a - y) ** 2).sum()
-    if name == "mean_sum_sq":
-        return ((a - y) ** 2).sum() / n
-    if name == "mean_half_sum_sq":
-        return 0.5 * ((a - y) ** 2).sum() / n
-    # The a-probe enters log(s + probe) by its exact first-order term probe / s, with 1/s held constant
-    # and s floored at the dtype's tiny: the same form as jax_grad.py, so that saturated outputs give
-    # the same huge (not infinite) slope in both oracles and no 0 * inf leaks into dC/dz.
-    tiny = torch.finfo(z.dtype).tiny
-    inverse = lambda s: (1 / s.clamp(min=tiny)).detach()
-    if name == "softmax_ce":
-        log_s = torch.log_softmax(z, dim=1)
-        return -(y * (log_s + probe * inverse(log_s.exp()))).sum() / n
-    if name == "sigmoid_bce":
-        p = torch.sigmoid(z)
-        log_p = torch.nn.functional.logsigmoid(z) + probe * inverse(p)
-        log_1mp = torch.nn.functional.logsigmoid(-z) - probe * inverse(1 - p)
-        return -(y * log_p + (1 - y) * log_1mp).sum() / n
-    raise ValueError(f"unknown loss {name!r}")
+def _loss(name: str, z: torch.Tensor, a: torch.Tensor, probe: torch.Tensor, y: torch.Tensor, n, total):
+    """C from the output, the table's torch form: a = act(z) + probe for the squared losses; logits z for
+    the cross-entropies, where the a-probe enters log(s + probe) by its exact first-order term
+    probe / s, with 1/s held constant and s floored at the dtype's tiny: the same form as jax_grad.py's,
+    so that saturated outputs give the same huge (not infinite) slope in both oracles and no 0 * inf
+    leaks into dC/dz. total(x): the sum over one network's cells; n: its batch size."""
+    return operations.loss(name).torch_form(torch, LossTerms(z, a, probe, y, n, total))
 
 
 def quantities(net) -> dict[str, np.ndarray]:
@@ -81,7 +55,7 @@ def _quantities(net) -> dict[str, np.ndarray]:
         z = a @ W.T + b + z_probe
         a = _activate(layer.activation, z) + a_probe
         leaves += [W, b, z_probe, a_probe]
-    C = _loss(net.loss, z, a, leaves[-1], y)
+    C = _loss(net.loss, z, a, leaves[-1], y, y.shape[0], lambda x: x.sum())
     grads = torch.autograd.grad(C, leaves)  # one backward pass, every leaf's gradient at once
     out = {"C": C.detach().numpy()}
     for l in range(1, net.depth + 1):
@@ -91,35 +65,6 @@ def _quantities(net) -> dict[str, np.ndarray]:
         out[f"dC/dz[{l}]"] = gz.numpy()
         out[f"dC/da[{l}]"] = ga.numpy()
     return out
-
-
-def _stacked_activate(name: str, z: torch.Tensor) -> torch.Tensor:
-    """_activate on a stack (count, N, units): the softmax runs over the units, the last axis."""
-    return torch.softmax(z, dim=-1) if name == "softmax" else _activate(name, z)
-
-
-def _stacked_loss(name: str, z: torch.Tensor, a: torch.Tensor, probe, y: torch.Tensor) -> torch.Tensor:
-    """_loss for every network of a stack: C of shape (count,), each network's own sum over its batch and
-    units, divided by its own N; the same expressions as _loss. probe None: no a-probe (adds nothing)."""
-    n = y.shape[-2]
-    total = lambda m: m.sum(dim=(-2, -1))
-    if name in ("sum_sq", "half_sum_sq", "mean_sum_sq", "mean_half_sum_sq"):
-        a = a if probe is None else a + probe
-        return {"sum_sq": lambda: total((a - y) ** 2), "half_sum_sq": lambda: 0.5 * total((a - y) ** 2),
-                "mean_sum_sq": lambda: total((a - y) ** 2) / n,
-                "mean_half_sum_sq": lambda: 0.5 * total((a - y) ** 2) / n}[name]()
-    tiny = torch.finfo(z.dtype).tiny
-    inverse = lambda s: (1 / s.clamp(min=tiny)).detach()
-    probe = torch.zeros_like(z) if probe is None else probe
-    if name == "softmax_ce":
-        log_s = torch.log_softmax(z, dim=-1)
-        return -total(y * (log_s + probe * inverse(log_s.exp()))) / n
-    if name == "sigmoid_bce":
-        p = torch.sigmoid(z)
-        log_p = torch.nn.functional.logsigmoid(z) + probe * inverse(p)
-        log_1mp = torch.nn.functional.logsigmoid(-z) - probe * inverse(1 - p)
-        return -total(y * log_p + (1 - y) * log_1mp) / n
-    raise ValueError(f"unknown loss {name!r}")
 
 
 def stacked_quantities(Ws, bs, X, Y, activations, loss, names=None) -> dict[str, np.ndarray]:
@@ -134,7 +79,6 @@ def stacked_quantities(Ws, bs, X, Y, activations, loss, names=None) -> dict[str,
 
     names: the quantities wanted (default: all); only their leaves get gradients (a probe nobody asks
     about is not added: adding a zero changes no value)."""
-    L = len(Ws)
     wanted = set(names) if names is not None else None
     want = lambda q: wanted is None or q in wanted
     dtype = TORCH_DTYPES[str(X.dtype)]
@@ -156,15 +100,15 @@ def stacked_quantities(Ws, bs, X, Y, activations, loss, names=None) -> dict[str,
             z = z + z_probe
             leaves.append(z_probe)
             keys.append(f"dC/dz[{l}]")
-        a = _stacked_activate(activation, z)
+        a = _activate(activation, z)
         a_probe = None
         if want(f"dC/da[{l}]"):
             a_probe = torch.zeros((count, N, W.shape[1]), dtype=dtype, requires_grad=True)
             leaves.append(a_probe)
             keys.append(f"dC/da[{l}]")
-            if l < L:
-                a = a + a_probe
-    C = _stacked_loss(loss, z, a, a_probe, y)
+            a = a + a_probe
+    probe = torch.zeros_like(z) if a_probe is None else a_probe  # no a-probe asked for at the output: a zero
+    C = _loss(loss, z, a, probe, y, y.shape[-2], lambda m: m.sum(dim=(-2, -1)))  # one C per network
     out = {"C": C.detach().numpy()} if want("C") else {}
     if leaves:
         grads = torch.autograd.grad(C.sum(), leaves)
@@ -197,8 +141,8 @@ def padded_quantities(stack) -> dict[str, np.ndarray]:
     - a network shallower than DEPTH has exact identity layers in front (see padded.py); its real layer l
       sits at stack layer k = l + prepend, which `PaddedStack.take` undoes.
 
-    Activations and losses differ per network: each is an integer code (index into network.ACTIVATIONS,
-    padded.LOSS_NAMES); every candidate present in the stack is computed for all networks and one is
+    Activations and losses differ per network: each is an integer code (index into operations.ACTIVATIONS,
+    operations.LOSSES); every candidate present in the stack is computed for all networks and one is
     selected per network with torch.where. torch.where sends 0 gradient to the unselected candidates, but
     0 * inf = nan inside a candidate's own backward, so every candidate uses the finite forms of `_loss`
     (log_softmax, logsigmoid, the a-probe entering as probe * (1 / clamp(s, tiny)).detach()).
@@ -261,41 +205,21 @@ def _big_negative(dtype) -> float:
 
 
 def _coded_activation(codes: np.ndarray, z: torch.Tensor, unit_mask: torch.Tensor) -> torch.Tensor:
-    """act(z) with each network's own activation (codes index network.ACTIVATIONS); z (CHUNK, BATCH, WIDTH).
-    Only the activations that occur in this layer of the stack are computed."""
+    """act(z) with each network's own activation (codes index operations.ACTIVATIONS); z (CHUNK, BATCH, WIDTH).
+    Only the activations that occur in this layer of the stack are computed; a coupled one (softmax)
+    sees each row's real units only."""
     candidates = {}
     for c in np.unique(codes).tolist():
-        name = ACTIVATIONS[c]
-        if name == "softmax":  # over each row's real units only (units are the last axis here, not dim 1)
-            candidates[c] = torch.softmax(torch.where(unit_mask, z, _big_negative(z.dtype)), dim=-1)
-        else:
-            candidates[c] = _activate(name, z)  # elementwise: the same as for one network
+        row = operations.activation(ACTIVATIONS[c])
+        candidates[c] = row.torch_form(torch, torch.where(unit_mask, z, _big_negative(z.dtype)) if row.coupled else z)
     return _select(codes, candidates)
 
 
 def _coded_loss(codes, z, a, probe, y, mask, n_true) -> torch.Tensor:
-    """C per network, shape (CHUNK,): the forms of `_loss`, with sums over the real cells (mask, (CHUNK,
-    BATCH, WIDTH)) only and n the true batch size n_true (CHUNK,). Only the losses that occur are computed."""
-    real_sum = lambda x: torch.where(mask, x, 0).sum(dim=(1, 2))
-    tiny = torch.finfo(z.dtype).tiny
-    inverse = lambda s: (1 / s.clamp(min=tiny)).detach()
-    squared = {"sum_sq": lambda sq: sq, "half_sum_sq": lambda sq: 0.5 * sq,  # the forms of `_loss`, in order
-               "mean_sum_sq": lambda sq: sq / n_true, "mean_half_sum_sq": lambda sq: 0.5 * sq / n_true}
-    sq = None  # Σ (a - y)² over the real cells, shared by the four squared losses
-    candidates = {}
-    for c in np.unique(codes).tolist():
-        name = LOSS_NAMES[c]
-        if name in squared:
-            sq = real_sum((a - y) ** 2) if sq is None else sq
-            candidates[c] = squared[name](sq)
-        elif name == "softmax_ce":
-            log_s = torch.log_softmax(torch.where(mask, z, _big_negative(z.dtype)), dim=-1)
-            candidates[c] = -real_sum(y * (log_s + probe * inverse(log_s.exp()))) / n_true
-        elif name == "sigmoid_bce":
-            p = torch.sigmoid(z)
-            log_p = torch.nn.functional.logsigmoid(z) + probe * inverse(p)
-            log_1mp = torch.nn.functional.logsigmoid(-z) - probe * inverse(1 - p)
-            candidates[c] = -real_sum(y * log_p + (1 - y) * log_1mp) / n_true
-        else:
-            raise ValueError(f"unknown loss {name!r}")
-    return _select(codes, candidates)
+    """C per network, shape (CHUNK,): the table's torch forms (as `_loss`), with sums over the real cells
+    (mask, (CHUNK, BATCH, WIDTH)) only and n the true batch size n_true (CHUNK,). The logits of padded
+    cells are masked (_big_negative) so a softmax sees the real units only; every other loss reads z on
+    real cells only. Only the losses that occur are computed."""
+    terms = LossTerms(torch.where(mask, z, _big_negative(z.dtype)), a, probe, y, n_true,
+                      lambda x: torch.where(mask, x, 0).sum(dim=(1, 2)))
+    return _select(codes, {c: operations.loss(LOSSES[c]).torch_form(torch, terms) for c in np.unique(codes).tolist()})

@@ -102,7 +102,7 @@ def test_saturated_sigmoid_and_large_logits_raise_no_false_alarm(dtype, output, 
 
 def _true_delta(n, l):
     """δ in row layout, written out for sigmoid hidden layers and the two outputs used above."""
-    from backprop_audit.manual.forward import sigmoid_prime
+    from backprop_audit.model.operations import sigmoid_prime
 
     a_out = n.a[n.L]
     delta = (a_out - n.y) / n.N if n.loss == "softmax_ce" else (a_out - n.y) * a_out * (1 - a_out)

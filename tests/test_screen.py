@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from backprop_audit.trust.bench import draw_networks
-from backprop_audit.trust.bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT, weight_gradient
+from backprop_audit.trust.backprop import weight_gradient
+from backprop_audit.trust.bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT
 from backprop_audit.judging.evaluate import evaluate
 from backprop_audit.model.formula import Formula
 from backprop_audit.manual import catalog

@@ -145,13 +145,13 @@ def test_a_right_formula_passes_a_sweep(dtype):
 
 def _grad_doubled_where_x00_positive(n, l):
     """dC/dW[l], doubled on the networks whose first input entry is positive (broadcasts over a stack)."""
-    from backprop_audit.trust.bench_formulas import weight_gradient
+    from backprop_audit.trust.backprop import weight_gradient
 
     return np.where(n.x[..., :1, :1] > 0, 2.0, 1.0) * weight_gradient(n, l)
 
 
 def _grad_off_by(relative):
-    from backprop_audit.trust.bench_formulas import weight_gradient
+    from backprop_audit.trust.backprop import weight_gradient
 
     return lambda n, l: weight_gradient(n, l) * (1 + relative)
 

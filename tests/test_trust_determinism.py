@@ -19,7 +19,7 @@ WRONG = Formula(id="missing-mean", title="-", source=SOURCE, written="-", conven
 
 
 def _deltas(n):
-    from backprop_audit.manual.forward import derivative
+    from backprop_audit.model.operations import derivative
     delta = {n.L: n.a[n.L] - n.y}
     for l in range(n.L - 1, 0, -1):
         delta[l] = (delta[l + 1] @ n.W[l + 1].T) * derivative(n.activation[l], n.z[l])

@@ -17,7 +17,7 @@ one shape and stacked, at most CHUNK at a time:
 - a network shallower than the stack gets `prepend` exact identity layers in front (W = I, b = 0,
   identity activation: a @ I + 0 = a exactly), so real layer l sits at stack layer k = l + prepend;
 - activations and losses differ from network to network: they are carried as integer codes per network
-  (indices into network.ACTIVATIONS and LOSS_NAMES), not as Python names, so one computation serves all.
+  (indices into operations.ACTIVATIONS and LOSS_NAMES), not as Python names, so one computation serves all.
 
 Results of a stacked computation are dicts keyed by the *stack* quantity names ("C", "dC/dW[k]", ...,
 k = 1..depth) holding arrays with the network axis first; `take` and `NetworkView` read one real
@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backprop_audit.model.network import ACTIVATIONS, LOSSES, Network, quantity_names
+from backprop_audit.model.network import Network, quantity_names
+from backprop_audit.model.operations import ACTIVATIONS, LOSSES
 
 DEPTH, WIDTH, BATCH = 4, 16, 32
 CHUNK = 64  # networks per stack at most (jax pads every stack to this count: one compiled shape)
@@ -53,7 +54,7 @@ class PaddedStack:
     unit_masks: tuple  # depth + 1 boolean arrays (count, width[k]): real units of a[k], k = 0..depth
     row_mask: np.ndarray  # (count, batch) boolean: real samples
     n_true: np.ndarray  # (count,) the true batch size N, in the networks' dtype
-    activation_codes: np.ndarray  # (count, depth) int32: index into network.ACTIVATIONS, per stack layer
+    activation_codes: np.ndarray  # (count, depth) int32: index into operations.ACTIVATIONS, per stack layer
     loss_codes: np.ndarray  # (count,) int32: index into LOSS_NAMES
     prepend: np.ndarray  # (count,) int: identity layers in front of each network's layer 1
 

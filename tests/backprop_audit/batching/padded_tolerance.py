@@ -26,10 +26,11 @@ import numpy as np
 
 from backprop_audit.judging import tolerance
 from backprop_audit.judging.evaluate import KINK_ROUNDING
-from backprop_audit.model.network import ACTIVATIONS
+from backprop_audit.model import operations
+from backprop_audit.model.operations import ACTIVATIONS
 from backprop_audit.batching.padded import LOSS_NAMES, PaddedStack
 
-RELU = ACTIVATIONS.index("relu")
+KINKED = [ACTIVATIONS.index(name) for name in operations.KINKED_ACTIVATIONS]  # codes of the activations with a kink
 
 
 def _by_code(codes: np.ndarray, names, step, *arrays) -> np.ndarray:
@@ -82,7 +83,7 @@ class Forward(NamedTuple):
 
 def _activate(name, z, units):
     """tolerance._activate; the softmax over the real units only (exp(-inf) = 0 on padded units)."""
-    return tolerance._activate(name, np.where(units, z, -np.inf) if name == "softmax" else z)
+    return tolerance._activate(name, np.where(units, z, -np.inf) if operations.activation(name).coupled else z)
 
 
 def padded_forward(stack: PaddedStack) -> Forward:
@@ -184,18 +185,18 @@ def padded_tolerances(stack: PaddedStack, forward=None) -> dict[str, tuple]:
 
 
 def padded_kinks(stack: PaddedStack, forward=None) -> np.ndarray:
-    """(count,) bool: bool(evaluate.kinks(net)) for every real network : a relu
-    unit of a real layer with |z| <= KINK_ROUNDING·ε·K·M, M = Σ_k A_k |W_jk| + |b_j|, K = Σ widths[:l] + l."""
+    """(count,) bool: bool(evaluate.kinks(net)) for every real network: a unit with a kinked activation
+    (relu) of a real layer with |z| <= KINK_ROUNDING·ε·K·M, M = Σ_k A_k |W_jk| + |b_j|, K = Σ widths[:l] + l."""
     zs, _, _, Ms, cells = forward or padded_forward(stack)
     eps = tolerance.unit_roundoff(stack.dtype)
     widths = np.stack([units.sum(axis=-1) for units in stack.unit_masks], axis=1)
     before = np.cumsum(widths, axis=1) - (stack.prepend * widths[:, 0])[:, None]  # Σ real widths[:l] at index k - 1
     found = np.zeros(stack.count, bool)
     for k in range(1, stack.depth + 1):
-        relu = (stack.activation_codes[:, k - 1] == RELU) & ~_in_front(stack, k)
-        if not relu.any():
+        kinked = np.isin(stack.activation_codes[:, k - 1], KINKED) & ~_in_front(stack, k)
+        if not kinked.any():
             continue
         K = before[:, k - 1] + (k - stack.prepend)
         on = (np.abs(zs[k]) <= KINK_ROUNDING * eps * _column(K) * Ms[k]) & cells[k]
-        found |= relu & on.any(axis=(-2, -1))
+        found |= kinked & on.any(axis=(-2, -1))
     return found

@@ -25,6 +25,7 @@ import numpy as np
 from backprop_audit.judging import compare
 
 from backprop_audit.judging import tolerance
+from backprop_audit.model import operations
 from backprop_audit.model.convention import expected_value, view_of
 from backprop_audit.model.network import RememberedPerNetwork
 from backprop_audit import references
@@ -59,7 +60,8 @@ def _call(formula, view, layer):
 
 
 def kinks(net) -> list[tuple[int, np.ndarray]]:
-    """[(layer, boolean (N, n_l) array of units on the kink)] for every relu layer with a unit at z = 0.
+    """[(layer, boolean (N, n_l) array of units on the kink)] for every layer with a kinked activation (relu,
+    kink at 0: operations.KINKED_ACTIVATIONS) with a unit at z = 0.
 
     "At 0" means within rounding of 0 in the network's dtype: |z| <= KINK_ROUNDING·ε·K·M, with
     M = Σ_k A_k |W_jk| + |b_j| the magnitude of the sum, A the absolute-value forward pass of the layers
@@ -72,7 +74,7 @@ def kinks(net) -> list[tuple[int, np.ndarray]]:
     zs, acts = tolerance._forward64(net)
     A = tolerance.forward_magnitudes(net, zs, acts)
     for l, layer in enumerate(net.layers, start=1):
-        if layer.activation == "relu":
+        if layer.activation in operations.KINKED_ACTIVATIONS:  # relu: its kink is at 0
             magnitude = A[l - 1] @ np.abs(layer.W.T.astype(np.float64)) + np.abs(layer.b.astype(np.float64))
             K = sum(net.widths[:l]) + l
             on = np.abs(zs[l]) <= KINK_ROUNDING * eps * K * magnitude

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backprop_audit.model import operations
+
 SAFETY = 4.0
 
 
@@ -53,43 +55,24 @@ def unit_roundoff(dtype) -> float:
 
 # The activation- and loss-specific steps of the model, one function of arrays each, so that the
 # per-network code below and the padded stack (padded_tolerance.py, which picks them by per-network
-# codes) share one definition.
+# codes) share one definition. Their facts are rows of the operation table (model/operations.py).
 
 def _activate(name: str, z: np.ndarray) -> np.ndarray:
     """a = g(z) in float64 (softmax over the last axis)."""
-    if name == "softmax":
-        e = np.exp(z - z.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
-    if name == "sigmoid":
-        return 1 / (1 + np.exp(-z))
-    if name == "tanh":
-        return np.tanh(z)
-    if name == "relu":
-        return np.maximum(z, 0)
-    return z
+    return operations.activation(name).forward(z)
 
 
 def _carried(name: str, z: np.ndarray, a: np.ndarray, M: np.ndarray) -> np.ndarray:
     """A = |a| + |g'(z)|·M, the softmax's own form for it: see forward_magnitudes."""
-    if name == "softmax":
-        others = np.sum(a * M, axis=-1, keepdims=True) - a * M
-        return a * (1 + (1 - a) * M + others)
-    slope = {"sigmoid": lambda: a * (1 - a), "tanh": lambda: 1 - a**2, "relu": lambda: (z > 0).astype(float),
-             "identity": lambda: np.ones_like(a)}[name]()
-    return np.abs(a) + slope * M
+    return operations.activation(name).carried(z, a, M)
 
 
 def _magnitude_prime(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
     """|g'| with its subtraction turned into an addition: the scale g'(z)'s rounding error lives on."""
-    if name == "sigmoid":
-        return np.abs(a) * (1 + np.abs(a))
-    if name == "tanh":
-        return 1 + a**2
-    if name == "relu":
-        return (z > 0).astype(float)
-    if name == "identity":
-        return np.ones_like(z)
-    raise ValueError(name)
+    magnitude = operations.activation(name).magnitude
+    if magnitude is None:
+        raise ValueError(name)
+    return magnitude(z, a)
 
 
 @dataclass(frozen=True)
@@ -158,26 +141,17 @@ def _output_scales(loss: str, output: str, z, a, A, y, N, n_out, total) -> tuple
     start of error_scales. z, a: z[L], a[L]; A: A[L] (forward_magnitudes); y: |Y|; N, n_out: the batch
     and the output width (numbers, or arrays that broadcast against the batch and unit axes);
     total(terms): the sum of terms over the batch and unit axes of each network."""
-    factor = {"sum_sq": 2.0, "half_sum_sq": 1.0, "mean_sum_sq": 2.0 / N, "mean_half_sum_sq": 1.0 / N}
-    if loss in factor:
-        B_a = factor[loss] * (A + y)
-        B_C = np.asarray(factor[loss] * total((A + y) ** 2))
-        if output == "softmax":
-            s = A
-            B_z = s * (B_a + np.sum(s * B_a, axis=-1, keepdims=True))
-        else:
-            B_z = B_a * _magnitude_prime(output, z, a)
-        return B_C, B_a, B_z
+    row = operations.loss(loss)
+    if row.factor is not None:
+        factor = row.factor(N)
+        B_a = factor * (A + y)
+        B_C = np.asarray(factor * total((A + y) ** 2))
+        return B_C, B_a, operations.activation(output).output_magnitude(z, a, A, B_a)
     s, tiny = np.abs(a), np.finfo(np.float64).tiny
     carried = A - s  # the error s already carries from the forward sums (forward_magnitudes)
     # 1/s: its relative error is s's, rounding plus carried / s.
     inverse = lambda q: (1 / np.maximum(q, tiny)) * (1 + carried / np.maximum(q, tiny))
-    if loss == "softmax_ce":
-        B_z = (A * np.sum(y, axis=-1, keepdims=True) + y) / N
-        B_a = y * inverse(s) / N
-    else:  # sigmoid_bce
-        B_z = (A + y) / N
-        B_a = (y * inverse(s) + np.abs(1 - y) * inverse(1 - s)) / N
+    B_a, B_z = row.cross_entropy_scales(s, A, y, N, inverse)
     B_C = np.asarray(total((y + 1) * (np.abs(z) + np.log(np.maximum(n_out, 2)) + 1)) / N)
     return B_C, B_a, B_z
 

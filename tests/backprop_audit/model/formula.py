@@ -28,11 +28,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Callable
 
-from backprop_audit.model.network import HIDDEN_ACTIVATIONS, LOSS_NEEDS_OUTPUT, LOSSES, OUTPUT_ACTIVATIONS, DTYPES
+from backprop_audit.model import operations
+from backprop_audit.model.network import DTYPES
+from backprop_audit.model.operations import TARGET_KINDS
 from backprop_audit.model.convention import CONVENTIONS
 from backprop_audit.verdicts.vocabulary import DIAGNOSIS_KINDS
 
-TARGET_KINDS = ("real", "onehot", "prob", "binary")
 EXPECTATIONS = ("holds", "erratum")
 # Every kind of diagnosis the engine gives (backprop_audit.verdicts.diagnose): a simple transform, a
 # different quantity, a precondition, "none" (no simple fix), or why the formula could not be evaluated.
@@ -86,9 +87,12 @@ class Setting:
     depth: tuple[int, int] = (1, 3)
     width: tuple[int, int] = (1, 5)
     batch: tuple[int, int] = (1, 4)
-    hidden: tuple[str, ...] = HIDDEN_ACTIVATIONS
-    output: tuple[str, ...] = OUTPUT_ACTIVATIONS
-    loss: tuple[str, ...] = tuple(LOSSES)
+    # The default draws, named explicitly and in this order (not "every row of the operation table"): the
+    # strategies decode a network's bytes by position in these tuples, so a new table row (softplus) or a
+    # new order would change every drawn network and the catalog's report. A setting asks for a new row.
+    hidden: tuple[str, ...] = ("sigmoid", "tanh", "relu", "identity")
+    output: tuple[str, ...] = ("sigmoid", "softmax", "tanh", "identity")
+    loss: tuple[str, ...] = ("sum_sq", "half_sum_sq", "mean_sum_sq", "mean_half_sum_sq", "softmax_ce", "sigmoid_bce")
     targets: tuple[str, ...] = TARGET_KINDS
     square: bool = False  # every layer as wide as its input
 
@@ -181,7 +185,7 @@ def check_record(f: Formula) -> None:
     if not isinstance(s, Setting):
         raise RecordError(f"{name}: setting must be a Setting(...)")
     _check_setting(f"{name}: setting", s)
-    if not any(LOSS_NEEDS_OUTPUT.get(loss, out) == out for loss in s.loss for out in s.output):
+    if not any(operations.fits(loss, out) for loss in s.loss for out in s.output):
         raise RecordError(f"{name}: no loss in setting.loss can sit on any activation in setting.output")
     if f.violates is not None and not isinstance(f.violates, Setting):
         raise RecordError(f"{name}: violates must be a Setting(...) that breaks the precondition")
@@ -193,8 +197,8 @@ def check_record(f: Formula) -> None:
 
 def _check_setting(where: str, s: Setting) -> None:
     """Each field of a Setting has the type and the values the search can draw from (`where` names it)."""
-    for field_name, known in (("hidden", HIDDEN_ACTIVATIONS), ("output", OUTPUT_ACTIVATIONS),
-                              ("loss", tuple(LOSSES)), ("targets", TARGET_KINDS)):
+    for field_name, known in (("hidden", operations.HIDDEN_ACTIVATIONS), ("output", operations.OUTPUT_ACTIVATIONS),
+                              ("loss", operations.LOSSES), ("targets", TARGET_KINDS)):
         values = getattr(s, field_name)
         if not isinstance(values, (tuple, list)):
             raise RecordError(f"{where}.{field_name} must be a tuple of names, like ({known[0]!r},), "

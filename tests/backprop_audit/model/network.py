@@ -6,8 +6,9 @@ Canonical layout (documents that write otherwise are converted in `convention.py
 - W[l] has shape (out, in) and b[l] shape (out,), so  z[l] = a[l-1] @ W[l].T + b[l];
 - a batch is stored row by row: X has shape (N, n0), Y and a[L] have shape (N, nL).
 
-The loss C is one of LOSSES; all are written as functions of the output activation a[L]
-(the cross-entropies compute log a[L] from the logits for stability, which is the same function).
+The activations and the loss C are rows of the operation table (operations.py); every loss is written
+as a function of the output activation a[L] (the cross-entropies compute log a[L] from the logits for
+stability, which is the same function).
 """
 from __future__ import annotations
 
@@ -17,21 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
-OUTPUT_ACTIVATIONS = ("sigmoid", "softmax", "tanh", "identity")
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax")
+from backprop_audit.model import operations
 
-# name -> C as a function of the output a = a[L] (shape (N, K)) and targets y, written out.
-LOSSES = {
-    "sum_sq": "C = Σ_n Σ_k (a - y)²",
-    "half_sum_sq": "C = ½ Σ_n Σ_k (a - y)²",
-    "mean_sum_sq": "C = (1/N) Σ_n Σ_k (a - y)²",
-    "mean_half_sum_sq": "C = (1/N) Σ_n ½ Σ_k (a - y)²",
-    "softmax_ce": "C = -(1/N) Σ_n Σ_k y log softmax(z[L]) ; output activation softmax",
-    "sigmoid_bce": "C = -(1/N) Σ_n Σ_k [y log σ(z[L]) + (1-y) log(1-σ(z[L]))] ; output sigmoid",
-}
-# A cross-entropy loss is only defined on top of its own output activation.
-LOSS_NEEDS_OUTPUT = {"softmax_ce": "softmax", "sigmoid_bce": "sigmoid"}
 DTYPES = ("float64", "float32")
 
 
@@ -155,18 +143,19 @@ def validate(net: Network) -> None:
     """Raise NetworkError naming the first thing that is wrong."""
     if not net.layers:
         raise NetworkError("a network needs at least one layer")
-    if net.loss not in LOSSES:
-        raise NetworkError(f"unknown loss {net.loss!r}; known: {', '.join(LOSSES)}")
+    if net.loss not in operations.LOSSES:
+        raise NetworkError(f"unknown loss {net.loss!r}; known: {', '.join(operations.LOSSES)}")
     X, Y = net.X, net.Y
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
         raise NetworkError(f"X must have shape (N, n0) with N, n0 >= 1, got {X.shape}")
     dtypes = {np.dtype(X.dtype), np.dtype(Y.dtype)}
     width = X.shape[1]
     for l, layer in enumerate(net.layers, start=1):
-        if layer.activation not in ACTIVATIONS:
-            raise NetworkError(f"layer {l}: unknown activation {layer.activation!r}; known: {', '.join(ACTIVATIONS)}")
-        if layer.activation == "softmax" and l != len(net.layers):
-            raise NetworkError(f"layer {l}: softmax is only an output activation")
+        if layer.activation not in operations.ACTIVATIONS:
+            raise NetworkError(f"layer {l}: unknown activation {layer.activation!r}; "
+                               f"known: {', '.join(operations.ACTIVATIONS)}")
+        if layer.activation not in operations.HIDDEN_ACTIVATIONS and l != len(net.layers):
+            raise NetworkError(f"layer {l}: {layer.activation} is only an output activation")
         if layer.W.ndim != 2 or layer.W.shape[1] != width:
             raise NetworkError(f"layer {l}: W must have shape (out, {width}), got {layer.W.shape}")
         if layer.b.shape != (layer.W.shape[0],):
@@ -177,6 +166,6 @@ def validate(net: Network) -> None:
         raise NetworkError(f"Y must have shape ({X.shape[0]}, {width}), got {Y.shape}")
     if len(dtypes) != 1 or str(next(iter(dtypes))) not in DTYPES:
         raise NetworkError(f"all arrays must share one dtype of {DTYPES}, got {sorted(map(str, dtypes))}")
-    needed = LOSS_NEEDS_OUTPUT.get(net.loss)
-    if needed and net.layers[-1].activation != needed:
-        raise NetworkError(f"loss {net.loss} needs output activation {needed}, got {net.layers[-1].activation}")
+    if not operations.fits(net.loss, net.layers[-1].activation):
+        raise NetworkError(f"loss {net.loss} needs output activation {operations.loss(net.loss).output}, "
+                           f"got {net.layers[-1].activation}")

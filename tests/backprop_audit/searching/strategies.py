@@ -26,7 +26,8 @@ from hypothesis.control import current_build_context
 from hypothesis import strategies as st
 
 from backprop_audit.model.formula import Setting
-from backprop_audit.model.network import LOSS_NEEDS_OUTPUT, Layer, Network
+from backprop_audit.model import operations
+from backprop_audit.model.network import Layer, Network
 
 SCALES = (1.0, 0.5, 2.0, 0.25, 4.0)  # first is the shrink target
 DIGITS = (1, 0, 2, 3, 6)
@@ -85,19 +86,24 @@ def _target_values(uniform: np.ndarray, kind: str, shape: tuple[int, int], dtype
 
 
 def compatible_targets(loss: str, kinds: tuple[str, ...]) -> tuple[str, ...]:
-    """Target kinds that make sense for a loss: a cross-entropy wants y in [0, 1]."""
-    if loss in ("softmax_ce", "sigmoid_bce"):
-        kinds = tuple(k for k in kinds if k != "real") or kinds
-    return kinds
+    """Target kinds of `kinds` that make sense for a loss (its table row: a cross-entropy wants y in [0, 1]);
+    all of `kinds` if none does."""
+    known = operations.loss(loss).targets
+    return tuple(k for k in kinds if k in known) or kinds
+
+
+def _kinked(name: str) -> bool:
+    return name in operations.KINKED_ACTIVATIONS
 
 
 def _move_off_kinks(layers: list[Layer], X: np.ndarray) -> list[Layer]:
-    """Shift relu units' biases so no pre-activation lies within KINK_MARGIN of 0 (float64 forward)."""
+    """Shift the biases of units with a kinked activation (relu) so no pre-activation lies within
+    KINK_MARGIN of the kink at 0 (float64 forward)."""
     a = X.astype(np.float64)
     out = []
     for layer in layers:
         W, b = layer.W, layer.b.copy()
-        if layer.activation == "relu":
+        if _kinked(layer.activation):
             for _ in range(4):
                 z = a @ W.T.astype(np.float64) + b
                 close = np.abs(z) < KINK_MARGIN
@@ -111,21 +117,15 @@ def _move_off_kinks(layers: list[Layer], X: np.ndarray) -> list[Layer]:
 
 
 def _activate64(name, z):
-    if name == "sigmoid":
-        with np.errstate(over="ignore"):
-            return 1 / (1 + np.exp(-z))
-    if name == "tanh":
-        return np.tanh(z)
-    if name == "relu":
-        return np.maximum(z, 0)
-    return z  # identity; softmax is only ever the last layer
+    """g(z) of a float64 z (the table's NumPy form), to carry the nudge to the next layer."""
+    return operations.activation(name).forward(z)
 
 
 def _on_kink(layers, X) -> bool:
     a = X.astype(np.float64)
     for layer in layers:
         z = a @ layer.W.T.astype(np.float64) + layer.b
-        if layer.activation == "relu" and (np.abs(z) < KINK_MARGIN / 2).any():
+        if _kinked(layer.activation) and (np.abs(z) < KINK_MARGIN / 2).any():
             return True
         a = _activate64(layer.activation, z)
     return False
@@ -141,7 +141,7 @@ def architectures(draw, setting: Setting, *, min_depth: int = 1):
 @functools.lru_cache(maxsize=None)
 def _loss_output_pairs(setting: Setting) -> tuple:
     return tuple((loss, out) for loss in setting.loss for out in setting.output
-                 if LOSS_NEEDS_OUTPUT.get(loss, out) == out)
+                 if operations.fits(loss, out))
 
 
 @functools.lru_cache(maxsize=None)
@@ -275,7 +275,7 @@ def networks(draw, setting: Setting = Setting(), *, dtype=np.float64, min_depth:
     widths, batch, activations, loss, kind = layout.architecture(blob)
     values, X, Y = layout.values(blob, widths, batch, kind, np.float64)
     layers = [Layer(W, b, activation) for (W, b), activation in zip(values, activations)]
-    if "relu" in activations:
+    if any(map(_kinked, activations)):
         layers = _move_off_kinks(layers, X)
         if _on_kink(layers, X):
             reject()
@@ -301,7 +301,7 @@ def in_dtype(net: Network, dtype) -> Network | None:
     if net.dtype == dtype:
         return net
     cast = net.astype(dtype)
-    if not any(layer.activation == "relu" for layer in cast.layers) or not _on_kink(cast.layers, cast.X):
+    if not any(_kinked(layer.activation) for layer in cast.layers) or not _on_kink(cast.layers, cast.X):
         return cast
     layers = _move_off_kinks(list(cast.layers), cast.X)
     if _on_kink(layers, cast.X):

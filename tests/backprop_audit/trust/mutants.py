@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop_audit import Formula, Setting, Source
-from backprop_audit.manual.forward import sigmoid, sigmoid_prime, softmax
+from backprop_audit.model.operations import sigmoid, sigmoid_prime, softmax
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def out(n):
 
 def delta_below(n, delta_L):
     """δ[L-1] = δ[L] W[L]ᵀ ⊙ g'(z[L-1]) in the row convention (the correct recursion)."""
-    from backprop_audit.manual.forward import derivative
+    from backprop_audit.model.operations import derivative
     return (delta_L @ n.W[n.L].T) * derivative(n.activation[n.L - 1], n.z[n.L - 1])
 
 
@@ -186,7 +186,7 @@ mutant("per-sample-bias-gradient-mean", "per-sample: db = a - y for a mean loss,
 
 def _row_deltas(n) -> dict:
     """Correct δ[l] for every layer, row convention, for the settings above (identity output, half_sum_sq)."""
-    from backprop_audit.manual.forward import derivative
+    from backprop_audit.model.operations import derivative
     delta = {n.L: out(n)}
     for l in range(n.L - 1, 0, -1):
         delta[l] = (delta[l + 1] @ n.W[l + 1].T) * derivative(n.activation[l], n.z[l])

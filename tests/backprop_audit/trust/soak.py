@@ -25,64 +25,12 @@ import numpy as np
 from backprop_audit import Formula, Setting, Source, references
 from backprop_audit.judging import tolerance
 from backprop_audit.judging.evaluate import evaluate
-from backprop_audit.manual.forward import derivative, softmax
-from backprop_audit.model.network import LOSS_NEEDS_OUTPUT, Layer, Network
+from backprop_audit.model import operations
+from backprop_audit.model.network import Layer, Network
 from backprop_audit.searching.strategies import compatible_targets
+from backprop_audit.trust import backprop
 
-SOURCE = Source("soak", "backprop_audit/soak.py", "general backpropagation, written out once more")
-SQUARED = {"sum_sq": 2.0, "half_sum_sq": 1.0, "mean_sum_sq": 2.0, "mean_half_sum_sq": 1.0}
-MEAN = ("mean_sum_sq", "mean_half_sum_sq", "softmax_ce", "sigmoid_bce")
-
-
-# ---- correct formulas, row convention (X (N, n0), W (in, out), z/a (N, n)) ----------------------------
-
-def _log_sigmoid(z):
-    return -np.logaddexp(0, -z)
-
-
-def loss_value(n):
-    a, y, N, z = n.a[n.L], n.y, n.N, n.z[n.L]
-    if n.loss in SQUARED:
-        c = np.sum((a - y) ** 2) * (0.5 if "half" in n.loss else 1.0)
-        return c / N if n.loss in MEAN else c
-    if n.loss == "softmax_ce":
-        shifted = z - z.max(axis=1, keepdims=True)
-        return -np.sum(y * (shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))) / N
-    return -np.sum(y * _log_sigmoid(z) + (1 - y) * _log_sigmoid(-z)) / N
-
-
-def output_activation_gradient(n):
-    a, y, N = n.a[n.L], n.y, n.N
-    tiny = np.finfo(a.dtype).tiny
-    if n.loss in SQUARED:
-        return SQUARED[n.loss] * (a - y) / (N if n.loss in MEAN else 1)
-    if n.loss == "softmax_ce":  # dC/ds = -y / (N s), 0 where y = 0 (the oracles' probe form)
-        return np.where(y == 0, 0, -y / (N * np.maximum(a, tiny))).astype(a.dtype)
-    inverse = lambda s: 1 / np.maximum(s, tiny)
-    return (-(y * inverse(a)) + (1 - y) * inverse(1 - a)) / N
-
-
-def output_delta(n):
-    a, y, N = n.a[n.L], n.y, n.N
-    if n.loss == "softmax_ce":  # rows of y need not sum to 1: dC/dz = (s Σ_k y_k - y) / N
-        return (a * y.sum(axis=1, keepdims=True) - y) / N
-    if n.loss == "sigmoid_bce":
-        return (a - y) / N
-    g = output_activation_gradient(n)
-    if n.activation[n.L] == "softmax":  # Jacobian of softmax: s ⊙ (g - Σ_k g_k s_k)
-        return a * (g - np.sum(g * a, axis=1, keepdims=True))
-    return g * derivative(n.activation[n.L], n.z[n.L])
-
-
-def deltas(n) -> dict:
-    delta = {n.L: output_delta(n)}
-    for l in range(n.L - 1, 0, -1):
-        delta[l] = (delta[l + 1] @ n.W[l + 1].T) * derivative(n.activation[l], n.z[l])
-    return delta
-
-
-def activation_gradient(n, l):
-    return output_activation_gradient(n) if l == n.L else deltas(n)[l + 1] @ n.W[l + 1].T
+SOURCE = Source("soak", "backprop_audit/trust/backprop.py", "general backpropagation, written out once more")
 
 
 def _correct(id_, quantity, compute, convention="row", setting=Setting()):
@@ -90,32 +38,16 @@ def _correct(id_, quantity, compute, convention="row", setting=Setting()):
                    setting=setting, compute=compute)
 
 
-def _column_deltas(n) -> dict:
-    """δ in the column convention (n_l, N), written directly: δ^l = (W^{l+1})ᵀ δ^{l+1} ⊙ g'(z^l)."""
-    a, y, N, z = n.a[n.L], n.y, n.N, n.z[n.L]
-    if n.loss == "softmax_ce":
-        d = (a * y.sum(axis=0, keepdims=True) - y) / N
-    elif n.loss == "sigmoid_bce":
-        d = (a - y) / N
-    else:
-        g = SQUARED[n.loss] * (a - y) / (N if n.loss in MEAN else 1)
-        d = a * (g - np.sum(g * a, axis=0, keepdims=True)) if n.activation[n.L] == "softmax" \
-            else g * derivative(n.activation[n.L], z)
-    delta = {n.L: d}
-    for l in range(n.L - 1, 0, -1):
-        delta[l] = (n.W[l + 1].T @ delta[l + 1]) * derivative(n.activation[l], n.z[l])
-    return delta
-
-
 CORRECT = [
-    _correct("correct-C", "C", loss_value),
-    _correct("correct-da-row", "dC/da[l]", activation_gradient),
-    _correct("correct-delta-row", "dC/dz[l]", lambda n, l: deltas(n)[l]),
-    _correct("correct-dW-row", "dC/dW[l]", lambda n, l: n.a[l - 1].T @ deltas(n)[l]),
-    _correct("correct-db-row", "dC/db[l]", lambda n, l: deltas(n)[l].sum(axis=0)),
-    _correct("correct-delta-column", "dC/dz[l]", lambda n, l: _column_deltas(n)[l], "column"),
-    _correct("correct-dW-column", "dC/dW[l]", lambda n, l: _column_deltas(n)[l] @ n.a[l - 1].T, "column"),
-    _correct("correct-db-column", "dC/db[l]", lambda n, l: _column_deltas(n)[l].sum(axis=1, keepdims=True), "column"),
+    _correct("correct-C", "C", backprop.loss_value),
+    _correct("correct-da-row", "dC/da[l]", backprop.activation_gradient),
+    _correct("correct-delta-row", "dC/dz[l]", lambda n, l: backprop.deltas(n)[l]),
+    _correct("correct-dW-row", "dC/dW[l]", lambda n, l: n.a[l - 1].T @ backprop.deltas(n)[l]),
+    _correct("correct-db-row", "dC/db[l]", lambda n, l: backprop.deltas(n)[l].sum(axis=0)),
+    _correct("correct-delta-column", "dC/dz[l]", lambda n, l: backprop.column_deltas(n)[l], "column"),
+    _correct("correct-dW-column", "dC/dW[l]", lambda n, l: backprop.column_deltas(n)[l] @ n.a[l - 1].T, "column"),
+    _correct("correct-db-column", "dC/db[l]", lambda n, l: backprop.column_deltas(n)[l].sum(axis=1, keepdims=True),
+             "column"),
 ]
 
 
@@ -154,7 +86,7 @@ def draw_network(rng: np.random.Generator, regime: Regime, dtype, setting: Setti
     if regime.name == "large" and setting.width[1] >= 64:
         widths[-1] = int(rng.integers(1, 11))  # a wide network with a classifier-sized output
     batch = int(rng.integers(lo_n, hi_n + 1))
-    pairs = [(loss, out) for loss in setting.loss for out in setting.output if LOSS_NEEDS_OUTPUT.get(loss, out) == out]
+    pairs = [(loss, out) for loss in setting.loss for out in setting.output if operations.fits(loss, out)]
     loss, output = pairs[int(rng.integers(len(pairs)))]
     hidden = [setting.hidden[int(rng.integers(len(setting.hidden)))] for _ in range(depth - 1)]
     kinds = compatible_targets(loss, setting.targets)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop_audit import references
-from backprop_audit.manual.forward import derivative
+from backprop_audit.model.operations import derivative
 from backprop_audit.judging import tolerance
 from backprop_audit.judging.compare import worst_ratio
 from backprop_audit.model.convention import expected_value, view_of
