@@ -23,6 +23,7 @@ from dataclasses import replace
 import numpy as np
 
 from backprop_audit.model.network import Network
+from backprop_audit.model.quantity import Quantity
 
 MEAN_LOSSES = ("mean_sum_sq", "mean_half_sum_sq", "softmax_ce", "sigmoid_bce")
 DECISION_SHARE = 0.25  # the kept oracle must be within a quarter of the torch-jax gap of the differences
@@ -98,9 +99,10 @@ def preactivation_gradient(net: Network, layer: int) -> np.ndarray:
 
 def probes(net: Network, name: str) -> int:
     """How many loss evaluations `quantity(net, name)` costs."""
-    if name == "C":
+    q = Quantity.parse(name)
+    if q.is_cost:
         return 1
-    kind, layer = name[4], int(name[name.index("[") + 1:-1])
+    kind, layer = q.kind, q.layer
     if kind == "W":
         return 2 * net.W(layer).size
     if kind == "b":
@@ -110,9 +112,10 @@ def probes(net: Network, name: str) -> int:
 
 def quantity(net: Network, name: str) -> np.ndarray | None:
     """The canonical quantity `name` ('C', 'dC/dW[2]', ...) by finite differences; None if undecidable."""
-    if name == "C":
+    q = Quantity.parse(name)
+    if q.is_cost:
         return np.asarray(loss(net))
-    kind, layer = name[4], int(name[name.index("[") + 1:-1])
+    kind, layer = q.kind, q.layer
     if kind in "Wb":
         return gradient(net, layer, kind)
     if kind == "z":
