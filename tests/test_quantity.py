@@ -1,7 +1,7 @@
 """Quantity: the one parser of "C", "dC/dW[l]", "dC/dz[L-1]"... and what is asked of a parsed quantity."""
 import pytest
 
-from backprop_audit.model.quantity import Quantity, QuantityError, quantity_names
+from backprop_audit.model.quantity import Quantity, QuantityError, layer_names, quantity_names
 
 TEXTS = ["C", "dC/dW[l]", "dC/db[2]", "dC/dz[L-1]", "dC/da[L]", "dC/dW[L-12]", "dC/dz[10]"]
 
@@ -95,3 +95,11 @@ def test_stack_layers_are_shifted_by_the_identity_layers_in_front():
 def test_quantity_names_are_every_oracle_key_of_a_depth():
     assert quantity_names(2) == ["C", "dC/dW[1]", "dC/db[1]", "dC/dz[1]", "dC/da[1]",
                                  "dC/dW[2]", "dC/db[2]", "dC/dz[2]", "dC/da[2]"]
+    assert tuple(layer_names(2)) == tuple(quantity_names(2)[5:])
+    assert layer_names(2).z == "dC/dz[2]"
+
+
+@pytest.mark.parametrize("kind, layer", [("x", 1), ("C", 2), ("W", None), ("W", "L-"), ("z", "L1")])
+def test_a_quantity_built_directly_is_checked_too(kind, layer):
+    with pytest.raises(QuantityError):
+        Quantity(kind, layer)

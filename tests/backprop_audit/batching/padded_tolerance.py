@@ -121,8 +121,8 @@ def padded_sum_lengths(stack: PaddedStack) -> dict[str, np.ndarray]:
     for k in range(1, depth + 1):
         backward = total + (depth - k + 1) * 4
         names = layer_names(k)
-        K[names["a"]] = K[names["z"]] = backward.astype(np.float64)
-        K[names["W"]] = K[names["b"]] = (backward + N).astype(np.float64)
+        K[names.a] = K[names.z] = backward.astype(np.float64)
+        K[names.W] = K[names.b] = (backward + N).astype(np.float64)
     return K
 
 
@@ -152,11 +152,11 @@ def padded_error_scales(stack: PaddedStack, floor: float, forward=None) -> dict[
                 B_z = B_a * _by_code(stack.activation_codes[:, k - 1], ACTIVATIONS, tolerance._magnitude_prime,
                                      zs[k], acts[k])
             names = layer_names(k)
-            B[names["a"]] = B_a = np.where(cells[k], B_a, 0.0)
+            B[names.a] = B_a = np.where(cells[k], B_a, 0.0)
             B_z = np.where(cells[k], B_z + floor, 0.0)
-            B[names["z"]] = B_z
-            B[names["W"]] = tolerance._transpose(B_z) @ A[k - 1]
-            B[names["b"]] = B_z.sum(axis=-2)
+            B[names.z] = B_z
+            B[names.W] = tolerance._transpose(B_z) @ A[k - 1]
+            B[names.b] = B_z.sum(axis=-2)
             B_z_next = B_z
     return B
 

@@ -91,22 +91,22 @@ def kink_masks(net, found) -> dict[str, np.ndarray]:
     """
     L, N, widths = net.depth, net.batch, net.widths
     masks = {"C": np.zeros((), bool)}
-    names = [None] + [layer_names(l) for l in range(1, L + 1)]  # names[l][kind]: the key of kind at layer l
+    names = [None] + [layer_names(l) for l in range(1, L + 1)]  # names[l].z: the key of dC/dz[l]
     for l in range(1, L + 1):
-        masks[names[l]["z"]] = np.zeros((N, widths[l]), bool)
-        masks[names[l]["a"]] = np.zeros((N, widths[l]), bool)
-        masks[names[l]["W"]] = np.zeros((widths[l], widths[l - 1]), bool)
-        masks[names[l]["b"]] = np.zeros((widths[l],), bool)
+        masks[names[l].z] = np.zeros((N, widths[l]), bool)
+        masks[names[l].a] = np.zeros((N, widths[l]), bool)
+        masks[names[l].W] = np.zeros((widths[l], widths[l - 1]), bool)
+        masks[names[l].b] = np.zeros((widths[l],), bool)
     for l, on in found:
-        masks[names[l]["z"]] |= on
-        masks[names[l]["W"]][on.any(axis=0), :] = True
-        masks[names[l]["b"]] |= on.any(axis=0)
+        masks[names[l].z] |= on
+        masks[names[l].W][on.any(axis=0), :] = True
+        masks[names[l].b] |= on.any(axis=0)
         samples = on.any(axis=1)
         for k in range(1, l):
-            masks[names[k]["z"]][samples, :] = True
-            masks[names[k]["a"]][samples, :] = True
-            masks[names[k]["W"]][:] = True
-            masks[names[k]["b"]][:] = True
+            masks[names[k].z][samples, :] = True
+            masks[names[k].a][samples, :] = True
+            masks[names[k].W][:] = True
+            masks[names[k].b][:] = True
     return masks
 
 

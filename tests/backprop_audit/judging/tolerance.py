@@ -207,11 +207,11 @@ def error_scales(p, floor: float = 0.0, forward=None) -> dict[str, np.ndarray]:
                 B_a = B_z_next @ np.abs(p.Ws[l].astype(np.float64))  # p.Ws[l] is W[l+1]
                 B_z = B_a * _magnitude_prime(p.activations[l - 1], zs[l], acts[l])
             names = layer_names(l)
-            B[names["a"]] = B_a
+            B[names.a] = B_a
             B_z = B_z + floor
-            B[names["z"]] = B_z
-            B[names["W"]] = _transpose(B_z) @ A[l - 1]
-            B[names["b"]] = B_z.sum(axis=-2)
+            B[names.z] = B_z
+            B[names.W] = _transpose(B_z) @ A[l - 1]
+            B[names.b] = B_z.sum(axis=-2)
             B_z_next = B_z
     return B
 
@@ -224,8 +224,8 @@ def sum_lengths(p) -> dict[str, float]:
     for l in range(1, L + 1):
         backward = sum(widths[l:]) + (L - l + 1) * 4 + sum(widths[:l])  # forward sums feed z[l] too
         names = layer_names(l)
-        K[names["a"]] = K[names["z"]] = float(backward)
-        K[names["W"]] = K[names["b"]] = float(backward + N)
+        K[names.a] = K[names.z] = float(backward)
+        K[names.W] = K[names.b] = float(backward + N)
     return K
 
 

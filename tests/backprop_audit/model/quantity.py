@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 COST = "C"
 KINDS = ("W", "b", "z", "a")  # what C is differentiated with respect to
@@ -39,10 +40,16 @@ class Quantity:
 
     kind: str  # "C", "W", "b", "z" or "a"
     layer: int | str | None = None  # None for C
-    text: str = field(init=False, repr=False, compare=False)
+    text: str = field(init=False, repr=False, compare=False)  # str(): the name, as written
+    from_output: int | None = field(init=False, repr=False, compare=False)  # k of "L-k" (0 for "L")
 
     def __post_init__(self):
+        if self.kind != COST and self.kind not in KINDS:
+            raise QuantityError(f"{self.kind!r}: unknown kind; known: {COST}, {', '.join(KINDS)}")
+        if (self.kind == COST) != (self.layer is None):
+            raise QuantityError(f"{self.kind!r} at {self.layer!r}: C has no layer, every other kind has one")
         object.__setattr__(self, "text", COST if self.kind == COST else f"dC/d{self.kind}[{self.layer}]")
+        object.__setattr__(self, "from_output", _from_output(self.layer) if isinstance(self.layer, str) else None)
 
     def __str__(self) -> str:
         return self.text
@@ -85,10 +92,8 @@ class Quantity:
             return [0]
         if self.layer == "l":
             return list(range(1, depth + 1))
-        if self.layer == "L":
-            return [depth]
-        if isinstance(self.layer, str):  # "L-k"
-            return [depth - int(_FROM_OUTPUT.fullmatch(self.layer)["k"])]
+        if self.from_output is not None:  # "L" or "L-k"
+            return [depth - self.from_output]
         return [self.layer]
 
     def at(self, layer: int) -> "Quantity":
@@ -103,8 +108,8 @@ class Quantity:
         """The shallowest network on which the quantity exists (dC/dW[L-1] needs two layers)."""
         if isinstance(self.layer, int):
             return self.layer
-        if isinstance(self.layer, str) and self.layer.startswith("L-"):
-            return int(_FROM_OUTPUT.fullmatch(self.layer)["k"]) + 1
+        if self.from_output is not None:
+            return self.from_output + 1
         return 1
 
     def exists_on(self, depth: int) -> bool:
@@ -136,23 +141,33 @@ class Quantity:
         return self.layer
 
 
+def _from_output(spec: str) -> int | None:
+    """k for a claim's layer "L-k" (0 for "L"), None for "l"; QuantityError for any other text."""
+    if spec in SPECS:
+        return 0 if spec == "L" else None
+    match = _FROM_OUTPUT.fullmatch(spec)
+    if match is None:
+        raise QuantityError(f"unknown layer {spec!r}; write l (every layer), L (the output), "
+                            f"L-k (k >= 1, counted from the output) or a number >= 1")
+    return int(match["k"])
+
+
 @functools.cache  # the catalog has a few dozen distinct texts, parsed once each
 def _parsed(text: str) -> Quantity:
     if text == COST:
         return Quantity(COST)
     match = _TEXT.fullmatch(text)
     if match is None:
-        raise QuantityError(f"{text!r}: neither C nor dC/d<kind>[<layer>]; write C, or dC/dW[l], dC/db[L], dC/dz[L-1], dC/da[2] (the derivative "
-                            f"of C with respect to W, b, z or a at a layer)")
+        raise QuantityError(f"{text!r}: neither C nor dC/d<kind>[<layer>]; write C, or dC/dW[l], dC/db[L], "
+                            f"dC/dz[L-1], dC/da[2] (the derivative of C with respect to W, b, z or a at a layer)")
     kind, layer = match["kind"], match["layer"]
     if kind not in KINDS:
         raise QuantityError(f"{text!r}: unknown kind {kind!r} after dC/d; known: {', '.join(KINDS)}")
-    if layer in SPECS or _FROM_OUTPUT.fullmatch(layer):
-        return Quantity(kind, layer)
-    if layer.isdigit() and layer[0] != "0":
-        return Quantity(kind, int(layer))
-    raise QuantityError(f"{text!r}: unknown layer {layer!r}; write l (every layer), L (the output), "
-                        f"L-k (k >= 1, counted from the output) or a number >= 1")
+    number = layer.isdigit() and layer[0] != "0"
+    try:
+        return Quantity(kind, int(layer) if number else layer)
+    except QuantityError as error:
+        raise QuantityError(f"{text!r}: {error}") from None
 
 
 def quantity_names(depth: int) -> list[str]:
@@ -161,6 +176,15 @@ def quantity_names(depth: int) -> list[str]:
     return [COST] + [str(Quantity.of(kind, l)) for l in range(1, depth + 1) for kind in KINDS]
 
 
-def layer_names(layer: int) -> dict[str, str]:
-    """{kind: name} of the four quantities at a concrete `layer`, for building an answer dict's keys."""
-    return {kind: str(Quantity.of(kind, layer)) for kind in KINDS}
+class LayerNames(NamedTuple):
+    """The names of the four quantities at one concrete layer."""
+    W: str
+    b: str
+    z: str
+    a: str
+
+
+@functools.cache  # built for every layer of every network judged: remembered, as cheap as an f-string
+def layer_names(layer: int) -> LayerNames:
+    """The names of dC/dW, dC/db, dC/dz, dC/da at a concrete `layer`, for building an answer dict's keys."""
+    return LayerNames(*(str(Quantity.of(kind, layer)) for kind in KINDS))
