@@ -25,6 +25,7 @@ import numpy as np
 
 from backprop_audit.model import operations
 from backprop_audit.model.network import Network
+from backprop_audit.model.quantity import Quantity
 
 DECISION_SHARE = 0.25  # the kept oracle must be within a quarter of the torch-jax gap of the differences
 MAX_PROBES = 4000  # loss evaluations one decision may cost; beyond it (a 512-wide layer) it is "undecided"
@@ -77,9 +78,10 @@ def preactivation_gradient(net: Network, layer: int) -> np.ndarray:
 
 def probes(net: Network, name: str) -> int:
     """How many loss evaluations `quantity(net, name)` costs."""
-    if name == "C":
+    q = Quantity.parse(name)
+    if q.is_cost:
         return 1
-    kind, layer = name[4], int(name[name.index("[") + 1:-1])
+    kind, layer = q.kind, q.layer
     if kind == "W":
         return 2 * net.W(layer).size
     if kind == "b":
@@ -89,9 +91,10 @@ def probes(net: Network, name: str) -> int:
 
 def quantity(net: Network, name: str) -> np.ndarray | None:
     """The canonical quantity `name` ('C', 'dC/dW[2]', ...) by finite differences; None if undecidable."""
-    if name == "C":
+    q = Quantity.parse(name)
+    if q.is_cost:
         return np.asarray(loss(net))
-    kind, layer = name[4], int(name[name.index("[") + 1:-1])
+    kind, layer = q.kind, q.layer
     if kind in "Wb":
         return gradient(net, layer, kind)
     if kind == "z":

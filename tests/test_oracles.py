@@ -7,7 +7,7 @@ from backprop_audit.judging import tolerance
 from backprop_audit.judging.compare import worst_ratio
 from backprop_audit.manual.forward import forward
 from backprop_audit.model.operations import log_softmax
-from backprop_audit.model.network import quantity_names
+from backprop_audit.model.quantity import quantity_names
 from backprop_audit.references import jax_grad, torch_autograd
 from backprop_audit.searching.strategies import networks
 

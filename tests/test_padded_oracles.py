@@ -18,7 +18,8 @@ from backprop_audit.judging import compare
 from backprop_audit.judging import tolerance
 from backprop_audit.trust.bench import draw_networks
 from backprop_audit.trust.bench_formulas import DEFAULT_DISTRIBUTION
-from backprop_audit.model.network import Layer, Network, quantity_names
+from backprop_audit.model.network import Layer, Network
+from backprop_audit.model.quantity import Quantity, quantity_names
 from backprop_audit.batching.padded import BATCH, CHUNK, DEPTH, WIDTH, PaddedStack, chunks
 from backprop_audit.references import jax_grad, torch_autograd
 
@@ -100,8 +101,7 @@ def test_the_sample_covers_the_edges(stacks):
 
 def test_shapes_dtypes_and_finiteness(stacks):
     for stack, stacked, _ in stacks:
-        assert set(stacked) == {"C"} | {f"{kind}[{k}]" for k in range(1, stack.depth + 1)
-                                        for kind in ("dC/dW", "dC/db", "dC/dz", "dC/da")}
+        assert set(stacked) == set(quantity_names(stack.depth))
         for name, value in stacked.items():
             assert value.shape == stack.real_mask(name).shape, name
             assert value.dtype == stack.dtype, name
@@ -146,19 +146,17 @@ def test_padding_gets_exactly_zero(stacks):
 
 def _real_layers(stack, name) -> np.ndarray:
     """True over every entry of the quantity's layer for networks that are real and have it as a real layer."""
-    k = int(name[:-1].split("[")[1])
-    rows = k > stack.prepend
+    rows = Quantity.parse(name).layer > stack.prepend
     shape = stack.real_mask(name).shape
     return np.broadcast_to(rows.reshape((stack.count,) + (1,) * (len(shape) - 1)), shape)
 
 
 def _structural_mask(stack, name) -> np.ndarray:
     """The layer's unit and row masks only (every slot, identity layers included)."""
-    kind, k = name[:-1].split("[")
-    k = int(k)
-    units = stack.unit_masks[k]
-    if kind == "dC/dW":
-        return units[:, :, None] & stack.unit_masks[k - 1][:, None, :]
-    if kind == "dC/db":
+    q = Quantity.parse(name)
+    units = stack.unit_masks[q.layer]
+    if q.kind == "W":
+        return units[:, :, None] & stack.unit_masks[q.layer - 1][:, None, :]
+    if q.kind == "b":
         return units
     return stack.row_mask[:, :, None] & units[:, None, :]

@@ -12,7 +12,8 @@ from backprop_audit.judging import evaluate
 from backprop_audit.judging import tolerance
 from backprop_audit.trust.bench import draw_networks
 from backprop_audit.trust.bench_formulas import DEFAULT_DISTRIBUTION
-from backprop_audit.model.network import Layer, Network, quantity_names
+from backprop_audit.model.network import Layer, Network
+from backprop_audit.model.quantity import Quantity, quantity_names
 from backprop_audit.batching.padded import BATCH, CHUNK, DEPTH, WIDTH, PaddedStack, chunks
 from backprop_audit.batching.padded_tolerance import padded_forward, padded_kinks, padded_tolerances
 
@@ -58,10 +59,7 @@ def drawn(dtype, count=100) -> list:
 
 
 def stack_quantity(stack, g, q) -> str:
-    if q == "C":
-        return q
-    kind, layer = q[:-1].split("[")
-    return f"{kind}[{int(layer) + int(stack.prepend[g])}]"
+    return str(stack.in_stack(g, Quantity.parse(q)))
 
 
 def worst_difference(stack, stacked) -> float:
@@ -139,12 +137,12 @@ def test_padding_stays_zero_and_out_of_the_sums():
     for name, (_, B, _, _) in padded_tolerances(stack).items():
         if name == "C":
             continue
-        k = int(name[:-1].split("[")[1])
-        units = stack.unit_masks[k]
-        if name.startswith(("dC/dz", "dC/da")):
+        q = Quantity.parse(name)
+        units = stack.unit_masks[q.layer]
+        if q.kind in ("z", "a"):
             real = stack.row_mask[:, :, None] & units[:, None, :]
-        elif name.startswith("dC/dW"):
-            real = units[:, :, None] & stack.unit_masks[k - 1][:, None, :]
+        elif q.kind == "W":
+            real = units[:, :, None] & stack.unit_masks[q.layer - 1][:, None, :]
         else:
             real = units
         assert not np.any(B[~real]), name

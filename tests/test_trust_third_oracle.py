@@ -13,6 +13,7 @@ from backprop_audit.verdicts.entry import report_entry
 from backprop_audit.verdicts.vocabulary import Verdict
 from backprop_audit.judging.evaluate import evaluate
 from backprop_audit.model.network import Layer, Network
+from backprop_audit.model.quantity import Quantity
 from backprop_audit.references import finite_differences
 from backprop_audit.searching.search import search
 from backprop_audit.trust.soak import CORRECT
@@ -43,8 +44,7 @@ def jax_wrong_on(monkeypatch):
             values = {q: v.copy() for q, v in real.padded_quantities(stack).items()}
             for g in range(stack.count):
                 for name in names:
-                    kind, layer = name[:-1].split("[")
-                    stacked = "C" if name == "C" else f"{kind}[{int(layer) + int(stack.prepend[g])}]"
+                    stacked = str(stack.in_stack(g, Quantity.parse(name)))
                     values[stacked][g] *= np.asarray(1.001, values[stacked].dtype)
             return values
         monkeypatch.setitem(references._loaded, "jax", types.SimpleNamespace(quantities=quantities,
@@ -60,7 +60,7 @@ def test_finite_differences_agree_with_torch(net):
     for name, value in truth.items():
         fd = finite_differences.quantity(net, name)
         if fd is None:
-            assert name == f"dC/da[{net.depth}]"
+            assert name == str(Quantity.of("a", net.depth))
             continue
         scale = np.max(np.abs(value)) + 1e-3
         assert np.max(np.abs(fd - value)) <= 1e-6 * scale, name

@@ -30,8 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backprop_audit.model.network import Network, quantity_names
+from backprop_audit.model.network import Network
 from backprop_audit.model.operations import ACTIVATIONS, LOSSES
+from backprop_audit.model.quantity import Quantity, quantity_names
 
 DEPTH, WIDTH, BATCH = 4, 16, 32
 CHUNK = 64  # networks per stack at most (jax pads every stack to this count: one compiled shape)
@@ -131,14 +132,15 @@ class PaddedStack:
     def real_mask(self, stack_quantity: str) -> np.ndarray:
         """Boolean array of the stacked quantity's shape (network axis first): True at entries that
         belong to a real quantity of a network (not padding, not an identity layer in front)."""
-        if stack_quantity == "C":
+        q = Quantity.parse(stack_quantity)
+        if q.is_cost:
             return np.ones(self.count, bool)
-        kind, k = _parse(stack_quantity)
+        kind, k = q.kind, q.layer
         real_layer = k > self.prepend
         units = self.unit_masks[k]
-        if kind == "dC/dW":
+        if kind == "W":
             mask = units[:, :, None] & self.unit_masks[k - 1][:, None, :]
-        elif kind == "dC/db":
+        elif kind == "b":
             mask = units
         else:  # dC/dz, dC/da: (rows, units)
             mask = self.row_mask[:, :, None] & units[:, None, :]
@@ -146,23 +148,25 @@ class PaddedStack:
 
     def take(self, stacked: Mapping, g: int, quantity: str) -> np.ndarray:
         """Network g's canonical `quantity` (real layer numbering) from a dict of stacked results."""
-        if quantity == "C":
+        q = Quantity.parse(quantity)
+        if q.is_cost:
             return stacked["C"][g]
-        kind, l = _parse(quantity)
-        net = self.networks[g]
-        k = l + int(self.prepend[g])
+        net, l = self.networks[g], q.layer
         out, inp, N = net.widths[l], net.widths[l - 1], net.batch
-        value = stacked[f"{kind}[{k}]"]
-        if kind == "dC/dW":
+        value = stacked[str(self.in_stack(g, q))]
+        if q.kind == "W":
             return value[g, :out, :inp]
-        if kind == "dC/db":
+        if q.kind == "b":
             return value[g, :out]
         return value[g, :N, :out]
 
+    def in_stack(self, g: int, quantity: Quantity) -> Quantity:
+        """Network g's `quantity` as the stack numbers it (its layer l is stack layer l + prepend)."""
+        return quantity.in_stack(int(self.prepend[g]))
 
-def _parse(quantity: str) -> tuple[str, int]:
-    kind, layer = quantity[:-1].split("[")
-    return kind, int(layer)
+    def of_network(self, g: int, stack_quantity: Quantity) -> Quantity:
+        """The inverse of in_stack: network g's own quantity for a stack quantity."""
+        return stack_quantity.out_of_stack(int(self.prepend[g]))
 
 
 class NetworkView(Mapping):

@@ -28,6 +28,7 @@ from backprop_audit.judging import tolerance
 from backprop_audit.judging.evaluate import KINK_ROUNDING
 from backprop_audit.model import operations
 from backprop_audit.model.operations import ACTIVATIONS
+from backprop_audit.model.quantity import layer_names
 from backprop_audit.batching.padded import LOSS_NAMES, PaddedStack
 
 KINKED = [ACTIVATIONS.index(name) for name in operations.KINKED_ACTIVATIONS]  # codes of the activations with a kink
@@ -120,8 +121,9 @@ def padded_sum_lengths(stack: PaddedStack) -> dict[str, np.ndarray]:
     K = {"C": (N * widths[:, depth] + (depth - p) + 4).astype(np.float64)}
     for k in range(1, depth + 1):
         backward = total + (depth - k + 1) * 4
-        K[f"dC/da[{k}]"] = K[f"dC/dz[{k}]"] = backward.astype(np.float64)
-        K[f"dC/dW[{k}]"] = K[f"dC/db[{k}]"] = (backward + N).astype(np.float64)
+        names = layer_names(k)
+        K[names.a] = K[names.z] = backward.astype(np.float64)
+        K[names.W] = K[names.b] = (backward + N).astype(np.float64)
     return K
 
 
@@ -150,11 +152,12 @@ def padded_error_scales(stack: PaddedStack, floor: float, forward=None) -> dict[
                 B_a = B_z_next @ np.abs(stack.Ws[k].astype(np.float64))  # stack.Ws[k] is W[k+1]
                 B_z = B_a * _by_code(stack.activation_codes[:, k - 1], ACTIVATIONS, tolerance._magnitude_prime,
                                      zs[k], acts[k])
-            B[f"dC/da[{k}]"] = B_a = np.where(cells[k], B_a, 0.0)
+            names = layer_names(k)
+            B[names.a] = B_a = np.where(cells[k], B_a, 0.0)
             B_z = np.where(cells[k], B_z + floor, 0.0)
-            B[f"dC/dz[{k}]"] = B_z
-            B[f"dC/dW[{k}]"] = tolerance._transpose(B_z) @ A[k - 1]
-            B[f"dC/db[{k}]"] = B_z.sum(axis=-2)
+            B[names.z] = B_z
+            B[names.W] = tolerance._transpose(B_z) @ A[k - 1]
+            B[names.b] = B_z.sum(axis=-2)
             B_z_next = B_z
     return B
 

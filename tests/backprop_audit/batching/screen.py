@@ -32,6 +32,7 @@ import numpy as np
 
 from backprop_audit import references
 from backprop_audit.model.convention import canonical_value, expected_value, view_of
+from backprop_audit.model.quantity import Quantity
 from backprop_audit.judging.evaluate import Outcome, _call, evaluate
 from backprop_audit.verdicts.vocabulary import Verdict
 from backprop_audit.batching.padded import NetworkView, PaddedStack, chunks, fits
@@ -48,7 +49,7 @@ class ToleranceView(Mapping):
         self.stacked = stacked
 
     def __getitem__(self, quantity: str):
-        stack_name = "C" if quantity == "C" else _stack_name(self.stack, self.g, quantity)
+        stack_name = str(self.stack.in_stack(self.g, Quantity.parse(quantity)))
         coefficient, _, amplification, floor = self.stacked[stack_name]
         return coefficient[self.g], self.B[quantity], amplification[self.g], floor
 
@@ -57,11 +58,6 @@ class ToleranceView(Mapping):
 
     def __len__(self):
         return len(self.B)
-
-
-def _stack_name(stack: PaddedStack, g: int, quantity: str) -> str:
-    kind, layer = quantity[:-1].split("[")
-    return f"{kind}[{int(layer) + int(stack.prepend[g])}]"
 
 
 def _stacked_tolerance(scale: tuple, reference: np.ndarray) -> np.ndarray:
@@ -103,11 +99,11 @@ def _formula_values(formula, stack: PaddedStack, reference: dict, screened: np.n
     for g in np.flatnonzero(screened):
         net = stack.networks[g]
         view = view_of(net, formula.convention)
-        for layer in formula.layers(net.depth):
-            if layer and not 1 <= layer <= net.depth:
+        for claimed in formula.target.on(net.depth):
+            if not claimed.exists_on(net.depth):
                 screened[g] = False
                 break
-            q = formula.quantity_at(layer)
+            q, layer = str(claimed), claimed.layer
             try:
                 value = _call(formula, view, layer)
             except Exception:
@@ -118,7 +114,7 @@ def _formula_values(formula, stack: PaddedStack, reference: dict, screened: np.n
                     and np.isfinite(value).all()):
                 screened[g] = False  # (a Python or NumPy scalar too: evaluate() judges it)
                 break
-            name = "C" if q == "C" else _stack_name(stack, g, q)
+            name = str(stack.in_stack(g, claimed))
             if name not in values:
                 values[name] = np.zeros_like(reference[name])
             canonical = canonical_value(q, value, formula.convention)
@@ -221,7 +217,7 @@ def _check_stack(formula, networks: list) -> list:
     results = []
     for g, net in enumerate(stack.networks):
         if screened[g] and worst[g] <= 1.0:  # holds on every entry, against every oracle
-            quantity = _real_name(stack, g, where[g]) if where[g] else ""
+            quantity = str(stack.of_network(g, Quantity.parse(where[g]))) if where[g] else ""
             results.append(Outcome(Verdict.HOLDS, float(worst[g]), "", net, "ok", quantity, None, float(disagreement[g])))
         elif oracles_fit[g]:  # a mismatch or the formula's own error: evaluate() says which and where,
             # with the oracles' and tolerances' stacked results
@@ -232,13 +228,6 @@ def _check_stack(formula, networks: list) -> list:
         else:  # kink classification, the finite-difference tie-break: the single check
             results.append(_Pending(functools.partial(evaluate, formula, net), False, float("nan"), net))
     return results
-
-
-def _real_name(stack: PaddedStack, g: int, stack_quantity: str) -> str:
-    if stack_quantity == "C":
-        return "C"
-    kind, k = stack_quantity[:-1].split("[")
-    return f"{kind}[{int(k) - int(stack.prepend[g])}]"
 
 
 def check_many(formula, networks, *, stop_at_failure: bool = False, judged: int | None = None) -> list[Outcome]:

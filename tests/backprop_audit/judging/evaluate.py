@@ -28,6 +28,7 @@ from backprop_audit.judging import tolerance
 from backprop_audit.model import operations
 from backprop_audit.model.convention import expected_value, view_of
 from backprop_audit.model.network import RememberedPerNetwork
+from backprop_audit.model.quantity import layer_names
 from backprop_audit import references
 from backprop_audit.references import finite_differences
 from backprop_audit.verdicts.vocabulary import Finding, Verdict, verdict_of
@@ -92,21 +93,22 @@ def kink_masks(net, found) -> dict[str, np.ndarray]:
     """
     L, N, widths = net.depth, net.batch, net.widths
     masks = {"C": np.zeros((), bool)}
+    names = [None] + [layer_names(l) for l in range(1, L + 1)]  # names[l].z: the key of dC/dz[l]
     for l in range(1, L + 1):
-        masks[f"dC/dz[{l}]"] = np.zeros((N, widths[l]), bool)
-        masks[f"dC/da[{l}]"] = np.zeros((N, widths[l]), bool)
-        masks[f"dC/dW[{l}]"] = np.zeros((widths[l], widths[l - 1]), bool)
-        masks[f"dC/db[{l}]"] = np.zeros((widths[l],), bool)
+        masks[names[l].z] = np.zeros((N, widths[l]), bool)
+        masks[names[l].a] = np.zeros((N, widths[l]), bool)
+        masks[names[l].W] = np.zeros((widths[l], widths[l - 1]), bool)
+        masks[names[l].b] = np.zeros((widths[l],), bool)
     for l, on in found:
-        masks[f"dC/dz[{l}]"] |= on
-        masks[f"dC/dW[{l}]"][on.any(axis=0), :] = True
-        masks[f"dC/db[{l}]"] |= on.any(axis=0)
+        masks[names[l].z] |= on
+        masks[names[l].W][on.any(axis=0), :] = True
+        masks[names[l].b] |= on.any(axis=0)
         samples = on.any(axis=1)
         for k in range(1, l):
-            masks[f"dC/dz[{k}]"][samples, :] = True
-            masks[f"dC/da[{k}]"][samples, :] = True
-            masks[f"dC/dW[{k}]"][:] = True
-            masks[f"dC/db[{k}]"][:] = True
+            masks[names[k].z][samples, :] = True
+            masks[names[k].a][samples, :] = True
+            masks[names[k].W][:] = True
+            masks[names[k].b][:] = True
     return masks
 
 
@@ -205,10 +207,10 @@ def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None 
     worst = compare.Comparison(True, 0.0, "", "ok")
     worst_q, excused = "", []
     manual_values, oracle_values = {}, {name: {} for name in answers}
-    for layer in formula.layers(net.depth):
-        q = formula.quantity_at(layer)
+    for claimed in formula.target.on(net.depth):
+        q, layer = str(claimed), claimed.layer
         label = f"{formula.id}: {q}" + (f" (layer {layer})" if layer else "")
-        if layer and not 1 <= layer <= net.depth:
+        if not claimed.exists_on(net.depth):
             return Outcome(Verdict.ERROR, float("inf"), f"{label}: layer {layer} does not exist in a depth-{net.depth} "
                            f"network", net, Finding.SHAPE, q)
         try:

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop_audit.model import operations
+from backprop_audit.model.quantity import layer_names
 
 SAFETY = 4.0
 
@@ -178,11 +179,12 @@ def error_scales(p, floor: float = 0.0, forward=None) -> dict[str, np.ndarray]:
             if l < L:
                 B_a = B_z_next @ np.abs(p.Ws[l].astype(np.float64))  # p.Ws[l] is W[l+1]
                 B_z = B_a * _magnitude_prime(p.activations[l - 1], zs[l], acts[l])
-            B[f"dC/da[{l}]"] = B_a
+            names = layer_names(l)
+            B[names.a] = B_a
             B_z = B_z + floor
-            B[f"dC/dz[{l}]"] = B_z
-            B[f"dC/dW[{l}]"] = _transpose(B_z) @ A[l - 1]
-            B[f"dC/db[{l}]"] = B_z.sum(axis=-2)
+            B[names.z] = B_z
+            B[names.W] = _transpose(B_z) @ A[l - 1]
+            B[names.b] = B_z.sum(axis=-2)
             B_z_next = B_z
     return B
 
@@ -194,8 +196,9 @@ def sum_lengths(p) -> dict[str, float]:
     K = {"C": float(N * widths[-1] + L + 4)}
     for l in range(1, L + 1):
         backward = sum(widths[l:]) + (L - l + 1) * 4 + sum(widths[:l])  # forward sums feed z[l] too
-        K[f"dC/da[{l}]"] = K[f"dC/dz[{l}]"] = float(backward)
-        K[f"dC/dW[{l}]"] = K[f"dC/db[{l}]"] = float(backward + N)
+        names = layer_names(l)
+        K[names.a] = K[names.z] = float(backward)
+        K[names.W] = K[names.b] = float(backward + N)
     return K
 
 

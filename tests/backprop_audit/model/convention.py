@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop_audit.manual.forward import forward
+from backprop_audit.model.quantity import COST, Quantity
 
 CONVENTIONS = ("column", "row")
 
@@ -79,14 +80,14 @@ def canonical_value(name: str, value: np.ndarray, convention: str) -> np.ndarray
 
 
 def _relayout(name: str, value: np.ndarray, convention: str, to_convention: bool) -> np.ndarray:
-    kind = name.split("[")[0]
-    if kind == "C":
+    kind = Quantity.parse(name).kind
+    if kind == COST:
         return value
     if convention == "row":  # W is (in, out) there: dW transposed; the rest is already row-major
-        return value.T if kind == "dC/dW" else value
+        return value.T if kind == "W" else value
     # column convention: b is a column (out, 1), z and a are (n_l, N); transposes are their own inverse
-    if kind == "dC/db":
+    if kind == "b":
         return value[:, None] if to_convention else value[:, 0]
-    if kind in ("dC/dz", "dC/da"):
+    if kind in ("z", "a"):
         return value.T
     return value

@@ -32,12 +32,10 @@ from backprop_audit.model import operations
 from backprop_audit.model.network import DTYPES
 from backprop_audit.model.operations import TARGET_KINDS
 from backprop_audit.model.convention import CONVENTIONS
+from backprop_audit.model.quantity import Quantity, QuantityError
 from backprop_audit.verdicts.vocabulary import DIAGNOSIS_KINDS
 
 EXPECTATIONS = ("holds", "erratum")
-# Every kind of diagnosis the engine gives (backprop_audit.verdicts.diagnose): a simple transform, a
-# different quantity, a precondition, "none" (no simple fix), or why the formula could not be evaluated.
-QUANTITY_PATTERN = re.compile(r"^(C|dC/d(W|b|z|a)\[(l|L|L-\d+|\d+)\])$")
 
 
 class RecordError(ValueError):
@@ -134,34 +132,24 @@ class Formula:
         (_RECORD_CHECK.get() or check_record)(self)
 
     @property
+    def target(self) -> Quantity:
+        """The quantity claimed, parsed (the record keeps the text as written)."""
+        return Quantity.parse(self.quantity)
+
+    @property
     def per_layer(self) -> bool:
-        return self.quantity.endswith("[l]")
-
-    def layers(self, depth: int) -> list[int]:
-        """The canonical layers (1..depth) the claim is about on a network of this depth."""
-        match = QUANTITY_PATTERN.match(self.quantity)
-        index = match.group(3)
-        if index is None:
-            return [0]
-        if index == "l":
-            return list(range(1, depth + 1))
-        if index == "L":
-            return [depth]
-        if index.startswith("L-"):
-            return [depth - int(index[2:])]
-        return [int(index)]
-
-    def quantity_at(self, layer: int) -> str:
-        return "C" if self.quantity == "C" else re.sub(r"\[.*\]$", f"[{layer}]", self.quantity)
+        return self.target.per_layer
 
     def min_depth(self) -> int:
         """The shallowest network on which the quantity exists (dC/dW[L-1] needs two layers)."""
-        index = QUANTITY_PATTERN.match(self.quantity).group(3)
-        if index and index.startswith("L-"):
-            return int(index[2:]) + 1
-        if index and index.isdigit():
-            return int(index)
-        return 1
+        return self.target.min_depth()
+
+    # layers/quantity_at: batching/sweep.py's way of asking target.layers(depth) / target.at(layer)
+    def layers(self, depth: int) -> list[int]:
+        return self.target.layers(depth)
+
+    def quantity_at(self, layer: int) -> str:
+        return str(self.target.at(layer))
 
 
 def check_record(f: Formula) -> None:
@@ -173,9 +161,10 @@ def check_record(f: Formula) -> None:
         raise RecordError(f"{name}: source must be a Source(document, where, quote)")
     if f.convention not in CONVENTIONS:
         raise RecordError(f"{name}: unknown convention {f.convention!r}; known: {', '.join(CONVENTIONS)}")
-    if not isinstance(f.quantity, str) or not QUANTITY_PATTERN.match(f.quantity):
-        raise RecordError(f"{name}: unknown quantity {f.quantity!r}; write C or dC/dW[l], dC/db[L], "
-                          f"dC/dz[L-1], dC/da[2] (W, b, z, a at layer l, L, L-k or a number)")
+    try:
+        Quantity.parse(f.quantity)
+    except QuantityError as error:
+        raise RecordError(f"{name}: unknown quantity {error}") from None
     if f.expected not in EXPECTATIONS:
         raise RecordError(f"{name}: expected must be one of {EXPECTATIONS}, got {f.expected!r}")
     _check_expected_diagnosis(name, f)

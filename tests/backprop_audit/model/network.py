@@ -131,14 +131,6 @@ def smallest(depth: int = 1, dtype=np.float64) -> Network:
     return Network(layers, "half_sum_sq", one.copy(), one.copy())
 
 
-def quantity_names(depth: int) -> list[str]:
-    """Every quantity an oracle returns for a network of this depth, keyed as in DESIGN.md."""
-    names = ["C"]
-    for l in range(1, depth + 1):
-        names += [f"dC/dW[{l}]", f"dC/db[{l}]", f"dC/dz[{l}]", f"dC/da[{l}]"]
-    return names
-
-
 def validate(net: Network) -> None:
     """Raise NetworkError naming the first thing that is wrong."""
     if not net.layers:

@@ -27,6 +27,7 @@ from backprop_audit.judging import tolerance
 from backprop_audit.judging.evaluate import evaluate
 from backprop_audit.model import operations
 from backprop_audit.model.network import Layer, Network
+from backprop_audit.model.quantity import Quantity
 from backprop_audit.searching.strategies import compatible_targets
 from backprop_audit.trust import backprop
 
@@ -196,7 +197,7 @@ def _check_one(result: SoakResult, rng, regime: Regime, dtype, setting: Setting,
         for q, scale in tolerances.items():  # an infinite tolerance cannot fail: count such entries, never hide them
             infinite = int(np.sum(~np.isfinite(tolerance.tolerance_for(scale, reference[q]))))
             if infinite:
-                key = f"{q.split('[')[0]} ({net.loss}, {np.dtype(dtype)})"
+                key = f"{Quantity.parse(q).kind_text} ({net.loss}, {np.dtype(dtype)})"
                 result.unbounded[key] = result.unbounded.get(key, 0) + infinite
     for formula in formulas:
         outcome = evaluate(formula, net, answers, tolerances)

@@ -24,6 +24,7 @@ from backprop_audit.model.operations import derivative
 from backprop_audit.judging import tolerance
 from backprop_audit.judging.compare import worst_ratio
 from backprop_audit.model.convention import expected_value, view_of
+from backprop_audit.model.quantity import Quantity
 from backprop_audit.verdicts.vocabulary import DIAGNOSIS_KINDS, UNEVALUABLE, DiagnosisKind, Finding, Verdict
 
 PRECONDITION_EXAMPLES = 60
@@ -90,11 +91,12 @@ def _all_fit(outcomes, convention, transform) -> bool:
 
 def _derivative_of_a(net, q, convention):
     """dC/da[l] ⊙ g'(a[l]) in the formula's convention: what δ is if g' is applied to a, not z."""
-    if not q.startswith("dC/dz[") or net.layers[int(q[6:-1]) - 1].activation == "softmax":
+    delta = Quantity.parse(q)
+    if delta.kind != "z" or net.layers[delta.layer - 1].activation == "softmax":
         return None
-    layer = int(q[6:-1])
+    layer, dC_da_name = delta.layer, str(delta.with_kind("a"))
     answers = references.quantities(net)
-    dC_da = expected_value(f"dC/da[{layer}]", next(iter(answers.values()))[f"dC/da[{layer}]"], convention)
+    dC_da = expected_value(dC_da_name, next(iter(answers.values()))[dC_da_name], convention)
     a = view_of(net, convention).a[layer]
     with np.errstate(all="ignore"):
         return dC_da * derivative(net.layers[layer - 1].activation, a)
@@ -103,14 +105,13 @@ def _derivative_of_a(net, q, convention):
 def _gradient_without_derivative(net, q, convention):
     """dW[l] or db[l] built from dC/da[l] instead of δ = dC/dz[l]: what a weight or bias gradient is when
     the factor ⊙ g'(z[l]) is left out."""
-    kind = q[:q.index("[")]
-    if kind not in ("dC/dW", "dC/db"):
+    gradient = Quantity.parse(q)
+    if gradient.kind not in ("W", "b"):  # (not C either: it has no layer)
         return None
-    layer = int(q[q.index("[") + 1:-1])
     answers = next(iter(references.quantities(net).values()))
-    dC_da = answers[f"dC/da[{layer}]"]  # canonical (N, n_l)
-    a_below = view_of(net, "row").a[layer - 1].astype(np.float64)  # canonical (N, n_{l-1})
-    canonical = dC_da.T @ a_below if kind == "dC/dW" else dC_da.sum(axis=0)
+    dC_da = answers[str(gradient.with_kind("a"))]  # canonical (N, n_l)
+    a_below = view_of(net, "row").a[gradient.layer - 1].astype(np.float64)  # canonical (N, n_{l-1})
+    canonical = dC_da.T @ a_below if gradient.kind == "W" else dC_da.sum(axis=0)
     return expected_value(q, canonical, convention)
 
 
@@ -165,11 +166,11 @@ def _transform_diagnosis(formula, outcomes) -> Diagnosis | None:
 def _other_quantity(outcomes, conv) -> str | None:
     """The quantity of the same layer (dC/dz, dC/da or dC/db) that the formula's value equals on every
     failing network, when it is not the one claimed; None if there is none."""
-    pairs = list(_pairs(outcomes))
-    for kind in ("dC/dz", "dC/da", "dC/db"):
+    pairs = [pair for pair in _pairs(outcomes) if not Quantity.parse(pair[3]).is_cost]  # C has no layer
+    for kind in ("z", "a", "b"):
         names = []
         for m, o, net, q in pairs:
-            name = kind + q[q.index("["):]
+            name = str(Quantity.parse(q).with_kind(kind))
             answers = next(iter(references.quantities(net).values()))
             if name == q or name not in answers:
                 break
@@ -183,16 +184,17 @@ def _other_quantity(outcomes, conv) -> str | None:
 
 def _layer_shift(outcomes, conv) -> int:
     """A shift s such that on every failing network the value equals the oracle's quantity at layer l + s."""
-    pairs = [(np.asarray(o.manual[o.quantity], dtype=np.float64), o.network, o.quantity)
-             for o in outcomes if o.quantity in o.manual and "[" in o.quantity]
+    pairs = [(np.asarray(o.manual[o.quantity], dtype=np.float64), o.network, Quantity.parse(o.quantity))
+             for o in outcomes if o.quantity in o.manual]
+    pairs = [(m, net, q) for m, net, q in pairs if not q.is_cost]  # C has no layer
     for shift in (1, -1, 2, -2):
         fits = bool(pairs)
         for m, net, q in pairs:
-            kind, layer = q[:q.index("[")], int(q[q.index("[") + 1:-1]) + shift
-            if not 1 <= layer <= net.depth:
+            neighbour = q.neighbour(shift)
+            if not neighbour.exists_on(net.depth):
                 fits = False
                 break
-            other = f"{kind}[{layer}]"
+            other = str(neighbour)
             oracle = expected_value(other, next(iter(references.quantities(net).values()))[other], conv)
             if not _fits(m, oracle, net, other, conv):
                 fits = False
