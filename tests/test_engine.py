@@ -121,11 +121,12 @@ def test_a_weight_gradient_missing_the_activation_derivative_is_diagnosed(dtype)
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_a_networks_tolerances_and_oracle_agreement_are_judged_once_for_every_formula(dtype, monkeypatch):
-    """evaluate() remembers the formula-independent half of a check per live network (evaluate._judged):
-    a second formula on the same network computes no tolerance again, and every outcome equals the one
-    computed from scratch."""
+    """evaluate() remembers the formula-independent half of a check per network in the run's memory
+    (evaluate._judged): a second formula on the same network computes no tolerance again, and every
+    outcome equals the one computed from scratch."""
     from backprop_audit.judging import evaluate as evaluate_module
     from backprop_audit.judging import tolerance
+    from backprop_audit.judging.memory import RunMemory
     from backprop_audit.trust.bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT
     from backprop_audit.searching.search import draw
     from backprop_audit.searching.strategies import networks
@@ -136,15 +137,10 @@ def test_a_networks_tolerances_and_oracle_agreement_are_judged_once_for_every_fo
     def fields(outcome):
         return outcome.status, outcome.kind, outcome.ratio, outcome.message, outcome.quantity, outcome.oracle_ratio, outcome.oracle_note
 
-    scratch = []
-    for net in nets:
-        for formula in formulas:
-            evaluate_module._judged_memo.clear()
-            scratch.append(fields(evaluate_module.evaluate(formula, net)))
-    evaluate_module._judged_memo.clear()
-    computed = []
+    scratch = [fields(evaluate_module.evaluate(formula, net, memory=RunMemory())) for net in nets for formula in formulas]
+    computed, memory = [], RunMemory()
     real_tolerances = tolerance.tolerances
     monkeypatch.setattr(tolerance, "tolerances", lambda net, *a: computed.append(net) or real_tolerances(net, *a))
-    remembered = [fields(evaluate_module.evaluate(formula, net)) for net in nets for formula in formulas]
+    remembered = [fields(evaluate_module.evaluate(formula, net, memory=memory)) for net in nets for formula in formulas]
     assert remembered == scratch
     assert len(computed) == len(nets)  # once per network, not once per formula

@@ -131,12 +131,13 @@ def audit_with_limit(time_limit: float, command: str, log=None):
     """
     from backprop_audit.verdicts.audit import audit
 
-    def audit_one(formula, *, examples, dtypes, seed, corrected_by=None):
+    def audit_one(formula, *, examples, dtypes, seed, corrected_by=None, memory=None):
         reproduce = f"{command} --only {formula.id} --dtypes {','.join(dtypes)} --examples {examples} --seed {seed}"
         start = time.perf_counter()
         try:
             with _Timer(time_limit):
-                entry = audit(formula, examples=examples, dtypes=dtypes, seed=seed, corrected_by=corrected_by)
+                entry = audit(formula, examples=examples, dtypes=dtypes, seed=seed, corrected_by=corrected_by,
+                              memory=memory)
         except TimeLimitExceeded:
             entry = stopped_entry(formula, f"time limit: still running after {time_limit:g} s (--time-limit)",
                                   "time limit", corrected_by, time.perf_counter() - start, reproduce)

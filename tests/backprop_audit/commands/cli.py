@@ -19,6 +19,9 @@ def main(argv=None) -> int:
     for name in SUBCOMMANDS:
         importlib.import_module(f"backprop_audit.commands.{name}").add_parser(commands)
     args = parser.parse_args(argv)
+    from backprop_audit import references  # every command runs checks: torch and jax set up before any
+
+    references.start()
     return args.handler(args)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from backprop_audit.verdicts.diagnose import diagnose
 from backprop_audit.judging.evaluate import ERROR
+from backprop_audit.judging.memory import RunMemory
 from backprop_audit.searching.search import search
 
 HOLDS, FAILS, ERRORED = "holds", "fails", "error"
@@ -54,9 +55,9 @@ def _finite(x: float):
     return None if not math.isfinite(x) else x
 
 
-def _precondition_check(formula, examples: int, seed: int) -> dict:
+def _precondition_check(formula, examples: int, seed: int, memory: RunMemory) -> dict:
     """Search `formula` where its precondition is broken (formula.violates): it must fail there."""
-    outside = search(formula, setting=formula.violates, dtype="float64", examples=examples, seed=seed)
+    outside = search(formula, setting=formula.violates, dtype="float64", examples=examples, seed=seed, memory=memory)
     return {
         "setting": formula.violates.describe(),
         "verdict": HOLDS if outside.held else (ERRORED if outside.minimal.status == ERROR else FAILS),
@@ -67,12 +68,14 @@ def _precondition_check(formula, examples: int, seed: int) -> dict:
 
 
 def audit(formula, *, examples: int = 100, dtypes=("float64", "float32"), seed: int = 0,
-          corrected_by: str | None = None, diagnose_failures: bool = True) -> dict:
-    """Search `formula` in each dtype; return its report.json entry (plus plot data under 'ratios')."""
+          corrected_by: str | None = None, diagnose_failures: bool = True, memory: RunMemory | None = None) -> dict:
+    """Search `formula` in each dtype; return its report.json entry (plus plot data under 'ratios').
+    memory: the run's (default: a fresh one, for this audit alone)."""
+    memory = memory if memory is not None else RunMemory()
     searches = []
     for dtype in dtypes:  # only the first failing dtype's counterexample is reported: only it is shrunk
         shrink = all(s.held for s in searches)
-        searches.append(search(formula, dtype=dtype, examples=examples, seed=seed, shrink=shrink))
+        searches.append(search(formula, dtype=dtype, examples=examples, seed=seed, shrink=shrink, memory=memory))
     failing = next((s for s in searches if not s.held), None)
     verdict, counterexample, diagnosis = HOLDS, None, None
     if failing is not None:
@@ -82,7 +85,7 @@ def audit(formula, *, examples: int = 100, dtypes=("float64", "float32"), seed: 
                      f"--examples {examples} --seed {seed}")
         counterexample = counterexample_dict(minimal, reproduce)
         if diagnose_failures:
-            found = diagnose(formula, [minimal] + failing.failures, dtype=failing.dtype)
+            found = diagnose(formula, [minimal] + failing.failures, dtype=failing.dtype, memory=memory)
             diagnosis = found.text
             counterexample["fix"] = found.fix
             counterexample["diagnosis_kind"] = found.kind
@@ -91,7 +94,7 @@ def audit(formula, *, examples: int = 100, dtypes=("float64", "float32"), seed: 
     # "worst_error_ratio" and "ratios" count only the examples that passed.
     failed = [o.ratio for s in searches if not s.held
               for o in [s.minimal] + [o for o in s.failures if o is not s.minimal]]
-    precondition = _precondition_check(formula, examples, seed) if formula.violates is not None else None
+    precondition = _precondition_check(formula, examples, seed, memory) if formula.violates is not None else None
     return {
         "id": formula.id,
         "title": formula.title,

@@ -7,6 +7,7 @@ import sys
 import time
 
 from backprop_audit import references
+from backprop_audit.judging.memory import RunMemory
 from backprop_audit.verdicts.audit import audit
 from backprop_audit.model.formula import link_corrections
 
@@ -34,13 +35,15 @@ def run(formulas, *, examples=100, dtypes=("float64", "float32"), seed=0, progre
     """Audit every formula; `progress(done, total, examples, elapsed)` is called after each.
 
     `audit_formula` audits one formula (same signature as audit.audit); `backprop-audit check` passes
-    one that enforces a per-claim time limit.
+    one that enforces a per-claim time limit. The run's memory is made here and dropped with it.
     """
+    memory = RunMemory()
     corrected_by = link_corrections(formulas)
     start = time.perf_counter()
     results, total_examples = [], 0
     for done, formula in enumerate(formulas, start=1):
-        result = audit_formula(formula, examples=examples, dtypes=dtypes, seed=seed, corrected_by=corrected_by.get(formula.id))
+        result = audit_formula(formula, examples=examples, dtypes=dtypes, seed=seed, corrected_by=corrected_by.get(formula.id),
+                               memory=memory)
         results.append(result)
         total_examples += result["examples"]
         if progress:
