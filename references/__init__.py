@@ -5,13 +5,16 @@ Each oracle module writes its own forward pass and loss; none imports manual/. A
 framework is not installed is reported missing (`available()`, `missing()`): the tool says so once on
 stderr, runs with the other, and run.py marks the report (environment.missing_oracles). With neither,
 there is nothing to check against: `quantities` stops the program with exit status 2 and a message.
+
+Importing this package (or the oracle modules) configures nothing: `start()` (frameworks.py) sets torch
+and jax up for checking, once per process; each oracle calls it before its first computation.
 """
 from __future__ import annotations
 
 import importlib
 import sys
 
-from backprop_audit.model.network import RememberedPerNetwork
+from backprop_audit.references.frameworks import start  # noqa: F401  (backprop_audit.references.start())
 
 ORACLE_MODULES = {"torch": "backprop_audit.references.torch_autograd", "jax": "backprop_audit.references.jax_grad"}
 NO_ORACLE_EXIT = 2  # the command's usage/input-error status
@@ -67,15 +70,7 @@ def require() -> list[str]:
     return names
 
 
-# The answers for the last networks asked about, by identity: the diagnosis asks for the same failing
-# network's quantities once per candidate fix (dozens of times). The returned dicts are shared: never
-# modify them.
-_memo = RememberedPerNetwork(64)
-
-
 def quantities(net) -> dict[str, dict]:
-    """{oracle name: {quantity name: canonical array}} for every available oracle (at least one)."""
-    answers = _memo.get(net)
-    if answers is None:
-        answers = _memo.put({name: _load(name).quantities(net) for name in require()}, net)
-    return answers
+    """{oracle name: {quantity name: canonical array}} for every available oracle (at least one), computed
+    afresh: a run remembers them (backprop_audit.judging.memory.RunMemory.oracle_answers)."""
+    return {name: _load(name).quantities(net) for name in require()}

@@ -26,44 +26,11 @@ from __future__ import annotations
 
 import os
 
-# XLA's backend optimization level 1 compiles these oracles in ~0.9 s instead of ~1.5 s (its default, 3)
-# and runs them as fast here (the stacked oracle 0.11-0.14 ms a network, a 4096-wide check ~1.0 s, both
-# ways); level 0 compiles faster still but runs 2.5x slower. Set before jax starts its backend; a level
-# the user chose in XLA_FLAGS is kept.
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=1").strip()
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-import jax  # noqa: E402
-
-jax.config.update("jax_enable_x64", True)  # float64 is the default dtype of every check
-
-
-def _use_persistent_cache() -> None:
-    """Keep compiled oracles on disk, so a new process (a pytest-xdist worker, each `backprop-audit`
-    command) loads them instead of compiling again: ~1.5 s of CPU per compiled shape here, ~6 s per
-    process for the four the checks use. JAX's cache key covers the computation, the compile options and
-    the jax/jaxlib versions. BACKPROP_AUDIT_JAX_CACHE names the folder (default: the user's cache folder,
-    ~/.cache/backprop-audit/jax); set it to an empty string to compile afresh in every process."""
-    from pathlib import Path
-
-    folder = os.environ.get("BACKPROP_AUDIT_JAX_CACHE")
-    if folder is None:
-        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        folder = str(Path(base) / "backprop-audit" / "jax")
-    if not folder:
-        return
-    try:  # a folder that cannot be made (read-only home): compile in this process, as without a cache
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        return
-    jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-
-
-_use_persistent_cache()
-
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+from backprop_audit.references.frameworks import start
 
 from backprop_audit.model import operations  # noqa: E402
 from backprop_audit.model.operations import ACTIVATION_ROWS, LOSS_ROWS, LossTerms  # noqa: E402
@@ -187,6 +154,7 @@ def _run(net, padded: tuple[int, ...] | None, batch: int | None, fn, prepend: in
 
 def quantities(net) -> dict[str, np.ndarray]:
     """C and every dC/dW[l], dC/db[l], dC/dz[l], dC/da[l] of `net`, from the bucketed compiled oracle."""
+    start()
     return _bucketed_quantities(net)
 
 
@@ -203,6 +171,7 @@ def plain_quantities(net) -> dict[str, np.ndarray]:
     the bucketed oracle is tested against. Compiled for the network's exact shapes (one compile per
     shape, not counted in compile_count): op-by-op execution under jax.disable_jit() computes the same
     values but took 2-10 s a network here, compiling the exact shape takes 1-2 s."""
+    start()
     return _run(net, None, None, _plain)
 
 
@@ -226,6 +195,7 @@ def padded_quantities(stack) -> dict[str, np.ndarray]:
     with the network axis first and the stack's own shapes (read one network with stack.take)."""
     from backprop_audit.batching.padded import BATCH, CHUNK, DEPTH, WIDTH
 
+    start()
     dtype, count, gap = stack.dtype, stack.count, DEPTH - stack.depth
     activation_codes = np.concatenate([np.full((count, gap), IDENTITY, np.int32),
                                        stack.activation_codes.astype(np.int32)], axis=1)
@@ -267,6 +237,7 @@ def warm(dtypes=("float64", "float32")) -> None:
     from backprop_audit.model.network import smallest
     from backprop_audit.batching.padded import PaddedStack
 
+    start()  # the cache folder is read below
     tasks = {}
     for dtype in dtypes:
         tasks[f"single-{dtype}"] = lambda dtype=dtype: quantities(smallest(1, dtype))

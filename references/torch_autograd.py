@@ -14,8 +14,7 @@ import torch
 
 from backprop_audit.model import operations
 from backprop_audit.model.operations import ACTIVATIONS, LOSSES, LossTerms  # a padded stack's codes index these
-
-torch.set_num_threads(1)  # two processes with two threads each run 10-20x slower on this machine
+from backprop_audit.references.frameworks import start  # one torch thread, set before the first computation
 
 TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -36,6 +35,7 @@ def _loss(name: str, z: torch.Tensor, a: torch.Tensor, probe: torch.Tensor, y: t
 
 def quantities(net) -> dict[str, np.ndarray]:
     """C and every dC/dW[l], dC/db[l], dC/dz[l], dC/da[l] of `net`, in the canonical layout."""
+    start()
     return _quantities(net)
 
 
@@ -79,6 +79,7 @@ def stacked_quantities(Ws, bs, X, Y, activations, loss, names=None) -> dict[str,
 
     names: the quantities wanted (default: all); only their leaves get gradients (a probe nobody asks
     about is not added: adding a zero changes no value)."""
+    start()
     wanted = set(names) if names is not None else None
     want = lambda q: wanted is None or q in wanted
     dtype = TORCH_DTYPES[str(X.dtype)]
@@ -158,6 +159,7 @@ def padded_quantities(stack) -> dict[str, np.ndarray]:
     network carry real nonzero gradients (dC/dW[k] is the gradient at W = I, dC/da[k] is dC/dX), which
     are not quantities of the network: read results through `PaddedStack.take`.
     """
+    start()
     dtype = TORCH_DTYPES[str(stack.dtype)]
     as_tensor = lambda x: torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
     Ws = [as_tensor(W).requires_grad_() for W in stack.Ws]  # (CHUNK, out, in), canonical per network

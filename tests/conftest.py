@@ -1,14 +1,13 @@
-"""pytest setup: one torch thread per process, float64 JAX, the Hypothesis profile (dev/ci/nightly); under
-pytest-xdist the two workers share the JAX compiles, and each catalog record is audited once, on the worker
-that audits its setting's other records."""
+"""pytest setup: the oracles' frameworks started (references.start(): one torch thread, float64 JAX, ...)
+with one XLA thread per process, the Hypothesis profile (dev/ci/nightly), one RunMemory for the whole
+session; under pytest-xdist the two workers share the JAX compiles, and each catalog record is audited
+once, on the worker that audits its setting's other records."""
 import functools
 import gc
 import hashlib
 import os
 
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-
-import pytest  # noqa: E402
+import pytest
 
 from backprop_audit.searching import profiles
 
@@ -72,7 +71,21 @@ def pytest_terminal_summary(terminalreporter):
         f"{jax_counts['other']} small compiles of operations outside the oracles")
 
 
+def _runs_tests(config) -> bool:
+    """A process that runs tests: a pytest-xdist worker, or pytest without workers (not xdist's controller,
+    which only hands tests out and need not import torch and jax)."""
+    return hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None)
+
+
 def pytest_sessionstart(session):
+    if not _runs_tests(session.config):
+        return
+    # Before any test module is imported (collection comes next): the workers share two cores, so XLA
+    # runs one thread each, as torch does.
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    from backprop_audit import references
+
+    references.start()
     _count_jax_events()
     if hasattr(session.config, "workerinput"):  # a pytest-xdist worker: the other one starts at the same
         from backprop_audit.references import jax_grad  # time and needs the same compiles: share them
@@ -108,9 +121,19 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def audited():
-    """audited(record id) -> the report entry of that catalog record's audit in the profile's count, once
-    per process: the gate (test_catalog.py) and the diagnosis tests (test_doc_003.py) read the same result."""
+def memory():
+    """The session's RunMemory, one per process: the catalog's records that share a setting (grouped on one
+    worker above) are searched on the same drawn networks and stacked oracles, and the tests that audit,
+    search or check pass it so that nothing is computed twice in a session."""
+    from backprop_audit.judging.memory import RunMemory
+
+    return RunMemory()
+
+
+@pytest.fixture(scope="session")
+def audited(memory):
+    """audited(record id) -> the report entry of that catalog record's audit in the profile's count, once per process:
+    the gate (test_catalog.py) and the diagnosis tests (test_doc_003.py) read the same result."""
     from backprop_audit.verdicts.audit import audit
     from backprop_audit.verdicts.entry import report_entry
     from backprop_audit.model.formula import link_corrections
@@ -122,7 +145,7 @@ def audited():
     @functools.cache
     def run(formula_id: str) -> dict:
         return report_entry(audit(by_id[formula_id], examples=profiles.examples_per_formula(),
-                                  corrected_by=corrected_by.get(formula_id)))
+                                  corrected_by=corrected_by.get(formula_id), memory=memory))
 
     return run
 

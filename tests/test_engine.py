@@ -17,18 +17,20 @@ def claim(compute, quantity="dC/dz[L]", setting=IDENTITY_HALF_SQ, convention="ro
                    quantity=quantity, setting=setting, compute=compute, expected=expected)
 
 
-def run(formula, dtype):
-    return report_entry(audit(formula, examples=60, dtypes=(dtype,)))
+@pytest.fixture
+def run(memory):
+    """run(formula, dtype) -> the report entry of audit() of `formula` in `dtype` on 60 networks, with the session's memory."""
+    return lambda formula, dtype: report_entry(audit(formula, examples=60, dtypes=(dtype,), memory=memory))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_a_right_formula_holds(dtype):
+def test_a_right_formula_holds(dtype, run):
     result = run(claim(lambda n: n.a[n.L] - n.y), dtype)
     assert result["verdict"] == "holds" and result["examples"] == 60
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_weight_gradient_holds_in_both_conventions(dtype):
+def test_weight_gradient_holds_in_both_conventions(dtype, run):
     delta = lambda n: n.a[n.L] - n.y
     row = claim(lambda n: n.a[n.L - 1].T @ delta(n), quantity="dC/dW[L]")
     column = claim(lambda n: delta(n) @ n.a[n.L - 1].T, quantity="dC/dW[L]", convention="column")
@@ -41,14 +43,14 @@ def test_weight_gradient_holds_in_both_conventions(dtype):
     (lambda n: 2 * (n.a[n.L] - n.y), "multiplied by 1/2"),
     (lambda n: n.y - n.a[n.L], "sign flipped"),
 ])
-def test_a_wrong_formula_fails_with_its_diagnosis(dtype, wrong, diagnosis):
+def test_a_wrong_formula_fails_with_its_diagnosis(dtype, wrong, diagnosis, run):
     result = run(claim(wrong, expected="erratum"), dtype)
     assert result["verdict"] == "fails"
     assert diagnosis in result["diagnosis"]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_a_missing_mean_is_diagnosed_as_one_over_n(dtype):
+def test_a_missing_mean_is_diagnosed_as_one_over_n(dtype, run):
     setting = Setting(loss=("mean_half_sum_sq",), output=("identity",))
     result = run(claim(lambda n: n.a[n.L] - n.y, setting=setting), dtype)
     assert result["verdict"] == "fails" and "1/N" in result["diagnosis"]
@@ -56,7 +58,7 @@ def test_a_missing_mean_is_diagnosed_as_one_over_n(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_a_transposed_weight_gradient_is_diagnosed(dtype):
+def test_a_transposed_weight_gradient_is_diagnosed(dtype, run):
     wrong = claim(lambda n: (n.a[n.L] - n.y).T @ n.a[n.L - 1], quantity="dC/dW[L]")
     result = run(wrong, dtype)
     assert result["verdict"] in ("fails", "error") and "transpose" in result["diagnosis"]
@@ -68,18 +70,18 @@ def test_a_transposed_weight_gradient_is_diagnosed(dtype):
     (lambda n: np.full_like(n.a[n.L], np.nan), "non-finite"),
     (lambda n: "text", "not an array"),
 ])
-def test_a_broken_formula_is_an_error_verdict_not_a_crash(broken, message):
+def test_a_broken_formula_is_an_error_verdict_not_a_crash(broken, message, run):
     result = run(claim(broken), "float64")
     assert result["verdict"] == "error"
     assert message in result["counterexample"]["message"]
 
 
-def test_a_float32_formula_that_computes_in_float64_is_caught():
+def test_a_float32_formula_that_computes_in_float64_is_caught(run):
     result = run(claim(lambda n: (n.a[n.L] - n.y).astype(np.float64)), "float32")
     assert result["verdict"] == "error" and "dtype" in result["counterexample"]["message"]
 
 
-def test_failure_message_names_formula_quantity_layer_index_and_values():
+def test_failure_message_names_formula_quantity_layer_index_and_values(run):
     result = run(claim(lambda n: 2 * (n.a[n.L] - n.y)), "float64")
     message = result["counterexample"]["message"]
     for part in ("known", "dC/dz[", "layer", "index", "manual", "torch", "jax", "tolerance"):
@@ -112,7 +114,7 @@ def _true_delta(n, l):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_a_weight_gradient_missing_the_activation_derivative_is_diagnosed(dtype):
+def test_a_weight_gradient_missing_the_activation_derivative_is_diagnosed(dtype, run):
     """dC/dW[L] written as (a - y)·aᵀ on a sigmoid output: the ⊙ σ'(z) is left out."""
     setting = Setting(output=("sigmoid",), loss=("half_sum_sq",))
     wrong = claim(lambda n: n.a[n.L - 1].T @ (n.a[n.L] - n.y), quantity="dC/dW[L]", setting=setting)
@@ -122,11 +124,12 @@ def test_a_weight_gradient_missing_the_activation_derivative_is_diagnosed(dtype)
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_a_networks_tolerances_and_oracle_agreement_are_judged_once_for_every_formula(dtype, monkeypatch):
-    """evaluate() remembers the formula-independent half of a check per live network (evaluate._judged):
-    a second formula on the same network computes no tolerance again, and every outcome equals the one
-    computed from scratch."""
+    """evaluate() remembers the formula-independent half of a check per network in the run's memory
+    (evaluate._judged): a second formula on the same network computes no tolerance again, and every
+    outcome equals the one computed from scratch."""
     from backprop_audit.judging import evaluate as evaluate_module
     from backprop_audit.judging import tolerance
+    from backprop_audit.judging.memory import RunMemory
     from backprop_audit.trust.bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT
     from backprop_audit.searching.search import draw
     from backprop_audit.searching.strategies import networks
@@ -137,15 +140,10 @@ def test_a_networks_tolerances_and_oracle_agreement_are_judged_once_for_every_fo
     def fields(outcome):
         return outcome.status, outcome.kind, outcome.ratio, outcome.message, outcome.quantity, outcome.oracle_ratio, outcome.oracle_note
 
-    scratch = []
-    for net in nets:
-        for formula in formulas:
-            evaluate_module._judged_memo.clear()
-            scratch.append(fields(evaluate_module.evaluate(formula, net)))
-    evaluate_module._judged_memo.clear()
-    computed = []
+    scratch = [fields(evaluate_module.evaluate(formula, net, memory=RunMemory())) for net in nets for formula in formulas]
+    computed, memory = [], RunMemory()
     real_tolerances = tolerance.tolerances
     monkeypatch.setattr(tolerance, "tolerances", lambda net, *a: computed.append(net) or real_tolerances(net, *a))
-    remembered = [fields(evaluate_module.evaluate(formula, net)) for net in nets for formula in formulas]
+    remembered = [fields(evaluate_module.evaluate(formula, net, memory=memory)) for net in nets for formula in formulas]
     assert remembered == scratch
     assert len(computed) == len(nets)  # once per network, not once per formula

@@ -21,8 +21,9 @@ def test_the_corpus_covers_the_textbook_mistakes():
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.formula.id for m in MUTANTS])
-def test_the_mutant_is_killed_and_diagnosed(mutant):
-    record = check_erratum(mutant.formula, "float64", EXAMPLES, expected_kind=mutant.diagnosis, expected_fix=mutant.fix)
+def test_the_mutant_is_killed_and_diagnosed(mutant, memory):
+    record = check_erratum(mutant.formula, "float64", EXAMPLES, expected_kind=mutant.diagnosis, expected_fix=mutant.fix,
+                           memory=memory)
     assert record["killed"] and record["verdict"] in ("fails", "error"), (
         f"{mutant.formula.id} ({mutant.mistake}) survived {record['examples']} networks; reproduce: {record['reproduce']}")
     if mutant.diagnosis is not None:

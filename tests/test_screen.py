@@ -19,7 +19,8 @@ from backprop_audit.model.formula import Formula
 from backprop_audit.manual import catalog
 from backprop_audit.model.network import Layer, Network
 from backprop_audit.batching import screen
-from backprop_audit.batching.screen import check_many, forget_stacks
+from backprop_audit.batching.screen import check_many
+from backprop_audit.judging.memory import RunMemory
 
 DTYPES = ("float64", "float32")
 
@@ -73,17 +74,20 @@ def drawn(request):
 
 
 def test_a_remembered_stack_gives_the_outcomes_of_a_fresh_one(drawn, monkeypatch):
-    """The oracle side of a stack is remembered across formulas: a formula checked on remembered stacks
-    (after another formula) gets exactly the outcomes it gets on freshly computed ones, with no oracle call."""
+    """The oracle side of a stack is remembered across formulas by the run's memory: a formula checked on
+    remembered stacks (after another formula) gets exactly the outcomes it gets on freshly computed ones,
+    with no oracle call; the same networks rebuilt (equal content, new objects) find them too."""
     def summary(outcomes):
         return [(o.status, o.kind, o.quantity, o.ratio, o.message) for o in outcomes]
 
-    forget_stacks()
-    fresh = summary(check_many(WRONG_WEIGHT_GRADIENT, drawn))
-    check_many(WEIGHT_GRADIENT, drawn)
+    memory = RunMemory()
+    fresh = summary(check_many(WRONG_WEIGHT_GRADIENT, drawn, memory=memory))
+    check_many(WEIGHT_GRADIENT, drawn, memory=memory)
     built = []
     monkeypatch.setattr(screen.PaddedStack, "of", lambda networks: built.append(1))
-    assert summary(check_many(WRONG_WEIGHT_GRADIENT, drawn)) == fresh
+    assert summary(check_many(WRONG_WEIGHT_GRADIENT, drawn, memory=memory)) == fresh
+    rebuilt = [net.astype(net.dtype) for net in drawn]
+    assert summary(check_many(WRONG_WEIGHT_GRADIENT, rebuilt, memory=memory)) == fresh
     assert built == []
 
 

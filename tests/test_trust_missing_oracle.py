@@ -17,7 +17,6 @@ import pytest
 
 from backprop_audit import references
 from backprop_audit.commands import cli
-from backprop_audit.model.network import RememberedPerNetwork
 
 FORMULA = "003-output-error-sigmoid"
 
@@ -27,7 +26,6 @@ def run_in_process(blocked, argv, monkeypatch):
     for name in ("_loaded", "_missing"):
         monkeypatch.setattr(references, name, {})
     monkeypatch.setattr(references, "_announced", [])
-    monkeypatch.setattr(references, "_memo", RememberedPerNetwork(64))
     for name in blocked:
         monkeypatch.setitem(sys.modules, references.ORACLE_MODULES[name], None)
     stderr = io.StringIO()

@@ -22,9 +22,6 @@ from backprop_audit.manual import catalog
 from backprop_audit.manual import doc_003_listings as listings
 from backprop_audit.manual import worked_examples as we
 
-jax.config.update("jax_enable_x64", True)
-torch.set_num_threads(1)
-
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
 

@@ -24,7 +24,6 @@ tests/test_screen.py checks that check_many gives evaluate()'s verdicts and rati
 from __future__ import annotations
 
 import functools
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -35,6 +34,7 @@ from backprop_audit.model.convention import canonical_value, expected_value, vie
 from backprop_audit.model.quantity import Quantity
 from backprop_audit.judging.evaluate import Outcome, _call, evaluate
 from backprop_audit.verdicts.vocabulary import Verdict
+from backprop_audit.judging.memory import RunMemory, shared
 from backprop_audit.batching.padded import NetworkView, PaddedStack, chunks, fits
 from backprop_audit.batching.padded_tolerance import padded_forward, padded_kinks, padded_tolerances
 from backprop_audit.judging.tolerance import tolerance_for
@@ -163,51 +163,28 @@ class _StackedOracles:
     disagreement: np.ndarray
 
 
-# Formulas that share a setting are searched on the same drawn networks (search.drawn_networks), so the
-# catalog meets each stack ~5 times: its oracle side is remembered, keyed by the networks' identities.
-# The entry holds the networks, so no id is reused while it is remembered; every array is read-only.
-_REMEMBERED: OrderedDict = OrderedDict()
-REMEMBERED_STACKS = 128
-
-
-def forget_stacks() -> None:
-    """Drop every remembered stack (the benchmark measures a check that computes its oracles)."""
-    _REMEMBERED.clear()
-
-
-def _read_only(arrays):
-    for array in arrays:
-        if isinstance(array, np.ndarray):
-            array.setflags(write=False)
-
-
-def _stacked_oracles(networks: list) -> _StackedOracles:
+def _stacked_oracles(networks: list, memory: RunMemory) -> _StackedOracles:
+    """The stack of `networks` and its oracle side, remembered by the run: formulas that share a setting
+    are searched on the same drawn networks (search.drawn_networks), so the catalog meets each stack ~5
+    times. Keyed by the networks' contents; its oracle answers, tolerances and per-network results are
+    read-only from then on."""
     names = tuple(references.require())
-    key = (names, tuple(map(id, networks)))
-    found = _REMEMBERED.get(key)
+    key = (names, tuple(net.fingerprint() for net in networks))
+    found = memory.stacks.get(key)
     if found is not None:
-        _REMEMBERED.move_to_end(key)
         return found
     stack = PaddedStack.of(networks)
     stacked = {name: references._load(name).padded_quantities(stack) for name in names}
     forward = padded_forward(stack)  # one float64 forward pass for both the tolerances and the kinks
     tolerances = padded_tolerances(stack, forward)
-    found = _StackedOracles(stack, names, stacked, tolerances, padded_kinks(stack, forward),
-                            oracle_disagreements(stack, stacked, tolerances))
-    for answers in stacked.values():
-        _read_only(answers.values())
-    for scale in tolerances.values():
-        _read_only(scale)
-    _read_only((found.on_kink, found.disagreement))
-    _REMEMBERED[key] = found
-    if len(_REMEMBERED) > REMEMBERED_STACKS:
-        _REMEMBERED.popitem(last=False)
-    return found
+    found = _StackedOracles(stack, names, shared(stacked), shared(tolerances), shared(padded_kinks(stack, forward)),
+                            shared(oracle_disagreements(stack, stacked, tolerances)))
+    return memory.stacks.put(key, found)
 
 
-def _check_stack(formula, networks: list) -> list:
+def _check_stack(formula, networks: list, memory: RunMemory) -> list:
     """An Outcome for every network the stack settles (it holds), a _Pending for every other."""
-    oracles = _stacked_oracles(networks)
+    oracles = _stacked_oracles(networks, memory)
     stack, names, stacked, tolerances = oracles.stack, oracles.names, oracles.stacked, oracles.tolerances
     disagreement = oracles.disagreement
     oracles_fit = ~oracles.on_kink & (disagreement <= 1.0)
@@ -226,17 +203,20 @@ def _check_stack(formula, networks: list) -> list:
                                       oracle_ratio=float(disagreement[g]))
             results.append(_Pending(judge, True, float(worst[g]) if screened[g] else float("inf"), net))
         else:  # kink classification, the finite-difference tie-break: the single check
-            results.append(_Pending(functools.partial(evaluate, formula, net), False, float("nan"), net))
+            results.append(_Pending(functools.partial(evaluate, formula, net, memory=memory), False, float("nan"), net))
     return results
 
 
-def check_many(formula, networks, *, stop_at_failure: bool = False, judged: int | None = None) -> list[Outcome]:
+def check_many(formula, networks, *, stop_at_failure: bool = False, judged: int | None = None,
+               memory: RunMemory | None = None) -> list[Outcome]:
     """evaluate(formula, net) for every network, in order, with the oracles and tolerances batched.
 
     stop_at_failure: the list ends at the first failing network (in the given order): nothing after it
     is judged. judged: at most this many failing networks are judged by evaluate() (the first ones);
     a later one the stack knows fails gets a bare Outcome with the stack's ratio and no message (a
-    search keeps only its first few failures; the others only count)."""
+    search keeps only its first few failures; the others only count). memory: the run's (default: a
+    fresh one)."""
+    memory = memory if memory is not None else RunMemory()
     networks = list(networks)
     results: list = [None] * len(networks)
     groups: dict[str, list[int]] = {}
@@ -244,13 +224,13 @@ def check_many(formula, networks, *, stop_at_failure: bool = False, judged: int 
         if fits(net):
             groups.setdefault(str(net.dtype), []).append(i)
         else:
-            results[i] = _Pending(functools.partial(evaluate, formula, net), False, float("nan"), net)
+            results[i] = _Pending(functools.partial(evaluate, formula, net, memory=memory), False, float("nan"), net)
     for indices in groups.values():
         # similar networks side by side, so that each stack is padded little (a stack is as deep, wide and
         # long as its largest network)
         indices.sort(key=lambda i: (networks[i].depth, networks[i].batch, max(networks[i].widths)))
         for run in chunks(indices):
-            for i, result in zip(run, _check_stack(formula, [networks[i] for i in run])):
+            for i, result in zip(run, _check_stack(formula, [networks[i] for i in run], memory)):
                 results[i] = result
     outcomes, failures = [], 0
     for result in results:

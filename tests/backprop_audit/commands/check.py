@@ -113,7 +113,7 @@ def audit_with_limit(time_limit: float, *, log=None):
     from backprop_audit.verdicts.result import FormulaResult, Stop, reproduce_line
     from backprop_audit.verdicts.vocabulary import Finding
 
-    def audit_one(formula, *, examples, dtypes, seed, command, corrected_by=None):
+    def audit_one(formula, *, examples, dtypes, seed, command, corrected_by=None, memory=None):
         start = time.perf_counter()
 
         def stopped(finding, message):
@@ -124,7 +124,7 @@ def audit_with_limit(time_limit: float, *, log=None):
         try:
             with _Timer(time_limit):
                 result = audit(formula, examples=examples, dtypes=dtypes, seed=seed, corrected_by=corrected_by,
-                               command=command, error_confirms_erratum=False)
+                               command=command, error_confirms_erratum=False, memory=memory)
         except TimeLimitExceeded:
             result = stopped(Finding.TIME_LIMIT, f"time limit: still running after {time_limit:g} s (--time-limit)")
         except Exception as error:  # the engine itself failed on this claim: report it, check the others

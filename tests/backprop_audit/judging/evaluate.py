@@ -27,9 +27,8 @@ from backprop_audit.judging import compare
 from backprop_audit.judging import tolerance
 from backprop_audit.model import operations
 from backprop_audit.model.convention import expected_value, view_of
-from backprop_audit.model.network import RememberedPerNetwork
+from backprop_audit.judging.memory import RunMemory
 from backprop_audit.model.quantity import layer_names
-from backprop_audit import references
 from backprop_audit.references import finite_differences
 from backprop_audit.verdicts.vocabulary import Finding, Verdict, verdict_of
 
@@ -170,39 +169,40 @@ def _judge(net, answers, tolerances=None, oracle_ratio=None) -> tuple:
     return tolerances, found, masks, oracle_ratio, keep, " | ".join(notes)
 
 
-# _judge's answer for the last networks judged, per live network and answers dict (as references.quantities
-# remembers the answers): a network is often checked by several formulas (the tests, the diagnosis, a
-# soak), and this part is about half of a single check (~1 ms of ~2 ms here). Networks larger than
-# _JUDGED_LARGEST entries are not kept: their tolerances are large.
+# A network is often checked by several formulas (the tests, the diagnosis, a soak), and _judge is about
+# half of a single check (~1 ms of ~2 ms here): a run remembers it per network (RunMemory.judged).
+# Networks larger than _JUDGED_LARGEST entries are not kept: their tolerances are large.
 _JUDGED_LARGEST = 100_000
-_judged_memo = RememberedPerNetwork(256)
 
 
-def _judged(net, answers) -> tuple:
-    judged = _judged_memo.get(net, answers)
-    if judged is not None:
-        return judged
-    judged = _judge(net, answers)
-    if net.X.size + sum(layer.W.size for layer in net.layers) <= _JUDGED_LARGEST:
-        for _, B, _, _ in judged[0].values():  # shared from now on: read-only
-            B.flags.writeable = False
-        _judged_memo.put(judged, net, answers)
+def _judged(net, answers, memory: RunMemory) -> tuple:
+    """_judge of `net` against the answers `memory` holds for it, remembered there."""
+    judged = memory.judged.get(net.fingerprint())
+    if judged is None:
+        judged = _judge(net, answers)
+        if net.X.size + sum(layer.W.size for layer in net.layers) <= _JUDGED_LARGEST:
+            memory.judged.put(net.fingerprint(), judged)
     return judged
 
 
 def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None = None, *,
-             oracle_ratio: float | None = None) -> Outcome:
+             oracle_ratio: float | None = None, memory: RunMemory | None = None) -> Outcome:
     """Check `formula` on `net` against every available oracle (answers/tolerances: precomputed, optional).
 
     oracle_ratio: given by a caller that has already established, for this network, that no ReLU unit is
     on its kink and that the oracles agree within tolerance on every quantity, worst at this ratio
     (screen.py does both for a whole stack of networks at once); then those two steps are skipped here.
+    memory: the run's (default: a fresh one); the oracles' answers and the judged half come from it when
+    they are not given.
     """
-    answers = answers if answers is not None else references.quantities(net)
-    if tolerances is None and oracle_ratio is None:
-        tolerances, found, masks, oracle_ratio, keep, oracle_note = _judged(net, answers)
+    memory = memory if memory is not None else RunMemory()
+    if answers is None and tolerances is None and oracle_ratio is None:
+        answers = memory.oracle_answers(net)
+        judged = _judged(net, answers, memory)
     else:
-        tolerances, found, masks, oracle_ratio, keep, oracle_note = _judge(net, answers, tolerances, oracle_ratio)
+        answers = answers if answers is not None else memory.oracle_answers(net)
+        judged = _judge(net, answers, tolerances, oracle_ratio)
+    tolerances, found, masks, oracle_ratio, keep, oracle_note = judged
     view = view_of(net, formula.convention)
     worst = compare.Comparison(True, 0.0, "", "ok")
     worst_q, excused = "", []

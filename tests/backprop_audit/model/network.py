@@ -13,7 +13,6 @@ stability, which is the same function).
 from __future__ import annotations
 
 import hashlib
-import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,41 +85,21 @@ class Network:
 
     def fingerprint(self) -> bytes:
         """A digest of everything a check reads (structure, loss, targets, dtype, every entry): two networks
-        with the same fingerprint get the same outcome from every formula and oracle."""
-        digest = hashlib.blake2b(self.describe().encode(), digest_size=16)
-        for array in [a for layer in self.layers for a in (layer.W, layer.b)] + [self.X, self.Y]:
-            digest.update(np.ascontiguousarray(array).tobytes())
-        return digest.digest()
+        with the same fingerprint get the same outcome from every formula and oracle. Computed once (the
+        network is frozen): a run's memory keys by it every time a network is checked."""
+        found = self.__dict__.get("_fingerprint")
+        if found is None:
+            digest = hashlib.blake2b(self.describe().encode(), digest_size=16)
+            for array in [a for layer in self.layers for a in (layer.W, layer.b)] + [self.X, self.Y]:
+                digest.update(np.ascontiguousarray(array).tobytes())
+            found = digest.digest()
+            object.__setattr__(self, "_fingerprint", found)
+        return found
 
     def describe(self) -> str:
         acts = "/".join(layer.activation for layer in self.layers)
         return (f"widths {list(self.widths)}, batch {self.batch}, activations {acts}, "
                 f"loss {self.loss}, targets {self.targets}, {self.dtype}")
-
-
-class RememberedPerNetwork:
-    """Values computed for a live network (and the other objects they were computed from), by identity:
-    the last `size` of them. An entry holds while the network lives (a weak reference) and for the very
-    same other objects (held by the entry): a new network that reuses a dead one's id() is never served
-    the old value. A Network is frozen, so what was computed from it cannot change while it lives."""
-
-    def __init__(self, size: int):
-        self.size, self._entries = size, {}
-
-    def get(self, net, *others):
-        hit = self._entries.get((id(net),) + tuple(map(id, others)))
-        if hit is not None and hit[0]() is net and all(a is b for a, b in zip(hit[1], others)):
-            return hit[2]
-        return None
-
-    def put(self, value, net, *others):
-        if len(self._entries) >= self.size:
-            self._entries.pop(next(iter(self._entries)))
-        self._entries[(id(net),) + tuple(map(id, others))] = (weakref.ref(net), others, value)
-        return value
-
-    def clear(self) -> None:
-        self._entries.clear()
 
 
 def smallest(depth: int = 1, dtype=np.float64) -> Network:

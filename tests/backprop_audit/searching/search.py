@@ -19,7 +19,6 @@ overhead, and checking a stack of them at once (screen.py) costs a tenth of that
 """
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass, field
 
@@ -27,6 +26,7 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, given, seed as hypothesis_seed, settings
 
 from backprop_audit.judging.evaluate import Outcome, evaluate
+from backprop_audit.judging.memory import RunMemory
 from backprop_audit.batching.screen import check_many
 from backprop_audit.searching.strategies import in_dtype, networks
 
@@ -64,13 +64,15 @@ class SearchResult:
 
 def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed: int = 0,
            shrink: bool = True, strategy=None, keep_going: bool = False,
-           keep: int = KEEP_FAILURES, batched: bool = True) -> SearchResult:
+           keep: int = KEEP_FAILURES, batched: bool = True, memory: RunMemory | None = None) -> SearchResult:
     """Run the Hypothesis search for `formula` in `dtype`; `setting` defaults to the formula's own.
 
     keep_going: do not stop at a failure, just collect up to `keep` failing outcomes (diagnosis material).
     batched: check the drawn networks as stacks first (see the module docstring); False checks each
     network as Hypothesis draws it, which is what the second pass always does.
+    memory: the run's draws and oracle answers (default: a fresh one, for this search alone).
     """
+    memory = memory if memory is not None else RunMemory()
     setting = setting or formula.setting
     result = SearchResult(formula.id, dtype)
     remembered = strategy is None  # the default strategy's first pass may come from drawn_networks
@@ -102,7 +104,7 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
     @given(strategy)
     def property_holds(net):
         key = net.fingerprint()
-        outcome = checked.get(key) or checked.setdefault(key, evaluate(formula, net))
+        outcome = checked.get(key) or checked.setdefault(key, evaluate(formula, net, memory=memory))
         record(outcome)
         if outcome.failed and not keep_going:
             raise Counterexample(outcome)
@@ -111,10 +113,10 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
     screened = None
     if batched:
         def drawn(count: int):
-            cast = _first_pass(setting, formula.min_depth(), str(np.dtype(dtype)), count, seed) if remembered else None
+            cast = _first_pass(memory, setting, formula.min_depth(), str(np.dtype(dtype)), count, seed) if remembered else None
             return cast if cast is not None else draw(strategy, count, seed=seed)
 
-        screened = _probe_then_rest(formula, drawn, examples, keep_going, keep)
+        screened = _probe_then_rest(formula, drawn, examples, keep_going, keep, memory)
         first = next((i for i, outcome in enumerate(screened) if outcome.failed), None)
         if keep_going or first is None or not shrink:
             # without shrinking, the property pass would stop at this same first failure and keep it as is
@@ -136,51 +138,40 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
     return result
 
 
-def _probe_then_rest(formula, drawn, examples: int, keep_going: bool, keep: int) -> list:
+def _probe_then_rest(formula, drawn, examples: int, keep_going: bool, keep: int, memory: RunMemory) -> list:
     """check_many over drawn(examples), the first PROBE networks first: when one of them fails (and the
     search stops at a failure) the others are never drawn."""
     probe = min(PROBE, examples)
     if keep_going or probe == examples:
-        return check_many(formula, drawn(examples), stop_at_failure=not keep_going, judged=keep)
-    head = check_many(formula, drawn(probe), stop_at_failure=True, judged=keep)
+        return check_many(formula, drawn(examples), stop_at_failure=not keep_going, judged=keep, memory=memory)
+    head = check_many(formula, drawn(probe), stop_at_failure=True, judged=keep, memory=memory)
     if any(outcome.failed for outcome in head):
         return head
-    return head + check_many(formula, drawn(examples)[probe:], stop_at_failure=True, judged=keep)
+    return head + check_many(formula, drawn(examples)[probe:], stop_at_failure=True, judged=keep, memory=memory)
 
 
-@functools.lru_cache(maxsize=256)
-def _first_pass(setting, min_depth: int, dtype: str, examples: int, seed: int) -> tuple | None:
+def _first_pass(memory: RunMemory, setting, min_depth: int, dtype: str, examples: int, seed: int) -> tuple | None:
     """The default strategy's networks in `dtype` from the remembered float64 draw, or None when one of
     them is rejected in this dtype (then this dtype's strategy draws others: draw() must run it).
-    Remembered too: the same network objects each time, so screen.py's remembered stacks apply."""
-    cast = tuple(in_dtype(net, dtype) for net in drawn_networks(setting, min_depth, examples, seed))
-    return cast if all(net is not None for net in cast) else None
+    Remembered too (a None as an empty tuple), so the cast and its fingerprints are made once a run."""
+    key = (setting, min_depth, dtype, examples, seed)
+    cast = memory.first_passes.get(key)
+    if cast is None:
+        cast = tuple(in_dtype(net, dtype) for net in drawn_networks(setting, min_depth, examples, seed, memory))
+        cast = memory.first_passes.put(key, cast if all(net is not None for net in cast) else ())
+    return cast or None
 
 
-_DRAWN: dict = {}  # (setting, min_depth, seed) -> the longest draw made, oldest first
-REMEMBERED_DRAWS = 256
-
-
-def drawn_networks(setting, min_depth: int, examples: int, seed: int) -> tuple:
-    """draw() of the float64 `networks` strategy, remembered: many formulas share a setting (the catalog's
-    84 records have 16 (setting, depth) pairs), and the same seed gives the same networks, the first k of
-    a longer draw being a draw of k. A Network is frozen and every View a formula gets holds copies of
-    its arrays, so sharing them is safe."""
+def drawn_networks(setting, min_depth: int, examples: int, seed: int, memory: RunMemory) -> tuple:
+    """draw() of the float64 `networks` strategy, remembered by the run: many formulas share a setting
+    (the catalog's 84 records have 16 (setting, depth) pairs), and the same seed gives the same networks,
+    the first k of a longer draw being a draw of k. A Network is frozen and every View a formula gets
+    holds copies of its arrays, so sharing them is safe."""
     key = (setting, min_depth, seed)
-    longest = _DRAWN.get(key, ())
+    longest = memory.draws.get(key) or ()
     if len(longest) < examples:
-        longest = tuple(draw(networks(setting, dtype=np.float64, min_depth=min_depth), examples, seed=seed))
-        _DRAWN.pop(key, None)
-        _DRAWN[key] = longest
-        if len(_DRAWN) > REMEMBERED_DRAWS:
-            del _DRAWN[next(iter(_DRAWN))]
+        longest = memory.draws.put(key, tuple(draw(networks(setting, dtype=np.float64, min_depth=min_depth), examples, seed=seed)))
     return longest[:examples]
-
-
-def forget_draws() -> None:
-    """Drop the remembered draws (the benchmark measures a search that draws its networks)."""
-    _DRAWN.clear()
-    _first_pass.cache_clear()
 
 
 def draw(strategy, examples: int, *, seed: int = 0) -> list:

@@ -24,8 +24,9 @@ from backprop_audit.judging.evaluate import evaluate, kinks
 from backprop_audit.model.network import Layer, Network
 from backprop_audit.batching.padded import PaddedStack, chunks
 from backprop_audit.batching.padded_tolerance import padded_forward, padded_kinks, padded_tolerances
-from backprop_audit.batching.screen import check_many, forget_stacks
-from backprop_audit.searching.search import draw, forget_draws, search
+from backprop_audit.batching.screen import check_many
+from backprop_audit.judging.memory import RunMemory
+from backprop_audit.searching.search import draw, search
 from backprop_audit.searching.strategies import networks
 from backprop_audit.batching.sweep import Architecture, sweep
 
@@ -75,10 +76,8 @@ def formula_rates(formula, examples: int) -> dict:
     search(formula, examples=20)  # warm-up: imports, the JAX compiles of the buckets
     runs = []
     for _ in range(REPEATS):
-        forget_draws()  # the search must draw its networks and compute their oracles, not reuse remembered ones
-        forget_stacks()
-        with Clock() as clock:
-            result = search(formula, examples=examples)
+        with Clock() as clock:  # a fresh memory: the search draws its networks and computes their oracles
+            result = search(formula, examples=examples, memory=RunMemory())
         runs.append(rate(result.examples, clock))
     out = {"formula": formula.id, "examples": result.examples, "held": result.held, "end_to_end": median_rate(runs)}
     floors = []

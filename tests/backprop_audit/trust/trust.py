@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 from backprop_audit.verdicts.diagnose import diagnose
 from backprop_audit.verdicts.vocabulary import Verdict
+from backprop_audit.judging.memory import RunMemory
 from backprop_audit.searching.search import search
 
 def load_mutants() -> list:
@@ -36,9 +36,11 @@ def reproduce_command(formula_id: str, dtype: str, examples: int, seed: int) -> 
 
 
 def check_erratum(formula, dtype: str = "float64", examples: int = 50, *, seed: int = 0,
-                  diagnose_it: bool = True, expected_kind=None, expected_fix=None) -> dict:
-    """Search a formula known to be wrong; return whether it was found, its minimal ratio and diagnosis."""
-    result = search(formula, dtype=dtype, examples=examples, seed=seed)
+                  diagnose_it: bool = True, expected_kind=None, expected_fix=None, memory: RunMemory | None = None) -> dict:
+    """Search a formula known to be wrong; return whether it was found, its minimal ratio and diagnosis.
+    memory: the run's (default: a fresh one, for this formula alone)."""
+    memory = memory if memory is not None else RunMemory()
+    result = search(formula, dtype=dtype, examples=examples, seed=seed, memory=memory)
     record = {"id": formula.id, "dtype": dtype, "mistake": formula.note, "killed": not result.held,
               "examples": result.examples, "verdict": Verdict.HOLDS, "ratio": None, "kind": None,
               "diagnosis_kind": None, "fix": None, "expected_diagnosis": expected_kind, "expected_fix": expected_fix,
@@ -51,20 +53,20 @@ def check_erratum(formula, dtype: str = "float64", examples: int = 50, *, seed: 
                   ratio=minimal.ratio if math.isfinite(minimal.ratio) else None, message=minimal.message,
                   network=minimal.network.describe())
     if diagnose_it and expected_kind is not None:
-        found = diagnose(formula, [minimal] + result.failures, dtype=dtype)
+        found = diagnose(formula, [minimal] + result.failures, dtype=dtype, memory=memory)
         record.update(diagnosis_kind=found.kind, fix=found.fix, diagnosis=found.text,
                       diagnosed_as_expected=(found.kind == expected_kind and found.fix == expected_fix))
     return record
 
 
 def mutant_records(dtypes=("float64", "float32"), examples: int = 50, seed: int = 0, only=None, progress=None) -> list:
-    records = []
+    memory, records = RunMemory(), []  # mutants that share a setting are searched on the same networks
     for mutant in load_mutants():
         if only and mutant.formula.id not in only:
             continue
         for dtype in dtypes:
             records.append(check_erratum(mutant.formula, dtype, examples, seed=seed,
-                                         expected_kind=mutant.diagnosis, expected_fix=mutant.fix))
+                                         expected_kind=mutant.diagnosis, expected_fix=mutant.fix, memory=memory))
             if progress:
                 progress(records[-1])
     return records
@@ -73,7 +75,8 @@ def mutant_records(dtypes=("float64", "float32"), examples: int = 50, seed: int 
 def catalog_erratum_records(dtypes=("float64", "float32"), examples: int = 50, seed: int = 0, only=None) -> list:
     from backprop_audit.manual import catalog
 
-    return [check_erratum(f, dtype, examples, seed=seed, diagnose_it=False)
+    memory = RunMemory()  # errata that share a setting are searched on the same networks
+    return [check_erratum(f, dtype, examples, seed=seed, diagnose_it=False, memory=memory)
             for f in catalog() if f.expected == "erratum" and (not only or f.id in only) for dtype in dtypes]
 
 

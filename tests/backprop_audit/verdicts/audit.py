@@ -6,6 +6,7 @@ report writer reads only data and never imports the engine, torch or jax.
 from __future__ import annotations
 
 from backprop_audit.verdicts.diagnose import diagnose
+from backprop_audit.judging.memory import RunMemory
 from backprop_audit.verdicts.result import FormulaResult, PreconditionResult, reproduce_line
 from backprop_audit.verdicts.vocabulary import Verdict, matches_expectation
 from backprop_audit.searching.search import search
@@ -17,9 +18,10 @@ def _search_verdict(searched) -> Verdict:
     return Verdict.HOLDS if searched.held else searched.minimal.status
 
 
-def _precondition_check(formula, examples: int, seed: int, command: str) -> PreconditionResult:
+def _precondition_check(formula, examples: int, seed: int, command: str, memory: RunMemory) -> PreconditionResult:
     """Search `formula` where its precondition is broken (formula.violates): it must fail there."""
-    outside = search(formula, setting=formula.violates, dtype="float64", examples=examples, seed=seed)
+    outside = search(formula, setting=formula.violates, dtype="float64", examples=examples, seed=seed,
+                     memory=memory)
     return PreconditionResult(setting=formula.violates.describe(), verdict=_search_verdict(outside),
                               examples=outside.examples, counterexample=outside.minimal,
                               reproduce=reproduce_line(command, formula.id, examples=examples, seed=seed))
@@ -27,25 +29,26 @@ def _precondition_check(formula, examples: int, seed: int, command: str) -> Prec
 
 def audit(formula, *, examples: int = 100, dtypes=("float64", "float32"), seed: int = 0,
           corrected_by: str | None = None, diagnose_failures: bool = True, command: str = REPORT_COMMAND,
-          error_confirms_erratum: bool = True) -> FormulaResult:
+          error_confirms_erratum: bool = True, memory: RunMemory | None = None) -> FormulaResult:
     """Search `formula` in each dtype; return what was found.
 
     command: the command line that reruns this formula (its reproduce line names it);
     error_confirms_erratum: whether a formula that cannot be evaluated confirms an expected erratum
-    (vocabulary.matches_expectation).
+    (vocabulary.matches_expectation); memory: the run's (default: a fresh one, for this audit alone).
     """
+    memory = memory if memory is not None else RunMemory()
     searches = []
     for dtype in dtypes:  # only the first failing dtype's counterexample is reported: only it is shrunk
         shrink = all(s.held for s in searches)
-        searches.append(search(formula, dtype=dtype, examples=examples, seed=seed, shrink=shrink))
+        searches.append(search(formula, dtype=dtype, examples=examples, seed=seed, shrink=shrink, memory=memory))
     failing = next((s for s in searches if not s.held), None)
     verdict, reproduce, diagnosis = Verdict.HOLDS, "", None
     if failing is not None:
         verdict = _search_verdict(failing)
         reproduce = reproduce_line(command, formula.id, dtypes=(failing.dtype,), examples=examples, seed=seed)
         if diagnose_failures:
-            diagnosis = diagnose(formula, [failing.minimal] + failing.failures, dtype=failing.dtype)
-    precondition = _precondition_check(formula, examples, seed, command) if formula.violates is not None else None
+            diagnosis = diagnose(formula, [failing.minimal] + failing.failures, dtype=failing.dtype, memory=memory)
+    precondition = _precondition_check(formula, examples, seed, command, memory) if formula.violates is not None else None
     return FormulaResult(formula, verdict,
                          matches_expectation(verdict, formula.expected, error_confirms_erratum=error_confirms_erratum),
                          searches=searches, reproduce=reproduce, diagnosis=diagnosis, precondition=precondition,

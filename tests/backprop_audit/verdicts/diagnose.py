@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop_audit import references
+from backprop_audit.judging.memory import RunMemory
 from backprop_audit.model.operations import derivative
 from backprop_audit.judging import tolerance
 from backprop_audit.judging.compare import worst_ratio
@@ -53,7 +54,7 @@ def _pairs(outcomes):
         yield m, np.asarray(oracle, dtype=np.float64), outcome.network, q
 
 
-def _fits(candidate, oracle, net, q, convention, model: bool = False) -> bool:
+def _fits(candidate, oracle, net, q, convention, memory: RunMemory, model: bool = False) -> bool:
     """candidate equals oracle (the quantity q in `convention`) within q's tolerance.
 
     model=True: `oracle` is a mistake model (say dC/da·aᵀ for a gradient missing ⊙ g'(z)), which can be
@@ -63,7 +64,7 @@ def _fits(candidate, oracle, net, q, convention, model: bool = False) -> bool:
         return False
     scale = tolerance.tolerances(net)[q]
     coefficient, _, amplification, _ = scale
-    canonical_tol = tolerance.tolerance_for(scale, references.quantities(net)[next(iter(references.available()))][q])
+    canonical_tol = tolerance.tolerance_for(scale, memory.oracle_answers(net)[next(iter(references.available()))][q])
     tol = expected_value(q, canonical_tol, convention)
     if model:
         tol = tol + coefficient * amplification * np.abs(oracle)
@@ -78,50 +79,50 @@ def _named_factors(net):
     return names
 
 
-def _all_fit(outcomes, convention, transform) -> bool:
+def _all_fit(outcomes, convention, transform, memory: RunMemory) -> bool:
     pairs = list(_pairs(outcomes))
     if not pairs:
         return False
     for m, o, net, q in pairs:
         candidate = transform(m, net, q)
-        if candidate is None or not _fits(candidate, o, net, q, convention):
+        if candidate is None or not _fits(candidate, o, net, q, convention, memory):
             return False
     return True
 
 
-def _derivative_of_a(net, q, convention):
+def _derivative_of_a(net, q, convention, memory: RunMemory):
     """dC/da[l] ⊙ g'(a[l]) in the formula's convention: what δ is if g' is applied to a, not z."""
     delta = Quantity.parse(q)
     if delta.kind != "z" or net.layers[delta.layer - 1].activation == "softmax":
         return None
     layer, dC_da_name = delta.layer, str(delta.with_kind("a"))
-    answers = references.quantities(net)
+    answers = memory.oracle_answers(net)
     dC_da = expected_value(dC_da_name, next(iter(answers.values()))[dC_da_name], convention)
     a = view_of(net, convention).a[layer]
     with np.errstate(all="ignore"):
         return dC_da * derivative(net.layers[layer - 1].activation, a)
 
 
-def _gradient_without_derivative(net, q, convention):
+def _gradient_without_derivative(net, q, convention, memory: RunMemory):
     """dW[l] or db[l] built from dC/da[l] instead of δ = dC/dz[l]: what a weight or bias gradient is when
     the factor ⊙ g'(z[l]) is left out."""
     gradient = Quantity.parse(q)
     if gradient.kind not in ("W", "b"):  # (not C either: it has no layer)
         return None
-    answers = next(iter(references.quantities(net).values()))
+    answers = next(iter(memory.oracle_answers(net).values()))
     dC_da = answers[str(gradient.with_kind("a"))]  # canonical (N, n_l)
     a_below = view_of(net, "row").a[gradient.layer - 1].astype(np.float64)  # canonical (N, n_{l-1})
     canonical = dC_da.T @ a_below if gradient.kind == "W" else dC_da.sum(axis=0)
     return expected_value(q, canonical, convention)
 
 
-def _transform_diagnosis(formula, outcomes) -> Diagnosis | None:
+def _transform_diagnosis(formula, outcomes, memory: RunMemory) -> Diagnosis | None:
     conv = formula.convention
-    if _all_fit(outcomes, conv, lambda m, net, q: m.T if m.ndim == 2 else None):
+    if _all_fit(outcomes, conv, lambda m, net, q: m.T if m.ndim == 2 else None, memory):
         return Diagnosis(DiagnosisKind.TRANSPOSE, "holds after a transpose (or with the operands of the product swapped)", "transpose")
     first_net = outcomes[0].network
     for name in _named_factors(first_net):
-        if _all_fit(outcomes, conv, lambda m, net, q, name=name: _named_factors(net)[name] * m):
+        if _all_fit(outcomes, conv, lambda m, net, q, name=name: _named_factors(net)[name] * m, memory):
             kind = DiagnosisKind.SIGN if name == "-1" else DiagnosisKind.FACTOR
             text = ("holds with the sign flipped" if name == "-1"
                     else f"holds when multiplied by {name}" + (" (N = batch size)" if "N" in name else "")
@@ -134,21 +135,21 @@ def _transform_diagnosis(formula, outcomes) -> Diagnosis | None:
 
         def batch_reduced(m, net, q, reduce=reduce, axis=axis):
             return reduce(m, axis) if m.ndim == 2 and m.shape[axis] == net.batch else None
-        if _all_fit(outcomes, conv, batch_reduced):
+        if _all_fit(outcomes, conv, batch_reduced, memory):
             return Diagnosis(DiagnosisKind.BATCH_REDUCTION, f"per-sample result: holds after taking the {pick} over the "
                              f"batch (the formula is written for one sample)", f"{pick} over samples")
-    if _made_mistake(outcomes, conv, _derivative_of_a):
+    if _made_mistake(outcomes, conv, _derivative_of_a, memory):
         return Diagnosis(DiagnosisKind.DERIVATIVE_OF_A, "matches dC/da ⊙ g'(a): the activation derivative is applied to "
                          "a where it must be applied to z (σ'(a) for σ'(z))", "g'(z) for g'(a)")
-    if _made_mistake(outcomes, conv, _gradient_without_derivative):
+    if _made_mistake(outcomes, conv, _gradient_without_derivative, memory):
         return Diagnosis(DiagnosisKind.MISSING_DERIVATIVE, "matches the gradient built from dC/da instead of δ = dC/dz: "
                          "the factor ⊙ g'(z) is missing", "multiply dC/da by g'(z) first")
-    other = _other_quantity(outcomes, conv)
+    other = _other_quantity(outcomes, conv, memory)
     if other:
         claimed = outcomes[0].quantity
         return Diagnosis(DiagnosisKind.QUANTITY, f"equals {other}, not the claimed {claimed}: the formula computes a different "
                          f"derivative than it says (e.g. ∂C/∂z labelled ∂C/∂a)", f"read as {other}")
-    shift = _layer_shift(outcomes, conv)
+    shift = _layer_shift(outcomes, conv, memory)
     if shift:
         return Diagnosis(DiagnosisKind.INDEX, f"equals the same quantity at layer l{shift:+d}: the layer index is off by "
                          f"{abs(shift)} (the value is right, the label is not)", f"layer l{shift:+d}")
@@ -158,12 +159,12 @@ def _transform_diagnosis(formula, outcomes) -> Diagnosis | None:
             return None
         ratios.append(float(np.vdot(m, o) / np.vdot(m, m)))
     if ratios and np.allclose(ratios, ratios[0], rtol=1e-6) and not np.isclose(ratios[0], 1.0) and abs(ratios[0]) > 1e-9 and \
-            _all_fit(outcomes, conv, lambda m, net, q: ratios[0] * m):
+            _all_fit(outcomes, conv, lambda m, net, q: ratios[0] * m, memory):
         return Diagnosis(DiagnosisKind.FACTOR, f"holds when multiplied by {ratios[0]:.6g} (not a simple constant)", f"x {ratios[0]:.6g}")
     return None
 
 
-def _other_quantity(outcomes, conv) -> str | None:
+def _other_quantity(outcomes, conv, memory: RunMemory) -> str | None:
     """The quantity of the same layer (dC/dz, dC/da or dC/db) that the formula's value equals on every
     failing network, when it is not the one claimed; None if there is none."""
     pairs = [pair for pair in _pairs(outcomes) if not Quantity.parse(pair[3]).is_cost]  # C has no layer
@@ -171,10 +172,10 @@ def _other_quantity(outcomes, conv) -> str | None:
         names = []
         for m, o, net, q in pairs:
             name = str(Quantity.parse(q).with_kind(kind))
-            answers = next(iter(references.quantities(net).values()))
+            answers = next(iter(memory.oracle_answers(net).values()))
             if name == q or name not in answers:
                 break
-            if not _fits(m, expected_value(name, answers[name], conv), net, name, conv):
+            if not _fits(m, expected_value(name, answers[name], conv), net, name, conv, memory):
                 break
             names.append(name)
         else:
@@ -182,7 +183,7 @@ def _other_quantity(outcomes, conv) -> str | None:
                 return names[0]
     return None
 
-def _layer_shift(outcomes, conv) -> int:
+def _layer_shift(outcomes, conv, memory: RunMemory) -> int:
     """A shift s such that on every failing network the value equals the oracle's quantity at layer l + s."""
     pairs = [(np.asarray(o.manual[o.quantity], dtype=np.float64), o.network, Quantity.parse(o.quantity))
              for o in outcomes if o.quantity in o.manual]
@@ -195,8 +196,8 @@ def _layer_shift(outcomes, conv) -> int:
                 fits = False
                 break
             other = str(neighbour)
-            oracle = expected_value(other, next(iter(references.quantities(net).values()))[other], conv)
-            if not _fits(m, oracle, net, other, conv):
+            oracle = expected_value(other, next(iter(memory.oracle_answers(net).values()))[other], conv)
+            if not _fits(m, oracle, net, other, conv, memory):
                 fits = False
                 break
         if fits:
@@ -204,12 +205,12 @@ def _layer_shift(outcomes, conv) -> int:
     return 0
 
 
-def _made_mistake(outcomes, conv, mistake) -> bool:
+def _made_mistake(outcomes, conv, mistake, memory: RunMemory) -> bool:
     """True if on every failing network the formula's value equals what `mistake` computes."""
     pairs = list(_pairs(outcomes))
     for m, o, net, q in pairs:
-        wrong = mistake(net, q, conv)
-        if wrong is None or wrong.shape != m.shape or not _fits(m, wrong, net, q, conv, model=True):
+        wrong = mistake(net, q, conv, memory)
+        if wrong is None or wrong.shape != m.shape or not _fits(m, wrong, net, q, conv, memory, model=True):
             return False
     return bool(pairs)
 
@@ -235,42 +236,46 @@ def _precondition_settings(formula):
         yield "a single layer", s.restricted(depth=(1, 1))
 
 
-def diverse_failures(formula, dtype, examples=40) -> list:
+def diverse_failures(formula, dtype, memory: RunMemory, examples=40) -> list:
     """Failing outcomes on fresh, unshrunk networks: a shrunk counterexample alone often has N = 1 or
     one output, where 1/N, -1 and 1/K cannot be told apart; varied networks can."""
     from backprop_audit.searching.search import search
 
     return search(formula, dtype=dtype, examples=examples, shrink=False, keep_going=True,
-                  seed=12345).failures
+                  seed=12345, memory=memory).failures
 
 
-def diagnose(formula, outcomes, *, dtype="float64", examples=PRECONDITION_EXAMPLES) -> Diagnosis:
-    """Name the simple change that makes `formula` hold on the failing `outcomes` (minimal first)."""
-    outcomes = list(outcomes) + diverse_failures(formula, dtype)
+def diagnose(formula, outcomes, *, dtype="float64", examples=PRECONDITION_EXAMPLES,
+             memory: RunMemory | None = None) -> Diagnosis:
+    """Name the simple change that makes `formula` hold on the failing `outcomes` (minimal first).
+    memory: the run's (default: a fresh one); every candidate fix re-reads the failing networks' oracle
+    answers from it."""
+    memory = memory if memory is not None else RunMemory()
+    outcomes = list(outcomes) + diverse_failures(formula, dtype, memory)
     first = outcomes[0]
     if first.kind in UNEVALUABLE and first.status == Verdict.ERROR:
-        shape_fix = _transform_diagnosis(formula, [o for o in outcomes if o.quantity in o.manual]) if first.kind == Finding.SHAPE else None
+        shape_fix = _transform_diagnosis(formula, [o for o in outcomes if o.quantity in o.manual], memory) if first.kind == Finding.SHAPE else None
         if shape_fix:
             return shape_fix
-        precondition = _precondition_diagnosis(formula, dtype, examples)
+        precondition = _precondition_diagnosis(formula, dtype, examples, memory)
         if precondition:
             return precondition
         return Diagnosis(DiagnosisKind(first.kind), f"the formula cannot be evaluated as written: {first.message}")
-    found = _transform_diagnosis(formula, outcomes)
+    found = _transform_diagnosis(formula, outcomes, memory)
     if found:
         return found
-    precondition = _precondition_diagnosis(formula, dtype, examples)
+    precondition = _precondition_diagnosis(formula, dtype, examples, memory)
     if precondition:
         return precondition
     return Diagnosis(DiagnosisKind.NONE, "no simple fix found")
 
 
-def _precondition_diagnosis(formula, dtype, examples) -> Diagnosis | None:
+def _precondition_diagnosis(formula, dtype, examples, memory: RunMemory) -> Diagnosis | None:
     from backprop_audit.searching.search import search  # search imports evaluate; diagnosis runs after a search, never inside one
 
     for condition, setting in _precondition_settings(formula):
         try:
-            result = search(formula, setting=setting, dtype=dtype, examples=examples, shrink=False)
+            result = search(formula, setting=setting, dtype=dtype, examples=examples, shrink=False, memory=memory)
         except Exception:  # a restriction with no valid network (e.g. no loss fits): not a precondition
             continue
         if result.held and result.examples > 0:

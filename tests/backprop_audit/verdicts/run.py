@@ -7,6 +7,7 @@ import sys
 import time
 
 from backprop_audit import references
+from backprop_audit.judging.memory import RunMemory
 from backprop_audit.verdicts.audit import REPORT_COMMAND, audit
 from backprop_audit.verdicts.entry import report_entry
 from backprop_audit.model.formula import link_corrections
@@ -37,14 +38,16 @@ def run(formulas, *, examples=100, dtypes=("float64", "float32"), seed=0, progre
 
     `audit_formula` audits one formula into a FormulaResult (same signature as audit.audit);
     `backprop-audit check` passes one that enforces a per-claim time limit. `command` is the command
-    line that reruns a formula, named in its reproduce lines.
+    line that reruns a formula, named in its reproduce lines. The run's memory is made here and dropped
+    with it.
     """
+    memory = RunMemory()
     corrected_by = link_corrections(formulas)
     start = time.perf_counter()
     results, total_examples = [], 0
     for done, formula in enumerate(formulas, start=1):
         result = audit_formula(formula, examples=examples, dtypes=dtypes, seed=seed,
-                               corrected_by=corrected_by.get(formula.id), command=command)
+                               corrected_by=corrected_by.get(formula.id), command=command, memory=memory)
         results.append(report_entry(result))
         total_examples += result.examples
         if progress:

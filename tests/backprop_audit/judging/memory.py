@@ -1,0 +1,80 @@
+"""What one run remembers: the networks drawn, the oracles' answers, the stacked oracles, the judged halves.
+
+A run (a report, a check of claims files, a test session, one standalone audit or search) makes one
+RunMemory and passes it down; it is dropped with the run. It exists for speed, never for results: every
+value in it is what computing again would give, because every key is the content of what it was
+computed from (a network's fingerprint, a setting, a seed), never an object's identity.
+- draws: many formulas share a setting (the catalog's 84 records have 16 (setting, depth) pairs), and
+  the same seed draws the same networks, so a setting's networks are drawn once per run;
+- oracle answers per network: the diagnosis asks for the same failing network's quantities once per
+  candidate fix (dozens of times);
+- stacked oracles: the formulas of one setting are screened on the same stacks (~5 times each);
+- judged halves: the formula-independent half of a single check (tolerances, kinks, the oracles'
+  disagreement), about half of its cost.
+Every table keeps its last `size` entries. Values are shared by every caller that asks: the arrays in
+them (in dicts, lists and tuples; a record's own arrays by whoever builds it, see screen.py) are made
+read-only when they are remembered, so no caller can change what another one reads.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Callable
+
+import numpy as np
+
+from backprop_audit import references
+
+
+class Bounded:
+    """The last `size` values computed, by key, the least recently used dropped first."""
+
+    def __init__(self, size: int):
+        self.size, self._entries = size, OrderedDict()
+
+    def get(self, key):
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key, value):
+        self._entries[key] = shared(value)
+        self._entries.move_to_end(key)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return value
+
+    def remembered(self, key, compute: Callable[[], object]):
+        value = self.get(key)
+        return value if value is not None else self.put(key, compute())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def shared(value):
+    """`value`, with every NumPy array in it (itself, or in its dicts, lists and tuples) made read-only."""
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif isinstance(value, dict):
+        for item in value.values():
+            shared(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            shared(item)
+    return value
+
+
+class RunMemory:
+    """The tables of one run (see the module docstring), sized as the catalog needs them."""
+
+    def __init__(self):
+        self.draws = Bounded(256)  # (setting, min depth, seed) -> the longest float64 draw made
+        self.first_passes = Bounded(256)  # (setting, min depth, dtype, examples, seed) -> those networks in dtype
+        self.answers = Bounded(64)  # network fingerprint -> {oracle name: {quantity name: array}}
+        self.stacks = Bounded(128)  # (oracle names, the networks' fingerprints) -> the stacked oracles
+        self.judged = Bounded(256)  # network fingerprint -> evaluate's formula-independent half
+
+    def oracle_answers(self, net) -> dict[str, dict]:
+        """references.quantities(net), computed once per network content in this run."""
+        return self.answers.remembered(net.fingerprint(), lambda: references.quantities(net))
