@@ -52,7 +52,7 @@ def test_stacked_oracle_view_and_tolerance_equal_the_per_network_ones(arch):
         for q in names:
             expected_tol = tolerance.tolerance_for(per_network[q], reference[q])
             assert worst_ratio(oracle[q][i], reference[q], expected_tol)[0] <= 1.0, q  # the vmapped torch agrees with jax
-            np.testing.assert_allclose(tolerance.tolerance_for(tolerances[q], oracle[q])[i], expected_tol, rtol=1e-6)
+            np.testing.assert_allclose(tolerance.stacked_tolerance_for(tolerances[q], oracle[q])[i], expected_tol, rtol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -72,7 +72,7 @@ def oracle_disagreements(stack: PaddedStack, answers: dict, tolerances: dict) ->
     first, second = list(answers.values())[:2]
     for name, value in first.items():
         other = second[name]
-        ratio = compare.ratios(value, other, tolerance.tolerance_for(tolerances[name], value))
+        ratio = compare.ratios(value, other, tolerance.stacked_tolerance_for(tolerances[name], value))
         ratio[~(np.isfinite(value) & np.isfinite(other))] = np.inf
         worst = np.maximum(worst, compare.worst_per_network(ratio, stack.real_mask(name)))
     return worst
@@ -119,7 +119,7 @@ def _formula_ratios(stack: PaddedStack, values: dict, answers: dict, tolerances:
     worst, where = np.zeros(stack.count), np.full(stack.count, "", dtype=object)
     first = next(iter(answers.values()))
     for name, value in values.items():
-        tol = tolerance.tolerance_for(tolerances[name], first[name])
+        tol = tolerance.stacked_tolerance_for(tolerances[name], first[name])
         real = stack.real_mask(name)
         for oracle in answers.values():
             per_network = compare.worst_per_network(compare.ratios(value, oracle[name], tol), real)

@@ -256,7 +256,7 @@ def screen(formula, stack: NetworkStack) -> tuple[np.ndarray, bool]:
     flagged = np.zeros(count, dtype=bool)
     for l, q in zip(layers, names):
         reference = oracle[q]
-        tol = tolerance.tolerance_for(tolerances[q], reference)
+        tol = tolerance.stacked_tolerance_for(tolerances[q], reference)
         # in the formula's convention, network axis first (expected_value works on the last two axes)
         expected_shape = expected_value(q, reference[0], formula.convention).shape
         if broadcast:

@@ -26,7 +26,10 @@ class Comparison:
 def ratios(value: np.ndarray, reference: np.ndarray, tol: np.ndarray) -> np.ndarray:
     """|value - reference| / tol entry by entry, in float64 (of one network, or of a stack of them):
     exactly equal entries count 0, whatever tol is (0, inf or NaN); a NaN value gives NaN, never <= 1."""
-    ratio = np.empty(np.broadcast_shapes(np.shape(value), np.shape(reference)))  # one array for every step:
+    shape = np.shape(value)
+    if np.shape(reference) != shape:
+        shape = np.broadcast_shapes(shape, np.shape(reference))
+    ratio = np.empty(shape)  # one array for every step (a stack's can be large):
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         np.subtract(value, reference, out=ratio, dtype=np.float64)
         np.abs(ratio, out=ratio)

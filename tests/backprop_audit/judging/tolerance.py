@@ -468,8 +468,7 @@ def on_a_kink(p, forward: Forward | None = None):
 
 
 def tolerance_for(scale: tuple, value: np.ndarray) -> np.ndarray:
-    """Entrywise tol = SAFETY·ε·K·(B + |g|·(1 + Z) + τ/ε), for an oracle value g in the canonical layout
-    (of one network, or of a stack with the network axis first: K and Z may then be one per network).
+    """Entrywise tol = SAFETY·ε·K·(B + |g|·(1 + Z) + τ/ε), for an oracle value g in the canonical layout.
 
     τ is the dtype's smallest normal number: below it XLA on the CPU flushes to zero where torch keeps a
     subnormal (3e-45 against 0 in float32), so no entry is held to better than τ absolutely. A flushed
@@ -481,9 +480,6 @@ def tolerance_for(scale: tuple, value: np.ndarray) -> np.ndarray:
     -y/(N·tiny) there). The soak counts such entries (soak_entries_with_infinite_tolerance).
     """
     coefficient, B, amplification, floor = scale
-    if np.ndim(coefficient) or np.ndim(amplification):  # a stack: each network's own, over its entries
-        expand = (-1,) + (1,) * (np.ndim(value) - 1)
-        coefficient, amplification = np.reshape(coefficient, expand), np.reshape(amplification, expand)
     with np.errstate(over="ignore"):  # the coefficient first: B alone may be near the float64 limit
         relative = np.abs(value.astype(np.float64, copy=False))
         relative *= coefficient * amplification
@@ -491,3 +487,11 @@ def tolerance_for(scale: tuple, value: np.ndarray) -> np.ndarray:
         tol += relative  # (a sum and products in place: the same roundings as the expression, fewer arrays)
         tol += coefficient * floor
         return tol
+
+
+def stacked_tolerance_for(scale: tuple, values: np.ndarray) -> np.ndarray:
+    """tolerance_for over a stack (the network axis first): each network's own K and Z, which tolerances()
+    gives one per network where they differ, over its entries."""
+    coefficient, B, amplification, floor = scale
+    expand = (-1,) + (1,) * (values.ndim - 1)
+    return tolerance_for((np.reshape(coefficient, expand), B, np.reshape(amplification, expand), floor), values)
