@@ -143,7 +143,7 @@ def test_a_networks_tolerances_and_oracle_agreement_are_judged_once_for_every_fo
     scratch = [fields(evaluate_module.evaluate(formula, net, memory=RunMemory())) for net in nets for formula in formulas]
     computed, memory = [], RunMemory()
     real_tolerances = tolerance.tolerances
-    monkeypatch.setattr(tolerance, "tolerances", lambda net, *a: computed.append(net) or real_tolerances(net, *a))
+    monkeypatch.setattr(tolerance, "tolerances", lambda net, *a, **k: computed.append(net) or real_tolerances(net, *a, **k))
     remembered = [fields(evaluate_module.evaluate(formula, net, memory=memory)) for net in nets for formula in formulas]
     assert remembered == scratch
     assert len(computed) == len(nets)  # once per network, not once per formula

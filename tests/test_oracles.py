@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 
 from backprop_audit.judging import tolerance
-from backprop_audit.judging.compare import worst_ratio
+from backprop_audit.judging.compare import ratios, worst_per_network, worst_ratio
 from backprop_audit.manual.forward import forward
 from backprop_audit.model.operations import log_softmax
 from backprop_audit.model.quantity import quantity_names
@@ -104,3 +104,17 @@ def test_jax_compiles_are_bounded_by_buckets():
 def test_worst_ratio_names_the_entry():
     ratio, index = worst_ratio(np.array([[1.0, 2.0], [3.0, 4.5]]), np.array([[1.0, 2.0], [3.0, 4.0]]), np.full((2, 2), 0.1))
     assert index == (1, 1) and abs(ratio - 5.0) < 1e-12
+
+
+def test_exactly_equal_entries_count_0_whatever_the_tolerance_on_one_network_or_a_stack():
+    """compare.ratios is the one ratio of the single check, the padded screen and the sweep: an entry equal
+    to the oracle's counts 0 even where tol is 0, inf or NaN; a NaN value never passes."""
+    value = np.array([[1.0, 2.0, np.nan], [3.0, 4.0, 5.0]])
+    reference = np.array([[1.0, 2.5, 0.0], [3.0, 4.0, 5.0]])
+    tol = np.array([[0.0, 0.25, 1.0], [np.nan, np.inf, 0.0]])
+    ratio = ratios(value, reference, tol)
+    assert ratio[0, 0] == 0 and ratio[1].tolist() == [0, 0, 0] and ratio[0, 1] == 2.0 and np.isnan(ratio[0, 2])
+    worst = worst_per_network(ratio)  # the rows as two networks of a stack
+    assert np.isnan(worst[0]) and not worst[0] <= 1 and worst[1] == 0
+    assert worst_per_network(ratio, np.array([[True, True, False], [True, True, True]])).tolist() == [2.0, 0.0]
+    assert worst_ratio(value[1], reference[1], tol[1]) == (0.0, (0,))

@@ -1,5 +1,5 @@
-"""The padded stack's tolerance model and kink test (padded_tolerance.py) give, network by network,
-what the per-network definitions give: tolerance.tolerances(net) and evaluate.kinks(net).
+"""The tolerance model and kink test run on a padded stack (tolerance.Parameters.of_padded) give, network
+by network, what they give on each network alone: tolerance.tolerances(net) and evaluate.kinks(net).
 
 Networks: Hypothesis draws from the default distribution (bench.draw_networks), in float64 and
 float32, plus hand-built ones for what a sample of the distribution may lack (cross-entropies, a
@@ -15,10 +15,19 @@ from backprop_audit.trust.bench_formulas import DEFAULT_DISTRIBUTION
 from backprop_audit.model.network import Layer, Network
 from backprop_audit.model.quantity import Quantity, quantity_names
 from backprop_audit.batching.padded import BATCH, CHUNK, DEPTH, WIDTH, PaddedStack, chunks
-from backprop_audit.batching.padded_tolerance import padded_forward, padded_kinks, padded_tolerances
 
 DTYPES = ("float64", "float32")
 RELATIVE = 1e-12  # zero padding may change only the order of the (nonnegative) sums
+
+
+def padded_tolerances(stack):
+    """tolerance.tolerances on the whole stack at once."""
+    return tolerance.tolerances(tolerance.Parameters.of_padded(stack))
+
+
+def padded_kinks(stack):
+    """Per network, whether the kink test finds a unit on its kink, on the whole stack at once."""
+    return tolerance.on_a_kink(tolerance.Parameters.of_padded(stack))
 
 
 def _network(rng, widths, activations, loss, batch, targets="real", scale=1.0, bias=0.5):
@@ -146,7 +155,7 @@ def test_padding_stays_zero_and_out_of_the_sums():
         else:
             real = units
         assert not np.any(B[~real]), name
-    forward = padded_forward(stack)
+    forward = tolerance.forward_pass(tolerance.Parameters.of_padded(stack))
     zs, acts, A = forward.zs, forward.acts, forward.A
     for k in range(stack.depth + 1):
         real = stack.row_mask[:, :, None] & stack.unit_masks[k][:, None, :]

@@ -1,2 +1,3 @@
-"""The same judgement over many networks at once: padded stacks (padded.py), their tolerances
-(padded_tolerance.py), the stacked check (screen.py) and the sweep of one architecture (sweep.py)."""
+"""The same judgement over many networks at once: padded stacks (padded.py; judging's tolerance model
+and kink test run on them as on one network), the stacked check (screen.py) and the sweep of one
+architecture (sweep.py)."""

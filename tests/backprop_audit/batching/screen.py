@@ -7,9 +7,10 @@ depend on the network's size. Here those run on CHUNK networks at a time:
 
 1. networks that fit are grouped by dtype, ordered by size and stacked CHUNK at a time; each oracle computes
    every quantity of the stack in one call (torch_autograd.padded_quantities, jax_grad.padded_quantities),
-   the tolerance model in one NumPy pass (padded_tolerance.padded_tolerances), the ReLU-kink test too;
+   the tolerance model in one NumPy pass (tolerance.py's own functions on Parameters.of_padded, the
+   stack as vectorised single networks), the ReLU-kink test (tolerance.kink_cells) too;
 2. torch and jax are compared with each other on the whole stack at once, entry by entry, within the
-   same tolerance as evaluate.oracle_disagreement;
+   same tolerance as evaluate.oracle_disagreement, by the same ratio (compare.ratios);
 3. the formula runs on each network (its own code, one network at a time, as in a single check); its
    values are checked for type, shape, dtype and finiteness, stacked, and compared with both oracles
    entry by entry on the whole stack at once: |formula - oracle| / tol, the tolerance of evaluate();
@@ -31,13 +32,12 @@ import numpy as np
 
 from backprop_audit import references
 from backprop_audit.model.convention import canonical_value, expected_value, view_of
+from backprop_audit.judging import compare, tolerance
 from backprop_audit.model.quantity import Quantity
 from backprop_audit.judging.evaluate import Outcome, _call, evaluate
 from backprop_audit.verdicts.vocabulary import Verdict
 from backprop_audit.judging.memory import RunMemory, shared
 from backprop_audit.batching.padded import NetworkView, PaddedStack, chunks, fits
-from backprop_audit.batching.padded_tolerance import padded_forward, padded_kinks, padded_tolerances
-from backprop_audit.judging.tolerance import tolerance_for
 
 
 class ToleranceView(Mapping):
@@ -60,12 +60,6 @@ class ToleranceView(Mapping):
         return len(self.B)
 
 
-def _stacked_tolerance(scale: tuple, reference: np.ndarray) -> np.ndarray:
-    """tolerance_for over a stack: the per-network coefficient and amplification broadcast over each
-    network's entries."""
-    coefficient, B, amplification, floor = scale
-    expand = (len(coefficient),) + (1,) * (reference.ndim - 1)
-    return tolerance_for((coefficient.reshape(expand), B, amplification.reshape(expand), floor), reference)
 
 
 def oracle_disagreements(stack: PaddedStack, answers: dict, tolerances: dict) -> np.ndarray:
@@ -76,15 +70,10 @@ def oracle_disagreements(stack: PaddedStack, answers: dict, tolerances: dict) ->
         return worst
     first, second = list(answers.values())[:2]
     for name, value in first.items():
-        tol = _stacked_tolerance(tolerances[name], value)
         other = second[name]
-        diff = np.abs(value.astype(np.float64) - other.astype(np.float64))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(diff == 0, 0.0, diff / tol)
-        finite = np.isfinite(value) & np.isfinite(other)
-        ratio = np.where(finite, ratio, np.inf)
-        ratio = np.where(stack.real_mask(name), ratio, 0.0)
-        worst = np.maximum(worst, ratio.reshape(stack.count, -1).max(axis=1) if ratio.ndim > 1 else ratio)
+        ratio = compare.ratios(value, other, tolerance.stacked_tolerance_for(tolerances[name], value))
+        ratio[~(np.isfinite(value) & np.isfinite(other))] = np.inf
+        worst = np.maximum(worst, compare.worst_per_network(ratio, stack.real_mask(name)))
     return worst
 
 
@@ -129,13 +118,10 @@ def _formula_ratios(stack: PaddedStack, values: dict, answers: dict, tolerances:
     worst, where = np.zeros(stack.count), np.full(stack.count, "", dtype=object)
     first = next(iter(answers.values()))
     for name, value in values.items():
-        tol = _stacked_tolerance(tolerances[name], first[name])
+        tol = tolerance.stacked_tolerance_for(tolerances[name], first[name])
         real = stack.real_mask(name)
         for oracle in answers.values():
-            diff = np.abs(value.astype(np.float64) - oracle[name].astype(np.float64))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(real & (diff != 0), diff / tol, 0.0)
-            per_network = ratio.reshape(stack.count, -1).max(axis=1)
+            per_network = compare.worst_per_network(compare.ratios(value, oracle[name], tol), real)
             where = np.where(per_network > worst, name, where)
             worst = np.maximum(worst, per_network)
     return worst, where
@@ -175,9 +161,11 @@ def _stacked_oracles(networks: list, memory: RunMemory) -> _StackedOracles:
         return found
     stack = PaddedStack.of(networks)
     stacked = {name: references._load(name).padded_quantities(stack) for name in names}
-    forward = padded_forward(stack)  # one float64 forward pass for both the tolerances and the kinks
-    tolerances = padded_tolerances(stack, forward)
-    found = _StackedOracles(stack, names, shared(stacked), shared(tolerances), shared(padded_kinks(stack, forward)),
+    parameters = tolerance.Parameters.of_padded(stack)
+    forward = tolerance.forward_pass(parameters)  # one float64 forward pass for both the tolerances and the kinks
+    tolerances = tolerance.tolerances(parameters, forward=forward)
+    found = _StackedOracles(stack, names, shared(stacked), shared(tolerances),
+                            shared(tolerance.on_a_kink(parameters, forward)),
                             shared(oracle_disagreements(stack, stacked, tolerances)))
     return memory.stacks.put(key, found)
 

@@ -9,9 +9,9 @@ formula asks about from torch in one autograd pass over the stack
 (references.torch_autograd.stacked_quantities), runs the formula on all of them at once (NumPy
 broadcasting over a leading axis; if the formula cannot broadcast, a loop), and screens (`screen`).
 
-Screening never decides a verdict. The screen tolerance is the tolerance model of tolerance.py computed
-for the whole stack (`stacked_tolerances`: the same B, K, Z, floor, to the bit, checked against
-tolerance.tolerances in tests/test_sweep.py), entry by entry;
+Screening never decides a verdict. The screen tolerance is the tolerance model of tolerance.py, its own
+functions run on the whole stack (`stacked_tolerances`), and the screen compares entry by entry with
+compare.ratios, as evaluate() does;
 a network it flags is checked again by evaluate() — both oracles, the per-network tolerance — and only
 a failure there counts. A confirmed failure is handed to Hypothesis (`shrink_failure`): search() in the
 setting of that architecture's activations and loss, bounded by its sizes, so the report gets the
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from backprop_audit.manual.forward import activate
-from backprop_audit.judging import tolerance
+from backprop_audit.judging import compare, tolerance
 from backprop_audit.model.convention import View, expected_value, view_of
 from backprop_audit.judging.evaluate import evaluate
 from backprop_audit.model.formula import Setting
@@ -60,6 +60,11 @@ class NetworkStack:
     @property
     def count(self) -> int:
         return self.X.shape[0]
+
+    def parameters(self) -> tolerance.Parameters:
+        """What the tolerance model reads: the arrays, with their leading network axis."""
+        arch = self.architecture
+        return tolerance.Parameters(list(self.Ws), list(self.bs), tuple(arch.activations), arch.loss, self.X, self.Y)
 
     def network(self, i: int) -> Network:
         arch = self.architecture
@@ -181,137 +186,15 @@ def stacked_view(stack: NetworkStack, convention: str, forward=None) -> View:
                 [None] + list(arch.activations), arch.loss)
 
 
-def stacked_tolerances(stack: NetworkStack, names, forward64=None) -> dict[str, tuple]:
-    """tolerance.tolerances for every network of the stack at once, for the quantities `names` only:
-    {q: (SAFETY·ε·K, B, 1 + Z, τ/ε)}, B and Z with a leading network axis.
-
-    The same tolerance model as tolerance.py, step by step (forward_magnitudes, largest_preactivation,
-    error_scales), with the same expressions in the same order, so the numbers are the same to the bit
-    (tests/test_sweep.py compares them with tolerance.tolerances, stacked and per network). What differs
-    is only what is not needed: |W| is taken once per layer, not three times; |g'| is computed for the
-    layer's own activation only (forward_magnitudes builds all four); Z's first-layer sum is M[1]
-    (A[0] = |a[0]|); the B of quantities not asked for are not formed (the backward stops at the lowest
-    layer asked for). forward64: z[l], a[l] in float64 if already computed (tolerance._forward64's)."""
-    arch = stack.architecture
-    p = tolerance.Parameters(list(stack.Ws), list(stack.bs), tuple(arch.activations), arch.loss, stack.X, stack.Y)
-    dtype = stack.X.dtype
-    eps = tolerance.unit_roundoff(dtype)
-    floor = float(np.finfo(dtype).tiny) / eps
-    zs, acts = forward64 or tolerance._forward64(p)
-    K = tolerance.sum_lengths(p)
-    names = list(dict.fromkeys(names))
-    L, N = len(p.Ws), p.batch
-    T = lambda m: np.swapaxes(m, -1, -2)
-    absWT = [np.abs(T(W.astype(np.float64))) for W in p.Ws]  # |W[l]|ᵀ, a transposed view as in tolerance.py
-    absb = [np.abs(b.astype(np.float64))[..., None, :] for b in p.bs]
-    # The in-place steps below compute the same products and sums as tolerance.py's expressions, only
-    # without a new array for every intermediate (x·y = y·x and x + y = y + x exactly in IEEE arithmetic).
-    absa = [np.abs(acts[0])]  # |a[l]|
-    A, Z = [absa[0]], 0.0
-    with np.errstate(over="ignore", invalid="ignore"):  # forward_magnitudes and largest_preactivation
-        for l, activation in enumerate(p.activations, start=1):
-            M = A[-1] @ absWT[l - 1]
-            M += absb[l - 1]
-            if l == 1:
-                magnitude = M  # A[0] = |a[0]|: the same sum
-            else:
-                magnitude = absa[l - 1] @ absWT[l - 1]
-                magnitude += absb[l - 1]
-            Z = np.maximum(Z, magnitude.max(axis=(-2, -1)))
-            a = acts[l]
-            absa.append(np.abs(a))
-            if activation == "softmax":
-                others = np.sum(a * M, axis=-1, keepdims=True) - a * M
-                A.append(a * (1 + (1 - a) * M + others))
-                continue
-            if activation == "sigmoid":  # |a| + a(1 - a)·M
-                slope = 1 - a
-                slope *= a
-            elif activation == "tanh":  # |a| + (1 - a²)·M
-                slope = np.square(a)
-                np.subtract(1, slope, out=slope)
-            elif activation == "relu":
-                slope = (zs[l] > 0).astype(float)
-            elif activation == "identity":  # |a| + 1·M
-                slope = M
-            else:
-                raise ValueError(activation)
-            if slope is not M:
-                slope *= M
-            slope += absa[l]
-            A.append(slope)
-    amplification = 1 + Z
-
-    def magnitude_prime(l, B):  # B · tolerance._magnitude_prime(activation of layer l), a new array
-        activation = p.activations[l - 1]
-        if activation == "identity":
-            return B.copy()
-        if activation == "sigmoid":  # |a|(1 + |a|)
-            prime = absa[l] + 1
-            prime *= absa[l]
-        elif activation == "tanh":  # 1 + a²
-            prime = np.square(acts[l])
-            prime += 1
-        else:
-            prime = tolerance._magnitude_prime(activation, zs[l], acts[l])
-        prime *= B
-        return prime
-
-    B = {}
-    lowest = min([int(q[q.index("[") + 1:-1]) for q in names if q != "C"], default=L + 1)
-    a_out, y = A[L], np.abs(p.Y.astype(np.float64))
-    loss = p.loss
-    factor = {"sum_sq": 2.0, "half_sum_sq": 1.0, "mean_sum_sq": 2.0 / N, "mean_half_sum_sq": 1.0 / N}
-    both = (-2, -1)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # error_scales
-        if loss in factor:
-            B_a = a_out + y
-            if "C" in names:
-                B["C"] = np.asarray(factor[loss] * np.sum(B_a ** 2, axis=both))
-            B_a *= factor[loss]
-            if p.activations[-1] == "softmax":
-                s = a_out
-                B_z = s * (B_a + np.sum(s * B_a, axis=-1, keepdims=True))
-            else:
-                B_z = magnitude_prime(L, B_a)
-        else:
-            s, tiny = absa[L], np.finfo(np.float64).tiny
-            carried = a_out - s  # the error s already carries from the forward sums (forward_magnitudes)
-            inverse = lambda q: (1 / np.maximum(q, tiny)) * (1 + carried / np.maximum(q, tiny))
-            if loss == "softmax_ce":
-                B_z = (a_out * np.sum(y, axis=-1, keepdims=True) + y) / N
-                B_a = y * inverse(s) / N
-            elif loss == "sigmoid_bce":
-                B_z = (a_out + y) / N
-                B_a = (y * inverse(s) + np.abs(1 - y) * inverse(1 - s)) / N
-            else:
-                raise ValueError(loss)
-            if "C" in names:
-                B["C"] = np.asarray(np.sum((y + 1) * (np.abs(zs[L]) + np.log(max(p.widths[-1], 2)) + 1), axis=both) / N)
-        for l in range(L, lowest - 1, -1):
-            if l < L:
-                B_a = B_z @ T(absWT[l])  # B_z of layer l + 1, times |W[l+1]|
-                B_z = magnitude_prime(l, B_a)
-            B[f"dC/da[{l}]"] = B_a
-            B_z += floor  # B_z is a new array here (magnitude_prime, or the softmax/cross-entropy expressions)
-            B[f"dC/dz[{l}]"] = B_z
-            if f"dC/dW[{l}]" in names:
-                B[f"dC/dW[{l}]"] = T(B_z) @ A[l - 1]
-            if f"dC/db[{l}]" in names:
-                B[f"dC/db[{l}]"] = B_z.sum(axis=-2)
-    return {q: (tolerance.SAFETY * eps * K[q], B[q], amplification, floor) for q in names}
-
-
-def _stacked_tol(scale, value):
-    """tol = SAFETY·ε·K·(B + |g|·(1 + Z) + τ/ε) entry by entry, for oracle values g with a leading network axis."""
-    coefficient, B, amplification, floor = scale
-    amplification = amplification.reshape((-1,) + (1,) * (value.ndim - 1))
-    tol = np.abs(value.astype(np.float64))
-    tol *= amplification
-    tol += B  # B + |g|(1 + Z): the same sum, the same rounding
-    tol += floor
-    tol *= coefficient
-    return tol
+def stacked_tolerances(stack: NetworkStack, forward=None) -> dict[str, tuple]:
+    """tolerance.tolerances of every network of the stack at once: the one model, on arrays with a
+    leading network axis. forward: the stack's manual forward pass (`manual_forward`), if already run;
+    in float64 it IS tolerance._forward64's, the same matmul and activation expressions on the same
+    float64 arrays (equal to the bit, tests/test_sweep.py), so it is not run twice. In float32 the
+    tolerance needs its own float64 forward pass."""
+    p = stack.parameters()
+    reused = forward if forward is not None and stack.X.dtype == np.float64 else None
+    return tolerance.tolerances(p, forward=tolerance.forward_pass(p, reused))
 
 
 def _formula_values(formula, stack: NetworkStack, layers, forward=None) -> tuple[dict, bool]:
@@ -367,16 +250,13 @@ def screen(formula, stack: NetworkStack) -> tuple[np.ndarray, bool]:
     oracle = _ORACLE_THREAD.submit(torch_autograd.stacked_quantities, stack.Ws, stack.bs, stack.X, stack.Y,
                                    arch.activations, arch.loss, names=names)
     forward = manual_forward(stack)
-    # In float64 the manual forward pass IS tolerance._forward64: the same matmul and the same activation
-    # expressions on the same float64 arrays (equal to the bit, tests/test_sweep.py); in float32 the
-    # tolerance needs its own float64 forward pass.
-    tolerances = stacked_tolerances(stack, names, forward if dtype == np.float64 else None)
+    tolerances = stacked_tolerances(stack, forward)
     values, broadcast = _formula_values(formula, stack, layers, forward)
     oracle = oracle.result()
     flagged = np.zeros(count, dtype=bool)
     for l, q in zip(layers, names):
         reference = oracle[q]
-        tol = _stacked_tol(tolerances[q], reference)
+        tol = tolerance.stacked_tolerance_for(tolerances[q], reference)
         # in the formula's convention, network axis first (expected_value works on the last two axes)
         expected_shape = expected_value(q, reference[0], formula.convention).shape
         if broadcast:
@@ -384,21 +264,18 @@ def screen(formula, stack: NetworkStack) -> tuple[np.ndarray, bool]:
             if value.shape != (count,) + expected_shape or value.dtype != dtype:
                 flagged[:] = True  # wrong shape or dtype: evaluate() says which
                 continue
-            with np.errstate(invalid="ignore"):
-                # compared in the canonical layout (the formula's value brought back to it): the same
-                # entries, the same differences, in float64; NaN is never <= tol, so it is flagged
-                diff = _canonical_stack(q, value, formula.convention).astype(np.float64, copy=False) - reference
-                np.abs(diff, out=diff)
-                within = diff <= tol
-            flagged |= ~within.reshape(count, -1).all(axis=1)
+            # compared in the canonical layout (the formula's value brought back to it); a NaN ratio is
+            # never <= 1, so it is flagged
+            ratio = compare.ratios(_canonical_stack(q, value, formula.convention), reference, tol)
+            flagged |= ~(compare.worst_per_network(ratio) <= 1.0)
         else:
             for i, value in enumerate(values[l]):
                 if value is None or value.shape != expected_shape or value.dtype != dtype:
                     flagged[i] = True
                     continue
-                with np.errstate(invalid="ignore"):
-                    diff = np.abs(value.astype(np.float64) - expected_value(q, reference[i], formula.convention))
-                    flagged[i] |= bool(np.any(~(diff <= expected_value(q, tol[i], formula.convention))))
+                worst, _ = compare.worst_ratio(value, expected_value(q, reference[i], formula.convention),
+                                               expected_value(q, tol[i], formula.convention))
+                flagged[i] |= not worst <= 1.0
     return flagged, broadcast
 
 

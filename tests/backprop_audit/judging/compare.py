@@ -23,14 +23,33 @@ class Comparison:
     index: tuple | None = None
 
 
+def ratios(value: np.ndarray, reference: np.ndarray, tol: np.ndarray) -> np.ndarray:
+    """|value - reference| / tol entry by entry, in float64 (of one network, or of a stack of them):
+    exactly equal entries count 0, whatever tol is (0, inf or NaN); a NaN value gives NaN, never <= 1."""
+    shape = np.shape(value)
+    if np.shape(reference) != shape:
+        shape = np.broadcast_shapes(shape, np.shape(reference))
+    ratio = np.empty(shape)  # one array for every step (a stack's can be large):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        np.subtract(value, reference, out=ratio, dtype=np.float64)
+        np.abs(ratio, out=ratio)
+        np.divide(ratio, tol, out=ratio, where=ratio != 0)  # |value - reference| / tol where it is not 0
+    return ratio
+
+
+def worst_per_network(ratio: np.ndarray, real: np.ndarray | None = None) -> np.ndarray:
+    """For a stack (network axis first), each network's worst ratio over its entries: over the `real`
+    ones only when given (a padded stack's padding counts 0)."""
+    if real is not None:
+        ratio = np.where(real, ratio, 0.0)
+    return ratio.reshape(len(ratio), -1).max(axis=1)
+
+
 def worst_ratio(value: np.ndarray, reference: np.ndarray, tol: np.ndarray) -> tuple[float, tuple | None]:
-    """max |value - reference| / tol and the index where it is reached (0 where both are exactly equal)."""
+    """max |value - reference| / tol (`ratios`) and the index where it is reached."""
     if value.size == 0:
         return 0.0, None
-    diff = np.abs(value.astype(np.float64, copy=False) - reference.astype(np.float64, copy=False))
-    ratio = np.zeros(diff.shape)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        np.divide(diff, tol, out=ratio, where=diff != 0)  # exactly equal entries count 0, whatever tol is
+    ratio = ratios(value, reference, tol)
     flat = int(np.argmax(ratio))
     index = np.unravel_index(flat, ratio.shape) if ratio.ndim else ()
     return float(ratio.ravel()[flat]), tuple(int(i) for i in index)

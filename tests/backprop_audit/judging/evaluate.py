@@ -25,14 +25,12 @@ import numpy as np
 from backprop_audit.judging import compare
 
 from backprop_audit.judging import tolerance
-from backprop_audit.model import operations
 from backprop_audit.model.convention import expected_value, view_of
 from backprop_audit.judging.memory import RunMemory
 from backprop_audit.model.quantity import layer_names
 from backprop_audit.references import finite_differences
 from backprop_audit.verdicts.vocabulary import Finding, Verdict, verdict_of
 
-KINK_ROUNDING = 4.0  # |z| within this many ε·(fan-in + 1)·Σ|W||a|+|b| of 0 counts as on the kink
 
 
 @dataclass
@@ -59,28 +57,11 @@ def _call(formula, view, layer):
         return formula.compute(view, layer) if formula.per_layer else formula.compute(view)
 
 
-def kinks(net) -> list[tuple[int, np.ndarray]]:
-    """[(layer, boolean (N, n_l) array of units on the kink)] for every layer with a kinked activation (relu,
-    kink at 0: operations.KINKED_ACTIVATIONS) with a unit at z = 0.
-
-    "At 0" means within rounding of 0 in the network's dtype: |z| <= KINK_ROUNDING·ε·K·M, with
-    M = Σ_k A_k |W_jk| + |b_j| the magnitude of the sum, A the absolute-value forward pass of the layers
-    below (their own rounding reaches z too: tolerance.forward_magnitudes) and K the widths summed so far.
-    Then the sign of z, and so relu'(z), is not determined by the network, only by how a framework
-    happens to round (seen: padding the jax oracle changed the sign of a z of 1e-17).
-    """
-    found = []
-    eps = tolerance.unit_roundoff(net.dtype)
-    zs, acts = tolerance._forward64(net)
-    A = tolerance.forward_magnitudes(net, zs, acts)
-    for l, layer in enumerate(net.layers, start=1):
-        if layer.activation in operations.KINKED_ACTIVATIONS:  # relu: its kink is at 0
-            magnitude = A[l - 1] @ np.abs(layer.W.T.astype(np.float64)) + np.abs(layer.b.astype(np.float64))
-            K = sum(net.widths[:l]) + l
-            on = np.abs(zs[l]) <= KINK_ROUNDING * eps * K * magnitude
-            if on.any():
-                found.append((l, on))
-    return found
+def kinks(net, forward: tolerance.Forward | None = None) -> list[tuple[int, np.ndarray]]:
+    """[(layer, boolean (N, n_l) array of units on the kink)] for every relu layer with a unit at z = 0,
+    within rounding of 0 in the network's dtype (tolerance.kink_cells, the one kink test; forward:
+    tolerance.forward_pass(net), if already computed)."""
+    return [(l, on) for l, on in tolerance.kink_cells(net, forward) if on.any()]
 
 
 def kink_masks(net, found) -> dict[str, np.ndarray]:
@@ -156,9 +137,12 @@ def _settle_disagreements(net, answers, beyond) -> tuple[dict[str, list[str]], l
 def _judge(net, answers, tolerances=None, oracle_ratio=None) -> tuple:
     """The formula-independent part of a check: (tolerances, kinks found, their masks, the oracles' worst
     disagreement ratio, the oracles finite differences kept per disagreeing quantity, the oracle note)."""
-    tolerances = tolerances if tolerances is not None else tolerance.tolerances(net)
+    if tolerances is None or oracle_ratio is None:
+        p = tolerance.Parameters.of(net)
+        forward = tolerance.forward_pass(p)  # once, for the tolerances and the kink test
+        tolerances = tolerances if tolerances is not None else tolerance.tolerances(p, forward=forward)
     if oracle_ratio is None:
-        found = kinks(net)
+        found = kinks(p, forward)
         masks = kink_masks(net, found) if found else {}
         oracle_ratio, beyond = oracle_disagreement(net, answers, tolerances, masks)
     else:

@@ -34,29 +34,41 @@ Two computations that are both correct differ by less than two such bounds; a wr
 by a factor, a sign or a transposition, i.e. by O(|g|), orders of magnitude above tol. Both numbers
 are printed (the worst ratio error / tol of each formula) so the margin can be read off the report.
 
-This file is the definition. padded_tolerance.py computes the same model for a padded stack of
-different networks (padded.py) at once, calling the activation- and loss-specific steps below
-(_activate, _carried, _magnitude_prime, _output_scales) per activation and loss code.
+This file is the definition, and the only one: the same functions compute it for one network, for a
+stack of networks of one architecture (sweep.py: every array has a leading network axis) and for a
+padded stack of different networks (padded.py, via Parameters.of_padded). What a padded stack adds is
+carried by Parameters.padding and applied in three places only, each a no-op for a network alone:
+- padding is made inert by masks (`_real`): z, a, A and every B are 0 outside the real units and rows
+  (a padded row has z = b and a = g(b), e.g. σ(b) ≠ 0; a padded unit would have σ(0) = 1/2), so no batch
+  sum (B of C, dW, db), no maximum (Z) and no softmax sees them; the softmax runs over the real units;
+- the identity layers in front of a shallower network are exact (a = a @ I + 0 exactly): A passes
+  through them unchanged and they count in neither Z nor K (`Parameters.in_front_at`);
+- activations and losses are per-network codes: each step runs once per code present, on the networks
+  that have it (`_each`); K, N and the output width are each network's true sizes.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
 from backprop_audit.model import operations
+from backprop_audit.model.operations import ACTIVATIONS, LOSSES
 from backprop_audit.model.quantity import layer_names
 
 SAFETY = 4.0
+KINK_ROUNDING = 4.0  # |z| within this many ε·(fan-in + 1)·Σ|W||a|+|b| of 0 counts as on the kink (kink_cells)
 
 
 def unit_roundoff(dtype) -> float:
     return float(np.finfo(dtype).eps) / 2
 
 
-# The activation- and loss-specific steps of the model, one function of arrays each, so that the
-# per-network code below and the padded stack (padded_tolerance.py, which picks them by per-network
-# codes) share one definition. Their facts are rows of the operation table (model/operations.py).
+# The activation- and loss-specific steps of the model, one function of arrays each: the model below
+# calls them by name for a network, by per-network code for a padded stack (_each). Their facts are
+# rows of the operation table (model/operations.py).
 
 def _activate(name: str, z: np.ndarray) -> np.ndarray:
     """a = g(z) in float64 (softmax over the last axis)."""
@@ -77,22 +89,45 @@ def _magnitude_prime(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Padding:
+    """What a padded stack of different networks (padded.py) adds to its arrays; see the module docstring."""
+
+    units: tuple  # per a[k], k = 0..depth: boolean (count, width[k]), the real units
+    cells: tuple  # per a[k]: boolean (count, batch, width[k]), the real rows and units
+    in_front: np.ndarray  # (count,) the identity layers in front of each network's layer 1
+    widths: np.ndarray  # (count, depth + 1) each network's true width of a[k] (in front of it: its input's)
+    batch: np.ndarray  # (count,) each network's true batch N, an integer
+
+
+@dataclass(frozen=True)
 class Parameters:
-    """The arrays the tolerance model reads, for one network or for a stack of networks of one
-    architecture (every array then has a leading network axis; the code below is written for both:
-    transposes swap the last two axes, sums over the batch run over axis -2)."""
+    """The arrays the tolerance model reads: one network, a stack of networks of one architecture (every
+    array has a leading network axis; transposes swap the last two axes, sums over the batch run over
+    axis -2), or a padded stack of different networks (`of_padded`: activations and loss are then
+    per-network codes, and `padding` says which cells are real)."""
 
     Ws: list
     bs: list
-    activations: tuple
-    loss: str
+    activations: tuple  # per layer: its name, or (count,) codes into network.ACTIVATIONS
+    loss: str | np.ndarray  # its name, or (count,) codes into network.LOSSES (in their order)
     X: np.ndarray
     Y: np.ndarray
+    padding: Padding | None = None
 
     @classmethod
     def of(cls, net) -> "Parameters":
         return cls([l.W for l in net.layers], [l.b for l in net.layers],
                    tuple(l.activation for l in net.layers), net.loss, net.X, net.Y)
+
+    @classmethod
+    def of_padded(cls, stack) -> "Parameters":
+        """The parameters of a padded.PaddedStack: its arrays, codes and masks (stack layer numbering)."""
+        units = tuple(stack.unit_masks)
+        cells = tuple(stack.row_mask[:, :, None] & real[:, None, :] for real in units)
+        widths = np.stack([real.sum(axis=-1) for real in units], axis=1)
+        padding = Padding(units, cells, stack.prepend, widths, stack.row_mask.sum(axis=-1))
+        activations = tuple(stack.activation_codes[:, k] for k in range(stack.depth))
+        return cls(list(stack.Ws), list(stack.bs), activations, stack.loss_codes, stack.X, stack.Y, padding)
 
     @property
     def widths(self) -> tuple:
@@ -102,20 +137,106 @@ class Parameters:
     def batch(self) -> int:
         return self.X.shape[-2]
 
+    @cached_property
+    def magnitudes(self) -> list:
+        """(|W[l]|, |b[l]| as a row) in float64 for every layer, taken once for all the absolute-value passes."""
+        return [(np.abs(W.astype(np.float64, copy=False)), np.abs(b.astype(np.float64, copy=False))[..., None, :])
+                for W, b in zip(self.Ws, self.bs)]
+
+    def in_front_at(self, k: int) -> np.ndarray | None:
+        """(count,) True where layer k is an identity layer in front of a network; None where no network has one."""
+        if self.padding is None:
+            return None
+        front = k <= self.padding.in_front
+        return front if front.any() else None
+
+
+def _parameters(p) -> Parameters:
+    return p if isinstance(p, Parameters) else Parameters.of(p)
+
+
+def _sizes(p: Parameters) -> tuple:
+    """(the widths of a[0..L], the batch N, the identity layers in front): numbers for unpadded
+    networks, each network's own for a padded stack ((count, L + 1), (count,), (count,))."""
+    if p.padding is None:
+        return np.array(p.widths), p.batch, 0
+    return p.padding.widths, p.padding.batch, p.padding.in_front
+
+
+def _per_network(p: Parameters, v):
+    """Per-network numbers of a padded stack as a column that broadcasts over each network's (batch, units)."""
+    return v if p.padding is None else np.reshape(v, (-1, 1, 1))
+
+
+def _real(p: Parameters, k: int, x: np.ndarray) -> np.ndarray:
+    """x with 0 outside the real cells of a[k] (a padded stack); x itself for networks without padding."""
+    return x if p.padding is None else np.where(p.padding.cells[k], x, 0.0)
+
+
+def _floats(x):
+    return x.astype(np.float64) if np.ndim(x) else float(x)
+
+
+def _each(which, names, step, *arrays):
+    """step(which, *arrays) for an activation's or loss's name; for (count,) codes into `names` (a padded
+    stack), step(names[c], *the arrays restricted to the networks with code c) for every code c present,
+    assembled along the network axis, so that each network gets its own step. A step may return a tuple
+    of arrays: then a tuple of assembled arrays."""
+    if not isinstance(which, np.ndarray):
+        return step(which, *arrays)
+    if np.all(which == which[0]):  # one code for the whole stack: no subsets to copy
+        return step(names[which[0]], *arrays)
+    out = None
+    for code in np.unique(which):
+        rows = np.flatnonzero(which == code)
+        value = step(names[code], *(x[rows] if isinstance(x, np.ndarray) else x for x in arrays))
+        parts = value if isinstance(value, tuple) else (value,)
+        if out is None:
+            out = tuple(np.empty((len(which),) + part.shape[1:], part.dtype) for part in parts)
+        for whole, part in zip(out, parts):
+            whole[rows] = part
+    return out if isinstance(value, tuple) else out[0]
+
+
+KINKED_CODES = [ACTIVATIONS.index(name) for name in operations.KINKED_ACTIVATIONS]
+
+
+def _kinked(activation):
+    """Whether a layer's activation has a kink (relu; operations.KINKED_ACTIVATIONS): a bool, or (count,)
+    bools for per-network codes."""
+    if isinstance(activation, np.ndarray):
+        return np.isin(activation, KINKED_CODES)
+    return activation in operations.KINKED_ACTIVATIONS
+
 
 def _transpose(M):
     return np.swapaxes(M, -1, -2)
 
 
+def _fit(x: np.ndarray, width: int) -> np.ndarray:
+    """x cut or zero-padded along its last axis to `width` (padded stack layers have their own widths)."""
+    if x.shape[-1] >= width:
+        return x[..., :width]
+    return np.concatenate([x, np.zeros(x.shape[:-1] + (width - x.shape[-1],))], axis=-1)
+
+
+def _activate_real(name: str, z: np.ndarray, units) -> np.ndarray:
+    """_activate; the softmax over the real units only (exp(-inf) = 0 on a padded stack's padded units)."""
+    coupled = units is not None and operations.activation(name).coupled  # the softmax couples its units
+    return _activate(name, np.where(units, z, -np.inf) if coupled else z)
+
+
 def _forward64(p):
-    """z[l], a[l] in float64 (p: a Network or Parameters)."""
-    p = p if isinstance(p, Parameters) else Parameters.of(p)
-    zs, acts = [None], [p.X.astype(np.float64)]
-    with np.errstate(over="ignore", under="ignore"):
-        for W, b, activation in zip(p.Ws, p.bs, p.activations):
-            z = acts[-1] @ _transpose(W.astype(np.float64)) + b.astype(np.float64)[..., None, :]
-            zs.append(z)
-            acts.append(_activate(activation, z))
+    """z[l], a[l] in float64 (p: a Network or Parameters; 0 outside a padded stack's real cells)."""
+    p = _parameters(p)
+    zs, acts = [None], [p.X.astype(np.float64)]  # a padded stack's padded inputs are 0
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for k, (W, b, activation) in enumerate(zip(p.Ws, p.bs, p.activations), start=1):
+            W, b = W.astype(np.float64, copy=False), b.astype(np.float64, copy=False)
+            z = _real(p, k, acts[-1] @ _transpose(W) + b[..., None, :])
+            units = None if p.padding is None else np.broadcast_to(p.padding.units[k][:, None, :], z.shape)
+            zs.append(z)  # (a padded row would hold b)
+            acts.append(_real(p, k, _each(activation, ACTIVATIONS, _activate_real, z, units)))
     return zs, acts
 
 
@@ -126,15 +247,41 @@ def forward_magnitudes(p, zs, acts) -> list:
     (A[l-1] also carries the error a[l-1] already has). a = g(z) passes it on as |g'(z)|·M; so
     A[l] = |a[l]| + |g'(z[l])|·M[l]. For the softmax, ds_j = s_j((1 - s_j) dz_j - Σ_{k≠j} s_k dz_k), so
     A = s·(1 + (1 - s)·M + Σ_{k≠j} s_k M_k). Where the sum cancels (|z| ≪ M) A ≫ |a|: that is the case
-    the soak found (see the module docstring).
+    the soak found (see the module docstring). An identity layer in front is exact: A passes through it.
     """
-    p = p if isinstance(p, Parameters) else Parameters.of(p)
-    A = [np.abs(acts[0])]
+    return _magnitudes(_parameters(p), zs, acts)[0]
+
+
+def _magnitudes(p: Parameters, zs, acts) -> tuple[list, list]:
+    """A (forward_magnitudes) and M[l] = A[l-1] |W[l]|ᵀ + |b[l]| (M[0] is None), the magnitude of z[l]'s sum."""
+    A, Ms = [np.abs(acts[0])], [None]
     with np.errstate(over="ignore", invalid="ignore"):
-        for l, (W, b, activation) in enumerate(zip(p.Ws, p.bs, p.activations), start=1):
-            M = A[-1] @ np.abs(_transpose(W.astype(np.float64))) + np.abs(b.astype(np.float64))[..., None, :]
-            A.append(_carried(activation, zs[l], acts[l], M))
-    return A
+        for k, ((absW, absb), activation) in enumerate(zip(p.magnitudes, p.activations), start=1):
+            M = A[-1] @ _transpose(absW)
+            M += absb
+            carried = _real(p, k, _each(activation, ACTIVATIONS, _carried, zs[k], acts[k], M))
+            front = p.in_front_at(k)  # its real units, the input's, fit both layers' widths
+            A.append(carried if front is None else
+                     np.where(front[:, None, None], _fit(A[-1], carried.shape[-1]), carried))
+            Ms.append(M)
+    return A, Ms
+
+
+class Forward(NamedTuple):
+    """The forward passes the model reads, in float64: z[l] (zs[0] is None), a[l] and A[l], l = 0..L, and
+    M[l] (M[0] is None), the magnitude of z[l]'s sum (_magnitudes)."""
+    zs: list
+    acts: list
+    A: list
+    M: list
+
+
+def forward_pass(p, values: tuple | None = None) -> Forward:
+    """_forward64 and forward_magnitudes, once for the tolerances and the kink test.
+    values: (zs, acts) if already computed in float64 (the sweep's manual forward pass is _forward64's)."""
+    p = _parameters(p)
+    zs, acts = values or _forward64(p)
+    return Forward(zs, acts, *_magnitudes(p, zs, acts))
 
 
 def _output_scales(loss: str, output: str, z, a, A, y, N, n_out, total) -> tuple:
@@ -157,31 +304,48 @@ def _output_scales(loss: str, output: str, z, a, A, y, N, n_out, total) -> tuple
     return B_C, B_a, B_z
 
 
-def error_scales(p, floor: float = 0.0, forward=None) -> dict[str, np.ndarray]:
+_OUTPUT_PAIRS = tuple((loss, output) for loss in LOSSES for output in ACTIVATIONS)
+
+
+def _output_pair(p: Parameters):
+    """(loss, output activation): names, or for a padded stack (count,) codes into _OUTPUT_PAIRS."""
+    if isinstance(p.loss, np.ndarray):
+        return p.loss * len(ACTIVATIONS) + p.activations[-1]
+    return p.loss, p.activations[-1]
+
+
+def _real_output_scales(pair, z, a, A, y, N, n_out, cells) -> tuple:
+    """_output_scales, its sums over a padded stack's real cells only (cells: None without padding)."""
+    total = lambda terms: np.sum(terms if cells is None else np.where(cells, terms, 0.0), axis=(-2, -1), keepdims=True)
+    return _output_scales(*pair, z, a, A, y, N, n_out, total)
+
+
+def error_scales(p, floor: float = 0.0, forward: Forward | None = None) -> dict[str, np.ndarray]:
     """B for every quantity, canonical layout, float64 (see the module docstring); p: a Network or
-    Parameters (a stack gives every B a leading network axis).
+    Parameters (a stack gives every B a leading network axis; a padded stack's B is 0 outside its real cells).
 
     floor (τ/ε): the flush-to-zero error of one intermediate δ entry (see tolerance_for), added to every
     B_z before it is summed into dW, db and the layer below, so a flushed subnormal δ is carried through
-    the same absolute-value pass as any other error.
+    the same absolute-value pass as any other error (on a padded stack's real cells only: db sums N floors).
     """
-    p = p if isinstance(p, Parameters) else Parameters.of(p)
-    zs, acts = forward or _forward64(p)
-    A = forward_magnitudes(p, zs, acts)
+    p = _parameters(p)
+    zs, acts, A, _ = forward or forward_pass(p)
     L = len(p.Ws)
-    y = np.abs(p.Y.astype(np.float64))
-    both = (-2, -1)  # the batch and unit axes of one network
+    y = np.abs(p.Y.astype(np.float64))  # a padded stack's padded targets are 0
+    widths, N, _ = _sizes(p)
+    cells = None if p.padding is None else p.padding.cells[L]
     B = {}
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        B["C"], B_a, B_z = _output_scales(p.loss, p.activations[-1], zs[L], acts[L], A[L], y, p.batch,
-                                          p.widths[-1], lambda terms: np.sum(terms, axis=both))
+        B_C, B_a, B_z = _each(_output_pair(p), _OUTPUT_PAIRS, _real_output_scales, zs[L], acts[L], A[L], y,
+                              _per_network(p, N), _per_network(p, widths[..., L]), cells)
+        B["C"] = B_C[..., 0, 0]
         for l in range(L, 0, -1):
             if l < L:
-                B_a = B_z_next @ np.abs(p.Ws[l].astype(np.float64))  # p.Ws[l] is W[l+1]
-                B_z = B_a * _magnitude_prime(p.activations[l - 1], zs[l], acts[l])
+                B_a = B_z_next @ p.magnitudes[l][0]  # |W[l+1]|
+                B_z = B_a * _each(p.activations[l - 1], ACTIVATIONS, _magnitude_prime, zs[l], acts[l])
             names = layer_names(l)
-            B[names.a] = B_a
-            B_z = B_z + floor
+            B[names.a] = B_a = _real(p, l, B_a)
+            B_z = _real(p, l, B_z + floor)
             B[names.z] = B_z
             B[names.W] = _transpose(B_z) @ A[l - 1]
             B[names.b] = B_z.sum(axis=-2)
@@ -190,42 +354,101 @@ def error_scales(p, floor: float = 0.0, forward=None) -> dict[str, np.ndarray]:
 
 
 def sum_lengths(p) -> dict[str, float]:
-    """K for every quantity: operations feeding an entry (widths from the output back, N, depth)."""
-    p = p if isinstance(p, Parameters) else Parameters.of(p)
-    widths, N, L = p.widths, p.batch, len(p.Ws)
-    K = {"C": float(N * widths[-1] + L + 4)}
+    """K for every quantity: operations feeding an entry (widths from the output back, N, depth), from
+    each network's true sizes ((count,) arrays for a padded stack, whose identity layers in front repeat
+    a[0] and do not count; the entries of those layers are not meaningful).
+
+    K(C) = N·n_L + L + 4; K(dC/da[l]) = K(dC/dz[l]) = Σ widths[l:] + 4(L - l + 1) + Σ widths[:l] (the
+    forward sums feed z[l] too); K(dC/dW[l]) = K(dC/db[l]) = that + N."""
+    p = _parameters(p)
+    widths, N, front = _sizes(p)
+    L = len(p.Ws)
+    total = widths.sum(axis=-1) - front * widths[..., 0]
+    K = {"C": _floats(N * widths[..., L] + (L - front) + 4)}
     for l in range(1, L + 1):
-        backward = sum(widths[l:]) + (L - l + 1) * 4 + sum(widths[:l])  # forward sums feed z[l] too
+        backward = total + (L - l + 1) * 4  # L - l: the same for every network of a padded stack
         names = layer_names(l)
-        K[names.a] = K[names.z] = float(backward)
-        K[names.W] = K[names.b] = float(backward + N)
+        K[names.a] = K[names.z] = _floats(backward)
+        K[names.W] = K[names.b] = _floats(backward + N)
     return K
 
 
-def largest_preactivation(p, forward=None):
-    """Z = max over layers and units of Σ_k |W_jk||a_k| + |b_j|: how large the forward sums get
-    (a number for one network, one per network for a stack)."""
-    p = p if isinstance(p, Parameters) else Parameters.of(p)
-    acts = (forward or _forward64(p))[1]
+def largest_preactivation(p, forward: Forward | None = None):
+    """Z = max over layers and units of Σ_k |W_jk||a_k| + |b_j|: how large the forward sums get (a number
+    for one network, one per network for a stack: over its real cells and real layers only; an identity
+    layer in front would add max |X|, which the network alone lacks)."""
+    p = _parameters(p)
+    forward = forward or forward_pass(p)
     Z = 0.0
-    for l, (W, b) in enumerate(zip(p.Ws, p.bs), start=1):
-        magnitude = np.abs(acts[l - 1]) @ np.abs(_transpose(W.astype(np.float64))) + np.abs(b.astype(np.float64))[..., None, :]
-        Z = np.maximum(Z, magnitude.max(axis=(-2, -1)))
+    for l, (absW, absb) in enumerate(p.magnitudes, start=1):
+        if l == 1:
+            magnitude = forward.M[1]  # the same sum: A[0] = |a[0]|
+        else:
+            magnitude = np.abs(forward.acts[l - 1]) @ _transpose(absW)
+            magnitude += absb
+        largest = np.maximum(Z, _real(p, l, magnitude).max(axis=(-2, -1)))
+        front = p.in_front_at(l)
+        Z = largest if front is None else np.where(front, Z, largest)
     return Z
 
 
-def tolerances(p, dtype=None) -> dict[str, tuple]:
+def tolerances(p, dtype=None, forward: Forward | None = None) -> dict[str, tuple]:
     """For every quantity the pieces of its tolerance: (SAFETY·ε·K, B, 1 + Z, τ/ε).
 
-    p: a Network, or Parameters of a stack of networks (the sweep): then B and Z have a leading network axis."""
-    p = p if isinstance(p, Parameters) else Parameters.of(p)
+    p: a Network, or Parameters of a stack (then K, B and Z have a leading network axis where they
+    differ from network to network; a padded stack's are keyed by stack quantity names).
+    forward: forward_pass(p), if already computed (the kink test reads it too)."""
+    p = _parameters(p)
     dtype = dtype or p.X.dtype
     eps = unit_roundoff(dtype)
     floor = float(np.finfo(dtype).tiny) / eps
-    forward = _forward64(p)  # once, for both B and Z (the costly part on wide networks)
+    forward = forward or forward_pass(p)  # once, for both B and Z (the costly part on wide networks)
     B, K = error_scales(p, floor, forward), sum_lengths(p)
     amplification = 1 + largest_preactivation(p, forward)
     return {name: (SAFETY * eps * K[name], B[name], amplification, floor) for name in B}
+
+
+def kink_cells(p, forward: Forward | None = None) -> list[tuple[int, np.ndarray]]:
+    """[(layer, boolean z[layer] on the kink)] for every layer where a network has a kinked activation (ReLU).
+
+    "On the kink" means within rounding of 0 in the network's dtype: |z| <= KINK_ROUNDING·ε·K·M, with
+    M = Σ_k A_k |W_jk| + |b_j| the magnitude of the sum, A the absolute-value forward pass of the layers
+    below (their own rounding reaches z too: forward_magnitudes) and K the widths summed so far, Σ
+    widths[:l] + l. Then the sign of z, and so relu'(z), is not determined by the network, only by how a
+    framework happens to round (seen: padding the jax oracle changed the sign of a z of 1e-17). On a padded
+    stack only real cells of real ReLU layers count (padded rows sit at z = 0 and are no kinks).
+    """
+    p = _parameters(p)
+    relu_layers = []  # (l, whether each network has a ReLU there: a bool, or one per network)
+    for l, activation in enumerate(p.activations, start=1):
+        relu = _kinked(activation)
+        if p.in_front_at(l) is not None:
+            relu = relu & ~p.in_front_at(l)
+        if np.any(relu):
+            relu_layers.append((l, relu))
+    if not relu_layers:
+        return []
+    zs, _, _, M = forward or forward_pass(p)
+    eps = unit_roundoff(p.X.dtype)
+    widths, _, front = _sizes(p)
+    before = np.cumsum(widths, axis=-1) - np.expand_dims(front * widths[..., 0], -1)  # Σ widths[:l] at l - 1
+    found = []
+    for l, relu in relu_layers:
+        K = _per_network(p, before[..., l - 1] + (l - front))
+        on = np.abs(zs[l]) <= KINK_ROUNDING * eps * K * M[l]
+        if p.padding is not None:
+            on &= p.padding.cells[l] & relu[:, None, None]
+        found.append((l, on))
+    return found
+
+
+def on_a_kink(p, forward: Forward | None = None):
+    """Whether a ReLU unit is on its kink (kink_cells): a bool, or one per network of a stack."""
+    p = _parameters(p)
+    found = np.zeros(len(p.X), bool) if p.X.ndim > 2 else np.False_
+    for _, on in kink_cells(p, forward):
+        found = found | on.any(axis=(-2, -1))
+    return found
 
 
 def tolerance_for(scale: tuple, value: np.ndarray) -> np.ndarray:
@@ -242,4 +465,17 @@ def tolerance_for(scale: tuple, value: np.ndarray) -> np.ndarray:
     """
     coefficient, B, amplification, floor = scale
     with np.errstate(over="ignore"):  # the coefficient first: B alone may be near the float64 limit
-        return coefficient * B + (coefficient * amplification) * np.abs(value.astype(np.float64)) + coefficient * floor
+        relative = np.abs(value.astype(np.float64, copy=False))
+        relative *= coefficient * amplification
+        tol = coefficient * B
+        tol += relative  # (a sum and products in place: the same roundings as the expression, fewer arrays)
+        tol += coefficient * floor
+        return tol
+
+
+def stacked_tolerance_for(scale: tuple, values: np.ndarray) -> np.ndarray:
+    """tolerance_for over a stack (the network axis first): each network's own K and Z, which tolerances()
+    gives one per network where they differ, over its entries."""
+    coefficient, B, amplification, floor = scale
+    expand = (-1,) + (1,) * (values.ndim - 1)
+    return tolerance_for((np.reshape(coefficient, expand), B, np.reshape(amplification, expand), floor), values)

@@ -23,7 +23,6 @@ from backprop_audit.trust.bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRA
 from backprop_audit.judging.evaluate import evaluate, kinks
 from backprop_audit.model.network import Layer, Network
 from backprop_audit.batching.padded import PaddedStack, chunks
-from backprop_audit.batching.padded_tolerance import padded_forward, padded_kinks, padded_tolerances
 from backprop_audit.batching.screen import check_many
 from backprop_audit.judging.memory import RunMemory
 from backprop_audit.searching.search import draw, search
@@ -95,14 +94,16 @@ def formula_rates(formula, examples: int) -> dict:
                 oracle.padded_quantities(PaddedStack.of(part))
         out[f"{name}_stacked"] = rate(len(nets), clock)
     with Clock() as clock:
-        for net in nets:
-            tolerance.tolerances(net), kinks(net)
+        for net in nets:  # as the single check computes them: one forward pass for both
+            parameters = tolerance.Parameters.of(net)
+            forward = tolerance.forward_pass(parameters)
+            tolerance.tolerances(parameters, forward=forward), kinks(parameters, forward)
     out["tolerances"] = rate(len(nets), clock)
     with Clock() as clock:  # building each stack included: the batched check builds it too
         for part in chunks(nets):
-            stack = PaddedStack.of(part)
-            forward = padded_forward(stack)
-            padded_tolerances(stack, forward), padded_kinks(stack, forward)
+            parameters = tolerance.Parameters.of_padded(PaddedStack.of(part))
+            forward = tolerance.forward_pass(parameters)
+            tolerance.tolerances(parameters, forward=forward), tolerance.on_a_kink(parameters, forward)
     out["tolerances_stacked"] = rate(len(nets), clock)
     with Clock() as clock:
         check_many(formula, nets)
