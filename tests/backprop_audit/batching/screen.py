@@ -41,7 +41,7 @@ from backprop_audit.batching.padded import NetworkView, PaddedStack, chunks, fit
 
 
 class ToleranceView(Mapping):
-    """One network's {quantity: (SAFETY·ε·K, B, 1 + Z, τ/ε)} read out of stacked tolerances."""
+    """One network's {quantity: tolerance.tolerances' pieces} read out of stacked tolerances."""
 
     def __init__(self, stack: PaddedStack, stacked: dict, g: int):
         self.stack, self.g = stack, g

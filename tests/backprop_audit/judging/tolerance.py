@@ -58,7 +58,8 @@ from backprop_audit.model import operations
 from backprop_audit.model.operations import ACTIVATIONS, LOSSES
 from backprop_audit.model.quantity import layer_names
 
-SAFETY = 4.0
+SAFETY = 4.0  # the worst-case count's factor for the short elementwise chain (see the module docstring)
+CONFIDENCE = 4.0  # λ of the probabilistic bound λ·√n·ε for the long sums (Higham & Mary 2019)
 KINK_ROUNDING = 4.0  # |z| within this many ε·(fan-in + 1)·Σ|W||a|+|b| of 0 counts as on the kink (kink_cells)
 
 
@@ -86,6 +87,13 @@ def _magnitude_prime(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
     if magnitude is None:
         raise ValueError(name)
     return magnitude(z, a)
+
+
+def _moved_slope(name: str, z: np.ndarray, a: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """|g''(z)|·M: how far g'(z) moves under z's own rounding error (ε·K·M, the error of its sum), which a
+    sum over the batch or the units can leave uncancelled while the terms cancel (0 for relu, identity)."""
+    curvature = operations.activation(name).curvature
+    return np.zeros_like(z) if curvature is None else curvature(z, a) * M
 
 
 @dataclass(frozen=True)
@@ -320,6 +328,16 @@ def _real_output_scales(pair, z, a, A, y, N, n_out, cells) -> tuple:
     return _output_scales(*pair, z, a, A, y, N, n_out, total)
 
 
+def _elementwise_output(p: Parameters):
+    """Whether dC/dz[L] = dC/da[L] ⊙ g'(z[L]) (a squared loss on an elementwise output): a bool, or a
+    (count, 1, 1) column of them for per-network codes."""
+    elementwise = lambda loss, output: operations.loss(loss).factor is not None and not operations.activation(output).coupled
+    if not isinstance(p.loss, np.ndarray):
+        return elementwise(p.loss, p.activations[-1])
+    pairs = np.array([elementwise(loss, output) for loss, output in _OUTPUT_PAIRS])
+    return pairs[_output_pair(p)].reshape(-1, 1, 1)
+
+
 def error_scales(p, floor: float = 0.0, forward: Forward | None = None) -> dict[str, np.ndarray]:
     """B for every quantity, canonical layout, float64 (see the module docstring); p: a Network or
     Parameters (a stack gives every B a leading network axis; a padded stack's B is 0 outside its real cells).
@@ -329,7 +347,7 @@ def error_scales(p, floor: float = 0.0, forward: Forward | None = None) -> dict[
     the same absolute-value pass as any other error (on a padded stack's real cells only: db sums N floors).
     """
     p = _parameters(p)
-    zs, acts, A, _ = forward or forward_pass(p)
+    zs, acts, A, M = forward or forward_pass(p)
     L = len(p.Ws)
     y = np.abs(p.Y.astype(np.float64))  # a padded stack's padded targets are 0
     widths, N, _ = _sizes(p)
@@ -343,6 +361,9 @@ def error_scales(p, floor: float = 0.0, forward: Forward | None = None) -> dict[
             if l < L:
                 B_a = B_z_next @ p.magnitudes[l][0]  # |W[l+1]|
                 B_z = B_a * _each(p.activations[l - 1], ACTIVATIONS, _magnitude_prime, zs[l], acts[l])
+            moved = B_a * _each(p.activations[l - 1], ACTIVATIONS, _moved_slope, zs[l], acts[l], M[l])
+            B_z = B_z + (moved if l < L else np.where(_elementwise_output(p), moved, 0.0))  # a cross-entropy's
+            # and a softmax's dC/dz[L] carry z[L]'s error in A[L] already
             names = layer_names(l)
             B[names.a] = B_a = _real(p, l, B_a)
             B_z = _real(p, l, B_z + floor)
@@ -353,24 +374,33 @@ def error_scales(p, floor: float = 0.0, forward: Forward | None = None) -> dict[
     return B
 
 
-def sum_lengths(p) -> dict[str, float]:
-    """K for every quantity: operations feeding an entry (widths from the output back, N, depth), from
-    each network's true sizes ((count,) arrays for a padded stack, whose identity layers in front repeat
-    a[0] and do not count; the entries of those layers are not meaningful).
+def sum_lengths(p) -> dict[str, tuple]:
+    """(K_sum, K_chain) for every quantity: the lengths of the long sums feeding an entry (widths from the
+    output back, the forward sums, N) and the count of its short elementwise steps (4 per layer on the
+    way), from each network's true sizes ((count,) arrays for a padded stack, whose identity layers in
+    front repeat a[0] and do not count; the entries of those layers are not meaningful).
 
-    K(C) = N·n_L + L + 4; K(dC/da[l]) = K(dC/dz[l]) = Σ widths[l:] + 4(L - l + 1) + Σ widths[:l] (the
-    forward sums feed z[l] too); K(dC/dW[l]) = K(dC/db[l]) = that + N."""
+    K_sum(C) = N·n_L, K_chain(C) = L + 4; K_sum(dC/da[l]) = K_sum(dC/dz[l]) = Σ widths (the backward sums
+    Σ widths[l:] and the forward sums feeding z[l], Σ widths[:l]), K_chain = 4(L - l + 1); dC/dW[l] and
+    dC/db[l] add the batch sum N to K_sum."""
     p = _parameters(p)
     widths, N, front = _sizes(p)
     L = len(p.Ws)
     total = widths.sum(axis=-1) - front * widths[..., 0]
-    K = {"C": _floats(N * widths[..., L] + (L - front) + 4)}
+    K = {"C": (_floats(N * widths[..., L]), _floats(L - front + 4))}
     for l in range(1, L + 1):
-        backward = total + (L - l + 1) * 4  # L - l: the same for every network of a padded stack
+        chain = float((L - l + 1) * 4)  # L - l: the same for every network of a padded stack
         names = layer_names(l)
-        K[names.a] = K[names.z] = _floats(backward)
-        K[names.W] = K[names.b] = _floats(backward + N)
+        K[names.a] = K[names.z] = (_floats(total), chain)
+        K[names.W] = K[names.b] = (_floats(total + N), chain)
     return K
+
+
+def rounding_growth(K_sum, K_chain):
+    """CONFIDENCE·√K_sum + SAFETY·K_chain: how many unit roundoffs, on the scale B + |g|(1 + Z) + τ/ε, an
+    entry fed by sums of K_sum terms in all and K_chain elementwise steps can be off by (see the module
+    docstring: the probabilistic bound for the sums, the worst case for the chain)."""
+    return CONFIDENCE * np.sqrt(K_sum) + SAFETY * K_chain
 
 
 def largest_preactivation(p, forward: Forward | None = None):
@@ -393,7 +423,7 @@ def largest_preactivation(p, forward: Forward | None = None):
 
 
 def tolerances(p, dtype=None, forward: Forward | None = None) -> dict[str, tuple]:
-    """For every quantity the pieces of its tolerance: (SAFETY·ε·K, B, 1 + Z, τ/ε).
+    """For every quantity the pieces of its tolerance: (ε·(CONFIDENCE·√K_sum + SAFETY·K_chain), B, 1 + Z, τ/ε).
 
     p: a Network, or Parameters of a stack (then K, B and Z have a leading network axis where they
     differ from network to network; a padded stack's are keyed by stack quantity names).
@@ -405,7 +435,7 @@ def tolerances(p, dtype=None, forward: Forward | None = None) -> dict[str, tuple
     forward = forward or forward_pass(p)  # once, for both B and Z (the costly part on wide networks)
     B, K = error_scales(p, floor, forward), sum_lengths(p)
     amplification = 1 + largest_preactivation(p, forward)
-    return {name: (SAFETY * eps * K[name], B[name], amplification, floor) for name in B}
+    return {name: (eps * rounding_growth(*K[name]), B[name], amplification, floor) for name in B}
 
 
 def kink_cells(p, forward: Forward | None = None) -> list[tuple[int, np.ndarray]]:
@@ -452,7 +482,8 @@ def on_a_kink(p, forward: Forward | None = None):
 
 
 def tolerance_for(scale: tuple, value: np.ndarray) -> np.ndarray:
-    """Entrywise tol = SAFETY·ε·K·(B + |g|·(1 + Z) + τ/ε), for an oracle value g in the canonical layout.
+    """Entrywise tol = ε·(CONFIDENCE·√K_sum + SAFETY·K_chain)·(B + |g|·(1 + Z) + τ/ε), for an oracle value g
+    in the canonical layout.
 
     τ is the dtype's smallest normal number: below it XLA on the CPU flushes to zero where torch keeps a
     subnormal (3e-45 against 0 in float32), so no entry is held to better than τ absolutely. A flushed

@@ -112,6 +112,7 @@ class Activation:
     - slope(z, a): g'(z) as the absolute-value forward pass uses it, A = |a| + slope·M (elementwise rows);
     - magnitude(z, a): |g'| with its subtraction turned into an addition, the scale g'(z)'s rounding error
       lives on (elementwise rows);
+    - curvature(z, a): |g''(z)|, how an absolute error in z moves g'(z) (None: g'' = 0 off the kink);
     - a row whose outputs are coupled (softmax: each depends on every unit) has no elementwise derivative
       and gives instead coupled_carried(z, a, M) for A and coupled_magnitude(s, B_a) for B of dC/dz.
     """
@@ -127,6 +128,7 @@ class Activation:
     coupled_carried: Callable | None = None
     coupled_magnitude: Callable | None = None
     numpy_backward_coupled: Callable | None = None  # (s, g, axis) -> g through the Jacobian, NumPy
+    curvature: Callable | None = None
     kink: float | None = None  # where g' jumps; the kink tests (evaluate.kinks, the strategies' nudge) assume 0
     prime_at_kink: float | None = None  # the subgradient numpy_prime takes there
 
@@ -166,12 +168,14 @@ ACTIVATION_ROWS = (
                torch_form=lambda torch, z: torch.sigmoid(z),
                jax_form=lambda jax, jnp, z: jax.nn.sigmoid(z),
                slope=lambda z, a: a * (1 - a),
-               magnitude=lambda z, a: np.abs(a) * (1 + np.abs(a))),
+               magnitude=lambda z, a: np.abs(a) * (1 + np.abs(a)),
+               curvature=lambda z, a: np.abs(a * (1 - a) * (1 - 2 * a))),
     Activation("tanh", ("hidden", "output"), tanh, tanh_prime,
                torch_form=lambda torch, z: torch.tanh(z),
                jax_form=lambda jax, jnp, z: jnp.tanh(z),
                slope=lambda z, a: 1 - a**2,
-               magnitude=lambda z, a: 1 + a**2),
+               magnitude=lambda z, a: 1 + a**2,
+               curvature=lambda z, a: np.abs(2 * a * (1 - a**2))),
     Activation("relu", ("hidden",), relu, relu_prime,
                torch_form=lambda torch, z: torch.relu(z),
                jax_form=lambda jax, jnp, z: jnp.maximum(z, 0),
@@ -195,7 +199,8 @@ ACTIVATION_ROWS = (
                torch_form=lambda torch, z: torch.nn.functional.softplus(z, beta=1.0, threshold=40.0),
                jax_form=lambda jax, jnp, z: jax.nn.softplus(z),
                slope=lambda z, a: sigmoid(z),
-               magnitude=lambda z, a: sigmoid(z)),  # 1 / (1 + e^-z): no subtraction, |g'| = g'
+               magnitude=lambda z, a: sigmoid(z),  # 1 / (1 + e^-z): no subtraction, |g'| = g'
+               curvature=lambda z, a: sigmoid(z) * sigmoid(-z)),
 )
 
 

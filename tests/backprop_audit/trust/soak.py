@@ -7,6 +7,7 @@ every catalog record expected to hold, in its own setting - on networks drawn wi
 - ordinary networks (widths 1-8, batch 1-8, weights of scale 1/4 to 4), most of the checks;
 - saturated sigmoids and tanh (|z| > 30), softmax logits up to ±80;
 - tiny (1e-6) and huge (1e4 in float32, 1e6 in float64) input and weight scales;
+- output logits past ±88 (float32 exp overflows there), and sigmoid units whose float32 σ'(z) is subnormal;
 - a few large networks: widths up to 512, batch up to 256.
 Values are continuous (no rounding), so ReLU pre-activations are never exactly 0; evaluate() would
 classify a kink anyway. A network whose oracle values overflow is skipped and counted, never checked.
@@ -72,6 +73,11 @@ REGIMES = {
     "logits": Regime("logits", (-0.3, 0.3), (-0.3, 0.3), last_weight=(1.2, 1.5)),  # output z up to ±80
     "tiny": Regime("tiny", (-6.0, -5.0), (-6.0, -5.0)),
     "huge": Regime("huge", (0.0, 1.0), (4.0, 6.0)),  # float32 is capped at 1e4 inputs (see draw_network)
+    # float32 logits past 88, where exp overflows unless the softmax shifts by its max (and sigmoid's e^-z does)
+    "overflow": Regime("overflow", (-0.3, 0.3), (-0.3, 0.3), last_weight=(1.8, 2.1)),
+    # z of a few terms of ~100: many sigmoid units in -103 < z < -87, where float32 σ'(z) is subnormal (XLA
+    # flushes it to 0, torch keeps it) and is multiplied by a large dC/da
+    "subnormal": Regime("subnormal", (1.5, 1.7), (0.2, 0.3), width=(1, 3)),
     "large": Regime("large", (-0.6, 0.0), (-0.3, 0.3), width=(64, 512), batch=(16, 256)),
 }
 
@@ -156,8 +162,8 @@ def schedule():
     """[(regime, "catalog" or None)]: the mix of networks, cycled until the checks are done; None means
     the general correct formulas (8 checks per network), "catalog" each catalog record in its setting."""
     return [("ordinary", None)] * 10 + [("saturated", None)] * 3 + [("logits", None)] * 3 + \
-        [("tiny", None)] * 2 + [("huge", None)] * 2 + [("ordinary", "catalog"), ("saturated", "catalog"),
-                                                         ("logits", "catalog"), ("tiny", "catalog"), ("huge", "catalog")]
+        [("tiny", None)] * 2 + [("huge", None)] * 2 + [("overflow", None)] * 2 + [("subnormal", None)] * 2 + \
+        [(name, "catalog") for name in ("ordinary", "saturated", "logits", "tiny", "huge", "overflow", "subnormal")]
 
 
 def soak(checks: int = 100_000, *, seed: int = 0, large: int = 16, progress=None) -> SoakResult:
