@@ -113,18 +113,21 @@ def _formula_values(formula, stack: PaddedStack, reference: dict, screened: np.n
 
 def _formula_ratios(stack: PaddedStack, values: dict, answers: dict, tolerances: dict):
     """Per network, the worst |formula - oracle| / tol over the formula's entries and every oracle (as
-    compare.compare_entrywise computes it, tol from the first oracle's value as in evaluate), and the
-    stack quantity where it is reached."""
+    compare.compare_entrywise computes it, tol from the first oracle's value as in evaluate), the
+    stack quantity where it is reached, and what the check detects (tolerance.detects)."""
     worst, where = np.zeros(stack.count), np.full(stack.count, "", dtype=object)
+    power = np.full(stack.count, np.inf)
     first = next(iter(answers.values()))
     for name, value in values.items():
         tol = tolerance.stacked_tolerance_for(tolerances[name], first[name])
         real = stack.real_mask(name)
+        relative = tolerance.relative_tolerance(tol, first[name])  # tolerance.detects, per network
+        power = np.minimum(power, np.where(real, relative, np.inf).reshape(stack.count, -1).min(axis=1))
         for oracle in answers.values():
             per_network = compare.worst_per_network(compare.ratios(value, oracle[name], tol), real)
             where = np.where(per_network > worst, name, where)
             worst = np.maximum(worst, per_network)
-    return worst, where
+    return worst, where, power
 
 
 @dataclass
@@ -178,12 +181,13 @@ def _check_stack(formula, networks: list, memory: RunMemory) -> list:
     oracles_fit = ~oracles.on_kink & (disagreement <= 1.0)
     screened = oracles_fit.copy()
     values = _formula_values(formula, stack, stacked[names[0]], screened)
-    worst, where = _formula_ratios(stack, values, stacked, tolerances)
+    worst, where, power = _formula_ratios(stack, values, stacked, tolerances)
     results = []
     for g, net in enumerate(stack.networks):
         if screened[g] and worst[g] <= 1.0:  # holds on every entry, against every oracle
             quantity = str(stack.of_network(g, Quantity.parse(where[g]))) if where[g] else ""
-            results.append(Outcome(Verdict.HOLDS, float(worst[g]), "", net, "ok", quantity, None, float(disagreement[g])))
+            results.append(Outcome(Verdict.HOLDS, float(worst[g]), "", net, "ok", quantity, None, float(disagreement[g]),
+                                   detects=float(power[g])))
         elif oracles_fit[g]:  # a mismatch or the formula's own error: evaluate() says which and where,
             # with the oracles' and tolerances' stacked results
             answers = {name: NetworkView(stack, stacked[name], g) for name in names}

@@ -46,6 +46,12 @@ class Outcome:
     oracle_note: str = ""  # set when torch and jax disagree beyond tolerance (and what decided it), or at a kink
     manual: dict = field(default_factory=dict, repr=False)  # quantity -> value, in the formula's convention
     oracle: dict = field(default_factory=dict, repr=False)  # oracle name -> {quantity -> value}, same
+    detects: float = float("inf")  # the smallest relative error of a ×(1 + ε) mistake it would catch (tolerance.detects)
+
+    @property
+    def vacuous(self) -> bool:
+        """A check that holds but would pass zeros or twice the true value too (detects >= 1): no evidence."""
+        return self.status == Verdict.HOLDS and self.detects >= 1.0
 
     @property
     def failed(self) -> bool:
@@ -189,7 +195,7 @@ def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None 
     tolerances, found, masks, oracle_ratio, keep, oracle_note = judged
     view = view_of(net, formula.convention)
     worst = compare.Comparison(True, 0.0, "", "ok")
-    worst_q, excused = "", []
+    worst_q, excused, power = "", [], float("inf")
     manual_values, oracle_values = {}, {name: {} for name in answers}
     for claimed in formula.target.on(net.depth):
         q, layer = str(claimed), claimed.layer
@@ -208,6 +214,7 @@ def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None 
         expected = {name: expected_value(q, answers[name][q], formula.convention) for name in judges}
         reference = answers[judges[0]][q]
         tol = expected_value(q, tolerance.tolerance_for(tolerances[q], reference), formula.convention)
+        power = min(power, tolerance.detects(tol, expected_value(q, reference, formula.convention)))
         result = compare.compare_entrywise(label, value, expected, tol, net.dtype)
         if result.kind == "mismatch" and masks.get(q) is not None and masks[q].any():
             away = compare.compare_entrywise(label, value, expected,
@@ -227,6 +234,6 @@ def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None 
     if excused:
         message = "; ".join(excused) + f" ({_describe_kinks(found)}): classified as a kink, not a mismatch"
         return Outcome(Verdict.HOLDS, worst.ratio, message, net, Finding.KINK, worst_q, worst.index, oracle_ratio,
-                       oracle_note, manual_values, oracle_values)
+                       oracle_note, manual_values, oracle_values, power)
     return Outcome(Verdict.HOLDS, worst.ratio, "", net, Finding.OK, worst_q, worst.index, oracle_ratio, oracle_note,
-                   manual_values, oracle_values)
+                   manual_values, oracle_values, power)

@@ -510,3 +510,19 @@ def stacked_tolerance_for(scale: tuple, values: np.ndarray) -> np.ndarray:
     coefficient, B, amplification, floor = scale
     expand = (-1,) + (1,) * (values.ndim - 1)
     return tolerance_for((np.reshape(coefficient, expand), B, np.reshape(amplification, expand), floor), values)
+
+
+def relative_tolerance(tol: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """tol / |g| entry by entry, inf where it is not finite (g = 0, or an infinite tolerance): the smallest
+    relative error ε of a ×(1 + ε) mistake that entry would show."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        relative = np.asarray(tol, np.float64) / np.abs(np.asarray(value, np.float64))
+    return np.where(np.isfinite(relative), relative, np.inf)
+
+
+def detects(tol: np.ndarray, value: np.ndarray) -> float:
+    """The smallest relative error ε of a ×(1 + ε) mistake of `value` that a check with tolerance `tol` would
+    detect: min over entries of tol / |g| (inf when no entry can show one). At 1 or more, zeros and ×2 pass:
+    the check is vacuous."""
+    relative = relative_tolerance(tol, value)
+    return float(relative.min()) if relative.size else float("inf")
