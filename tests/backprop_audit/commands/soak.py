@@ -79,6 +79,13 @@ def command_soak(args) -> int:
         for record in errata:
             show(record)
     report = summary(mutants, errata, soak_summary)
+    from backprop_audit.trust.power import power_table
+
+    report["power"] = power_table()
+    report["soak_seeds"] = [args.seed] if args.checks else []
+    for row in report["power"]:
+        _say(f"power: {row['widths']} batch {row['batch']} {row['dtype']}: detects a relative error of "
+             f"{row['smallest_relative_error_detected']:.2g}")
     report["settings"] = {"checks": args.checks, "large": args.large, "seed": args.seed, "mutants": args.mutants,
                           "examples_per_mutant": args.examples, "dtypes": list(dtypes),
                           "oracles": oracles, "missing_oracles": references.missing()}
