@@ -62,3 +62,15 @@ def test_smallest_erratum_ratio_is_the_minimum_over_minimal_counterexamples():
     assert report["smallest_erratum_ratio"] == 3e4 and report["smallest_erratum"].startswith("c ")
     assert report["errata_by_error"] == 1 and report["margin"] == 6e4
     assert report["mutants"] == 3 and report["mutants_killed"] == 3 and report["catalog_errata_found"] == 1
+
+
+def test_a_flushed_subnormal_slope_times_a_large_gradient_raises_no_false_alarm():
+    """float32 σ'(z) at z = -88 is subnormal (6e-39; below -88.7 σ(z) itself is 0): XLA flushes it to 0,
+    torch keeps it, and a dC/da of 2e7 carries it into δ[1] = 1.2e-31, a normal number. The soak found this (seed 1, 45.8x the tolerance before
+    the flush of g' was carried on the scale of dC/da)."""
+    layers = (Layer(np.array([[-88.0]], np.float32), np.zeros(1, np.float32), "sigmoid"),
+              Layer(np.array([[1e4]], np.float32), np.array([1e3], np.float32), "identity"))
+    net = Network(layers, "sum_sq", np.ones((1, 1), np.float32), np.zeros((1, 1), np.float32), "real")
+    answers = references.quantities(net)
+    for formula in CORRECT:
+        assert not evaluate(formula, net, answers).failed, formula.id

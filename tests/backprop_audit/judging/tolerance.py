@@ -89,11 +89,13 @@ def _magnitude_prime(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
     return magnitude(z, a)
 
 
-def _moved_slope(name: str, z: np.ndarray, a: np.ndarray, M: np.ndarray) -> np.ndarray:
-    """|g''(z)|·M: how far g'(z) moves under z's own rounding error (ε·K·M, the error of its sum), which a
-    sum over the batch or the units can leave uncancelled while the terms cancel (0 for relu, identity)."""
+def _moved_slope(name: str, z: np.ndarray, a: np.ndarray, M: np.ndarray, floor: float) -> np.ndarray:
+    """|g''(z)|·M + τ/ε: how far g'(z) moves under z's own rounding error (ε·K·M, the error of its sum), which
+    a sum over the batch or the units can leave uncancelled while the terms cancel, and its flush to zero
+    where it is subnormal (XLA flushes float32 σ'(z) at z < -87, torch keeps it; then multiplied by dC/da,
+    so the flush reaches δ on the scale of dC/da, not of τ). 0 for relu and identity, whose g' is exact."""
     curvature = operations.activation(name).curvature
-    return np.zeros_like(z) if curvature is None else curvature(z, a) * M
+    return np.zeros_like(z) if curvature is None else curvature(z, a) * M + floor
 
 
 @dataclass(frozen=True)
@@ -342,9 +344,10 @@ def error_scales(p, floor: float = 0.0, forward: Forward | None = None) -> dict[
     """B for every quantity, canonical layout, float64 (see the module docstring); p: a Network or
     Parameters (a stack gives every B a leading network axis; a padded stack's B is 0 outside its real cells).
 
-    floor (τ/ε): the flush-to-zero error of one intermediate δ entry (see tolerance_for), added to every
+    floor (τ/ε): the flush-to-zero error of one intermediate entry (see tolerance_for), added to every
     B_z before it is summed into dW, db and the layer below, so a flushed subnormal δ is carried through
-    the same absolute-value pass as any other error (on a padded stack's real cells only: db sums N floors).
+    the same absolute-value pass as any other error (on a padded stack's real cells only: db sums N floors);
+    to g'(z) before it multiplies dC/da (_moved_slope) and to a[l-1] before it multiplies δ in dW.
     """
     p = _parameters(p)
     zs, acts, A, M = forward or forward_pass(p)
@@ -361,14 +364,16 @@ def error_scales(p, floor: float = 0.0, forward: Forward | None = None) -> dict[
             if l < L:
                 B_a = B_z_next @ p.magnitudes[l][0]  # |W[l+1]|
                 B_z = B_a * _each(p.activations[l - 1], ACTIVATIONS, _magnitude_prime, zs[l], acts[l])
-            moved = B_a * _each(p.activations[l - 1], ACTIVATIONS, _moved_slope, zs[l], acts[l], M[l])
+            moved = B_a * _each(p.activations[l - 1], ACTIVATIONS, _moved_slope, zs[l], acts[l], M[l], floor)
             B_z = B_z + (moved if l < L else np.where(_elementwise_output(p), moved, 0.0))  # a cross-entropy's
             # and a softmax's dC/dz[L] carry z[L]'s error in A[L] already
             names = layer_names(l)
             B[names.a] = B_a = _real(p, l, B_a)
             B_z = _real(p, l, B_z + floor)
             B[names.z] = B_z
-            B[names.W] = _transpose(B_z) @ A[l - 1]
+            # a[l-1] flushed where it is subnormal (XLA; σ(z) at -88.7 < z < -87.3 in float32) moves dW by up to
+            # τ·|δ|: the floor on A[l-1] carries it (0 outside a padded stack's real cells)
+            B[names.W] = _transpose(B_z) @ (_real(p, l - 1, A[l - 1] + floor) if floor else A[l - 1])
             B[names.b] = B_z.sum(axis=-2)
             B_z_next = B_z
     return B
