@@ -51,6 +51,8 @@ class SearchResult:
     ratios: list = field(default_factory=list)  # error/tol of every passing example (for the plots)
     worst_ratio: float = 0.0
     worst_oracle_ratio: float = 0.0
+    detects: float = float("inf")  # the smallest relative error any passing example would detect (Outcome.detects)
+    vacuous: int = 0  # passing examples that would pass zeros or ×2 too (Outcome.vacuous)
     oracle_notes: list = field(default_factory=list)
     minimal: Outcome | None = None  # the shrunk counterexample, None when the formula held
     failures: list = field(default_factory=list)  # other failing outcomes seen (diagnosis material)
@@ -91,6 +93,8 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
             result.passed += 1
             result.ratios.append(outcome.ratio)
             result.worst_ratio = max(result.worst_ratio, outcome.ratio)
+            result.detects = min(result.detects, outcome.detects)
+            result.vacuous += outcome.vacuous
 
     # Outcomes by network content. Hypothesis never repeats a choice sequence, but while shrinking it
     # tries many that decode to a network already checked: a byte of a layer the network does not have

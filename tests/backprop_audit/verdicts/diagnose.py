@@ -59,7 +59,7 @@ def _fits(candidate, oracle, net, q, convention, memory: RunMemory, model: bool 
 
     model=True: `oracle` is a mistake model (say dC/da·aᵀ for a gradient missing ⊙ g'(z)), which can be
     far larger than q's true value; two roundings of it differ on its own scale, so the relative part
-    SAFETY·ε·K·(1 + Z)·|model| is added to q's tolerance."""
+    (the tolerance's coefficient)·(1 + Z)·|model| is added to q's tolerance."""
     if candidate.shape != oracle.shape or not np.all(np.isfinite(candidate)):
         return False
     scale = tolerance.tolerances(net)[q]

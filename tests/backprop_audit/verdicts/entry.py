@@ -104,7 +104,12 @@ def report_entry(result: FormulaResult) -> dict:
         "matches_expectation": result.matches_expectation,
         "examples": result.examples,
         "dtypes": {s.dtype: {"examples": s.examples, "held": s.held, "worst_error_ratio": _finite(s.worst_ratio),
+                             "detects": _finite(s.detects), "vacuous_examples": s.vacuous,
                              "seconds": round(s.seconds, 3)} for s in result.searches},
+        # the smallest relative error of a ×(1 + ε) mistake any passing example would have caught, and
+        # whether a dtype's passing examples were all vacuous (vocabulary.py: "vacuous")
+        "detects": _finite(min((s.detects for s in result.searches), default=math.inf)),
+        "vacuous": any(s.passed and s.vacuous == s.passed for s in result.searches),
         "worst_error_ratio": _finite(result.worst_ratio),
         "oracles_agree": result.oracles_agree,
         "worst_oracle_ratio": _finite(result.worst_oracle_ratio),

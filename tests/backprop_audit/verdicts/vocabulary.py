@@ -5,6 +5,12 @@
   comparable number: the formula raised, returned a wrong shape, dtype or NaN, or its check was stopped).
 - Finding: what one example showed in detail (Outcome.kind, report.json counterexample "kind").
 - DiagnosisKind: which change makes a failing formula hold (report.json counterexample "diagnosis_kind").
+- "vacuous" is a flag, not a verdict: a check holds, but its tolerance is so wide that zeros or twice the
+  true value would pass too (Outcome.detects >= 1: the smallest relative error it would detect). The
+  verdict stays what was measured (holds), the flag (Outcome.vacuous, report.json "vacuous" and each dtype's
+  "vacuous_examples") says it carries no evidence, so neither the gate nor a report reads it as a pass
+  that means something. A flag rather than a fourth verdict, because the error was within tolerance:
+  what is missing is power, which the same number ("detects") measures for every check.
 
 The values are str (StrEnum), so they are written to report.json as the plain strings they always were
 ("holds", "fails", "error", ...) and compare equal to them. report.schema.json lists the same values; a
