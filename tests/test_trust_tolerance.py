@@ -74,3 +74,19 @@ def test_a_flushed_subnormal_slope_times_a_large_gradient_raises_no_false_alarm(
     answers = references.quantities(net)
     for formula in CORRECT:
         assert not evaluate(formula, net, answers).failed, formula.id
+
+
+def test_a_check_knows_what_it_detects_and_a_check_that_would_pass_zeros_is_vacuous():
+    """detects = min tol/|g|: a float64 check of an ordinary network catches a 1e-10 relative error; with a
+    width-1 softmax output every gradient is 0, any multiple of it passes, and the check is vacuous."""
+    rng = np.random.default_rng(0)
+    layers = (Layer(rng.uniform(-1, 1, (4, 3)), rng.uniform(-1, 1, 4), "tanh"),
+              Layer(rng.uniform(-1, 1, (2, 4)), rng.uniform(-1, 1, 2), "sigmoid"))
+    ordinary = Network(layers, "mean_sum_sq", rng.uniform(-1, 1, (5, 3)), rng.uniform(-1, 1, (5, 2)), "real")
+    dW = next(f for f in CORRECT if f.id == "correct-dW-row")
+    checked = evaluate(dW, ordinary)
+    assert checked.detects < 1e-10 and not checked.vacuous
+    one_unit = (layers[0], Layer(rng.uniform(-1, 1, (1, 4)), rng.uniform(-1, 1, 1), "softmax"))
+    constant = Network(one_unit, "softmax_ce", ordinary.X, np.ones((5, 1)), "prob")
+    checked = evaluate(dW, constant)
+    assert not checked.failed and checked.vacuous and checked.detects == np.inf

@@ -107,9 +107,9 @@ def report_entry(result: FormulaResult) -> dict:
                              "detects": _finite(s.detects), "vacuous_examples": s.vacuous,
                              "seconds": round(s.seconds, 3)} for s in result.searches},
         # the smallest relative error of a ×(1 + ε) mistake any passing example would have caught, and
-        # whether a dtype's passing examples were all vacuous (vocabulary.py: "vacuous")
+        # whether a dtype where it held held on vacuous examples only (vocabulary.py: "vacuous")
         "detects": _finite(min((s.detects for s in result.searches), default=math.inf)),
-        "vacuous": any(s.passed and s.vacuous == s.passed for s in result.searches),
+        "vacuous": any(s.held and s.passed and s.vacuous == s.passed for s in result.searches),
         "worst_error_ratio": _finite(result.worst_ratio),
         "oracles_agree": result.oracles_agree,
         "worst_oracle_ratio": _finite(result.worst_oracle_ratio),
