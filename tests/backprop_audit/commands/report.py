@@ -78,13 +78,14 @@ def command_report(args) -> int:
     from backprop_audit.verdicts.vocabulary import Verdict
 
     formulas = _select(catalog(), args.only, args.usage_error)
-    progress = progress_printer()
-    if progress:
-        progress(0, len(formulas), 0, 0.0)
-    report = run(formulas, examples=args.examples, dtypes=args.dtypes, seed=args.seed,
-                 progress=progress)
-    written = write_reports(report, Path(args.out), args.junit)
-    append_step_summary(report)
+    progress = progress_printer(len(formulas))
+    try:
+        report = run(formulas, examples=args.examples, dtypes=args.dtypes, seed=args.seed, progress=progress)
+        progress.phase("writing reports")
+        written = write_reports(report, Path(args.out), args.junit)
+        append_step_summary(report)
+    finally:
+        progress.close()  # stops the terminal's redraw thread, interrupted or not
     unexpected = [f["id"] for f in report["formulas"] if not f["matches_expectation"]]
     print(f"wrote {', '.join(map(str, written))}: {len(report['formulas'])} formulas, "
           f"{sum(f['verdict'] == Verdict.HOLDS for f in report['formulas'])} hold; "
