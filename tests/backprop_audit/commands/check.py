@@ -47,7 +47,8 @@ def add_parser(commands):
                         help="comma-separated, from float64,float32 (default both)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", default="", help="comma-separated claim ids to run (default all)")
-    parser.add_argument("--out", default="check-report", help="folder for REPORT.md and report.json (default check-report/)")
+    parser.add_argument("--out", default="check-report", help="folder for REPORT.md, report.json and report.html (default check-report/)")
+    parser.add_argument("--junit", metavar="PATH", help="also write JUnit XML there (one test case per claim)")
     parser.add_argument("--time-limit", type=_positive_float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
                         help=f"per claim; a claim still running then gets verdict error (default {DEFAULT_TIME_LIMIT:g})")
     parser.set_defaults(handler=command_check)
@@ -163,7 +164,7 @@ def _select(claims, only: str, problems: list):
 
 
 def command_check(args) -> int:
-    from backprop_audit.commands.report import write_reports
+    from backprop_audit.commands.report import append_step_summary, write_reports
     from backprop_audit.verdicts.run import run
     from backprop_audit.verdicts.vocabulary import Verdict
 
@@ -181,11 +182,11 @@ def command_check(args) -> int:
     report["claims_files"] = list(args.files)
     report["settings"]["time_limit_seconds"] = args.time_limit
     report["input_errors"] = [p.as_dict() for p in loaded.problems]
-    out = Path(args.out)
-    write_reports(report, out)
+    written = write_reports(report, Path(args.out), args.junit)
+    append_step_summary(report)
     entries = report["formulas"]
     unexpected = [f["id"] for f in entries if not f["matches_expectation"]]
-    print(f"wrote {out / 'REPORT.md'} and {out / 'report.json'}: {len(entries)} claims checked, "
+    print(f"wrote {', '.join(map(str, written))}: {len(entries)} claims checked, "
           f"{sum(f['verdict'] == Verdict.HOLDS for f in entries)} hold, "
           f"{sum(f['verdict'] == Verdict.FAILS for f in entries)} fail, "
           f"{sum(f['verdict'] == Verdict.ERROR for f in entries)} error; "
