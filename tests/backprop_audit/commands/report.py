@@ -4,10 +4,13 @@ Writes REPORT.md, report.json and report.html to --out (default reports/), and J
 --junit PATH. All of them are rendered first and then renamed into place together, so a run that is
 interrupted or fails while rendering leaves the previous reports as they were. When
 $GITHUB_STEP_SUMMARY is set (a GitHub Actions step), the summary table is appended to that file.
+Exit status (verdicts/exit_status.py): 0 as expected, 1 a verdict differs, 2 a usage error, 3 an
+instrument fault (torch and jax disagreed beyond tolerance).
 """
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from backprop_audit.commands.progress import progress_printer
@@ -74,6 +77,7 @@ def _select(formulas, only: str, usage_error):
 
 def command_report(args) -> int:
     from backprop_audit.manual import catalog
+    from backprop_audit.verdicts.exit_status import exit_status
     from backprop_audit.verdicts.run import run
     from backprop_audit.verdicts.vocabulary import Verdict
 
@@ -89,4 +93,4 @@ def command_report(args) -> int:
     print(f"wrote {', '.join(map(str, written))}: {len(report['formulas'])} formulas, "
           f"{sum(f['verdict'] == Verdict.HOLDS for f in report['formulas'])} hold; "
           f"{len(unexpected)} differ from their expectation{': ' + ', '.join(unexpected) if unexpected else ''}")
-    return 1 if unexpected else 0
+    return exit_status(report, warn=lambda line: print(f"backprop-audit report: {line}", file=sys.stderr))
