@@ -1,8 +1,9 @@
 """`backprop-audit report`: check the whole catalog and write the reports.
 
 Writes REPORT.md, report.json and report.html to --out (default reports/), and JUnit XML with
---junit PATH. All of them are rendered first and then renamed into place together, so a run that is
-interrupted or fails while rendering leaves the previous reports as they were. When
+--junit PATH. All of them are rendered first, then swapped in as one set (reports/write.py), so a run
+that is interrupted, fails while rendering or is killed while writing leaves the previous set or the new
+one, never a mix, and nothing behind once the next run has written. When
 $GITHUB_STEP_SUMMARY is set (a GitHub Actions step), the summary table is appended to that file.
 Exit status (verdicts/exit_status.py): 0 as expected, 1 a verdict differs, 2 a usage error, 3 an
 instrument fault (torch and jax disagreed beyond tolerance).
@@ -18,7 +19,7 @@ from backprop_audit.reports.render_html import render_html
 from backprop_audit.reports.render_json import render_json
 from backprop_audit.reports.render_junit import render_junit
 from backprop_audit.reports.render_markdown import render_markdown, render_summary
-from backprop_audit.reports.write import write_all_atomically
+from backprop_audit.reports.write import write_report_set
 
 
 def add_parser(commands):
@@ -51,7 +52,7 @@ def report_files(report: dict, out: Path, junit: str | None = None) -> dict:
 
 def write_reports(report: dict, out: Path, junit: str | None = None) -> list[Path]:
     files = report_files(report, out, junit)
-    write_all_atomically(files)
+    write_report_set(out, files)
     return list(files)
 
 
