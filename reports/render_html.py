@@ -94,12 +94,17 @@ def _summary_table(groups: list, docs: list[str]) -> str:
 
 def _matrix(label: str, values, index=None) -> str:
     cells = fmt.matrix_cells(values)
-    marked = fmt.marked_cell(cells, index)
+    marked = fmt.marked_cell(cells, fmt.shown_index(values, index))
     body = "".join("<tr>" + "".join(
         f'<td class="marked">{escape(c)}</td>' if (i, j) == marked else f"<td>{escape(c)}</td>"
         for j, c in enumerate(row)) + "</tr>" for i, row in enumerate(cells))
     return (f'<div class="matrix"><div class="label">{escape(label)} <span class="shape">'
-            f'{escape(fmt.shape_text(values))}</span></div><table class="matrix">{body}</table></div>')
+            f'{escape(fmt.shape_text(values))}</span>{_bounded_note(values)}</div><table class="matrix">{body}</table></div>')
+
+
+def _bounded_note(values) -> str:
+    """Under a bounded array's label: which entries are shown, its min, max and digest (else nothing)."""
+    return f'<div class="shape">{escape(fmt.bounded_text(values))}</div>' if fmt.is_bounded(values) else ""
 
 
 def _counterexample(c: dict) -> str:

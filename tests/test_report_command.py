@@ -14,7 +14,7 @@ import pytest
 from backprop_audit.commands import cli
 from backprop_audit.commands import report as command_report
 from backprop_audit.commands import progress
-from backprop_audit.reports.write import write_all_atomically
+from backprop_audit.reports.write import write_report_set
 
 FIXTURE = Path(__file__).with_name("test_report_fixture.json")
 
@@ -44,7 +44,8 @@ def fake_run(monkeypatch, report):
 
 
 def leftovers(folder: Path):
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+    """Temporary files, a swap's journal or staging folders (reports/write.py) left in `folder`."""
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".backprop-audit"))
 
 
 def test_the_command_writes_every_report_and_exits_1_when_a_verdict_differs(tmp_path, fake_run):
@@ -97,10 +98,10 @@ def test_a_write_failing_midway_replaces_none_of_the_files(tmp_path):
     first.write_text("old first")
     second.write_text("old second")
     with pytest.raises(TypeError, match="second.json"):
-        write_all_atomically({first: "new first", second: None})
+        write_report_set(tmp_path, {first: "new first", second: None})
     assert first.read_text() == "old first" and second.read_text() == "old second"
     assert leftovers(tmp_path) == []
-    write_all_atomically({first: "new first", second: b"new second"})
+    write_report_set(tmp_path, {first: "new first", second: b"new second"})
     assert first.read_text() == "new first" and second.read_text() == "new second"
 
 

@@ -10,7 +10,10 @@ Exit codes:
   shape or dtype, NaN/inf, or exceeds the time limit);
 - 2: usage error, or any input error in the files (missing file, syntax error, import error,
   malformed record, duplicate id, unknown --only id). The claims that loaded still run and the
-  report is still written; input errors take precedence over 1.
+  report is still written; input errors take precedence over 3 and 1;
+- 3: instrument fault: torch and jax disagreed beyond tolerance on some claim's network (finite
+  differences' decision is in its oracle_notes); takes precedence over 1.
+The decision is verdicts/exit_status.py's, shared with `backprop-audit report`.
 """
 from __future__ import annotations
 
@@ -165,6 +168,7 @@ def _select(claims, only: str, problems: list):
 
 def command_check(args) -> int:
     from backprop_audit.commands.report import append_step_summary, write_reports
+    from backprop_audit.verdicts.exit_status import exit_status
     from backprop_audit.verdicts.run import run
     from backprop_audit.verdicts.vocabulary import Verdict
 
@@ -192,4 +196,4 @@ def command_check(args) -> int:
           f"{sum(f['verdict'] == Verdict.ERROR for f in entries)} error; "
           f"{len(unexpected)} differ from their expectation{': ' + ', '.join(unexpected) if unexpected else ''}; "
           f"{len(loaded.problems)} input error(s)")
-    return 2 if loaded.problems else (1 if unexpected else 0)
+    return exit_status(report, warn=log)

@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module backprop_audit/commands/<name>.py, which provides
 add_parser(subparsers); its handler returns the exit code (0 every verdict as expected, 1 a verdict
-differs from its expectation, 2 a usage or input error).
+differs from its expectation, 2 a usage or input error, 3 an instrument fault: torch and jax disagree;
+backprop_audit.verdicts.exit_status).
 """
 from __future__ import annotations
 

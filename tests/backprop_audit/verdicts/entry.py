@@ -12,18 +12,10 @@ import math
 
 import numpy as np
 
+from backprop_audit.verdicts.arrays import array_data
 from backprop_audit.verdicts.result import FormulaResult, PreconditionResult
 
 REPORT_SCHEMA = importlib.resources.files("backprop_audit") / "report.schema.json"  # the entries' contract
-
-
-def _array(x) -> list:
-    """Nested lists for report.json; NaN and infinities (a formula's broken output) as the strings
-    "nan", "inf", "-inf", since JSON has no such numbers."""
-    a = np.asarray(x, dtype=np.float64)
-    if np.all(np.isfinite(a)):
-        return a.tolist()
-    return np.vectorize(lambda v: float(v) if np.isfinite(v) else str(v), otypes=[object])(a).tolist()
 
 
 def _finite(x: float):
@@ -32,27 +24,32 @@ def _finite(x: float):
 
 
 def network_dict(net) -> dict:
+    """The network's fields; an array too large to write in full is bounded (verdicts/arrays.py)."""
     return {
         "widths": list(net.widths), "batch": net.batch, "dtype": str(net.dtype), "loss": net.loss,
         "activations": [layer.activation for layer in net.layers], "targets": net.targets,
-        "W": [_array(layer.W) for layer in net.layers], "b": [_array(layer.b) for layer in net.layers],
-        "X": _array(net.X), "Y": _array(net.Y),
+        "W": [array_data(layer.W) for layer in net.layers], "b": [array_data(layer.b) for layer in net.layers],
+        "X": array_data(net.X), "Y": array_data(net.Y),
     }
 
 
 def counterexample_dict(outcome, reproduce: str, diagnosis=None) -> dict:
-    """A failing example: its network, the compared quantity (manual beside each oracle), what went wrong."""
+    """A failing example: its network, the compared quantity (manual beside each oracle), what went wrong.
+
+    The compared values are bounded around the compared entry (verdicts/arrays.py): a wrong-shape return
+    of millions of entries is written as its shape, a window, min, max and a digest."""
     q = outcome.quantity
     manual = outcome.manual.get(q)
+    index = outcome.index
     return {
         "network": network_dict(outcome.network),
         "description": outcome.network.describe(),
         "quantity": q,
-        "index": list(outcome.index) if outcome.index is not None else None,
+        "index": list(index) if index is not None else None,
         "kind": outcome.kind,
         "message": outcome.message,
-        "manual": _array(manual) if isinstance(manual, np.ndarray) and manual.dtype.kind in "fiu" else None,
-        "oracles": {name: _array(values[q]) for name, values in outcome.oracle.items() if q in values},
+        "manual": array_data(manual, index) if isinstance(manual, np.ndarray) and manual.dtype.kind in "fiu" else None,
+        "oracles": {name: array_data(values[q], index) for name, values in outcome.oracle.items() if q in values},
         "reproduce": reproduce,
         "fix": diagnosis.fix if diagnosis else None,
         "diagnosis_kind": diagnosis.kind if diagnosis else None,
