@@ -54,3 +54,18 @@ def test_hypothesis_statistics_show_the_checks_runs(user_project):
     out = done.stdout.str()
     assert "test_my_formulas.py::test_weight_gradient (backprop-audit: " in out
     assert "passing examples" in out
+
+
+def test_a_session_that_never_uses_backprop_audit_never_imports_torch_or_jax(user_project):
+    user_project.makepyfile(test_my_formulas="import sys\n\ndef test_plain():\n"
+                                             "    assert 'torch' not in sys.modules and 'jax' not in sys.modules\n")
+    done = user_project.runpytest_subprocess()
+    done.assert_outcomes(passed=1)
+    assert "plugins: backprop-audit" in done.stdout.str()
+
+
+def test_a_session_using_backprop_audit_starts_the_frameworks_before_its_tests(user_project):
+    user_project.makepyfile(test_my_formulas="import sys\nfrom backprop_audit import Setting\n\ndef test_started():\n"
+                                             "    import jax, torch\n"
+                                             "    assert jax.config.jax_enable_x64 and torch.get_num_threads() == 1\n")
+    user_project.runpytest_subprocess().assert_outcomes(passed=1)
