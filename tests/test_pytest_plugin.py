@@ -7,10 +7,14 @@ from pathlib import Path
 import pytest
 
 USER_FILE = Path(__file__).parent / "users" / "user_formulas.py"
+# A profile of the user's own; a new profile inherits the loaded one's settings, here this suite's (ci is
+# derandomized), so it says derandomize=False as a user's random-seeded profile would have it.
 SMALL_PROFILE = '''
 from hypothesis import settings
-settings.register_profile("small", max_examples=12)
+settings.register_profile("small", max_examples=12, derandomize=False)
 '''
+# pytest-benchmark, installed here, warns in the inner session that xdist (this suite's) is active.
+QUIET = ("-p", "no:benchmark")
 
 
 @pytest.fixture
@@ -28,7 +32,7 @@ def user_project(pytester, monkeypatch):
 
 
 def test_a_users_file_gives_one_pass_one_failure_saying_what_is_wrong(user_project):
-    done = user_project.runpytest_inprocess("--hypothesis-profile=small")
+    done = user_project.runpytest_inprocess(*QUIET, "--hypothesis-profile=small")
     done.assert_outcomes(passed=1, failed=1)
     out = done.stdout.str()
     assert "backprop-audit " in out and "12 networks per formula and dtype (hypothesis profile 'small')" in out
@@ -39,7 +43,7 @@ def test_a_users_file_gives_one_pass_one_failure_saying_what_is_wrong(user_proje
 
 
 def test_hypothesis_seed_steers_the_checks(user_project):
-    done = user_project.runpytest_inprocess("--hypothesis-profile=small", "--hypothesis-seed=4321",
+    done = user_project.runpytest_inprocess(*QUIET, "--hypothesis-profile=small", "--hypothesis-seed=4321",
                                             "-k", "without_the_mean")
     done.assert_outcomes(failed=1)
     out = done.stdout.str()
@@ -48,7 +52,7 @@ def test_hypothesis_seed_steers_the_checks(user_project):
 
 
 def test_hypothesis_statistics_show_the_checks_runs(user_project):
-    done = user_project.runpytest_inprocess("--hypothesis-profile=small", "--hypothesis-show-statistics",
+    done = user_project.runpytest_inprocess(*QUIET, "--hypothesis-profile=small", "--hypothesis-show-statistics",
                                             "-k", "test_weight_gradient and not without")
     done.assert_outcomes(passed=1)
     out = done.stdout.str()
@@ -59,7 +63,7 @@ def test_hypothesis_statistics_show_the_checks_runs(user_project):
 def test_a_session_that_never_uses_backprop_audit_never_imports_torch_or_jax(user_project):
     user_project.makepyfile(test_my_formulas="import sys\n\ndef test_plain():\n"
                                              "    assert 'torch' not in sys.modules and 'jax' not in sys.modules\n")
-    done = user_project.runpytest_subprocess()
+    done = user_project.runpytest_subprocess(*QUIET)
     done.assert_outcomes(passed=1)
     assert "plugins: backprop-audit" in done.stdout.str()
 
@@ -68,4 +72,4 @@ def test_a_session_using_backprop_audit_starts_the_frameworks_before_its_tests(u
     user_project.makepyfile(test_my_formulas="import sys\nfrom backprop_audit import Setting\n\ndef test_started():\n"
                                              "    import jax, torch\n"
                                              "    assert jax.config.jax_enable_x64 and torch.get_num_threads() == 1\n")
-    user_project.runpytest_subprocess().assert_outcomes(passed=1)
+    user_project.runpytest_subprocess(*QUIET).assert_outcomes(passed=1)
