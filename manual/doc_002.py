@@ -166,7 +166,7 @@ FORMULAS = [
         setting=NETWORK,
         # (m, K) . (n1, K) . (m, n1) . (m, n0), left to right
         compute=lambda n: np.dot(np.dot(np.dot(output_delta(n), n.W[2]), grad_f1(n)), n.X),
-        expected="erratum", expected_diagnosis=Expected(kind="raised"),
+        expected="erratum", expected_diagnosis=Expected(kind="repair", fix="transpose W[L]; ⊙ for @; swap the operands"),
         note="Literal reading: every '.' a matrix product, in the printed order. Intended reading: "
              "002-hidden-weight-gradient-intended.",
     ),

@@ -350,7 +350,9 @@ GENERAL = [
              "with ∂a^l/∂w^l, which needs ∂C/∂a). Run as printed, the first step l = L needs a^{L+1}, W^{L+1} and "
              "δ^{L+1}, which do not exist: the loop must start at l = L - 1. The implementation section repeats "
              "the line verbatim ('Now we need to propagate the error back recursively using the rule'). "
-             "Corrected: 003-eq11-range-from-L-minus-1.",
+             "Corrected: 003-eq11-range-from-L-minus-1. No repair is derived: the mistake is the loop's range, "
+             "Python control flow that no traced expression records (the trace itself stops at a^{L+1}), so no "
+             "edit of the expression exists and the diagnosis stays 'raised'.",
     ),
     Formula(
         id="003-eq11-range-from-L-minus-1",

@@ -6,7 +6,8 @@ a leaf or a subexpression, swap the operands of a product, ⊙ ↔ @, regroup a 
 B @ (A ⊙ C)), the axis of a reduction or a reduction added/dropped, g'(a) ↔ g'(z) or a wrong derivative
 form → g'(z), a leaf to its neighbour layer, ⊙ g'(z) dropped or added, and the claim read at a
 neighbour layer or as the other derivative (∂C/∂z ↔ ∂C/∂a). A constant factor (−1, 2, ½, N, 1/N, K,
-1/K and their products) is free. An edit is addressed by the shape of the node it changes (its
+1/K and their products) is free. A formula whose literal products do not conform may take a third
+edit, when each edit of the chain is made where a product fails to conform (the shapes say where). An edit is addressed by the shape of the node it changes (its
 operation and its operands' kinds, not their layers), so it changes every step of a recursion alike:
 a mistake repeated at every layer (a Jacobian's factors in the wrong order, σ'(a) down a recursion) is
 one edit. A candidate counts only when it holds on every failing network kept (each traced on its own
@@ -29,6 +30,7 @@ from backprop_audit.verdicts import trace as tr
 from backprop_audit.verdicts.trace import Node
 
 MAX_EDITS = 2
+FORCED_EDITS = 3  # a chain of edits each forced by a product that does not conform (_forced_chains)
 REPAIR_EXAMPLES = 100  # the fresh search a candidate must survive
 _PRODUCTS = ("multiply", "matmul", "dot")
 
@@ -176,7 +178,7 @@ def _T(node):
 
 def _product(name, a, b):
     fn = {"multiply": np.multiply, "matmul": np.matmul, "dot": np.dot}[name]
-    return _call(name, fn, a, b, ndim=max(a.ndim, b.ndim))
+    return _call(name, fn, a, b, ndim=max(getattr(a, "ndim", 0), getattr(b, "ndim", 0)))
 
 
 _SWAPS = {"B@A": lambda a, b: (b, a), "B.T@A": lambda a, b: (_T(b), a), "B@A.T": lambda a, b: (b, _T(a))}
@@ -295,6 +297,8 @@ def _changed(edit, node, ctx, activations):
     if kind == "regroup":
         index, variant = edit.variant.split(":")
         index = int(index)
+        if not (_binary(node) and _binary(node.args[index])):  # the address's node, its operand not a product
+            return node
         outer, inner = node.name, node.args[index].name
         p, q = node.args[index].args
         other = node.args[1 - index]
@@ -428,8 +432,10 @@ def _edited(case: _Case, edits) -> Node | None:
     return root
 
 
-def _candidates(case: _Case):
-    """(edits, relabel, claim) smallest first: edit count plus one for a relabelled claim."""
+def _candidates(case: _Case, others=()):
+    """(edits, relabel, claim) smallest first: edit count plus one for a relabelled claim; then the
+    chains forced by non-conforming products on any of the failing networks (a product of 1-wide
+    factors conforms on one network and not on another, so each says where its products break)."""
     claim = case.formula.target
     acts = case.view.activation
     first = edits_of(case.root, case.ctx, acts)
@@ -443,6 +449,49 @@ def _candidates(case: _Case):
                 yield edits, text, q
             if size == MAX_EDITS:
                 yield edits, "", claim
+    seen = set()
+    shapes = {(each.net.widths, each.net.batch): each for each in (case, *others)}  # one network per shape
+    for edits in (chain for each in shapes.values() for chain in _forced_chains(each, each.root)):
+        key = frozenset((e.kind, e.address, e.variant) for e in edits)
+        if key not in seen:
+            seen.add(key)
+            yield edits, "", claim
+
+
+def _forced_chains(case, root, edits=(), depth=FORCED_EDITS):
+    """Chains of edits each made where the product fails to conform (at the node that raises or an
+    operand of it): a literal formula whose every product is written in the wrong orientation needs one
+    edit per product, and the shapes say where; only these get a third edit."""
+    node = _raising_node(root, case.leaves)
+    if node is None or depth == 0:
+        if node is None and len(edits) > MAX_EDITS:
+            yield edits
+        return
+    at = {case.ctx.address(n) for n in [node] + node.children()}
+    for edit in edits_of(root, case.ctx, case.view.activation):
+        if edit.address in at:
+            try:
+                edited = apply(edit, root, case.ctx, case.view.activation)
+            except ValueError:
+                continue
+            yield from _forced_chains(case, edited, edits + (edit,), depth - 1)
+
+
+def _raising_node(root, leaves):
+    """The first node whose own operation raises on these leaves (its operands evaluate), or None."""
+    memo = {}
+
+    def visit(node):
+        for child in node.children():
+            found = visit(child)
+            if found is not None:
+                return found
+        try:
+            tr.evaluate(node, leaves, memo=memo)
+        except Exception:
+            return node
+        return None
+    return visit(root)
 
 
 def _combinations(case, first, size):
@@ -477,7 +526,7 @@ def find_repair(formula, outcomes, dtype, memory: RunMemory, examples: int = REP
         return None
     first = cases[0]
     tried = 0
-    for edits, relabel, claim in _candidates(first):
+    for edits, relabel, claim in _candidates(first, cases[1:]):
         tried += 1
         root = _edited(first, edits)
         value = None if root is None else first.value(root)
