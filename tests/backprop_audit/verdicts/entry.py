@@ -79,6 +79,12 @@ def _precondition(check: PreconditionResult | None) -> dict | None:
             counterexample_dict(check.counterexample, check.reproduce)}
 
 
+def _repair(diagnosis) -> dict | None:
+    """The diagnosis's edit of the formula (verdicts/repair.py), None when the diagnosis is not one."""
+    repair = getattr(diagnosis, "repair", None)
+    return None if repair is None else repair.as_dict()
+
+
 def _expected_diagnosis(formula) -> dict | None:
     """An erratum's expected diagnosis (kind and fix) from its record; None when the record has none."""
     return None if formula.expected_diagnosis is None else formula.expected_diagnosis.as_dict()
@@ -108,6 +114,7 @@ def report_entry(result: FormulaResult) -> dict:
         "oracle_notes": [n for s in result.searches for n in s.oracle_notes],
         "counterexample": _counterexample(result),
         "diagnosis": result.diagnosis.text if result.diagnosis else None,
+        "repair": _repair(result.diagnosis),
         "corrected_by": result.corrected_by,
         "corrects": formula.corrects,
         "note": formula.note,

@@ -51,6 +51,9 @@ def run(formulas, *, examples=100, dtypes=("float64", "float32"), seed=0, progre
             progress.started(formula.id)
         result = audit_formula(formula, examples=examples, dtypes=dtypes, seed=seed,
                                corrected_by=corrected_by.get(formula.id), command=command, memory=memory)
+        repair = getattr(result.diagnosis, "repair", None)
+        if repair is not None and result.corrected_by:  # the derived repair against the hand-written one
+            repair.compare_with(next(f for f in formulas if f.id == result.corrected_by), memory)
         results.append(report_entry(result))
         if progress:
             progress.finished(results[-1])

@@ -55,6 +55,7 @@ class DiagnosisKind(StrEnum):
     INDEX = "index"
     BATCH_REDUCTION = "batch-reduction"
     PRECONDITION = "precondition"
+    REPAIR = "repair"  # an edit of the traced formula (verdicts/repair.py): the fix lists the edits
     NONE = "none"  # no simple fix found
     # The formula cannot be evaluated as written: named by what its failing example showed (its Finding).
     SHAPE = Finding.SHAPE.value
