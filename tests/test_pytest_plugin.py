@@ -65,7 +65,8 @@ def test_a_session_that_never_uses_backprop_audit_never_imports_torch_or_jax(use
                                              "    assert 'torch' not in sys.modules and 'jax' not in sys.modules\n")
     done = user_project.runpytest_subprocess(*QUIET)
     done.assert_outcomes(passed=1)
-    assert "plugins: backprop-audit" in done.stdout.str()
+    plugins = next(line for line in done.stdout.lines if line.startswith("plugins:"))  # loaded, not used
+    assert "backprop-audit-" in plugins  # pytest lists plugins in the order it loads them: any place
 
 
 def test_a_session_using_backprop_audit_starts_the_frameworks_before_its_tests(user_project):
