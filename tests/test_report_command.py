@@ -212,10 +212,11 @@ def test_the_run_reports_each_formula_to_the_progress(monkeypatch):
         def finished(self, entry):
             heard.append(("finished", entry["id"]))
 
-    monkeypatch.setattr(run_module, "report_entry", lambda result: {"id": result})
+    monkeypatch.setattr(run_module, "report_entry", lambda result: {"id": result.id})
     monkeypatch.setattr(run_module, "environment", lambda dtypes: {})
     formulas = [SimpleNamespace(id="a", corrects=None), SimpleNamespace(id="b", corrects=None)]
-    run_module.run(formulas, progress=Listener(), audit_formula=lambda formula, **options: formula.id)
+    audited = lambda formula, **options: SimpleNamespace(id=formula.id, diagnosis=None, corrected_by=None)
+    run_module.run(formulas, progress=Listener(), audit_formula=audited)
     assert heard == [("started", "a"), ("finished", "a"), ("started", "b"), ("finished", "b")]
 
 
