@@ -22,19 +22,10 @@ import threading
 import time
 from pathlib import Path
 
-from backprop_audit.commands.claims import Problem, load_claims
+from backprop_audit.judging.untrusted import TimeLimitExceeded, is_the_claims_own
 from backprop_audit.model.formula import DTYPES
 
 DEFAULT_TIME_LIMIT = 600.0
-
-
-class TimeLimitExceeded(BaseException):
-    """Raised by the timer inside a claim that runs too long.
-
-    A BaseException, not an Exception, on purpose: the engine turns a formula's own exceptions into
-    per-example "error" outcomes and Hypothesis catches Exception to shrink; this must pass through
-    both and stop the claim as a whole.
-    """
 
 
 def add_parser(commands):
@@ -50,7 +41,7 @@ def add_parser(commands):
     parser.add_argument("--out", default="check-report", help="folder for REPORT.md and report.json (default check-report/)")
     parser.add_argument("--time-limit", type=_positive_float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
                         help=f"per claim; a claim still running then gets verdict error (default {DEFAULT_TIME_LIMIT:g})")
-    parser.set_defaults(handler=command_check)
+    parser.set_defaults(handler=command_check, starts_frameworks=False)  # its workers do (commands/isolation.py)
     return parser
 
 
@@ -127,7 +118,9 @@ def audit_with_limit(time_limit: float, *, log=None):
                                command=command, error_confirms_erratum=False, memory=memory)
         except TimeLimitExceeded:
             result = stopped(Finding.TIME_LIMIT, f"time limit: still running after {time_limit:g} s (--time-limit)")
-        except Exception as error:  # the engine itself failed on this claim: report it, check the others
+        except BaseException as error:  # the engine failed on this claim (or on what it returned): report it
+            if not is_the_claims_own(error):
+                raise
             result = stopped(Finding.RAISED, f"the check raised {type(error).__name__}: {error}")
         if log:
             log(f"{formula.id}: {result.verdict} (expected {formula.expected}, {result.examples} examples, "
@@ -137,50 +130,24 @@ def audit_with_limit(time_limit: float, *, log=None):
     return audit_one
 
 
-def warm_oracles(claims, dtypes) -> None:
-    """Compile the oracles once for every depth the claims can draw, before any claim's clock starts.
-
-    Why: the jax oracle compiles once per (depth, size bucket, dtype), several seconds each on a busy
-    machine; without this, whichever claim runs first would be charged for it against --time-limit.
-    """
-    from backprop_audit import references
-    from backprop_audit.model.network import smallest
-
-    for dtype in dtypes:
-        for depth in range(1, max((c.setting.depth[1] for c in claims), default=0) + 1):
-            references.quantities(smallest(depth, dtype))
-
-
-def _select(claims, only: str, problems: list):
-    if not only:
-        return claims
-    wanted = [x.strip() for x in only.split(",") if x.strip()]
-    known = {c.id for c in claims}
-    for name in wanted:
-        if name not in known:
-            problems.append(Problem("--only", f"no loaded claim has id {name!r}; loaded: {', '.join(sorted(known)) or 'none'}"))
-    return [c for c in claims if c.id in wanted]
-
-
 def command_check(args) -> int:
+    from backprop_audit.commands.isolation import Job, check_in_workers
     from backprop_audit.commands.report import write_reports
-    from backprop_audit.verdicts.run import run
+    from backprop_audit.verdicts.run import environment, report_data
     from backprop_audit.verdicts.vocabulary import Verdict
 
     def log(message):
         print(f"backprop-audit check: {message}", file=sys.stderr, flush=True)
 
-    loaded = load_claims(args.files)
-    claims = _select(loaded.claims, args.only, loaded.problems)
-    for problem in loaded.problems:
-        log(f"input error: {problem}")
     command = "backprop-audit check " + shlex.join(args.files)
-    warm_oracles(claims, args.dtypes)
-    report = run(claims, examples=args.examples, dtypes=args.dtypes, seed=args.seed,
-                 audit_formula=audit_with_limit(args.time_limit, log=log), command=command)
+    start = time.perf_counter()
+    checked = check_in_workers(Job(tuple(args.files), args.only, args.examples, tuple(args.dtypes), args.seed,
+                                   args.time_limit, command), log)
+    report = report_data(checked.ordered_entries, environment=checked.environment or environment(args.dtypes),
+                         examples=args.examples, seed=args.seed, seconds=time.perf_counter() - start)
     report["claims_files"] = list(args.files)
     report["settings"]["time_limit_seconds"] = args.time_limit
-    report["input_errors"] = [p.as_dict() for p in loaded.problems]
+    report["input_errors"] = checked.problems
     out = Path(args.out)
     write_reports(report, out)
     entries = report["formulas"]
@@ -190,5 +157,5 @@ def command_check(args) -> int:
           f"{sum(f['verdict'] == Verdict.FAILS for f in entries)} fail, "
           f"{sum(f['verdict'] == Verdict.ERROR for f in entries)} error; "
           f"{len(unexpected)} differ from their expectation{': ' + ', '.join(unexpected) if unexpected else ''}; "
-          f"{len(loaded.problems)} input error(s)")
-    return 2 if loaded.problems else (1 if unexpected else 0)
+          f"{len(checked.problems)} input error(s)")
+    return 2 if checked.problems else (1 if unexpected else 0)
