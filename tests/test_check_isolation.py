@@ -75,7 +75,7 @@ def test_a_base_exception_from_a_claim_is_its_error(claim, said):
 
 
 CRASHES = (str(CLAIMS / "untrusted_crashes.py"), str(CLAIMS / "untrusted_load_exit.py"), str(CLAIMS / "untrusted_prints.py"),
-           "--time-limit", "2")
+           "--time-limit", "5")
 CRASHING = {"crash-os-exit", "crash-segfault", "crash-swallows-time-limit"}
 
 

@@ -41,17 +41,23 @@ def select(claims, only: str, problems: list):
 
 
 def warm_oracles(claims, dtypes) -> None:
-    """Compile the oracles once for every depth the claims can draw, before any claim's clock starts.
+    """Compile (or load) the oracles, single and stacked, for every depth the claims can draw, before
+    any claim's clock starts.
 
     Why: the jax oracle compiles once per (depth, size bucket, dtype), several seconds each on a busy
-    machine; without this, whichever claim runs first would be charged for it against --time-limit.
+    machine, and even a load from the persistent cache traces first (~1 s a worker here); without this,
+    whichever claim a worker checks first would be charged for it against --time-limit.
     """
     from backprop_audit import references
+    from backprop_audit.batching.padded import PaddedStack
     from backprop_audit.model.network import smallest
 
     for dtype in dtypes:
         for depth in range(1, max((c.setting.depth[1] for c in claims), default=0) + 1):
             references.quantities(smallest(depth, dtype))
+            stack = PaddedStack.of([smallest(depth, dtype)])
+            for name in references.require():
+                references._load(name).padded_quantities(stack)
 
 
 @contextlib.contextmanager
