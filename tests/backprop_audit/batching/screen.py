@@ -20,6 +20,8 @@ depend on the network's size. Here those run on CHUNK networks at a time:
    tolerances' stacked results reused; a network on a ReLU kink, where torch and jax disagree or return
    a non-finite value, or that does not fit the stack, by plain evaluate(formula, net) (kink
    classification, the finite-difference tie-break).
+A network the stack found failing that evaluate() finds holding (or no longer raising) got two different
+answers from the formula: the error "nondeterministic formula" (_judged_again).
 tests/test_screen.py checks that check_many gives evaluate()'s verdicts and ratios, network by network.
 """
 from __future__ import annotations

@@ -1,13 +1,17 @@
 """`backprop-audit check FILE [FILE...]`: check the user's own claims and write the same report.
 
 The claims (see backprop_audit.commands.claims for the file format) go through the same engine as the catalog:
-Hypothesis search, shrinking, diagnosis; the report (REPORT.md, report.json) goes to --out.
+Hypothesis search, shrinking, diagnosis; the report (REPORT.md, report.json) goes to --out. The claims
+files are loaded and checked in worker processes (commands/isolation.py): this process imports no
+claims file, so whatever a claim does (sys.exit, os._exit, a crash of native code, a loop that
+swallows its time limit) costs that claim its verdict, and a report is always written.
 
 Exit codes:
 - 0: every claim matches its expectation ("holds" unless the record says expected="erratum", which
   means it must fail; a claim that errors never matches);
 - 1: some claim does not (it fails, holds against an "erratum" expectation, raises, returns a wrong
-  shape or dtype, NaN/inf, or exceeds the time limit);
+  shape or dtype, NaN/inf, answers differently on the same network, exceeds the time limit, or its
+  worker process dies);
 - 2: usage error, or any input error in the files (missing file, syntax error, import error,
   malformed record, duplicate id, unknown --only id). The claims that loaded still run and the
   report is still written; input errors take precedence over 1.
