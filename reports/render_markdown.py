@@ -100,6 +100,8 @@ def _formula_section(f: dict) -> list[str]:
         lines.append(f"- precondition check: {text(fmt.precondition_text(f['precondition_check']))}")
     if f.get("note"):
         lines.append(f"- note: {text(f['note'])}")
+    if f.get("output"):  # `check`: what the claim's code printed, kept out of the command's own output
+        lines += ["", "Output of the claim's code while it was checked:", ""] + _fence(f["output"].rstrip("\n"), "text")
     if f.get("counterexample"):
         lines += _counterexample(f["counterexample"])
     if (f.get("precondition_check") or {}).get("counterexample"):

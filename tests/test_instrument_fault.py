@@ -3,46 +3,31 @@ units), finite differences side with torch and every verdict comes out as before
 `check` exit 3 (verdicts/exit_status.py), the report says oracles_agree false, and its oracle_notes name
 the disagreement and the finite differences' decision. The precedence of the exit statuses is tested on
 hand-made reports."""
-import dataclasses
 import json
+import sys
+from pathlib import Path
 
-import jax
 import pytest
 
 from backprop_audit.commands import cli
 from backprop_audit.manual import catalog
 from backprop_audit.verdicts.audit import audit
 from backprop_audit.verdicts.entry import report_entry
-from backprop_audit.references import jax_grad
 from backprop_audit.verdicts.exit_status import ExitStatus, exit_status
+
+CLAIMS = Path(__file__).parent / "claims"
+sys.path.insert(0, str(CLAIMS))
+import broken_jax_oracle  # noqa: E402
 
 RECORDS = ("002-softmax-ce-output-delta",)  # `report --only` also needs an erratum's corrected form: see below
 FAST = ["--examples", "3", "--dtypes", "float64"]
 
 
-def _softmax_over_the_batch(jax, jnp, z):
-    return jax.nn.softmax(z, axis=0)  # the mutant: axis 0 is the batch, the units are axis -1
-
-
-def _cross_entropy_over_the_batch(jax, jnp, t):
-    log_s = jax.nn.log_softmax(t.z, axis=0)  # the same mistake in the loss's own softmax
-    return -t.total(t.y * log_s) / t.n
-
-
 @pytest.fixture
 def jax_softmax_over_the_wrong_axis(monkeypatch):
-    """The jax oracle's softmax rows (the activation and the cross-entropy's log-softmax) over the wrong
-    axis; torch's are untouched. The compiled oracles are rebuilt around new functions so that jax traces
-    the mutant instead of reusing a trace of the right one; monkeypatch puts everything back."""
-    def mutated(rows, name, form):
-        return tuple(dataclasses.replace(row, jax_form=form) if row.name == name else row for row in rows)
-
-    monkeypatch.setattr(jax_grad, "ACTIVATION_ROWS", mutated(jax_grad.ACTIVATION_ROWS, "softmax", _softmax_over_the_batch))
-    monkeypatch.setattr(jax_grad, "LOSS_ROWS", mutated(jax_grad.LOSS_ROWS, "softmax_ce", _cross_entropy_over_the_batch))
-    monkeypatch.setattr(jax_grad, "_compiled", jax.jit(lambda *args: jax_grad._all_gradients(*args)))
-    monkeypatch.setattr(jax_grad, "_stacked", jax.jit(jax.vmap(lambda *args: jax_grad._all_gradients(*args))))
-    monkeypatch.setattr(jax_grad, "_plain", jax.jit(jax.value_and_grad(lambda *args: jax_grad._cost(*args),
-                                                                       argnums=(0, 1, 2)), static_argnums=(5, 6)))
+    """The broken jax oracle (tests/claims/broken_jax_oracle.py) in this process; monkeypatch puts
+    everything back."""
+    broken_jax_oracle.install(monkeypatch.setattr)
 
 
 def test_report_exits_3_on_a_broken_jax_oracle_and_keeps_the_finite_differences_decision(
@@ -71,9 +56,12 @@ def test_a_catalog_record_audited_on_a_broken_jax_oracle_is_an_instrument_fault(
     assert exit_status({"formulas": [entry]}) == ExitStatus.INSTRUMENT_FAULT
 
 
-def test_check_exits_3_on_a_broken_jax_oracle(tmp_path, capsys, jax_softmax_over_the_wrong_axis):
+def test_check_exits_3_on_a_broken_jax_oracle(tmp_path, capsys):
+    """`check` runs its claims in a worker process: the claims file itself installs the broken oracle there."""
     claims = tmp_path / "claims.py"
     claims.write_text(
+        f"import sys; sys.path.insert(0, {str(CLAIMS)!r})\n"
+        "import broken_jax_oracle; broken_jax_oracle.install()\n"
         "from backprop_audit import Formula, Setting, Source\n"
         "CLAIMS = [Formula(id='softmax-ce-delta', title='-', source=Source('test', 'here', '-'), written='-',\n"
         "                  convention='row', quantity='dC/dz[L]',\n"

@@ -23,9 +23,10 @@ def main(argv=None) -> int:
     for name in SUBCOMMANDS:
         importlib.import_module(f"backprop_audit.commands.{name}").add_parser(commands)
     args = parser.parse_args(argv)
-    from backprop_audit import references  # every command runs checks: torch and jax set up before any
+    from backprop_audit import references  # a command that runs checks: torch and jax set up before any
 
-    references.start()
+    if getattr(args, "starts_frameworks", True):  # `check` runs its checks in worker processes
+        references.start()
     try:
         return args.handler(args)
     except KeyboardInterrupt:  # Ctrl-C: one line, not a framework's traceback; reports are written last

@@ -56,17 +56,17 @@ def counterexample_dict(outcome, reproduce: str, diagnosis=None) -> dict:
     }
 
 
-def _stopped_counterexample(result: FormulaResult) -> dict:
+def _stopped_counterexample(result: FormulaResult, record: dict) -> dict:
     """The counterexample of a stopped claim: no network, the reason in its message."""
     return {"network": None, "description": "no network: the check of this claim was stopped",
-            "quantity": result.formula.quantity, "index": None, "kind": result.stop.finding,
-            "message": f"{result.formula.id}: {result.stop.message}", "manual": None, "oracles": {},
+            "quantity": record["quantity"], "index": None, "kind": result.stop.finding,
+            "message": f"{record['id']}: {result.stop.message}", "manual": None, "oracles": {},
             "reproduce": result.reproduce, "fix": None, "diagnosis_kind": None}
 
 
-def _counterexample(result: FormulaResult) -> dict | None:
+def _counterexample(result: FormulaResult, record: dict) -> dict | None:
     if result.stop is not None:
-        return _stopped_counterexample(result)
+        return _stopped_counterexample(result, record)
     minimal = result.counterexample
     return None if minimal is None else counterexample_dict(minimal, result.reproduce, result.diagnosis)
 
@@ -90,19 +90,26 @@ def _expected_diagnosis(formula) -> dict | None:
     return None if formula.expected_diagnosis is None else formula.expected_diagnosis.as_dict()
 
 
+def record_fields(formula) -> dict:
+    """The part of an entry that is the record itself (what it claims, where it comes from), as plain
+    data: a claims worker sends it for each claim it loaded, so that `check`, which never imports a
+    claims file, can write the entry of a claim whose worker died (commands/worker.py)."""
+    return {"id": formula.id, "title": formula.title,
+            "source": {"document": formula.source.document, "where": formula.source.where,
+                       "quote": formula.source.quote},
+            "written": formula.written, "quantity": formula.quantity, "convention": formula.convention,
+            "setting": formula.setting.describe(), "expected": formula.expected,
+            "expected_diagnosis": _expected_diagnosis(formula), "corrects": formula.corrects, "note": formula.note}
+
+
 def report_entry(result: FormulaResult) -> dict:
-    """The report.json entry of one formula (plus its plot data under "ratios" and "failing_ratios")."""
-    formula, failed = result.formula, result.failing_ratios
-    return {
-        "id": formula.id,
-        "title": formula.title,
-        "source": {"document": formula.source.document, "where": formula.source.where, "quote": formula.source.quote},
-        "written": formula.written,
-        "quantity": formula.quantity,
-        "convention": formula.convention,
-        "setting": formula.setting.describe(),
-        "expected": formula.expected,
-        "expected_diagnosis": _expected_diagnosis(formula),
+    """The report.json entry of one formula (plus its plot data under "ratios" and "failing_ratios").
+    result.formula is the Formula record, or its record_fields (a stopped claim the parent writes)."""
+    record = result.formula if isinstance(result.formula, dict) else record_fields(result.formula)
+    failed = result.failing_ratios
+    entry = {
+        **{key: record[key] for key in ("id", "title", "source", "written", "quantity", "convention", "setting",
+                                        "expected", "expected_diagnosis")},
         "verdict": result.verdict,
         "matches_expectation": result.matches_expectation,
         "examples": result.examples,
@@ -112,15 +119,18 @@ def report_entry(result: FormulaResult) -> dict:
         "oracles_agree": result.oracles_agree,
         "worst_oracle_ratio": _finite(result.worst_oracle_ratio),
         "oracle_notes": [n for s in result.searches for n in s.oracle_notes],
-        "counterexample": _counterexample(result),
+        "counterexample": _counterexample(result, record),
         "diagnosis": result.diagnosis.text if result.diagnosis else None,
         "repair": _repair(result.diagnosis),
         "corrected_by": result.corrected_by,
-        "corrects": formula.corrects,
-        "note": formula.note,
+        "corrects": record["corrects"],
+        "note": record["note"],
         "precondition_check": _precondition(result.precondition),
         "seconds": round(result.seconds, 3),
         "ratios": result.ratios,
         "failing_ratios": [_finite(r) for r in failed],  # None: the formula raised or gave no number
         "worst_failing_ratio": _finite(max((r for r in failed if math.isfinite(r)), default=math.inf)),
     }
+    if result.output is not None:  # `check` captures what a claim prints; the catalog prints nothing
+        entry["output"] = result.output
+    return entry

@@ -16,13 +16,11 @@ twin, the edit applied by its address) and then on a fresh search of the formula
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from backprop_audit import references
 from backprop_audit.judging.memory import RunMemory
 from backprop_audit.model.convention import expected_value, view_of
 from backprop_audit.model.quantity import Quantity

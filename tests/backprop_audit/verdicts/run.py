@@ -57,11 +57,17 @@ def run(formulas, *, examples=100, dtypes=("float64", "float32"), seed=0, progre
         results.append(report_entry(result))
         if progress:
             progress.finished(results[-1])
+    return report_data(results, environment=environment(dtypes), examples=examples, seed=seed,
+                       seconds=time.perf_counter() - start)
+
+
+def report_data(entries: list, *, environment: dict, examples: int, seed: int, seconds: float) -> dict:
+    """The report.json data of a run's entries (`check` assembles its workers' entries with it)."""
     return {
         "schema": SCHEMA,
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "environment": environment(dtypes),
+        "environment": environment,
         "settings": {"examples_per_dtype": examples, "seed": seed},
-        "seconds": round(time.perf_counter() - start, 2),
-        "formulas": results,
+        "seconds": round(seconds, 2),
+        "formulas": entries,
     }
