@@ -22,6 +22,10 @@ from backprop_audit.verdicts.entry import REPORT_SCHEMA
 CLAIMS = Path(__file__).parent / "claims"
 STALE = '{"stale": true}'
 
+# The tests share their `check` runs (checked() is cached per process): on one pytest-xdist worker, each
+# run (a fresh interpreter, several worker processes, a watchdog's wait) happens once, not once per worker.
+pytestmark = pytest.mark.xdist_group("check-isolation")
+
 
 @functools.cache
 def checked(*args) -> SimpleNamespace:
