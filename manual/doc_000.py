@@ -147,7 +147,7 @@ FORMULAS = [
         quantity="dC/dW[1]",
         setting=TOY,
         compute=lambda n: (n.a[2] - n.Y) * df(n, 2) @ n.a[1],  # Python: ((a - Y) * df) @ a[1], as read
-        expected="erratum", expected_diagnosis=Expected(kind="none"),
+        expected="erratum", expected_diagnosis=Expected(kind="repair", fix="swap the operands; read as dC/dW[2]; x 1/N"),
         note="Literal reading: label w[0] and the product (N, n2) @ (N, n1) exactly as printed; the text "
              "itself warns 'Usually you have to transpose a[1] and/or multiply a[1].T with the rest' — "
              "see 000-output-weight-gradient-intended for that reading. Three mistakes at once (label, operand "
@@ -237,7 +237,7 @@ FORMULAS = [
         quantity="dC/da[1]",  # a[1] is numbered alike in the document and here
         setting=TOY,
         compute=lambda n: output_delta_of_the_mean(n) @ n.W[2],  # the document's w[1] is our W[2]
-        expected="erratum", expected_diagnosis=Expected(kind="raised"),
+        expected="erratum", expected_diagnosis=Expected(kind="repair", fix="transpose W[L]"),
         note="A Jacobian has no value of its own, so the checkable reading is the chain step it is used for: "
              "dE/da[1] = d[1] @ dz[1]/da[1], in the order the hidden-layer formula multiplies it (d[1] @ w[1]). "
              "d[1] is taken with the 1/N of the mean so that only the local derivative is on trial. In "
@@ -268,7 +268,7 @@ FORMULAS = [
         setting=TOY,
         # d[1] = dE/da[2] * da[2]/dz[1] as the text defines it; w[1] -> W[2], z[0] -> z[1], a[0] -> a[0].
         compute=lambda n: output_delta_as_written(n) @ n.W[2] * df(n, 1) * n.a[0],
-        expected="erratum", expected_diagnosis=Expected(kind="shape"),
+        expected="erratum", expected_diagnosis=Expected(kind="repair", fix="@ for ⊙; transpose W[L]; x 1/N"),
         note="Literal reading: (N, n2) @ (n1, n2), then elementwise products with (N, n1) and (N, n0). The text "
              "adds 'w[1] and a[0] might need to be transposed and such' — see "
              "000-hidden-weight-gradient-intended. d[1] is the text's own output delta, (a[2] - Y) * df(z[1]).",
@@ -331,7 +331,7 @@ FORMULAS = [
         quantity="dC/dz[L-1]",
         setting=ANY_DEPTH.restricted(depth=(2, 3)),
         compute=lambda n: delta_step_as_written(n, n.L - 1),
-        expected="erratum", expected_diagnosis=Expected(kind="raised"),
+        expected="erratum", expected_diagnosis=Expected(kind="repair", fix="transpose W[L]"),
         note="Literal reading of the step, fed the correct d[i+1] so that only the step is on trial (the text's "
              "starting delta misses 1/N, see 000-output-activation-gradient). In the row-major z = a @ w + b "
              "of the text, w[i+1] is (in, out): d[i+1] @ w[i+1] conforms only when the two layers are equally "
@@ -362,7 +362,7 @@ FORMULAS = [
         quantity="dC/dW[l]",
         setting=ANY_DEPTH,
         compute=lambda n, l: deltas_corrected(n)[l] @ n.a[l - 1],
-        expected="erratum", expected_diagnosis=Expected(kind="raised"),
+        expected="erratum", expected_diagnosis=Expected(kind="repair", fix="swap the operands"),
         note="Literal reading, fed the correct deltas so that only this product is on trial: (N, n_l) @ "
              "(N, n_{l-1}) conforms only when n_l = N, and is then the wrong product; a[i].T @ d[i] is meant.",
     ),

@@ -106,7 +106,7 @@ FORMULAS = [
         quantity="dC/dW[2]",
         setting=NETWORK,
         compute=lambda n: np.dot(output_delta(n), n.a[1]),  # (m, K) . (m, n1)
-        expected="erratum", expected_diagnosis=Expected(kind="raised"),
+        expected="erratum", expected_diagnosis=Expected(kind="repair", fix="swap the operands"),
         note="Literal reading: (m, K) . (m, n1) conforms only when K = m, and is then not the gradient. "
              "Intended reading: 002-output-weight-gradient-intended.",
     ),
@@ -135,7 +135,7 @@ FORMULAS = [
         quantity="dC/da[1]",  # Z_1 is the hidden layer's output, our a[1]
         setting=NETWORK,
         compute=lambda n: np.dot(output_delta(n), n.W[2]),  # (m, K) . (n1, K)
-        expected="erratum", expected_diagnosis=Expected(kind="raised"),
+        expected="erratum", expected_diagnosis=Expected(kind="repair", fix="transpose W[L]"),
         note="The checkable reading of the local gradient ∂Z_2/∂Z_1 = W_2∇f_2: the chain step it makes, "
              "∂J/∂Z_1 = (∂J/∂Z_2 . ∇f_2) . W_2, the prefix of the text's final dJ/dW_1. Literally (m, K) . (n1, K) "
              "conforms only when K = n1, and then multiplies by W_2 where W_2ᵀ is meant.",
@@ -166,7 +166,7 @@ FORMULAS = [
         setting=NETWORK,
         # (m, K) . (n1, K) . (m, n1) . (m, n0), left to right
         compute=lambda n: np.dot(np.dot(np.dot(output_delta(n), n.W[2]), grad_f1(n)), n.X),
-        expected="erratum", expected_diagnosis=Expected(kind="raised"),
+        expected="erratum", expected_diagnosis=Expected(kind="repair", fix="transpose W[L]; ⊙ for @; swap the operands"),
         note="Literal reading: every '.' a matrix product, in the printed order. Intended reading: "
              "002-hidden-weight-gradient-intended.",
     ),
@@ -198,7 +198,7 @@ FORMULAS = [
         quantity="dC/dW[L]",  # W feeds the sigmoid output directly from X
         setting=LOGISTIC,
         compute=lambda n: np.dot(1 / n.N * (n.a[n.L] - n.y), n.X),  # y_p = the sigmoid output; (m, K) . (m, n0)
-        expected="erratum", expected_diagnosis=Expected(kind="raised"),
+        expected="erratum", expected_diagnosis=Expected(kind="repair", fix="swap the operands"),
         note="Literal reading: (m, K) . (m, n0) conforms only when K = m. Intended reading: "
              "002-bce-sigmoid-weight-gradient-intended.",
     ),

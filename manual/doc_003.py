@@ -310,7 +310,7 @@ GENERAL = [
         quantity="dC/dz[l]",
         setting=GENERAL_ONE_SAMPLE,
         compute=lambda n, l: eq11_on_standard_error(n)[l],
-        expected="erratum", expected_diagnosis=Expected(kind="none"),
+        expected="erratum", expected_diagnosis=Expected(kind="repair", fix="drop ⊙ g'; read as dC/da[l]"),
         note="Ambiguous text, literal reading: the sentences just before name δ^l 'the standard error' "
              "(δ^l = δ̃^l ⊙ σ'(z^l), δ := ∂C/∂z), and eq (11) uses δ without the tilde. Read so, it starts from "
              "δ^L = ∂C/∂z^L and multiplies by the Jacobian of a^{l+1} in a^l: σ'(z^{l+1}) is applied a second "
@@ -350,7 +350,9 @@ GENERAL = [
              "with ∂a^l/∂w^l, which needs ∂C/∂a). Run as printed, the first step l = L needs a^{L+1}, W^{L+1} and "
              "δ^{L+1}, which do not exist: the loop must start at l = L - 1. The implementation section repeats "
              "the line verbatim ('Now we need to propagate the error back recursively using the rule'). "
-             "Corrected: 003-eq11-range-from-L-minus-1.",
+             "Corrected: 003-eq11-range-from-L-minus-1. No repair is derived: the mistake is the loop's range, "
+             "Python control flow that no traced expression records (the trace itself stops at a^{L+1}), so no "
+             "edit of the expression exists and the diagnosis stays 'raised'.",
     ),
     Formula(
         id="003-eq11-range-from-L-minus-1",
@@ -529,7 +531,7 @@ IMPLEMENTATION = [
         setting=SIGMOID_HALF_SQ_ONE_SAMPLE,
         compute=lambda n, l: activation_gradients_with(
             n, lambda n, k, d: jacobian_transpose_as_printed(n, k) @ d)[l],
-        expected="erratum", expected_diagnosis=Expected(kind="raised"),
+        expected="erratum", expected_diagnosis=Expected(kind="repair", fix="swap the operands"),
         note="Checked through eq (9), which it is written for: ∂C/∂a^l = (printed transpose) · ∂C/∂a^{l+1}, from "
              "∂C/∂a^L = a^L - y. The text derives ∂a^{l+1}/∂a^l = diag(σ'(z^{l+1})) · W^{l+1}, whose transpose is "
              "(W^{l+1})ᵀ · diag(σ'(z^{l+1})); the printed product keeps the factors' order. diag(σ'(z^{l+1})) is "
@@ -563,7 +565,7 @@ IMPLEMENTATION = [
         setting=SIGMOID_HALF_SQ_ONE_SAMPLE,
         compute=lambda n, l: activation_gradients_with(
             n, lambda n, k, d: sigmoid_prime(n.z[k + 1]) * (n.W[k + 1].T @ d))[l],
-        expected="erratum", expected_diagnosis=Expected(kind="shape"),
+        expected="erratum", expected_diagnosis=Expected(kind="repair", fix="regroup the product"),
         note="It is the previous line (the printed transpose) times δ^{l+1} = ∂C/∂a^{l+1}, so it claims ∂C/∂a^l. "
              "σ'(z^{l+1}) has n_{l+1} entries, (W^{l+1})ᵀ ∂C/∂a^{l+1} has n_l: the product does not conform "
              "unless n_l = n_{l+1} (NumPy broadcasts it silently when n_{l+1} = 1), and on square layers it is "

@@ -118,8 +118,25 @@ def number(x) -> str:
     return f"{x:.4g}" if isinstance(x, (int, float)) else str(x)
 
 
+def is_bounded(values) -> bool:
+    """Whether `values` is the bounded form of an array too large to write in full (shape, a window
+    around the compared entry, min, max, a digest; backprop_audit.verdicts.arrays): a dict."""
+    return isinstance(values, dict)
+
+
+def _window_values(values: dict):
+    """The window of a bounded array as at most 2 dimensions (its leading axes hold one entry each)."""
+    shown = values["window"]["values"]
+    for _ in range(len(values["shape"]) - 2):
+        shown = shown[0]
+    return shown
+
+
 def matrix_cells(values) -> list[list[str]]:
-    """A scalar, vector or matrix (nested lists) as rows of formatted cells; a vector is one row."""
+    """A scalar, vector or matrix (nested lists) as rows of formatted cells; a vector is one row.
+    A bounded array gives the cells of its window."""
+    if is_bounded(values):
+        values = _window_values(values)
     if not isinstance(values, list):
         return [[number(values)]]
     if not values or not isinstance(values[0], list):
@@ -130,11 +147,47 @@ def matrix_cells(values) -> list[list[str]]:
 
 
 def shape_text(values) -> str:
+    if is_bounded(values):
+        return "(" + ", ".join(map(str, values["shape"])) + ")"
     shape = []
     while isinstance(values, list):
         shape.append(len(values))
         values = values[0] if values else None
     return "(" + ", ".join(map(str, shape)) + ")" if shape else "scalar"
+
+
+def bounded_text(values) -> str:
+    """What a bounded array's cells are and what it holds, e.g. "too large to show: entries [0:8, 0:8]
+    of 9000000; min 0.5, max 0.5; digest blake2b-128:..."; "" for an array written in full."""
+    if not is_bounded(values):
+        return ""
+    window = values["window"]
+    span = ", ".join(f"{start}:{start + n}" for start, n in zip(window["start"], _window_extent(values)))
+    extremes = (f"min {number(values['min'])}, max {number(values['max'])}" if values["min"] is not None
+                else "no finite entry")
+    nonfinite = f", {values['nonfinite']} NaN or inf" if values["nonfinite"] else ""
+    return (f"too large to show: entries [{span}] of {values['entries']}; {extremes}{nonfinite}; "
+            f"digest {values['digest']}")
+
+
+def _window_extent(values: dict) -> list[int]:
+    """The window's length along each axis of the array."""
+    extent, shown = [], values["window"]["values"]
+    for _ in values["shape"]:
+        extent.append(len(shown) if isinstance(shown, list) else 1)
+        shown = shown[0] if isinstance(shown, list) and shown else None
+    return extent
+
+
+def shown_index(values, index):
+    """`index` (into the whole array) as an index into the cells shown: into a bounded array's window
+    (None when the window does not hold it), unchanged for an array written in full."""
+    if not is_bounded(values) or index is None:
+        return index
+    start, extent = values["window"]["start"], _window_extent(values)
+    if len(index) != len(start) or not all(s <= i < s + n for i, s, n in zip(index, start, extent)):
+        return None
+    return [i - s for i, s in zip(index, start)][max(len(index) - 2, 0):]
 
 
 def network_matrices(network: dict | None) -> list[tuple[str, list]]:
@@ -169,13 +222,13 @@ def marked_cell(cells: list[list[str]], index) -> tuple:
 def text_block(label: str, values, index=None) -> list[str]:
     """A matrix as aligned text lines under its label; the entry at `index` is marked with '*'."""
     cells = matrix_cells(values)
-    row, column = marked_cell(cells, index)
+    row, column = marked_cell(cells, shown_index(values, index))
     if row is not None:
         cells[row][column] += "*"
     width = max((len(c) for row in cells for c in row), default=1)
     lines = [" ".join(c.rjust(width) for c in row) for row in cells]
     header = f"{label} {shape_text(values)}"
-    return [header] + lines
+    return [header] + ([bounded_text(values)] if is_bounded(values) else []) + lines
 
 
 def side_by_side(blocks: list[list[str]], gap: int = 4) -> list[str]:

@@ -1,8 +1,11 @@
 """report.html from report data: one self-contained file, results in, text out.
 
-Self-contained means the page fetches nothing: the style is inline, the plots are PNG data: URIs,
-and the formula is shown as its LaTeX source in a <pre> block (no MathJax, no fonts from anywhere).
-A Content-Security-Policy forbids every fetch and every script, so a browser reports any attempt.
+Self-contained means the page fetches nothing: the style is inline, the plots are PNG data: URIs
+(16 colours, 4 bits a pixel), and each formula is MathML made when the page is written (mathml.py; its
+LaTeX source beside it, and in its place when it cannot be converted). No MathJax, no fonts, no script:
+a Content-Security-Policy forbids every fetch and every script, so a browser reports any attempt.
+The filter by verdict and document is CSS over radio buttons (page_filter.py). The page is laid out to
+be read on a phone too (390 px): wide tables, matrices and formulas scroll inside their own box.
 Every piece of text from a record, a document or a message goes through html.escape.
 """
 from __future__ import annotations
@@ -10,20 +13,37 @@ from __future__ import annotations
 from html import escape
 
 from . import format as fmt
-from . import plots
+from . import page_filter, plots
+from .mathml import mathml
 
 POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 0; color: #1d1d1f; background: #fafafa; }
 main { max-width: 1100px; margin: 0 auto; padding: 1.5em; }
+p, dd, li, blockquote, figcaption, h1, h2, h3 { overflow-wrap: anywhere; }
+a { color: #2a52be; }
 table { border-collapse: collapse; }
-#summary { width: 100%; font-size: 13px; background: #fff; }
+.scroll { overflow-x: auto; max-width: 100%; }
+#summary { width: 100%; min-width: 760px; font-size: 13px; background: #fff; }
 #summary th, #summary td { border: 1px solid #ddd; padding: 4px 6px; text-align: left; vertical-align: top; }
 #summary th { background: #f0f0f0; }
 .verdict { font-weight: 600; padding: 1px 6px; border-radius: 3px; }
 .v-holds { background: #d9f2dd; } .v-fails { background: #fadbd8; } .v-error { background: #fde9c4; }
 .unexpected { color: #b00020; font-weight: 700; }
+input.filter { position: fixed; top: 0; left: 0; width: 1px; height: 1px; opacity: 0; margin: 0; }
+#filter fieldset { border: 0; margin: 0 0 0.4em; padding: 0; display: flex; flex-wrap: wrap; gap: 0.3em; }
+#filter legend { font-weight: 600; padding: 0 0 0.2em; }
+#filter label { border: 1px solid #bbb; border-radius: 1em; padding: 1px 0.7em; background: #fff; cursor: pointer;
+                font-size: 13px; overflow-wrap: anywhere; }
+.shown { font-size: 13px; color: #555; } .none-shown { display: none; font-weight: 600; }
+nav#contents ol { margin: 0.3em 0; padding-left: 1.4em; }
+h2.group-title { margin: 1.6em 0 0.4em; padding-bottom: 0.2em; border-bottom: 2px solid #1d1d1f; }
+a.top { float: right; font-size: 13px; font-weight: 400; }
+div.math { overflow-x: auto; overflow-y: hidden; background: #f4f4f6; border-left: 3px solid #6a5acd;
+           padding: 0.4em 0.6em; }
+math[display="block"] { font-size: 1.15em; text-align: left; }  /* centred, an overflow would be cut on the left */
+details.source summary { font-size: 12px; color: #555; cursor: pointer; }
 section.formula { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 0.6em 1.2em 1em;
                   margin: 1.5em 0; }
 blockquote { margin: 0.5em 0; padding-left: 1em; border-left: 3px solid #ccc; color: #444; }
@@ -32,6 +52,7 @@ pre.latex { border-left: 3px solid #6a5acd; }
 dl.facts { display: grid; grid-template-columns: max-content auto; gap: 2px 1em; }
 dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; }
 .matrices { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; margin: 0.5em 0; }
+div.matrix { max-width: 100%; overflow-x: auto; }
 table.matrix { font: 12px ui-monospace, monospace; border-left: 2px solid #555; border-right: 2px solid #555; }
 table.matrix td { padding: 1px 6px; text-align: right; }
 div.matrix .label { font: 600 12px system-ui, sans-serif; white-space: nowrap; padding-bottom: 2px; }
@@ -39,6 +60,13 @@ div.matrix .shape { font-weight: 400; color: #666; }
 table.matrix td.marked { background: #fadbd8; font-weight: 700; }
 figure { margin: 0.5em 0; } figure img { max-width: 100%; height: auto; }
 figcaption { font-size: 12px; color: #555; }
+#summary-plot .scroll { max-height: 70vh; overflow-y: auto; border: 1px solid #ddd; }
+@media (max-width: 600px) {
+  main { padding: 0.7em; }
+  section.formula { padding: 0.4em 0.7em 0.8em; }
+  dl.facts { grid-template-columns: minmax(0, 1fr); } dl.facts dd { margin-bottom: 0.4em; }
+  #summary-plot img { max-width: none; width: 800px; }  /* an overview of every formula: scroll, do not shrink */
+}
 """
 
 
@@ -46,10 +74,10 @@ def _verdict(verdict: str) -> str:
     return f'<span class="verdict v-{escape(verdict)}">{escape(verdict)}</span>'
 
 
-def _summary_table(report: dict) -> str:
+def _summary_table(groups: list, docs: list[str]) -> str:
     head = "".join(f"<th>{escape(c)}</th>" for c in fmt.SUMMARY_COLUMNS)
     rows = []
-    for f in report["formulas"]:
+    for f in (f for _, _, members in groups for f in members):
         row = fmt.summary_row(f)
         cells = [f'<a href="#{escape(fmt.anchor(f["id"]))}">{escape(row["formula"])}</a>']
         for column in fmt.SUMMARY_COLUMNS[1:]:
@@ -59,18 +87,24 @@ def _summary_table(report: dict) -> str:
             elif column == "as expected" and row[column] != "yes":
                 value = f'<span class="unexpected">{value}</span>'
             cells.append(value)
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return f'<table id="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        rows.append(f'<tr class="{page_filter.item_classes(f, docs)}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return (f'<div class="scroll"><table id="summary"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def _matrix(label: str, values, index=None) -> str:
     cells = fmt.matrix_cells(values)
-    marked = fmt.marked_cell(cells, index)
+    marked = fmt.marked_cell(cells, fmt.shown_index(values, index))
     body = "".join("<tr>" + "".join(
         f'<td class="marked">{escape(c)}</td>' if (i, j) == marked else f"<td>{escape(c)}</td>"
         for j, c in enumerate(row)) + "</tr>" for i, row in enumerate(cells))
     return (f'<div class="matrix"><div class="label">{escape(label)} <span class="shape">'
-            f'{escape(fmt.shape_text(values))}</span></div><table class="matrix">{body}</table></div>')
+            f'{escape(fmt.shape_text(values))}</span>{_bounded_note(values)}</div><table class="matrix">{body}</table></div>')
+
+
+def _bounded_note(values) -> str:
+    """Under a bounded array's label: which entries are shown, its min, max and digest (else nothing)."""
+    return f'<div class="shape">{escape(fmt.bounded_text(values))}</div>' if fmt.is_bounded(values) else ""
 
 
 def _counterexample(c: dict) -> str:
@@ -113,31 +147,88 @@ def _facts(f: dict) -> str:
     return '<dl class="facts">' + "".join(f"<dt>{escape(k)}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
 
 
+def _drawn_text(f: dict) -> str:
+    """Which examples a formula's histogram shows, said plainly: a search keeps only its first few
+    failing examples (diagnosis material), so an erratum's plot holds fewer examples than it checked."""
+    agree = len(f.get("ratios") or [])
+    failing = f.get("failing_ratios") or []
+    drawn = plots.drawn_count(failing)
+    failed = max(f["examples"] - agree, 0)
+    if agree + drawn >= f["examples"]:
+        return f"all {f['examples']} examples checked"
+    return (f"{agree + drawn} of the {f['examples']} examples checked: the {agree} that agree and {drawn} of the "
+            f"{failed} that fail (a search keeps only its first failing examples, the minimal one first"
+            + (", and an example that raised or gave no value has no number to draw" if drawn < len(failing) else "")
+            + ")")
+
+
 def _plot(f: dict) -> str:
     if "ratios" not in f and "failing_ratios" not in f:
         return "<p><em>No per-example data to plot (rendered from report.json).</em></p>"
     png = plots.ratio_histogram(f.get("ratios") or [], f.get("failing_ratios") or [])
-    return (f'<figure class="plot"><img src="{plots.data_uri(png)}" '
-            f'alt="error / tolerance over the examples of {escape(f["id"])}">'
-            "<figcaption>Error / tolerance of every example, log scale; the dashed line is the tolerance "
-            "(1).</figcaption></figure>")
+    return (f'<figure class="plot"><img src="{plots.data_uri(png)}" width="{plots.HISTOGRAM_PIXELS[0]}" '
+            f'height="{plots.HISTOGRAM_PIXELS[1]}" alt="error / tolerance over the examples of {escape(f["id"])}">'
+            f"<figcaption>Error / tolerance per example, log scale; the dashed line is the tolerance (1). "
+            f"Drawn: {escape(_drawn_text(f))}.</figcaption></figure>")
 
 
-def _section(f: dict) -> str:
+def _written(f: dict) -> str:
+    """The formula as written: MathML, with its LaTeX source to copy (the source alone when it cannot be
+    converted)."""
+    source = f'<pre class="latex"><code>{escape(f["written"])}</code></pre>'
+    math = mathml(f["written"])
+    if math is None:
+        return f"<p>Formula as written (LaTeX source):</p>{source}"
+    return (f'<p>Formula as written:</p><div class="math">{math}</div>'
+            f'<details class="source"><summary>LaTeX source</summary>{source}</details>')
+
+
+def _section(f: dict, docs: list[str]) -> str:
     source = f["source"]
     precondition = f.get("precondition_check") or {}
-    parts = [f'<section class="formula" id="{escape(fmt.anchor(f["id"]))}">',
-             f"<h2>{escape(f['id'])} {_verdict(f['verdict'])}</h2>",
+    parts = [f'<section class="formula {page_filter.item_classes(f, docs)}" id="{escape(fmt.anchor(f["id"]))}">',
+             f'<h2>{escape(f["id"])} {_verdict(f["verdict"])}<a class="top" href="#top">↑ top</a></h2>',
              f"<p><strong>{escape(f['title'])}</strong></p>",
              f"<p>{escape(source['document'])}, {escape(source['where'])}:</p>",
              f"<blockquote>{escape(source['quote'])}</blockquote>",
-             f'<p>Formula as written (LaTeX):</p><pre class="latex"><code>{escape(f["written"])}</code></pre>',
+             # the formula block: a corrected form shown beside the formula as written goes after _written
+             _written(f),
              _facts(f), _plot(f)]
     if f.get("counterexample"):
         parts.append(_counterexample(f["counterexample"]))
     if precondition.get("counterexample"):
         parts.append("<h3>Outside the precondition</h3>" + _counterexample(precondition["counterexample"]))
     return "".join(parts) + "</section>"
+
+
+def _groups(groups: list, docs: list[str]) -> str:
+    return "".join(f'<div class="group group-{key}" id="group-{key}"><h2 class="group-title">{escape(title)} '
+                   f'({len(members)})</h2>{"".join(_section(f, docs) for f in members)}</div>'
+                   for key, title, members in groups)
+
+
+def _contents(groups: list, has_plot: bool, has_input_errors: bool) -> str:
+    entries = [("filter", "Filter", ""), ("summary", "Summary table", "")]
+    entries += [("summary-plot", "Every formula's examples (plot)", "")] if has_plot else []
+    entries += [(f"group-{key}", f"{title} ({len(members)})", f' class="group-{key}"') for key, title, members in groups]
+    entries += [("input-errors", fmt.INPUT_ERRORS_TITLE, "")] if has_input_errors else []
+    items = "".join(f'<li{extra}><a href="#{key}">{escape(text)}</a></li>' for key, text, extra in entries)
+    return f'<nav id="contents" aria-label="Contents"><h2>Contents</h2><ol>{items}</ol></nav>'
+
+
+def _summary_plot(formulas: list[dict]) -> str:
+    if not any("ratios" in f or "failing_ratios" in f for f in formulas):
+        return ""
+    png = plots.summary_figure(formulas)
+    agree = sum(len(f.get("ratios") or []) for f in formulas)
+    failing = sum(plots.drawn_count(f.get("failing_ratios") or []) for f in formulas)
+    checked = sum(f["examples"] for f in formulas)
+    return (f'<figure id="summary-plot"><div class="scroll"><img src="{plots.data_uri(png)}" '
+            'alt="error / tolerance of the examples of each formula"></div><figcaption>Error / tolerance of '
+            f"the examples of each formula (catalog order), log scale; the dashed line is the tolerance (1). "
+            f"Drawn: {agree + failing} of the {checked} examples checked — the {agree} that agree (blue) and "
+            f"the {failing} failing examples the searches kept (red); a search keeps only its first failing "
+            "examples, and one that raised or gave no value has no number to draw.</figcaption></figure>")
 
 
 def _input_errors(problems: list[dict]) -> str:
@@ -149,26 +240,27 @@ def _input_errors(problems: list[dict]) -> str:
 
 def render_html(report: dict) -> str:
     formulas = report["formulas"]
-    summary_plot = ""
-    if any("ratios" in f or "failing_ratios" in f for f in formulas):
-        png = plots.summary_figure(formulas)
-        summary_plot = (f'<figure id="summary-plot"><img src="{plots.data_uri(png)}" '
-                        'alt="error / tolerance of every example, per formula"><figcaption>Every example of '
-                        "every formula, error / tolerance on a log scale; the dashed line is the tolerance (1)."
-                        "</figcaption></figure>")
+    docs = page_filter.documents(formulas)
+    groups = page_filter.in_page_order(formulas)
+    inputs, labels = page_filter.controls(docs)
+    summary_plot = _summary_plot(formulas)
     return "".join([
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>backprop-audit report</title><style>{STYLE}</style></head><body><main>",
+        f"<title>backprop-audit report</title><style>{STYLE}\n{page_filter.css(formulas, docs)}</style></head><body>",
+        inputs, '<main id="top">',
         "<h1>backprop-audit report</h1>",
         f"<p>Generated {escape(str(report['generated']))} with {escape(fmt.environment_text(report))}.</p>",
         f"<p>{escape(fmt.totals(report))}</p>",
         "<p>Worst error / tolerance: the largest entrywise |manual − oracle| divided by the tolerance for "
         "that entry. Below 1 the formula agrees with torch and jax; a formula that fails shows its worst "
         "failing example (1 or more).</p>",
-        _summary_table(report), summary_plot,
-        *(_section(f) for f in formulas),
+        _contents(groups, bool(summary_plot), bool(report.get("input_errors"))),
+        f'<section id="filter" aria-label="Filter"><h2>Filter</h2>{labels}'
+        '<p class="shown"></p><p class="none-shown">No formula matches this filter.</p></section>',
+        _summary_table(groups, docs), summary_plot,
+        _groups(groups, docs),
         _input_errors(report["input_errors"]) if report.get("input_errors") else "",
         "</main></body></html>\n",
     ])

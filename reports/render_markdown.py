@@ -30,6 +30,17 @@ def _fence(body: str, info: str = "") -> list[str]:
     return [fence + info, body, fence]
 
 
+def _repair_lines(repair: dict) -> list[str]:
+    """The derived repair beside the formula as written: the edits, the corrected formula, how it was checked."""
+    checked = f"holds on {repair['examples']} fresh networks; searched in {repair['seconds']} s"
+    same = repair.get("equals_corrected")
+    if same:
+        checked += (f"; equals the hand-written {same['id']} on {same['networks']} failing networks" if same["equal"]
+                    else f"; differs from the hand-written {same['id']}")
+    lines = [f"- repair ({text(checked)}): " + "; ".join(f"**{text(e)}**" for e in repair["edits"]), ""]
+    return lines + _fence(f"{repair['expression']}    # = {repair['quantity']}", "python") + [""]
+
+
 def _quote(value: str) -> list[str]:
     return ["> " + text(line) for line in str(value).splitlines() or [""]]
 
@@ -79,6 +90,8 @@ def _formula_section(f: dict) -> list[str]:
               f"- torch and jax agree: {text(fmt.oracles_text(f))}"]
     if f.get("diagnosis"):
         lines.append(f"- diagnosis: {text(f['diagnosis'])}")
+    if f.get("repair"):
+        lines += _repair_lines(f["repair"])
     if f.get("corrected_by"):
         lines.append(f"- corrected form: [{text(f['corrected_by'])}](#{fmt.anchor(f['corrected_by'])})")
     if f.get("corrects"):
@@ -87,6 +100,8 @@ def _formula_section(f: dict) -> list[str]:
         lines.append(f"- precondition check: {text(fmt.precondition_text(f['precondition_check']))}")
     if f.get("note"):
         lines.append(f"- note: {text(f['note'])}")
+    if f.get("output"):  # `check`: what the claim's code printed, kept out of the command's own output
+        lines += ["", "Output of the claim's code while it was checked:", ""] + _fence(f["output"].rstrip("\n"), "text")
     if f.get("counterexample"):
         lines += _counterexample(f["counterexample"])
     if (f.get("precondition_check") or {}).get("counterexample"):

@@ -1,6 +1,12 @@
 """report.html in a real browser (headless Chromium): it loads with no console message at all (a
-blocked fetch, a script, a CSP violation would each print one), the summary table and the plots are in
-the rendered page, and a screenshot is taken (reports/screenshot-report.png, git-ignored).
+blocked fetch, a script, a CSP violation would each print one), the summary table, the plots and the
+formulas as MathML are in the rendered page, the filter (CSS over radio buttons) hides what it should,
+nothing runs off the side of a 390 px phone screen, and screenshots are taken
+(reports/screenshot-report.png and screenshot-report-390.png, git-ignored).
+
+The layout and the filter are measured by a harness page around the report: the report, unchanged and
+still under its no-script policy, in an iframe of the width wanted, and the harness's own script reads
+its layout (a window of Chromium's headless --dump-dom is never narrower than 500 px; an iframe is).
 
 Chromium is required: without it the test fails and says how to install it, it does not skip.
 The page is rendered from the hand-made results in test_report_fixture.json, not a catalog run.
@@ -21,7 +27,8 @@ from backprop_audit.reports.render_html import render_html
 
 FIXTURE = Path(__file__).with_name("test_report_fixture.json")
 SCREENSHOT = Path(__file__).parent.parent / "reports" / "screenshot-report.png"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+PHONE = 390  # px: the narrowest phone screen in common use
+FLAGS = ["--headless", "--allow-file-access-from-files", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
          "--enable-logging=stderr", "--v=0"]
 
@@ -65,11 +72,14 @@ def test_the_report_renders_with_no_console_message_and_shows_table_and_plots(sh
     assert console_messages(done.stderr) == []
     dom = done.stdout
     summary = re.search(r'<table id="summary">.*?</table>', dom, re.S).group(0)
-    assert len(re.findall(r"<tr>", summary)) == 5 and "fx-erratum" in summary
+    assert len(re.findall(r"<tr\b", summary)) == 5 and "fx-erratum" in summary
     # The escaped title is text in the page, not an element.
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom and "<script" not in dom
     images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', dom)
     assert len(images) == 5
+    sections = re.findall(r'<section class="formula.*?</section>', dom, re.S)
+    assert len(sections) == 4 and all('<div class="math"><math display="block">' in s for s in sections)
+    assert "<mfrac><mrow><mo>∂</mo><mi>C</mi></mrow>" in dom  # \frac{\partial C}{...} as MathML
     for data in images:
         width, height = Image.open(io.BytesIO(base64.b64decode(data))).size
         assert width > 300 and height > 100
@@ -84,6 +94,82 @@ def test_a_screenshot_of_the_report_is_not_blank(shown):
     assert high - low > 100  # text and plots, not an empty page
     SCREENSHOT.parent.mkdir(exist_ok=True)
     shutil.copyfile(shot, SCREENSHOT)
+
+
+def test_a_screenshot_at_phone_width_is_not_blank(page):
+    shot = page.with_name("screenshot-390.png")
+    done = browse(page, f"--screenshot={shot}", f"--window-size={PHONE},2000")
+    assert console_messages(done.stderr) == []
+    image = Image.open(shot).convert("L")
+    assert image.size == (PHONE, 2000)
+    low, high = image.getextrema()
+    assert high - low > 100
+    shutil.copyfile(shot, SCREENSHOT.with_name("screenshot-report-390.png"))
+
+
+def measure(page: Path, width: int, probe: str) -> dict:
+    """Run `probe` (JavaScript: a function body of `doc` and `win` returning a value) on the report shown
+    in an iframe `width` px wide; its value, through JSON."""
+    harness = page.with_name(f"harness-{width}.html")
+    harness.write_text(f"""<!DOCTYPE html><html><head><script>
+function probe() {{
+  const frame = document.getElementById("report"), doc = frame.contentDocument, win = frame.contentWindow;
+  const value = (function (doc, win) {{ {probe} }})(doc, win);
+  const out = document.createElement("pre"); out.id = "probe"; out.textContent = JSON.stringify(value);
+  document.body.appendChild(out);
+}}
+</script></head><body style="margin:0"><iframe id="report" onload="probe()" src="{page.name}"
+ style="width:{width}px;height:1500px;border:0"></iframe></body></html>""", encoding="utf-8")
+    done = browse(harness, "--dump-dom", "--window-size=1280,1600")
+    assert console_messages(done.stderr) == [], console_messages(done.stderr)
+    found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
+    assert found, done.stdout[-2000:]
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+
+
+# the formula sections shown, and the filter's own count, once each radio button of a list is checked
+FILTER_PROBE = """
+  const shown = () => [...doc.querySelectorAll("section.formula")].filter(s => s.getClientRects().length).map(s => s.id);
+  const runs = {};
+  for (const ids of [["fv-all", "fd-all"], ["fv-fails", "fd-all"], ["fv-holds", "fd-1"], ["fv-differs", "fd-all"],
+                     ["fv-error", "fd-0"], ["fv-all", "fd-all"]]) {
+    for (const id of ids) doc.getElementById(id).checked = true;
+    runs[ids.join(" ")] = {shown: shown(), count: win.getComputedStyle(doc.querySelector(".shown"), "::after").content,
+                           empty: win.getComputedStyle(doc.querySelector(".none-shown")).display !== "none",
+                           groups: [...doc.querySelectorAll(".group")].filter(g => g.getClientRects().length).map(g => g.id)};
+  }
+  return runs;
+"""
+
+
+def test_the_filter_shows_only_the_chosen_verdict_and_document(page):
+    runs = measure(page, 1280, FILTER_PROBE)
+    every = ["fx-error", "fx-erratum", "fx-holds", "fx-corrected"]  # differences first, then errata, then holds
+    assert runs["fv-all fd-all"] == {"shown": every, "count": '"4 of 4 formulas shown"', "empty": False,
+                                     "groups": ["group-differences", "group-errata", "group-hold"]}
+    assert runs["fv-fails fd-all"]["shown"] == ["fx-erratum"] and runs["fv-fails fd-all"]["groups"] == ["group-errata"]
+    assert runs["fv-holds fd-1"]["shown"] == ["fx-corrected"]  # documents in name order: doc_a, doc_b, doc_c
+    assert runs["fv-differs fd-all"]["shown"] == ["fx-error"]
+    assert runs["fv-error fd-0"] == {"shown": [], "count": '"0 of 4 formulas shown"', "empty": True, "groups": []}
+    assert runs["fv-all fd-all"]["shown"] == every  # and back
+
+
+# the page's width against the frame's, and every element that runs past the right edge outside a box
+# that scrolls or clips (an overflow inside such a box is the box's to scroll, not the page's)
+OVERFLOW_PROBE = """
+  const inScrollBox = e => { for (let p = e.parentElement; p && p !== doc.body; p = p.parentElement) {
+    if (["auto", "scroll", "hidden"].includes(win.getComputedStyle(p).overflowX)) return true; } return false; };
+  const past = [...doc.body.querySelectorAll("*")].filter(e => e.getBoundingClientRect().right > win.innerWidth + 0.5
+                                                          && !inScrollBox(e));
+  return {width: win.innerWidth, page: doc.documentElement.scrollWidth,
+          past: past.slice(0, 8).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + "." + e.className)};
+"""
+
+
+def test_nothing_runs_off_the_side_of_a_phone_screen(page):
+    seen = measure(page, PHONE, OVERFLOW_PROBE)
+    assert seen["width"] == PHONE
+    assert seen["past"] == [] and seen["page"] <= PHONE, seen
 
 
 def test_the_console_check_sees_a_blocked_fetch(page, tmp_path):

@@ -1,5 +1,6 @@
 """The gate: every record of the catalog gets the verdict its record expects, and every erratum the
-diagnosis its record names (expected_diagnosis: kind and fix).
+diagnosis its record names (expected_diagnosis: kind and fix); and on every record's networks torch and
+jax agree (a disagreement is an instrument fault, which stops the gate whatever the verdict).
 
 A correct formula that starts failing, an erratum that stops reproducing, or a change in the engine that
 turns "multiply by 1/N" into "no simple fix found", fails this test and so CI.
@@ -40,6 +41,18 @@ def test_verdict_matches_expectation(formula, audited):
             f"{formula.id}: diagnosed {found['diagnosis_kind']} {found['fix']!r}, the record expects "
             f"{expected.kind} {expected.fix!r}: {result['diagnosis']}\nminimal network: {found['description']}\n"
             f"reproduce: {reproduce}")
+
+
+@pytest.mark.parametrize("formula", FORMULAS, ids=[f.id for f in FORMULAS])
+def test_the_oracles_agree(formula, audited):
+    """torch and jax disagreeing beyond tolerance on any network is an instrument fault, whatever finite
+    differences decided and whatever the verdict: one of the two oracles (or the engine around them) is
+    broken, so the gate stops (exit 3 for `report` and `check`, verdicts/exit_status.py)."""
+    result = audited(formula.id)
+    notes = "\n".join(result["oracle_notes"]) or "(no note)"
+    assert result["oracles_agree"], (
+        f"{formula.id}: instrument fault: torch and jax disagree, worst {result['worst_oracle_ratio']} x tolerance:\n"
+        f"{notes}\nreproduce: backprop-audit report --only {formula.id} --examples {profiles.examples_per_formula()} --seed 0")
 
 
 def test_every_erratum_has_a_corrected_form_that_holds():

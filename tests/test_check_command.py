@@ -83,6 +83,23 @@ def test_the_worked_example_exits_0_and_names_the_slip(tmp_path):
     assert "nielsen-BP1-as-first-copied" in (tmp_path / "REPORT.md").read_text()
 
 
+def test_junit_and_the_github_step_summary_are_written_and_the_wrote_line_names_every_file(tmp_path, monkeypatch):
+    import xml.etree.ElementTree as ET
+
+    import xmlschema
+
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    junit = tmp_path / "junit" / "check.xml"
+    done = check(WORKED_EXAMPLE, "--only", "nielsen-BP1-as-first-copied", "--junit", junit, *FAST, out=tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    xmlschema.XMLSchema(Path(__file__).with_name("junit-10.xsd")).validate(str(junit))
+    assert [case.get("name") for case in ET.parse(junit).iter("testcase")] == ["nielsen-BP1-as-first-copied"]
+    assert "| nielsen-BP1-as-first-copied |" in summary.read_text()
+    out = tmp_path / "out"
+    assert done.stdout.startswith(f"wrote {out / 'REPORT.md'}, {out / 'report.json'}, {out / 'report.html'}, {junit}: ")
+
+
 def test_files_that_cannot_load_exit_2_naming_path_and_line_and_the_report_is_written(tmp_path):
     missing = tmp_path / "no_such_claims.py"
     done = check(missing, CLAIMS / "bad_syntax.py", CLAIMS / "bad_import.py", out=tmp_path / "out")

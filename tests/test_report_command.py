@@ -4,6 +4,7 @@ summary, the exit code, and the progress line."""
 import io
 import json
 import os
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,7 +14,7 @@ import pytest
 from backprop_audit.commands import cli
 from backprop_audit.commands import report as command_report
 from backprop_audit.commands import progress
-from backprop_audit.reports.write import write_all_atomically
+from backprop_audit.reports.write import write_report_set
 
 FIXTURE = Path(__file__).with_name("test_report_fixture.json")
 
@@ -43,7 +44,8 @@ def fake_run(monkeypatch, report):
 
 
 def leftovers(folder: Path):
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+    """Temporary files, a swap's journal or staging folders (reports/write.py) left in `folder`."""
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".backprop-audit"))
 
 
 def test_the_command_writes_every_report_and_exits_1_when_a_verdict_differs(tmp_path, fake_run):
@@ -96,10 +98,10 @@ def test_a_write_failing_midway_replaces_none_of_the_files(tmp_path):
     first.write_text("old first")
     second.write_text("old second")
     with pytest.raises(TypeError, match="second.json"):
-        write_all_atomically({first: "new first", second: None})
+        write_report_set(tmp_path, {first: "new first", second: None})
     assert first.read_text() == "old first" and second.read_text() == "old second"
     assert leftovers(tmp_path) == []
-    write_all_atomically({first: "new first", second: b"new second"})
+    write_report_set(tmp_path, {first: "new first", second: b"new second"})
     assert first.read_text() == "new first" and second.read_text() == "new second"
 
 
@@ -123,21 +125,102 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_progress_on_a_terminal_rewrites_one_line_and_ends_it():
-    stream = Terminal()
-    show = progress.progress_printer(stream, environ={})
-    show(1, 3, 40, 2.04)
-    show(3, 3, 120, 7.5)
-    lines = stream.getvalue().split("\r\x1b[2K")[1:]
-    assert lines == ["backprop-audit: 1/3 formulas, 40 examples, 2.0 s elapsed",
-                     "backprop-audit: 3/3 formulas, 120 examples, 7.5 s elapsed\n"]
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def entry(formula_id, verdict="holds", matches=True, examples=40):
+    return {"id": formula_id, "verdict": verdict, "matches_expectation": matches, "examples": examples,
+            "expected": "holds" if verdict == "holds" else "erratum"}
+
+
+def test_progress_on_a_terminal_ticks_while_a_formula_runs_and_names_it(monkeypatch):
+    monkeypatch.setattr(progress.shutil, "get_terminal_size", lambda fallback: os.terminal_size((200, 24)))
+    stream, clock = Terminal(), Clock()
+    live = progress.LiveLine(3, stream, clock, redraw_seconds=0.01)
+    try:
+        live.started("first")
+        clock.now += 4.0  # four seconds into the first formula, nothing reported by the run meanwhile
+        deadline = time.monotonic() + 10
+        while "4.0 s elapsed" not in stream.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert "\r\x1b[2Kbackprop-audit: 0/3 formulas, 0 examples, 0 fail or error (0 unexpected), " \
+               "4.0 s elapsed · checking first" in stream.getvalue()  # drawn by the timer thread
+        live.finished(entry("first", "fails", matches=False))
+        live.started("second")
+        clock.now += 2.0
+        live.finished(entry("second"))
+        line = stream.getvalue().rsplit("\r\x1b[2K", 1)[1]
+        assert line == ("backprop-audit: 2/3 formulas, 80 examples, 1 fail or error (1 unexpected), 6.0 s elapsed, "
+                        "~3.0 s left")
+        live.phase("writing reports")
+        assert stream.getvalue().rsplit("\r\x1b[2K", 1)[1].endswith("~3.0 s left · writing reports")
+    finally:
+        live.close()
+    assert not live._thread.is_alive()
+    final = stream.getvalue()
+    assert final.endswith("6.0 s elapsed, ~3.0 s left\n") and final.count("\n") == 1  # one line, ended once
+    time.sleep(0.05)
+    assert stream.getvalue() == final  # nothing drawn after close()
+
+
+def test_progress_in_ci_prints_one_plain_line_per_formula_and_phase():
+    stream, clock = Terminal(), Clock()
+    plain = progress.progress_printer(2, stream, environ={"CI": "true"}, clock=clock)
+    plain.started("first")
+    clock.now += 3.0
+    plain.finished(entry("first", "error", matches=False, examples=7))
+    plain.started("second")
+    clock.now += 1.0
+    plain.finished(entry("second"))
+    plain.phase("writing reports")
+    plain.close()
+    assert stream.getvalue().splitlines() == [
+        "backprop-audit: [1/2] first: error — expected erratum (7 examples; 1 fail or error so far, 1 unexpected; "
+        "3.0 s elapsed, ~3.0 s left)",
+        "backprop-audit: [2/2] second: holds (40 examples; 1 fail or error so far, 1 unexpected; 4.0 s elapsed)",
+        "backprop-audit: writing reports (4.0 s elapsed)"]
+    assert "\x1b" not in stream.getvalue() and "\r" not in stream.getvalue()
 
 
 @pytest.mark.parametrize("stream, environ", [(io.StringIO(), {}), (Terminal(), {"CI": "true"})])
-def test_progress_is_quiet_in_a_pipe_and_in_ci(stream, environ):
-    assert progress.progress_printer(stream, environ=environ) is None
+def test_progress_is_plain_lines_in_a_pipe_and_in_ci(stream, environ):
+    assert type(progress.progress_printer(1, stream, environ=environ)) is progress.PlainLines
 
 
-def test_the_command_passes_no_progress_when_stderr_is_not_a_terminal(tmp_path, fake_run, capsys):
+def test_progress_on_a_terminal_is_the_live_line():
+    live = progress.progress_printer(1, Terminal(), environ={})
+    live.close()
+    assert type(live) is progress.LiveLine
+
+
+def test_the_run_reports_each_formula_to_the_progress(monkeypatch):
+    import backprop_audit.verdicts.run as run_module
+
+    heard = []
+
+    class Listener:
+        def started(self, formula_id):
+            heard.append(("started", formula_id))
+
+        def finished(self, entry):
+            heard.append(("finished", entry["id"]))
+
+    monkeypatch.setattr(run_module, "report_entry", lambda result: {"id": result.id})
+    monkeypatch.setattr(run_module, "environment", lambda dtypes: {})
+    formulas = [SimpleNamespace(id="a", corrects=None), SimpleNamespace(id="b", corrects=None)]
+    audited = lambda formula, **options: SimpleNamespace(id=formula.id, diagnosis=None, corrected_by=None)
+    run_module.run(formulas, progress=Listener(), audit_formula=audited)
+    assert heard == [("started", "a"), ("finished", "a"), ("started", "b"), ("finished", "b")]
+
+
+def test_the_command_says_when_it_writes_the_reports(tmp_path, fake_run, capsys):
     cli.main(["report", "--out", str(tmp_path / "out")])
-    assert fake_run["progress"] is None and capsys.readouterr().err == ""
+    assert isinstance(fake_run["progress"], progress.PlainLines)  # stderr is not a terminal here
+    assert capsys.readouterr().err.splitlines()[-1].startswith("backprop-audit: writing reports (")

@@ -139,15 +139,18 @@ def test_html_is_self_contained(html):
 
 def test_html_shows_summary_sections_plots_and_counterexample(html):
     found = tags(html)
-    assert [a["id"] for t, a in found if t == "section"] == ["fx-holds", "fx-erratum", "fx-corrected", "fx-error"]
+    # what differs from its expectation first, then the errata, then what holds (catalog order within)
+    sections = [a["id"] for t, a in found if t == "section" and "formula" in a.get("class", "")]
+    assert sections == ["fx-error", "fx-erratum", "fx-holds", "fx-corrected"]
     summary = html.split('<table id="summary">', 1)[1].split("</table>", 1)[0]
-    assert summary.count("<tr>") == 5  # header + 4 formulas
+    assert re.findall(r'<a href="#([\w-]+)">', summary) == sections  # the table in the same order
     assert '<a href="#fx-erratum">fx-erratum</a>' in summary and "1.4e+14" in summary
     images = [a for t, a in found if t == "img"]
     assert len(images) == 5  # the summary figure + one per formula
     for image in images:
         assert png_of(image["src"]).size[0] > 300
     erratum = html.split('id="fx-erratum"', 1)[1].split("</section>", 1)[0]
+    assert '<div class="math"><math display="block"><mrow><mfrac>' in erratum  # MathML, the LaTeX beside it
     assert '<pre class="latex"><code>\\frac{\\partial C}' in erratum
     assert '<a href="#fx-corrected">fx-corrected</a>' in erratum
     assert '<td class="marked">0.82</td>' in erratum and erratum.count('<td class="marked">0.41</td>') == 2
@@ -162,6 +165,43 @@ def test_html_escapes_record_text(html):
     assert "Then &quot;dividing&quot; is not needed &amp; &lt;b&gt;never&lt;/b&gt; was." in html
     assert "\\text{if } N &lt; 2 \\;\\&amp;\\;" in html
     assert "jax 0.41 &lt;&amp;&gt;" in html
+
+
+def test_html_has_contents_filter_and_back_to_top_links(html):
+    found = tags(html)
+    contents = html.split('<nav id="contents"', 1)[1].split("</nav>", 1)[0]
+    assert re.findall(r'href="#([\w-]+)"', contents) == ["filter", "summary", "summary-plot", "group-differences",
+                                                         "group-errata", "group-hold"]
+    radios = [a["id"] for t, a in found if t == "input" and a.get("type") == "radio"]
+    assert radios == ["fv-all", "fv-differs", "fv-fails", "fv-error", "fv-holds", "fd-all", "fd-0", "fd-1", "fd-2"]
+    labels = [a["for"] for t, a in found if t == "label"]
+    assert labels == radios
+    assert html.count('<a class="top" href="#top">') == 4 and '<main id="top">' in html
+    # every section and summary row carries the classes the filter's rules test
+    assert 'class="formula item is-error in-d2 differs" id="fx-error"' in html
+    assert '<tr class="item is-fails in-d1">' in html
+
+
+def test_html_captions_say_which_examples_a_plot_draws(report):
+    # the search kept 3 of the erratum's failing examples (2 agreed); say it checked 9
+    by_id(report, "fx-erratum")["examples"] = 9
+    html = render_html(report)
+    erratum = html.split('id="fx-erratum"', 1)[1].split("</section>", 1)[0]
+    assert "Drawn: 5 of the 9 examples checked: the 2 that agree and 3 of the 7 that fail" in erratum
+    assert "Drawn: all 6 examples checked" in html.split('id="fx-holds"', 1)[1].split("</section>", 1)[0]
+    assert "no number to draw" in html.split('id="fx-error"', 1)[1].split("</section>", 1)[0]
+    assert "Drawn: 17 of the 22 examples checked" in html.split('id="summary-plot"', 1)[1]
+    assert "every example" not in html.lower()
+
+
+@pytest.mark.parametrize("latex", [r"\text{<b>bold</b>}", r"\href{javascript:alert(1)}{x}", r"\text{<i>&}",
+                                   r"\color{red}{x}", r"\style{x}"])
+def test_a_formula_that_cannot_be_made_safe_mathml_is_shown_as_its_latex_source(report, latex):
+    by_id(report, "fx-holds")["written"] = latex
+    section = render_html(report).split('id="fx-holds"', 1)[1].split("</section>", 1)[0]
+    assert "<math" not in section and " href=" not in section.replace(" href=\"#top\"", "")
+    assert '<p>Formula as written (LaTeX source):</p><pre class="latex"><code>' in section
+    assert "<b>" not in section and "<i>" not in section
 
 
 def test_html_from_report_json_renders_without_plot_data(report):

@@ -20,6 +20,8 @@ depend on the network's size. Here those run on CHUNK networks at a time:
    tolerances' stacked results reused; a network on a ReLU kink, where torch and jax disagree or return
    a non-finite value, or that does not fit the stack, by plain evaluate(formula, net) (kink
    classification, the finite-difference tie-break).
+A network the stack found failing that evaluate() finds holding (or no longer raising) got two different
+answers from the formula: the error "nondeterministic formula" (_judged_again).
 tests/test_screen.py checks that check_many gives evaluate()'s verdicts and ratios, network by network.
 """
 from __future__ import annotations
@@ -31,11 +33,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop_audit import references
-from backprop_audit.model.convention import canonical_value, expected_value, view_of
+from backprop_audit.model.convention import canonical_value, expected_value
 from backprop_audit.judging import compare, tolerance
 from backprop_audit.model.quantity import Quantity
-from backprop_audit.judging.evaluate import Outcome, _call, evaluate
-from backprop_audit.verdicts.vocabulary import Verdict
+from backprop_audit.judging import untrusted
+from backprop_audit.judging.evaluate import Outcome, evaluate, nondeterministic, views_for_calls
+from backprop_audit.verdicts.vocabulary import Finding, Verdict
 from backprop_audit.judging.memory import RunMemory, shared
 from backprop_audit.batching.padded import NetworkView, PaddedStack, chunks, fits
 
@@ -77,26 +80,28 @@ def oracle_disagreements(stack: PaddedStack, answers: dict, tolerances: dict) ->
     return worst
 
 
-def _formula_values(formula, stack: PaddedStack, reference: dict, screened: np.ndarray) -> dict:
+def _formula_values(formula, stack: PaddedStack, reference: dict, screened: np.ndarray, raised: np.ndarray) -> dict:
     """The formula's value on every screened network, canonical layout, stacked like the oracles'
     quantities ({stack quantity: (count, ...) array}, zero outside each network's real entries).
 
-    A network whose formula call raises, or returns something that is not a finite array of the
-    expected shape and dtype, is taken off `screened` (in place): evaluate() reports it, with the one
-    message for each of those cases."""
-    values: dict = {}
+    A network whose formula call raises (marked in `raised`), or returns something that is not a finite
+    array of the expected shape and dtype, is taken off `screened` (in place): evaluate() reports it,
+    with the one message for each of those cases. Also {stack quantity: which networks gave a value
+    there}: a quantity of a fixed layer (dC/dW[1]) is another stack quantity in a network with identity
+    layers in front, and a network is compared only where it gave a value."""
+    values, given = {}, {}
     for g in np.flatnonzero(screened):
         net = stack.networks[g]
-        view = view_of(net, formula.convention)
-        for claimed in formula.target.on(net.depth):
+        claims = formula.target.on(net.depth)
+        for claimed, view in zip(claims, views_for_calls(formula, net, len(claims))):
             if not claimed.exists_on(net.depth):
                 screened[g] = False
                 break
             q, layer = str(claimed), claimed.layer
             try:
-                value = _call(formula, view, layer)
-            except Exception:
-                screened[g] = False
+                value = untrusted.call(formula, view, layer)
+            except untrusted.FormulaRaised:
+                screened[g], raised[g] = False, True
                 break
             expected_shape = expected_value(q, stack.take(reference, g, q), formula.convention).shape
             if not (isinstance(value, np.ndarray) and value.shape == expected_shape and value.dtype == net.dtype
@@ -105,13 +110,14 @@ def _formula_values(formula, stack: PaddedStack, reference: dict, screened: np.n
                 break
             name = str(stack.in_stack(g, claimed))
             if name not in values:
-                values[name] = np.zeros_like(reference[name])
+                values[name], given[name] = np.zeros_like(reference[name]), np.zeros(stack.count, bool)
+            given[name][g] = True
             canonical = canonical_value(q, value, formula.convention)
             values[name][(g,) + tuple(slice(0, n) for n in canonical.shape)] = canonical
-    return values
+    return values, given
 
 
-def _formula_ratios(stack: PaddedStack, values: dict, answers: dict, tolerances: dict):
+def _formula_ratios(stack: PaddedStack, values: dict, given: dict, answers: dict, tolerances: dict):
     """Per network, the worst |formula - oracle| / tol over the formula's entries and every oracle (as
     compare.compare_entrywise computes it, tol from the first oracle's value as in evaluate), the
     stack quantity where it is reached, and what the check detects (tolerance.detects)."""
@@ -122,12 +128,30 @@ def _formula_ratios(stack: PaddedStack, values: dict, answers: dict, tolerances:
         tol = tolerance.stacked_tolerance_for(tolerances[name], first[name])
         real = stack.real_mask(name)
         relative = tolerance.relative_tolerance(tol, first[name])  # tolerance.detects, per network
-        power = np.minimum(power, np.where(real, relative, np.inf).reshape(stack.count, -1).min(axis=1))
+        detected = np.where(real, relative, np.inf).reshape(stack.count, -1).min(axis=1)
+        power = np.minimum(power, np.where(given[name], detected, np.inf))  # only where the formula gave it
         for oracle in answers.values():
-            per_network = compare.worst_per_network(compare.ratios(value, oracle[name], tol), real)
+            per_network = np.where(given[name], compare.worst_per_network(compare.ratios(value, oracle[name], tol), real), 0.0)
             where = np.where(per_network > worst, name, where)
             worst = np.maximum(worst, per_network)
     return worst, where, power
+
+
+def _judged_again(formula, judge: Callable[[], Outcome], stack_ratio: float, stack_raised: bool) -> Outcome:
+    """evaluate()'s Outcome for a network the stack found failing (a mismatch at `stack_ratio`, or the
+    formula raising). Both called the formula on the same network: when evaluate() now finds it holding,
+    or no longer raising, the formula answered twice differently, and which answer was judged would
+    decide the verdict: the error "nondeterministic formula"."""
+    outcome = judge()
+    if stack_raised and outcome.kind != Finding.RAISED:
+        why = "it raised in the batched check, not when called again on the same network"
+    elif np.isfinite(stack_ratio) and not outcome.failed:
+        why = (f"the batched check found it {stack_ratio:.3g} x tolerance away from the oracles, a second call "
+               f"on the same network {outcome.ratio:.3g} x")
+    else:
+        return outcome
+    return nondeterministic(formula, outcome.network, outcome.quantity or formula.quantity, why,
+                            outcome.oracle_ratio, outcome.oracle_note)
 
 
 @dataclass
@@ -179,9 +203,9 @@ def _check_stack(formula, networks: list, memory: RunMemory) -> list:
     stack, names, stacked, tolerances = oracles.stack, oracles.names, oracles.stacked, oracles.tolerances
     disagreement = oracles.disagreement
     oracles_fit = ~oracles.on_kink & (disagreement <= 1.0)
-    screened = oracles_fit.copy()
-    values = _formula_values(formula, stack, stacked[names[0]], screened)
-    worst, where, power = _formula_ratios(stack, values, stacked, tolerances)
+    screened, raised = oracles_fit.copy(), np.zeros(stack.count, bool)
+    values, given = _formula_values(formula, stack, stacked[names[0]], screened, raised)
+    worst, where, power = _formula_ratios(stack, values, given, stacked, tolerances)
     results = []
     for g, net in enumerate(stack.networks):
         if screened[g] and worst[g] <= 1.0:  # holds on every entry, against every oracle
@@ -193,7 +217,9 @@ def _check_stack(formula, networks: list, memory: RunMemory) -> list:
             answers = {name: NetworkView(stack, stacked[name], g) for name in names}
             judge = functools.partial(evaluate, formula, net, answers, ToleranceView(stack, tolerances, g),
                                       oracle_ratio=float(disagreement[g]))
-            results.append(_Pending(judge, True, float(worst[g]) if screened[g] else float("inf"), net))
+            ratio = float(worst[g]) if screened[g] else float("inf")
+            results.append(_Pending(functools.partial(_judged_again, formula, judge, ratio, bool(raised[g])),
+                                    True, ratio, net))
         else:  # kink classification, the finite-difference tie-break: the single check
             results.append(_Pending(functools.partial(evaluate, formula, net, memory=memory), False, float("nan"), net))
     return results

@@ -1,16 +1,23 @@
 """`backprop-audit check FILE [FILE...]`: check the user's own claims and write the same report.
 
 The claims (see backprop_audit.commands.claims for the file format) go through the same engine as the catalog:
-Hypothesis search, shrinking, diagnosis; the report (REPORT.md, report.json) goes to --out.
+Hypothesis search, shrinking, diagnosis; the report (REPORT.md, report.json) goes to --out. The claims
+files are loaded and checked in worker processes (commands/isolation.py): this process imports no
+claims file, so whatever a claim does (sys.exit, os._exit, a crash of native code, a loop that
+swallows its time limit) costs that claim its verdict, and a report is always written.
 
 Exit codes:
 - 0: every claim matches its expectation ("holds" unless the record says expected="erratum", which
   means it must fail; a claim that errors never matches);
 - 1: some claim does not (it fails, holds against an "erratum" expectation, raises, returns a wrong
-  shape or dtype, NaN/inf, or exceeds the time limit);
+  shape or dtype, NaN/inf, answers differently on the same network, exceeds the time limit, or its
+  worker process dies);
 - 2: usage error, or any input error in the files (missing file, syntax error, import error,
   malformed record, duplicate id, unknown --only id). The claims that loaded still run and the
-  report is still written; input errors take precedence over 1.
+  report is still written; input errors take precedence over 3 and 1;
+- 3: instrument fault: torch and jax disagreed beyond tolerance on some claim's network (finite
+  differences' decision is in its oracle_notes); takes precedence over 1.
+The decision is verdicts/exit_status.py's, shared with `backprop-audit report`.
 """
 from __future__ import annotations
 
@@ -22,19 +29,10 @@ import threading
 import time
 from pathlib import Path
 
-from backprop_audit.commands.claims import Problem, load_claims
+from backprop_audit.judging.untrusted import TimeLimitExceeded, is_the_claims_own
 from backprop_audit.model.formula import DTYPES
 
 DEFAULT_TIME_LIMIT = 600.0
-
-
-class TimeLimitExceeded(BaseException):
-    """Raised by the timer inside a claim that runs too long.
-
-    A BaseException, not an Exception, on purpose: the engine turns a formula's own exceptions into
-    per-example "error" outcomes and Hypothesis catches Exception to shrink; this must pass through
-    both and stop the claim as a whole.
-    """
 
 
 def add_parser(commands):
@@ -47,10 +45,11 @@ def add_parser(commands):
                         help="comma-separated, from float64,float32 (default both)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", default="", help="comma-separated claim ids to run (default all)")
-    parser.add_argument("--out", default="check-report", help="folder for REPORT.md and report.json (default check-report/)")
+    parser.add_argument("--out", default="check-report", help="folder for REPORT.md, report.json and report.html (default check-report/)")
+    parser.add_argument("--junit", metavar="PATH", help="also write JUnit XML there (one test case per claim)")
     parser.add_argument("--time-limit", type=_positive_float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
                         help=f"per claim; a claim still running then gets verdict error (default {DEFAULT_TIME_LIMIT:g})")
-    parser.set_defaults(handler=command_check)
+    parser.set_defaults(handler=command_check, starts_frameworks=False)  # its workers do (commands/isolation.py)
     return parser
 
 
@@ -127,7 +126,9 @@ def audit_with_limit(time_limit: float, *, log=None):
                                command=command, error_confirms_erratum=False, memory=memory)
         except TimeLimitExceeded:
             result = stopped(Finding.TIME_LIMIT, f"time limit: still running after {time_limit:g} s (--time-limit)")
-        except Exception as error:  # the engine itself failed on this claim: report it, check the others
+        except BaseException as error:  # the engine failed on this claim (or on what it returned): report it
+            if not is_the_claims_own(error):
+                raise
             result = stopped(Finding.RAISED, f"the check raised {type(error).__name__}: {error}")
         if log:
             log(f"{formula.id}: {result.verdict} (expected {formula.expected}, {result.examples} examples, "
@@ -137,58 +138,33 @@ def audit_with_limit(time_limit: float, *, log=None):
     return audit_one
 
 
-def warm_oracles(claims, dtypes) -> None:
-    """Compile the oracles once for every depth the claims can draw, before any claim's clock starts.
-
-    Why: the jax oracle compiles once per (depth, size bucket, dtype), several seconds each on a busy
-    machine; without this, whichever claim runs first would be charged for it against --time-limit.
-    """
-    from backprop_audit import references
-    from backprop_audit.model.network import smallest
-
-    for dtype in dtypes:
-        for depth in range(1, max((c.setting.depth[1] for c in claims), default=0) + 1):
-            references.quantities(smallest(depth, dtype))
-
-
-def _select(claims, only: str, problems: list):
-    if not only:
-        return claims
-    wanted = [x.strip() for x in only.split(",") if x.strip()]
-    known = {c.id for c in claims}
-    for name in wanted:
-        if name not in known:
-            problems.append(Problem("--only", f"no loaded claim has id {name!r}; loaded: {', '.join(sorted(known)) or 'none'}"))
-    return [c for c in claims if c.id in wanted]
-
-
 def command_check(args) -> int:
-    from backprop_audit.commands.report import write_reports
-    from backprop_audit.verdicts.run import run
+    from backprop_audit.commands.isolation import Job, check_in_workers
+    from backprop_audit.commands.report import append_step_summary, write_reports
+    from backprop_audit.verdicts.exit_status import exit_status
+    from backprop_audit.verdicts.run import environment, report_data
     from backprop_audit.verdicts.vocabulary import Verdict
 
     def log(message):
         print(f"backprop-audit check: {message}", file=sys.stderr, flush=True)
 
-    loaded = load_claims(args.files)
-    claims = _select(loaded.claims, args.only, loaded.problems)
-    for problem in loaded.problems:
-        log(f"input error: {problem}")
     command = "backprop-audit check " + shlex.join(args.files)
-    warm_oracles(claims, args.dtypes)
-    report = run(claims, examples=args.examples, dtypes=args.dtypes, seed=args.seed,
-                 audit_formula=audit_with_limit(args.time_limit, log=log), command=command)
+    start = time.perf_counter()
+    checked = check_in_workers(Job(tuple(args.files), args.only, args.examples, tuple(args.dtypes), args.seed,
+                                   args.time_limit, command), log)
+    report = report_data(checked.ordered_entries, environment=checked.environment or environment(args.dtypes),
+                         examples=args.examples, seed=args.seed, seconds=time.perf_counter() - start)
     report["claims_files"] = list(args.files)
     report["settings"]["time_limit_seconds"] = args.time_limit
-    report["input_errors"] = [p.as_dict() for p in loaded.problems]
-    out = Path(args.out)
-    write_reports(report, out)
+    report["input_errors"] = checked.problems
+    written = write_reports(report, Path(args.out), args.junit)
+    append_step_summary(report)
     entries = report["formulas"]
     unexpected = [f["id"] for f in entries if not f["matches_expectation"]]
-    print(f"wrote {out / 'REPORT.md'} and {out / 'report.json'}: {len(entries)} claims checked, "
+    print(f"wrote {', '.join(map(str, written))}: {len(entries)} claims checked, "
           f"{sum(f['verdict'] == Verdict.HOLDS for f in entries)} hold, "
           f"{sum(f['verdict'] == Verdict.FAILS for f in entries)} fail, "
           f"{sum(f['verdict'] == Verdict.ERROR for f in entries)} error; "
           f"{len(unexpected)} differ from their expectation{': ' + ', '.join(unexpected) if unexpected else ''}; "
-          f"{len(loaded.problems)} input error(s)")
-    return 2 if loaded.problems else (1 if unexpected else 0)
+          f"{len(checked.problems)} input error(s)")
+    return exit_status(report, warn=log)

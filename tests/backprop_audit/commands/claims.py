@@ -28,6 +28,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backprop_audit.judging.untrusted import is_the_claims_own
 from backprop_audit.model.formula import Formula, RecordError, check_record, records_checked_by
 from backprop_audit.reports.format import problem_text
 
@@ -114,7 +115,9 @@ def _build_entry(build, claim: str | None, line: int):
     """build() (one entry of CLAIMS), or an _Unbuilt naming what it raised."""
     try:
         return build()
-    except (Exception, SystemExit) as error:
+    except BaseException as error:  # sys.exit() too: the claim's own problem (judging/untrusted.py)
+        if not is_the_claims_own(error):
+            raise
         return _Unbuilt(claim, line, f"raised {type(error).__name__} while it was built: {error}")
 
 
@@ -182,7 +185,9 @@ def _run_file(path: Path, shown: str, problems: list, made: _RecordsMade):
     try:
         with records_checked_by(made):
             exec(code, module.__dict__)
-    except (Exception, SystemExit) as error:  # the file raised while loading: that file is lost, not the run
+    except BaseException as error:  # the file raised while loading: that file is lost, not the run
+        if not is_the_claims_own(error):
+            raise
         sys.modules.pop(spec.name, None)
         kind = "cannot import" if isinstance(error, ImportError) else f"raised {type(error).__name__}"
         problems.append(Problem(shown, f"{kind} while loading: {error}", line=_line_in(path, error.__traceback__)))
@@ -239,10 +244,13 @@ def _drop_dangling_corrections(loaded: Loaded) -> None:
             loaded.claims.remove(claim)
 
 
-def load_claims(paths) -> Loaded:
-    """Load every file in order; duplicate ids are checked across all of them."""
+def load_claims(paths, before_each=None) -> Loaded:
+    """Load every file in order; duplicate ids are checked across all of them. before_each(path): called
+    before each file runs (the claims worker tells its parent which file it is in, should it die there)."""
     loaded = Loaded()
     for path in paths:
+        if before_each:
+            before_each(path)
         load_file(path, loaded)
     _drop_dangling_corrections(loaded)
     return loaded

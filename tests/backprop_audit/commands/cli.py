@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module backprop_audit/commands/<name>.py, which provides
 add_parser(subparsers); its handler returns the exit code (0 every verdict as expected, 1 a verdict
-differs from its expectation, 2 a usage or input error).
+differs from its expectation, 2 a usage or input error, 3 an instrument fault: torch and jax disagree;
+backprop_audit.verdicts.exit_status).
 """
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ def main(argv=None) -> int:
     for name in SUBCOMMANDS:
         importlib.import_module(f"backprop_audit.commands.{name}").add_parser(commands)
     args = parser.parse_args(argv)
-    from backprop_audit import references  # every command runs checks: torch and jax set up before any
+    from backprop_audit import references  # a command that runs checks: torch and jax set up before any
 
-    references.start()
+    if getattr(args, "starts_frameworks", True):  # `check` runs its checks in worker processes
+        references.start()
     try:
         return args.handler(args)
     except KeyboardInterrupt:  # Ctrl-C: one line, not a framework's traceback; reports are written last

@@ -1,13 +1,17 @@
 """`backprop-audit report`: check the whole catalog and write the reports.
 
 Writes REPORT.md, report.json and report.html to --out (default reports/), and JUnit XML with
---junit PATH. All of them are rendered first and then renamed into place together, so a run that is
-interrupted or fails while rendering leaves the previous reports as they were. When
+--junit PATH. All of them are rendered first, then swapped in as one set (reports/write.py), so a run
+that is interrupted, fails while rendering or is killed while writing leaves the previous set or the new
+one, never a mix, and nothing behind once the next run has written. When
 $GITHUB_STEP_SUMMARY is set (a GitHub Actions step), the summary table is appended to that file.
+Exit status (verdicts/exit_status.py): 0 as expected, 1 a verdict differs, 2 a usage error, 3 an
+instrument fault (torch and jax disagreed beyond tolerance).
 """
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from backprop_audit.commands.progress import progress_printer
@@ -15,7 +19,7 @@ from backprop_audit.reports.render_html import render_html
 from backprop_audit.reports.render_json import render_json
 from backprop_audit.reports.render_junit import render_junit
 from backprop_audit.reports.render_markdown import render_markdown, render_summary
-from backprop_audit.reports.write import write_all_atomically
+from backprop_audit.reports.write import write_report_set
 
 
 def add_parser(commands):
@@ -48,7 +52,7 @@ def report_files(report: dict, out: Path, junit: str | None = None) -> dict:
 
 def write_reports(report: dict, out: Path, junit: str | None = None) -> list[Path]:
     files = report_files(report, out, junit)
-    write_all_atomically(files)
+    write_report_set(out, files)
     return list(files)
 
 
@@ -74,19 +78,21 @@ def _select(formulas, only: str, usage_error):
 
 def command_report(args) -> int:
     from backprop_audit.manual import catalog
+    from backprop_audit.verdicts.exit_status import exit_status
     from backprop_audit.verdicts.run import run
     from backprop_audit.verdicts.vocabulary import Verdict
 
     formulas = _select(catalog(), args.only, args.usage_error)
-    progress = progress_printer()
-    if progress:
-        progress(0, len(formulas), 0, 0.0)
-    report = run(formulas, examples=args.examples, dtypes=args.dtypes, seed=args.seed,
-                 progress=progress)
-    written = write_reports(report, Path(args.out), args.junit)
-    append_step_summary(report)
+    progress = progress_printer(len(formulas))
+    try:
+        report = run(formulas, examples=args.examples, dtypes=args.dtypes, seed=args.seed, progress=progress)
+        progress.phase("writing reports")
+        written = write_reports(report, Path(args.out), args.junit)
+        append_step_summary(report)
+    finally:
+        progress.close()  # stops the terminal's redraw thread, interrupted or not
     unexpected = [f["id"] for f in report["formulas"] if not f["matches_expectation"]]
     print(f"wrote {', '.join(map(str, written))}: {len(report['formulas'])} formulas, "
           f"{sum(f['verdict'] == Verdict.HOLDS for f in report['formulas'])} hold; "
           f"{len(unexpected)} differ from their expectation{': ' + ', '.join(unexpected) if unexpected else ''}")
-    return 1 if unexpected else 0
+    return exit_status(report, warn=lambda line: print(f"backprop-audit report: {line}", file=sys.stderr))

@@ -27,10 +27,11 @@ def add_parser(commands):
 
 def command_show(args) -> int:
     from backprop_audit.reports.render_markdown import render_formula
+    from backprop_audit.reports.write import read_current
 
     path = Path(args.out) / "report.json"
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
+        report = json.loads(read_current(path.parent, path))  # the new set as soon as it is committed
     except (OSError, ValueError) as error:
         print(f"backprop-audit show: cannot read {path}: {error}", file=sys.stderr)
         return 2

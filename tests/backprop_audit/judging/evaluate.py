@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from backprop_audit.judging import compare
+from backprop_audit.judging import compare, untrusted
 
 from backprop_audit.judging import tolerance
 from backprop_audit.model.convention import expected_value, view_of
@@ -58,9 +58,58 @@ class Outcome:
         return self.status != Verdict.HOLDS
 
 
-def _call(formula, view, layer):
-    with np.errstate(all="ignore"):  # overflow to inf is reported by the comparison, not as a warning
-        return formula.compute(view, layer) if formula.per_layer else formula.compute(view)
+def views_for_calls(formula, net, calls: int) -> list:
+    """One View of `net` per call of the formula, all made before the first call: a per-layer formula's
+    calls get one each too, so an edit one call makes to its inputs reaches no other call (convention.View.copy)."""
+    first = view_of(net, formula.convention)
+    return [first] + [first.copy() for _ in range(calls - 1)]
+
+
+def _answer(formula, view, layer):
+    """The formula's value at `layer`, or the FormulaRaised its code raised (for the repeat check)."""
+    try:
+        return untrusted.call(formula, view, layer)
+    except untrusted.FormulaRaised as raised:
+        return raised
+
+
+def _same_answer(first, second, tol) -> bool:
+    """Whether two calls on the same network answered the same: the same exception type, or values of one
+    type, shape and dtype, non-finite in the same entries and within `tol` of each other elsewhere (not
+    bit for bit: NumPy's sums may round differently on differently aligned copies of the same inputs)."""
+    if isinstance(first, untrusted.FormulaRaised) or isinstance(second, untrusted.FormulaRaised):
+        return type(getattr(first, "error", first)) is type(getattr(second, "error", second))
+    if type(first) is not type(second):
+        return False
+    try:
+        a, b = np.asarray(first), np.asarray(second)
+        if a.shape != b.shape or a.dtype != b.dtype or a.dtype.kind not in "fiub":
+            return a.shape == b.shape and a.dtype == b.dtype and bool(np.all(a == b))
+        finite = np.isfinite(a)
+        if not np.array_equal(finite, np.isfinite(b)) or not np.array_equal(a[~finite], b[~finite], equal_nan=True):
+            return False
+        close = np.abs(a.astype(float) - b) <= (tol if np.shape(tol) == a.shape else 0.0)  # a wrong shape: exactly
+        return bool(np.all(close[finite]))
+    except Exception:  # values the comparison cannot even read: not the same answer
+        return False
+
+
+def nondeterministic(formula, net, q: str, why: str, oracle_ratio: float = 0.0, oracle_note: str = "") -> Outcome:
+    """The error Outcome of a formula that answered differently on the same network (its verdict would
+    depend on which call was judged)."""
+    return Outcome(Verdict.ERROR, float("inf"), f"{formula.id}: {q}: nondeterministic formula: {why}", net,
+                   Finding.NONDETERMINISTIC, q, oracle_ratio=oracle_ratio, oracle_note=oracle_note)
+
+
+def _repeated(formula, net, claimed, first, tol):
+    """None when a second call on a fresh view of `net` gives the same answer as `first`; else why not."""
+    second = _answer(formula, views_for_calls(formula, net, 1)[0], claimed.layer)
+    if _same_answer(first, second, tol):
+        return None
+    shown = [f"raised {a}" if isinstance(a, untrusted.FormulaRaised) else "a value" for a in (first, second)]
+    if shown[0] == shown[1]:
+        shown[1] = "another value"
+    return f"two calls on the same network gave different answers ({shown[0]}, then {shown[1]})"
 
 
 def kinks(net, forward: tolerance.Forward | None = None) -> list[tuple[int, np.ndarray]]:
@@ -176,7 +225,7 @@ def _judged(net, answers, memory: RunMemory) -> tuple:
 
 
 def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None = None, *,
-             oracle_ratio: float | None = None, memory: RunMemory | None = None) -> Outcome:
+             oracle_ratio: float | None = None, memory: RunMemory | None = None, repeat: bool = False) -> Outcome:
     """Check `formula` on `net` against every available oracle (answers/tolerances: precomputed, optional).
 
     oracle_ratio: given by a caller that has already established, for this network, that no ReLU unit is
@@ -184,6 +233,8 @@ def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None 
     (screen.py does both for a whole stack of networks at once); then those two steps are skipped here.
     memory: the run's (default: a fresh one); the oracles' answers and the judged half come from it when
     they are not given.
+    repeat: call the formula a second time on every quantity even when it holds (a failing quantity is
+    always called twice): two different answers make the Outcome the error "nondeterministic formula".
     """
     memory = memory if memory is not None else RunMemory()
     if answers is None and tolerances is None and oracle_ratio is None:
@@ -193,28 +244,32 @@ def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None 
         answers = answers if answers is not None else memory.oracle_answers(net)
         judged = _judge(net, answers, tolerances, oracle_ratio)
     tolerances, found, masks, oracle_ratio, keep, oracle_note = judged
-    view = view_of(net, formula.convention)
+    claims = formula.target.on(net.depth)
+    views = views_for_calls(formula, net, len(claims))
     worst = compare.Comparison(True, 0.0, "", "ok")
     worst_q, excused, power = "", [], float("inf")
     manual_values, oracle_values = {}, {name: {} for name in answers}
-    for claimed in formula.target.on(net.depth):
+    for claimed, view in zip(claims, views):
         q, layer = str(claimed), claimed.layer
         label = f"{formula.id}: {q}" + (f" (layer {layer})" if layer else "")
         if not claimed.exists_on(net.depth):
             return Outcome(Verdict.ERROR, float("inf"), f"{label}: layer {layer} does not exist in a depth-{net.depth} "
                            f"network", net, Finding.SHAPE, q)
-        try:
-            value = _call(formula, view, layer)
-        except Exception as error:  # the formula itself failed: a finding, not a crash
-            where = traceback.extract_tb(error.__traceback__)[-1]
-            return Outcome(Verdict.ERROR, float("inf"), f"{label}: raised {type(error).__name__}: {error} "
-                           f"(at {where.name}, line {where.lineno})", net, Finding.RAISED, q,
-                           oracle_ratio=oracle_ratio, oracle_note=oracle_note)
+        value = _answer(formula, view, layer)
         judges = keep.get(q, list(answers))  # the oracles finite differences kept, or both
         expected = {name: expected_value(q, answers[name][q], formula.convention) for name in judges}
         reference = answers[judges[0]][q]
         tol = expected_value(q, tolerance.tolerance_for(tolerances[q], reference), formula.convention)
         power = min(power, tolerance.detects(tol, expected_value(q, reference, formula.convention)))
+        if isinstance(value, untrusted.FormulaRaised):  # the formula itself failed: a finding, not a crash
+            why = _repeated(formula, net, claimed, value, tol)
+            if why:
+                return nondeterministic(formula, net, q, why, oracle_ratio, oracle_note)
+            error = value.error
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            return Outcome(Verdict.ERROR, float("inf"), f"{label}: raised {type(error).__name__}: {error} "
+                           f"(at {where.name}, line {where.lineno})", net, Finding.RAISED, q,
+                           oracle_ratio=oracle_ratio, oracle_note=oracle_note)
         result = compare.compare_entrywise(label, value, expected, tol, net.dtype)
         if result.kind == "mismatch" and masks.get(q) is not None and masks[q].any():
             away = compare.compare_entrywise(label, value, expected,
@@ -226,6 +281,9 @@ def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None 
         for name in answers:
             oracle_values[name][q] = expected[name] if name in expected else \
                 expected_value(q, answers[name][q], formula.convention)
+        why = _repeated(formula, net, claimed, value, tol) if repeat or not result.ok else None
+        if why:
+            return nondeterministic(formula, net, q, why, oracle_ratio, oracle_note)
         if not result.ok:
             return Outcome(verdict_of(result.kind), result.ratio, result.problem, net, result.kind, q, result.index,
                            oracle_ratio, oracle_note, manual_values, oracle_values)

@@ -14,7 +14,7 @@ so a formula's result is compared in the shape its document writes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -45,6 +45,15 @@ class View:
     def X(self):
         return self.x
 
+    def copy(self) -> View:
+        """The same view with arrays and lists of its own: each call of a formula gets one (evaluate.py),
+        so nothing a call does to its inputs (X /= 2) reaches another call, claim or oracle. Copies, not
+        read-only arrays: a transcription that updates an input in place is judged on what it computes."""
+        def own(values):
+            return [None if v is None else v.copy() for v in values]
+        return replace(self, x=self.x.copy(), y=self.y.copy(), W=own(self.W), b=own(self.b), z=own(self.z),
+                       a=own(self.a), activation=list(self.activation))
+
     @property
     def Y(self):
         return self.y
@@ -59,7 +68,8 @@ def view_of(net, convention: str) -> View:
     if convention == "row":
         W = [None] + [layer.W.T.copy() for layer in net.layers]
         b = [None] + [layer.b.copy() for layer in net.layers]
-        z, a, x, y = zs, activations, net.X.copy(), net.Y.copy()  # copies: nothing a formula does reaches the network
+        x, y = net.X.copy(), net.Y.copy()  # copies: nothing a formula does reaches the network
+        z, a = zs, [x] + activations[1:]  # forward's a[0] is the network's own X
     else:
         W = [None] + [layer.W.copy() for layer in net.layers]
         b = [None] + [layer.b[:, None].copy() for layer in net.layers]

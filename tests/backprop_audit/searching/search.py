@@ -29,6 +29,7 @@ from backprop_audit.judging.evaluate import Outcome, evaluate
 from backprop_audit.judging.memory import RunMemory
 from backprop_audit.batching.screen import check_many
 from backprop_audit.searching.strategies import in_dtype, networks
+from backprop_audit.verdicts.vocabulary import Finding
 
 KEEP_FAILURES = 12  # failing outcomes kept (besides the minimal one) for the diagnosis
 PROBE = 8  # networks drawn and checked before the others
@@ -121,8 +122,11 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
             return cast if cast is not None else draw(strategy, count, seed=seed)
 
         screened = _probe_then_rest(formula, drawn, examples, keep_going, keep, memory)
+        if not keep_going:
+            screened = _called_twice_where_it_holds(formula, screened, memory)
         first = next((i for i, outcome in enumerate(screened) if outcome.failed), None)
-        if keep_going or first is None or not shrink:
+        if keep_going or first is None or not shrink or screened[first].kind == Finding.NONDETERMINISTIC:
+            # a nondeterministic formula is not shrunk: Hypothesis would meet a failure that does not replay
             # without shrinking, the property pass would stop at this same first failure and keep it as is
             for outcome in screened if keep_going or first is None else screened[:first + 1]:
                 record(outcome)
@@ -140,6 +144,17 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
         result.minimal = first
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _called_twice_where_it_holds(formula, screened: list, memory: RunMemory) -> list:
+    """`screened`, with its worst passing network checked again calling the formula twice (a failing
+    network always is, judging/evaluate.py): a formula that answers differently there is an error."""
+    passing = [i for i, outcome in enumerate(screened) if not outcome.failed]
+    if not passing:
+        return screened
+    worst = max(passing, key=lambda i: screened[i].ratio)
+    again = evaluate(formula, screened[worst].network, memory=memory, repeat=True)
+    return screened if again.kind != Finding.NONDETERMINISTIC else screened[:worst] + [again]
 
 
 def _probe_then_rest(formula, drawn, examples: int, keep_going: bool, keep: int, memory: RunMemory) -> list:

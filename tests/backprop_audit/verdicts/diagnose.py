@@ -9,6 +9,8 @@ counts only if it fixes all of them:
    a layer index that is off (the value equals the same quantity at a neighbouring layer);
 4. a reduction over the batch (a per-sample formula given a batch: sum or mean over samples);
    then: the value is another quantity of the same layer (∂C/∂z written where ∂C/∂a is claimed, ...);
+then, when no transform of the value fits: the smallest edit of the formula as written, traced
+(verdicts/repair.py: a transpose or swapped operands inside it, ⊙ ↔ @, σ' dropped, ...);
 5. a violated precondition: the search is run again restricted to N = 1, to target rows summing to 1,
    to square layers, to one activation or one loss at a time; a restriction on which it holds names it.
 If nothing fits: "no simple fix found".
@@ -36,6 +38,7 @@ class Diagnosis:
     kind: DiagnosisKind
     text: str  # one sentence for the report
     fix: str = ""  # the transform, e.g. "x 1/N"
+    repair: object | None = None  # the Repair (verdicts/repair.py) when the fix is an edit of the formula
 
     def __post_init__(self):
         # One vocabulary: an erratum's record pins its expected diagnosis by these kinds.
@@ -257,17 +260,31 @@ def diagnose(formula, outcomes, *, dtype="float64", examples=PRECONDITION_EXAMPL
         shape_fix = _transform_diagnosis(formula, [o for o in outcomes if o.quantity in o.manual], memory) if first.kind == Finding.SHAPE else None
         if shape_fix:
             return shape_fix
+        repaired = _repair_diagnosis(formula, outcomes, dtype, memory)
+        if repaired:
+            return repaired
         precondition = _precondition_diagnosis(formula, dtype, examples, memory)
         if precondition:
             return precondition
         return Diagnosis(DiagnosisKind(first.kind), f"the formula cannot be evaluated as written: {first.message}")
-    found = _transform_diagnosis(formula, outcomes, memory)
+    found = _transform_diagnosis(formula, outcomes, memory) or _repair_diagnosis(formula, outcomes, dtype, memory)
     if found:
         return found
     precondition = _precondition_diagnosis(formula, dtype, examples, memory)
     if precondition:
         return precondition
     return Diagnosis(DiagnosisKind.NONE, "no simple fix found")
+
+
+def _repair_diagnosis(formula, outcomes, dtype, memory: RunMemory) -> Diagnosis | None:
+    """The smallest edit of the traced formula that makes it hold (verdicts/repair.py), as a diagnosis."""
+    from backprop_audit.verdicts.repair import find_repair  # repair searches: imported after a search, as above
+
+    repair = find_repair(formula, outcomes, dtype, memory)
+    if repair is None:
+        return None
+    return Diagnosis(DiagnosisKind.REPAIR, f"holds after the edit{'s' if len(repair.edits) > 1 else ''} "
+                     f"{'; '.join(repair.edits)}: {repair.expression}", "; ".join(repair.labels), repair)
 
 
 def _precondition_diagnosis(formula, dtype, examples, memory: RunMemory) -> Diagnosis | None:

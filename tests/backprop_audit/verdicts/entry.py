@@ -12,18 +12,10 @@ import math
 
 import numpy as np
 
+from backprop_audit.verdicts.arrays import array_data
 from backprop_audit.verdicts.result import FormulaResult, PreconditionResult
 
 REPORT_SCHEMA = importlib.resources.files("backprop_audit") / "report.schema.json"  # the entries' contract
-
-
-def _array(x) -> list:
-    """Nested lists for report.json; NaN and infinities (a formula's broken output) as the strings
-    "nan", "inf", "-inf", since JSON has no such numbers."""
-    a = np.asarray(x, dtype=np.float64)
-    if np.all(np.isfinite(a)):
-        return a.tolist()
-    return np.vectorize(lambda v: float(v) if np.isfinite(v) else str(v), otypes=[object])(a).tolist()
 
 
 def _finite(x: float):
@@ -32,44 +24,49 @@ def _finite(x: float):
 
 
 def network_dict(net) -> dict:
+    """The network's fields; an array too large to write in full is bounded (verdicts/arrays.py)."""
     return {
         "widths": list(net.widths), "batch": net.batch, "dtype": str(net.dtype), "loss": net.loss,
         "activations": [layer.activation for layer in net.layers], "targets": net.targets,
-        "W": [_array(layer.W) for layer in net.layers], "b": [_array(layer.b) for layer in net.layers],
-        "X": _array(net.X), "Y": _array(net.Y),
+        "W": [array_data(layer.W) for layer in net.layers], "b": [array_data(layer.b) for layer in net.layers],
+        "X": array_data(net.X), "Y": array_data(net.Y),
     }
 
 
 def counterexample_dict(outcome, reproduce: str, diagnosis=None) -> dict:
-    """A failing example: its network, the compared quantity (manual beside each oracle), what went wrong."""
+    """A failing example: its network, the compared quantity (manual beside each oracle), what went wrong.
+
+    The compared values are bounded around the compared entry (verdicts/arrays.py): a wrong-shape return
+    of millions of entries is written as its shape, a window, min, max and a digest."""
     q = outcome.quantity
     manual = outcome.manual.get(q)
+    index = outcome.index
     return {
         "network": network_dict(outcome.network),
         "description": outcome.network.describe(),
         "quantity": q,
-        "index": list(outcome.index) if outcome.index is not None else None,
+        "index": list(index) if index is not None else None,
         "kind": outcome.kind,
         "message": outcome.message,
-        "manual": _array(manual) if isinstance(manual, np.ndarray) and manual.dtype.kind in "fiu" else None,
-        "oracles": {name: _array(values[q]) for name, values in outcome.oracle.items() if q in values},
+        "manual": array_data(manual, index) if isinstance(manual, np.ndarray) and manual.dtype.kind in "fiu" else None,
+        "oracles": {name: array_data(values[q], index) for name, values in outcome.oracle.items() if q in values},
         "reproduce": reproduce,
         "fix": diagnosis.fix if diagnosis else None,
         "diagnosis_kind": diagnosis.kind if diagnosis else None,
     }
 
 
-def _stopped_counterexample(result: FormulaResult) -> dict:
+def _stopped_counterexample(result: FormulaResult, record: dict) -> dict:
     """The counterexample of a stopped claim: no network, the reason in its message."""
     return {"network": None, "description": "no network: the check of this claim was stopped",
-            "quantity": result.formula.quantity, "index": None, "kind": result.stop.finding,
-            "message": f"{result.formula.id}: {result.stop.message}", "manual": None, "oracles": {},
+            "quantity": record["quantity"], "index": None, "kind": result.stop.finding,
+            "message": f"{record['id']}: {result.stop.message}", "manual": None, "oracles": {},
             "reproduce": result.reproduce, "fix": None, "diagnosis_kind": None}
 
 
-def _counterexample(result: FormulaResult) -> dict | None:
+def _counterexample(result: FormulaResult, record: dict) -> dict | None:
     if result.stop is not None:
-        return _stopped_counterexample(result)
+        return _stopped_counterexample(result, record)
     minimal = result.counterexample
     return None if minimal is None else counterexample_dict(minimal, result.reproduce, result.diagnosis)
 
@@ -82,24 +79,37 @@ def _precondition(check: PreconditionResult | None) -> dict | None:
             counterexample_dict(check.counterexample, check.reproduce)}
 
 
+def _repair(diagnosis) -> dict | None:
+    """The diagnosis's edit of the formula (verdicts/repair.py), None when the diagnosis is not one."""
+    repair = getattr(diagnosis, "repair", None)
+    return None if repair is None else repair.as_dict()
+
+
 def _expected_diagnosis(formula) -> dict | None:
     """An erratum's expected diagnosis (kind and fix) from its record; None when the record has none."""
     return None if formula.expected_diagnosis is None else formula.expected_diagnosis.as_dict()
 
 
+def record_fields(formula) -> dict:
+    """The part of an entry that is the record itself (what it claims, where it comes from), as plain
+    data: a claims worker sends it for each claim it loaded, so that `check`, which never imports a
+    claims file, can write the entry of a claim whose worker died (commands/worker.py)."""
+    return {"id": formula.id, "title": formula.title,
+            "source": {"document": formula.source.document, "where": formula.source.where,
+                       "quote": formula.source.quote},
+            "written": formula.written, "quantity": formula.quantity, "convention": formula.convention,
+            "setting": formula.setting.describe(), "expected": formula.expected,
+            "expected_diagnosis": _expected_diagnosis(formula), "corrects": formula.corrects, "note": formula.note}
+
+
 def report_entry(result: FormulaResult) -> dict:
-    """The report.json entry of one formula (plus its plot data under "ratios" and "failing_ratios")."""
-    formula, failed = result.formula, result.failing_ratios
-    return {
-        "id": formula.id,
-        "title": formula.title,
-        "source": {"document": formula.source.document, "where": formula.source.where, "quote": formula.source.quote},
-        "written": formula.written,
-        "quantity": formula.quantity,
-        "convention": formula.convention,
-        "setting": formula.setting.describe(),
-        "expected": formula.expected,
-        "expected_diagnosis": _expected_diagnosis(formula),
+    """The report.json entry of one formula (plus its plot data under "ratios" and "failing_ratios").
+    result.formula is the Formula record, or its record_fields (a stopped claim the parent writes)."""
+    record = result.formula if isinstance(result.formula, dict) else record_fields(result.formula)
+    failed = result.failing_ratios
+    entry = {
+        **{key: record[key] for key in ("id", "title", "source", "written", "quantity", "convention", "setting",
+                                        "expected", "expected_diagnosis")},
         "verdict": result.verdict,
         "matches_expectation": result.matches_expectation,
         "examples": result.examples,
@@ -114,14 +124,18 @@ def report_entry(result: FormulaResult) -> dict:
         "oracles_agree": result.oracles_agree,
         "worst_oracle_ratio": _finite(result.worst_oracle_ratio),
         "oracle_notes": [n for s in result.searches for n in s.oracle_notes],
-        "counterexample": _counterexample(result),
+        "counterexample": _counterexample(result, record),
         "diagnosis": result.diagnosis.text if result.diagnosis else None,
+        "repair": _repair(result.diagnosis),
         "corrected_by": result.corrected_by,
-        "corrects": formula.corrects,
-        "note": formula.note,
+        "corrects": record["corrects"],
+        "note": record["note"],
         "precondition_check": _precondition(result.precondition),
         "seconds": round(result.seconds, 3),
         "ratios": result.ratios,
         "failing_ratios": [_finite(r) for r in failed],  # None: the formula raised or gave no number
         "worst_failing_ratio": _finite(max((r for r in failed if math.isfinite(r)), default=math.inf)),
     }
+    if result.output is not None:  # `check` captures what a claim prints; the catalog prints nothing
+        entry["output"] = result.output
+    return entry

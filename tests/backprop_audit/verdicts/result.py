@@ -35,7 +35,7 @@ class PreconditionResult:
 class Stop:
     """Why the engine stopped a claim's check before it finished; there is no example to show."""
 
-    finding: Finding  # TIME_LIMIT, or RAISED when the check itself raised
+    finding: Finding  # TIME_LIMIT, CRASHED (its worker died or was killed), or RAISED when the check itself raised
     message: str
 
 
@@ -53,12 +53,15 @@ class FormulaResult:
     corrected_by: str | None = None  # the id of the record that corrects this one
     stop: Stop | None = None  # set when the check was stopped (then searches is empty)
     stopped_after: float = 0.0  # seconds the stopped check ran
+    output: str | None = None  # what the claim's code printed while checked (`check` only), truncated
 
     @classmethod
-    def stopped(cls, formula, stop: Stop, *, seconds: float, reproduce: str, corrected_by=None) -> FormulaResult:
-        """A claim whose check did not finish: verdict error, never as expected."""
+    def stopped(cls, formula, stop: Stop, *, seconds: float, reproduce: str, corrected_by=None,
+                output: str | None = None) -> FormulaResult:
+        """A claim whose check did not finish: verdict error, never as expected. `formula`: the record, or
+        its entry.record_fields (the check command's parent knows a claim only from its worker)."""
         return cls(formula, Verdict.ERROR, False, reproduce=reproduce, corrected_by=corrected_by, stop=stop,
-                   stopped_after=seconds)
+                   stopped_after=seconds, output=output)
 
     @property
     def failing(self):

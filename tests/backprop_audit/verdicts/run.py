@@ -34,7 +34,8 @@ def environment(dtypes) -> dict:
 
 def run(formulas, *, examples=100, dtypes=("float64", "float32"), seed=0, progress=None, audit_formula=audit,
         command=REPORT_COMMAND) -> dict:
-    """Audit every formula; `progress(done, total, examples, elapsed)` is called after each.
+    """Audit every formula; `progress` (commands/progress.py) hears `started(formula_id)` before each and
+    `finished(entry)` after, with its report.json entry.
 
     `audit_formula` audits one formula into a FormulaResult (same signature as audit.audit);
     `backprop-audit check` passes one that enforces a per-claim time limit. `command` is the command
@@ -44,19 +45,29 @@ def run(formulas, *, examples=100, dtypes=("float64", "float32"), seed=0, progre
     memory = RunMemory()
     corrected_by = link_corrections(formulas)
     start = time.perf_counter()
-    results, total_examples = [], 0
-    for done, formula in enumerate(formulas, start=1):
+    results = []
+    for formula in formulas:
+        if progress:
+            progress.started(formula.id)
         result = audit_formula(formula, examples=examples, dtypes=dtypes, seed=seed,
                                corrected_by=corrected_by.get(formula.id), command=command, memory=memory)
+        repair = getattr(result.diagnosis, "repair", None)
+        if repair is not None and result.corrected_by:  # the derived repair against the hand-written one
+            repair.compare_with(next(f for f in formulas if f.id == result.corrected_by), memory)
         results.append(report_entry(result))
-        total_examples += result.examples
         if progress:
-            progress(done, len(formulas), total_examples, time.perf_counter() - start)
+            progress.finished(results[-1])
+    return report_data(results, environment=environment(dtypes), examples=examples, seed=seed,
+                       seconds=time.perf_counter() - start)
+
+
+def report_data(entries: list, *, environment: dict, examples: int, seed: int, seconds: float) -> dict:
+    """The report.json data of a run's entries (`check` assembles its workers' entries with it)."""
     return {
         "schema": SCHEMA,
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "environment": environment(dtypes),
+        "environment": environment,
         "settings": {"examples_per_dtype": examples, "seed": seed},
-        "seconds": round(time.perf_counter() - start, 2),
-        "formulas": results,
+        "seconds": round(seconds, 2),
+        "formulas": entries,
     }

@@ -36,12 +36,14 @@ class Finding(StrEnum):
     NONFINITE = "nonfinite"
     TYPE = "type"
     RAISED = "raised"  # the formula raised (or, for a stopped claim, the check itself did)
+    NONDETERMINISTIC = "nondeterministic"  # two calls on the same network answered differently
     TIME_LIMIT = "time limit"  # a claim stopped by --time-limit before it finished: no example to show
+    CRASHED = "crashed"  # a claim whose worker process died or had to be killed (commands/worker.py)
 
 
 # The findings that leave no number to compare: the example's verdict is ERROR, not FAILS.
 UNEVALUABLE = frozenset({Finding.SHAPE, Finding.DTYPE, Finding.NONFINITE, Finding.TYPE, Finding.RAISED,
-                         Finding.TIME_LIMIT})
+                         Finding.NONDETERMINISTIC, Finding.TIME_LIMIT, Finding.CRASHED})
 
 
 def verdict_of(finding: Finding) -> Verdict:
@@ -61,6 +63,7 @@ class DiagnosisKind(StrEnum):
     INDEX = "index"
     BATCH_REDUCTION = "batch-reduction"
     PRECONDITION = "precondition"
+    REPAIR = "repair"  # an edit of the traced formula (verdicts/repair.py): the fix lists the edits
     NONE = "none"  # no simple fix found
     # The formula cannot be evaluated as written: named by what its failing example showed (its Finding).
     SHAPE = Finding.SHAPE.value
@@ -68,6 +71,7 @@ class DiagnosisKind(StrEnum):
     NONFINITE = Finding.NONFINITE.value
     TYPE = Finding.TYPE.value
     RAISED = Finding.RAISED.value
+    NONDETERMINISTIC = Finding.NONDETERMINISTIC.value
 
 
 # The kinds as plain strings: what a record's Expected(kind, ...) and a Diagnosis are checked against.

@@ -1,0 +1,594 @@
+"""Repair: the smallest edit of the traced formula (verdicts/trace.py) that makes it hold.
+
+The formula as written is traced on the minimal failing network into a tree; edits of that tree are
+tried smallest first (one edit, then two), each a change a reader of the text would name: transpose
+a leaf or a subexpression, swap the operands of a product, ⊙ ↔ @, regroup a product (A ⊙ (B @ C) →
+B @ (A ⊙ C)), the axis of a reduction or a reduction added/dropped, g'(a) ↔ g'(z) or a wrong derivative
+form → g'(z), a leaf to its neighbour layer, ⊙ g'(z) dropped or added, and the claim read at a
+neighbour layer or as the other derivative (∂C/∂z ↔ ∂C/∂a). A constant factor (−1, 2, ½, N, 1/N, K,
+1/K and their products) is free. A formula whose literal products do not conform may take a third
+edit, when each edit of the chain is made where a product fails to conform (the shapes say where). An edit is addressed by the shape of the node it changes (its
+operation and its operands' kinds, not their layers), so it changes every step of a recursion alike:
+a mistake repeated at every layer (a Jacobian's factors in the wrong order, σ'(a) down a recursion) is
+one edit. A candidate counts only when it holds on every failing network kept (each traced on its own
+twin, the edit applied by its address) and then on a fresh search of the formula's setting.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from backprop_audit.judging.memory import RunMemory
+from backprop_audit.model.convention import expected_value, view_of
+from backprop_audit.model.quantity import Quantity
+from backprop_audit.verdicts import trace as tr
+from backprop_audit.verdicts.trace import Node
+
+MAX_EDITS = 2
+FORCED_EDITS = 3  # a chain of edits each forced by a product that does not conform (_forced_chains)
+REPAIR_EXAMPLES = 100  # the fresh search a candidate must survive
+_PRODUCTS = ("multiply", "matmul", "dot")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One edit: its kind, the address of the nodes it changes, which variant, and a sentence."""
+
+    kind: str
+    address: str
+    variant: str = ""
+    text: str = ""
+
+    @property
+    def label(self) -> str:
+        """The edit in a few words, without the network's own values (a record's Expected fix)."""
+        leaf = self.address[len("leaf:"):] if self.address.startswith("leaf:") else ""
+        if self.kind == "transpose":
+            return f"transpose {leaf}" if leaf else "transpose a product"
+        if self.kind == "neighbour":
+            return f"{leaf} at layer {int(self.variant):+d}"
+        return {"untranspose": "drop a transpose", "swap": "swap the operands",
+                "product": "⊙ for @" if self.variant == "A*B" else "@ for ⊙", "regroup": "regroup the product",
+                "drop-derivative": "drop ⊙ g'", "insert-derivative": "⊙ g'(z)",
+                "derivative-of-a": "g'(a) for g'(z)", "derivative-form": "g'(z) for the derivative written",
+                "axis": f"reduce over axis {self.variant}", "drop-reduction": "drop a reduction",
+                "reduce": f"{self.variant.replace(':', ' over axis ')}"}[self.kind]
+
+
+@dataclass
+class Repair:
+    edits: list  # the edits' sentences
+    labels: list  # the edits in a few words (the diagnosis's fix)
+    expression: str  # the corrected formula, in the compute's own symbols
+    quantity: str  # what it holds for (the claim, or the claim relabelled)
+    factor: str  # the free constant factor ("" for none)
+    examples: int = 0
+    seconds: float = 0.0
+    holds: bool = True
+    formula: object = None  # the repaired record (its compute retraces and edits on each network)
+    cases: list = dataclasses.field(default_factory=list)  # (network, concrete quantity) it was fitted on
+    corrected: dict | None = None  # the comparison with a hand-written corrected record (compare_with)
+
+    def compare_with(self, corrected, memory: RunMemory) -> dict:
+        """Whether the repair equals the hand-written corrected record, numerically, on the failing
+        networks it was fitted on (each within the quantity's tolerance); stored in `corrected`."""
+        from backprop_audit.verdicts.diagnose import _fits
+        equal, compared = True, 0
+        for net, name in self.cases:
+            view = view_of(net, corrected.convention)
+            layer = Quantity.parse(name).layer
+            try:
+                with np.errstate(all="ignore"):
+                    mine, theirs = (np.asarray(f.compute(view, layer) if f.per_layer else f.compute(view), np.float64)
+                                    for f in (self.formula, corrected))
+            except Exception:
+                equal = False
+                continue
+            compared += 1
+            equal = equal and _fits(mine, theirs, net, name, corrected.convention, memory)
+        self.corrected = {"id": corrected.id, "equal": bool(equal and compared), "networks": compared}
+        return self.corrected
+
+    def as_dict(self) -> dict:
+        return {"edits": list(self.edits), "fix": "; ".join(self.labels), "expression": self.expression,
+                "quantity": self.quantity, "holds": self.holds, "examples": self.examples,
+                "seconds": round(self.seconds, 3), "equals_corrected": self.corrected}
+
+
+# ---- addresses ---------------------------------------------------------------------------------------
+
+def _leaf_address(name: str, claim: Quantity, depth: int, layer: int | None) -> str:
+    """A leaf's name relative to the claim: W[l+1] for a claim at every layer, W[L-1] otherwise."""
+    if "[" not in name:
+        return name
+    kind, number = name[:-1].split("[")
+    number = int(number)
+    if claim.per_layer and layer is not None:
+        offset = number - layer
+        return f"{kind}[l{offset:+d}]" if offset else f"{kind}[l]"
+    offset = depth - number
+    return f"{kind}[L-{offset}]" if offset else f"{kind}[L]"
+
+
+def _shallow(node: Node, depth: int = 1) -> str:
+    """A node's operation and its operands' operations or leaf kinds, one level deep, no layers and no
+    activation names (a recursion's steps differ in both)."""
+    if node.op == "leaf":
+        return node.name.split("[")[0]
+    if node.op in ("deriv", "oracle"):
+        return node.op
+    if depth == 0:
+        return node.name
+    parts = []
+    for arg in node.args:
+        parts.append(_shallow(arg, depth - 1) if isinstance(arg, Node) else
+                     ("[..]" if isinstance(arg, (list, tuple)) else repr(arg)))
+    return f"{node.name}({','.join(parts)};{sorted(node.kwargs.items(), key=str)!r})"
+
+
+class _Context:
+    """What addresses need: the claim, the network's depth and the traced layer."""
+
+    def __init__(self, claim: Quantity, depth: int, layer: int | None):
+        self.claim, self.depth, self.layer = claim, depth, layer
+
+    def address(self, node: Node) -> str:
+        if node.op == "leaf":
+            return "leaf:" + _leaf_address(node.name, self.claim, self.depth, self.layer)
+        return _shallow(node)
+
+    def leaf_name(self, address: str) -> str:
+        """The concrete leaf name of a relative leaf address on this network and layer."""
+        if "[" not in address:
+            return address
+        kind, spec = address[:-1].split("[")
+        if spec.startswith("l"):
+            number = self.layer + (int(spec[1:]) if len(spec) > 1 else 0)
+        else:
+            number = self.depth - (int(spec[2:]) if len(spec) > 1 else 0)
+        return f"{kind}[{number}]"
+
+
+# ---- the edits ---------------------------------------------------------------------------------------
+
+def _walk(root: Node):
+    seen, stack, order = set(), [root], []
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        order.append(node)
+        stack.extend(node.children())
+    return order
+
+
+def _call(name, fn, *args, ndim=2, **kwargs):
+    return Node("call", name, fn, tuple(args), kwargs, ndim)
+
+
+def _T(node):
+    return _call("transpose", np.transpose, node, ndim=node.ndim)
+
+
+def _product(name, a, b):
+    fn = {"multiply": np.multiply, "matmul": np.matmul, "dot": np.dot}[name]
+    return _call(name, fn, a, b, ndim=max(getattr(a, "ndim", 0), getattr(b, "ndim", 0)))
+
+
+_SWAPS = {"B@A": lambda a, b: (b, a), "B.T@A": lambda a, b: (_T(b), a), "B@A.T": lambda a, b: (b, _T(a))}
+_TO_MATMUL = {"A@B": lambda a, b: (a, b), **_SWAPS, "A.T@B": lambda a, b: (_T(a), b),
+              "A@B.T": lambda a, b: (a, _T(b))}
+
+
+def _binary(node):
+    return node.op == "call" and node.name in _PRODUCTS and len(node.args) == 2 and not node.kwargs \
+        and all(isinstance(a, Node) for a in node.args)
+
+
+def _one_leaf_elementwise(node):
+    """The z or a leaf of an elementwise one-leaf subtree (a derivative form), else None."""
+    if node.op != "call" or node.name in _PRODUCTS + ("transpose",):
+        return None
+    leaves, stack = set(), [node]
+    while stack:
+        n = stack.pop()
+        if n.op == "leaf":
+            leaves.add(n.name)
+        elif n.op == "call" and (isinstance(n.fn, np.ufunc) or n.name in ("_astype", "ones_like")) \
+                and n.name not in ("matmul",):
+            stack.extend(n.children())
+        else:
+            return None
+    if len(leaves) == 1:
+        name = next(iter(leaves))
+        if name[:2] in ("z[", "a["):
+            return name
+    return None
+
+
+def edits_of(root: Node, ctx: _Context, activations) -> list[Edit]:
+    """Every edit of `root`, in the order tried (simplest kinds first)."""
+    edits = []
+    for node in _walk(root):
+        where = tr.brief(node)
+        address = ctx.address(node)
+        if node.op == "call" and node.name == "transpose":
+            edits.append(Edit("untranspose", address, "", f"drop the transpose of {tr.show(node.args[0])}"))
+        elif node.ndim == 2 and node.op != "deriv":
+            edits.append(Edit("transpose", address, "", f"transpose {where}"))
+        if _binary(node) and node.name in ("matmul", "dot"):
+            for variant in _SWAPS:
+                edits.append(Edit("swap", address, variant, f"swap the operands of {where}"))
+            edits.append(Edit("product", address, "A*B", f"⊙ for @ in {where}"))
+        if _binary(node) and node.name == "multiply":
+            for variant in _TO_MATMUL:
+                edits.append(Edit("product", address, variant, f"@ for ⊙ in {where}"))
+            for i, arg in enumerate(node.args):
+                if arg.op == "deriv":
+                    edits.append(Edit("drop-derivative", address, str(i), f"drop the factor {tr.brief(arg)} of {where}"))
+        if _binary(node):
+            for i, arg in enumerate(node.args):
+                if _binary(arg):
+                    for variant in ("outer-left", "outer-right"):
+                        edits.append(Edit("regroup", address, f"{i}:{variant}", f"regroup {where}"))
+        if node.op == "call" and node.name in ("sum", "mean"):
+            for axis in (0, 1, None):
+                if node.kwargs.get("axis", None) != axis:
+                    edits.append(Edit("axis", address, repr(axis), f"the {node.name} of {where} over axis {axis}"))
+            edits.append(Edit("drop-reduction", address, "", f"drop the {node.name} of {where}"))
+        if node.op == "deriv" and node.args[0].name.startswith("z["):
+            edits.append(Edit("derivative-of-a", address, "", f"{tr.show(node)} taken of a, not z"))
+        leaf_name = _one_leaf_elementwise(node)
+        if leaf_name is not None:
+            edits.append(Edit("derivative-form", address, "", f"{where} replaced by g'(z) of its layer"))
+        if node.op == "leaf" and "[" in node.name:
+            for shift in (1, -1):
+                edits.append(Edit("neighbour", address, str(shift), f"{node.name} → its layer {shift:+d}"))
+    for reduce in ("sum", "mean") if root.ndim == 2 else ():
+        for axis in (0, 1):
+            edits.append(Edit("reduce", "root", f"{reduce}:{axis}", f"the {reduce} of the result over axis {axis}"))
+    if not ctx.claim.is_cost:
+        edits.append(Edit("insert-derivative", "root", "", "⊙ g'(z) of the claim's layer added"))
+    unique = {}
+    for edit in edits:
+        unique.setdefault((edit.kind, edit.address, edit.variant), edit)
+    return list(unique.values())
+
+
+def apply(edit: Edit, root: Node, ctx: _Context, activations) -> Node:
+    """`root` with `edit` made at every node of its address; unchanged where it has none (a recursion's
+    last layer has no step to edit)."""
+    if edit.address == "root":
+        return _at_root(edit, root, ctx, activations)
+    cache = {}
+
+    def visit(node):
+        if node in cache:
+            return cache[node]
+        rebuilt = tr._rebuilt(node, visit)
+        new = rebuilt
+        if ctx.address(node) == edit.address:
+            new = _changed(edit, rebuilt, ctx, activations)
+        cache[node] = new
+        return new
+    return visit(root)
+
+
+def _changed(edit, node, ctx, activations):
+    kind = edit.kind
+    if kind == "transpose":
+        return _T(node)
+    if kind == "untranspose":
+        return node.args[0]
+    if kind in ("swap", "product"):
+        a, b = node.args
+        if edit.variant == "A*B":
+            return _product("multiply", a, b)
+        a, b = (_SWAPS if kind == "swap" else _TO_MATMUL)[edit.variant](a, b)
+        return _product("matmul", a, b)
+    if kind == "drop-derivative":
+        return node.args[1 - int(edit.variant)]
+    if kind == "regroup":
+        index, variant = edit.variant.split(":")
+        index = int(index)
+        if not (_binary(node) and _binary(node.args[index])):  # the address's node, its operand not a product
+            return node
+        outer, inner = node.name, node.args[index].name
+        p, q = node.args[index].args
+        other = node.args[1 - index]
+        if index == 1:  # other ∘ (p • q)
+            return _product(inner, _product(outer, other, p), q) if variant == "outer-left" else \
+                _product(inner, p, _product(outer, other, q))
+        # (p • q) ∘ other
+        return _product(inner, p, _product(outer, q, other)) if variant == "outer-left" else \
+            _product(inner, _product(outer, p, other), q)
+    if kind == "axis":
+        return Node("call", node.name, node.fn, node.args, {**node.kwargs, "axis": eval(edit.variant), "keepdims": True},
+                    node.ndim)
+    if kind == "drop-reduction":
+        return node.args[0]
+    if kind == "derivative-of-a":
+        leaf = node.args[0]
+        return Node("deriv", node.name, args=(Node("leaf", "a" + leaf.name[1:], ndim=leaf.ndim),), ndim=node.ndim)
+    if kind == "derivative-form":
+        name = _one_leaf_elementwise(node)
+        layer = int(name[2:-1])
+        act = activations[layer] if 0 < layer < len(activations) else None
+        if act is None or act == "softmax":
+            raise ValueError(f"{name} has no elementwise derivative")
+        return Node("deriv", act, args=(Node("leaf", f"z[{layer}]", ndim=node.ndim),), ndim=node.ndim)
+    if kind == "neighbour":
+        number = int(node.name[:-1].split("[")[1]) + int(edit.variant)
+        return Node("leaf", f"{node.name.split('[')[0]}[{number}]", ndim=node.ndim)
+    raise ValueError(kind)
+
+
+def _at_root(edit, root, ctx, activations):
+    if edit.kind == "reduce":
+        reduce, axis = edit.variant.split(":")
+        return _call(reduce, getattr(np, reduce), root, axis=int(axis), keepdims=True)
+    if edit.kind == "insert-derivative":
+        act = activations[ctx.layer]
+        if act == "softmax":
+            raise ValueError("softmax has no elementwise derivative")
+        return _product("multiply", root, Node("deriv", act, args=(Node("leaf", f"z[{ctx.layer}]"),)))
+    raise ValueError(edit.kind)
+
+
+# ---- claims relabelled --------------------------------------------------------------------------------
+
+def relabels(claim: Quantity) -> list[tuple[str, Quantity]]:
+    """(sentence, quantity) of the claim read at a neighbour layer or as another derivative."""
+    out = []
+    if claim.is_cost:
+        return out
+    for kind in ("z", "a"):
+        if kind != claim.kind and claim.kind in ("z", "a"):
+            out.append((f"the claim read as dC/d{kind}", Quantity(kind, claim.layer)))
+    for shift in (1, -1):
+        layer = claim.layer
+        if isinstance(layer, int) and layer + shift >= 1:
+            out.append((f"the claim read at layer {layer + shift}", Quantity(claim.kind, layer + shift)))
+        elif claim.from_output is not None and claim.from_output - shift >= 0:
+            k = claim.from_output - shift
+            out.append((f"the claim read at layer {'L' if k == 0 else f'L-{k}'}", Quantity(claim.kind, "L" if k == 0 else f"L-{k}")))
+    return out
+
+
+# ---- judging a candidate ------------------------------------------------------------------------------
+
+def _factors(net):
+    return factor_values(net.batch, net.widths[-1])
+
+
+def factor_values(N: int, K: int) -> dict:
+    """The free constant factors by name (N the batch size, K the output width); "" is 1."""
+    return {"": 1.0, "-1": -1.0, "2": 2.0, "1/2": 0.5, "-2": -2.0, "-1/2": -0.5, "N": N, "1/N": 1 / N, "-N": -N,
+            "-1/N": -1 / N, "2/N": 2 / N, "1/(2N)": 1 / (2 * N), "N/2": N / 2, "2N": 2 * N, "K": K, "1/K": 1 / K}
+
+
+class _Case:
+    """One failing network at one layer: its view, its trace, its oracle value for each quantity."""
+
+    def __init__(self, formula, net, concrete: Quantity, memory: RunMemory):
+        self.formula, self.net, self.memory = formula, net, memory
+        self.layer = concrete.layer if formula.per_layer else None
+        self.view = view_of(net, formula.convention)
+        self.leaves = tr.leaf_values(self.view)
+        self.ctx = _Context(formula.target, net.depth, concrete.layer if not concrete.is_cost else None)
+        traced = tr.trace(formula.compute, self.view, self.layer)
+        self.root = traced[0] if traced else None
+        self.answers = next(iter(memory.oracle_answers(net).values()))
+
+    def faithful(self) -> bool:
+        """The trace replayed on the real network gives what compute gives (or both raise)."""
+        try:
+            with np.errstate(all="ignore"):
+                direct = self.formula.compute(self.view, self.layer) if self.formula.per_layer else self.formula.compute(self.view)
+        except Exception:
+            return True
+        try:
+            replay = tr.evaluate(self.root, self.leaves)
+        except Exception:
+            return False
+        direct = np.asarray(direct, dtype=np.float64)
+        return np.shape(replay) == direct.shape and np.allclose(replay, direct, rtol=1e-9, atol=1e-12, equal_nan=True)
+
+    def value(self, root):
+        try:
+            value = np.asarray(tr.evaluate(root, self.leaves), dtype=np.float64)
+        except Exception:
+            return None
+        return value if np.all(np.isfinite(value)) else None
+
+    def concrete(self, claim: Quantity) -> str | None:
+        layers = claim.layers(self.net.depth)
+        layer = self.ctx.layer if claim.per_layer else (layers[0] if layers else None)
+        q = claim.at(layer) if not claim.is_cost else claim
+        return str(q) if q.exists_on(self.net.depth) and str(q) in self.answers else None
+
+    def fits(self, value, claim: Quantity, factor: str) -> bool:
+        from backprop_audit.verdicts.diagnose import _fits
+        name = self.concrete(claim)
+        if name is None:
+            return False
+        oracle = expected_value(name, self.answers[name], self.formula.convention)
+        return _fits(_factors(self.net)[factor] * value, oracle, self.net, name, self.formula.convention, self.memory)
+
+
+def _edited(case: _Case, edits) -> Node | None:
+    root = case.root
+    try:
+        for edit in edits:
+            root = apply(edit, root, case.ctx, case.view.activation)
+    except ValueError:
+        return None
+    return root
+
+
+def _candidates(case: _Case, others=()):
+    """(edits, relabel, claim) smallest first: edit count plus one for a relabelled claim; then the
+    chains forced by non-conforming products on any of the failing networks (a product of 1-wide
+    factors conforms on one network and not on another, so each says where its products break)."""
+    claim = case.formula.target
+    acts = case.view.activation
+    first = edits_of(case.root, case.ctx, acts)
+    claims = [("", claim)] + relabels(claim)
+    yield from (((), text, q) for text, q in claims)
+    for edit in first:
+        yield (edit,), "", claim
+    for size in range(1, MAX_EDITS + 1):
+        for edits in _combinations(case, first, size):
+            for text, q in claims[1:] if size < MAX_EDITS else ():
+                yield edits, text, q
+            if size == MAX_EDITS:
+                yield edits, "", claim
+    seen = set()
+    shapes = {(each.net.widths, each.net.batch): each for each in (case, *others)}  # one network per shape
+    for edits in (chain for each in shapes.values() for chain in _forced_chains(each, each.root)):
+        key = frozenset((e.kind, e.address, e.variant) for e in edits)
+        if key not in seen:
+            seen.add(key)
+            yield edits, "", claim
+
+
+def _forced_chains(case, root, edits=(), depth=FORCED_EDITS):
+    """Chains of edits each made where the product fails to conform (at the node that raises or an
+    operand of it): a literal formula whose every product is written in the wrong orientation needs one
+    edit per product, and the shapes say where; only these get a third edit."""
+    node = _raising_node(root, case.leaves)
+    if node is None or depth == 0:
+        if node is None and len(edits) > MAX_EDITS:
+            yield edits
+        return
+    at = {case.ctx.address(n) for n in [node] + node.children()}
+    for edit in edits_of(root, case.ctx, case.view.activation):
+        if edit.address in at:
+            try:
+                edited = apply(edit, root, case.ctx, case.view.activation)
+            except ValueError:
+                continue
+            yield from _forced_chains(case, edited, edits + (edit,), depth - 1)
+
+
+def _raising_node(root, leaves):
+    """The first node whose own operation raises on these leaves (its operands evaluate), or None."""
+    memo = {}
+
+    def visit(node):
+        for child in node.children():
+            found = visit(child)
+            if found is not None:
+                return found
+        try:
+            tr.evaluate(node, leaves, memo=memo)
+        except Exception:
+            return node
+        return None
+    return visit(root)
+
+
+def _combinations(case, first, size):
+    if size == 1:
+        yield from ((e,) for e in first)
+        return
+    seen = set()
+    for edit in first:
+        root = _edited(case, (edit,))
+        if root is None:
+            continue
+        for second in edits_of(root, case.ctx, case.view.activation):
+            key = frozenset({(edit.kind, edit.address, edit.variant), (second.kind, second.address, second.variant)})
+            if len(key) == 2 and key not in seen:
+                seen.add(key)
+                yield edit, second
+
+
+def find_repair(formula, outcomes, dtype, memory: RunMemory, examples: int = REPAIR_EXAMPLES) -> Repair | None:
+    """The smallest edit of the formula as written that makes it hold on every failing outcome and on a
+    fresh search of its setting; None when it cannot be traced or no edit of up to two steps fits."""
+    start = time.perf_counter()
+    cases = []
+    for outcome in outcomes:
+        if not outcome.quantity:
+            continue
+        case = _Case(formula, outcome.network, Quantity.parse(outcome.quantity), memory)
+        if case.root is None or not case.faithful():
+            return None
+        cases.append(case)
+    if not cases:
+        return None
+    first = cases[0]
+    tried = 0
+    for edits, relabel, claim in _candidates(first, cases[1:]):
+        tried += 1
+        root = _edited(first, edits)
+        value = None if root is None else first.value(root)
+        if value is None:
+            continue
+        # a factor that fits the first network may be another's 1/N (N = 1): every factor that fits is tried
+        factor = next((factor for factor in _factors(first.net) if first.fits(value, claim, factor)
+                       and _holds_on(cases[1:], edits, claim, factor)), None)
+        if factor is None:
+            continue
+        repaired = _repaired_formula(formula, edits, claim, factor)
+        from backprop_audit.searching.search import search
+        result = search(repaired, dtype=dtype, examples=examples, shrink=False, seed=4242, memory=memory)
+        if not (result.held and result.examples > 0):
+            continue
+        sentences = [e.text for e in edits] + ([relabel] if relabel else []) + ([f"× {factor}"] if factor else [])
+        labels = [e.label for e in edits] + ([f"read as {claim}"] if relabel else []) + ([f"x {factor}"] if factor else [])
+        fitted = [(case.net, case.concrete(claim)) for case in cases]
+        return Repair(sentences, labels, _expression(root, factor), str(claim), factor, result.examples,
+                      time.perf_counter() - start, formula=repaired, cases=fitted)
+    return None
+
+
+def _holds_on(cases, edits, claim, factor) -> bool:
+    for case in cases:
+        root = _edited(case, edits)
+        value = None if root is None else case.value(root)
+        if value is None or not case.fits(value, claim, factor):
+            return False
+    return True
+
+
+def _expression(root: Node, factor: str) -> str:
+    text = tr.show(root)
+    return f"{factor} * ({text})" if factor else text
+
+
+def _repaired_formula(formula, edits, claim: Quantity, factor: str):
+    """The formula with the edits made, as a record of its own (traced afresh on each network)."""
+    trees = {}
+
+    def compute(view, layer=None):
+        key = (view.L, view.N, tuple(view.activation), view.loss, layer)
+        if key not in trees:
+            traced = tr.trace(formula.compute, view, layer)
+            ctx = _Context(formula.target, view.L, layer if formula.per_layer else _claim_layer(formula.target, view.L))
+            root = None
+            if traced is not None:
+                root = traced[0]
+                for edit in edits:
+                    root = apply(edit, root, ctx, view.activation)
+            trees[key] = root
+        if trees[key] is None:
+            raise ValueError("the formula could not be traced on this network")
+        return factor_values(view.N, view.sizes[-1])[factor] * tr.evaluate(trees[key], tr.leaf_values(view))
+
+    if formula.per_layer:
+        body = compute
+    else:
+        def body(view):
+            return compute(view)
+    return dataclasses.replace(formula, id=f"{formula.id}-repaired", quantity=str(claim), compute=body,
+                               expected="holds", expected_diagnosis=None, corrects=None, violates=None)
+
+
+def _claim_layer(claim: Quantity, depth: int):
+    return None if claim.is_cost else claim.layers(depth)[0]

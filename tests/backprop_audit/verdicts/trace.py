@@ -1,0 +1,362 @@
+"""Trace a formula as written: run its compute on a view whose arrays record what is done to them.
+
+A `Traced` array holds a concrete value and the `Node` that made it. NumPy hands every ufunc
+(`__array_ufunc__`) and every array function (`__array_function__`, np.dot, np.diag, np.sum, ...) to
+it, and its operators, `.T`, indexing and `astype` call those, so what compute does becomes a tree whose
+leaves are the view's named arrays (W[l], b[l], z[l], a[l], x, y, N). The tree is generic: a call node
+keeps the NumPy callable and its arguments, so `evaluate` replays it on any other network's view, and
+an edit (verdicts/repair.py) is a change of the tree. Concrete values are needed while tracing because
+a formula's Python decides on shapes and layer counts; the trace is therefore made on a "twin" of a
+network, same depth, activations and loss, every layer as wide as needed for a literal product to
+conform, so a formula that raises on the real network can still be traced.
+
+A one-leaf elementwise subtree equal to the layer's g'(z) (a(1 - a) for a sigmoid, relu's (z > 0)) is
+collapsed into a `deriv` node, so that g'(z) ↔ g'(a) is one edit and the tree prints as the text reads.
+"""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from backprop_audit.model import operations
+from backprop_audit.model.convention import View
+
+
+@dataclass(eq=False)
+class Node:
+    """op: "leaf" (name), "call" (fn, args, kwargs: templates holding Nodes), "deriv" (name = the
+    activation, args = (leaf,)), "oracle" (name = a quantity). Compared by identity (a tree is a DAG)."""
+
+    op: str
+    name: str
+    fn: object = None
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    ndim: int = 0  # of the value it had on the twin: transposes are offered for 2-D nodes only
+
+    def children(self):
+        return [c for c in _nodes_in(self.args)] + [c for c in _nodes_in(tuple(self.kwargs.values()))]
+
+
+def _nodes_in(template):
+    if isinstance(template, Node):
+        yield template
+    elif isinstance(template, (list, tuple)):
+        for item in template:
+            yield from _nodes_in(item)
+
+
+class TraceError(Exception):
+    """compute did something the tracer cannot record (a conversion to a plain array, say)."""
+
+
+class Traced:
+    """A concrete array and the node that computed it."""
+
+    __slots__ = ("value", "node")
+
+    def __init__(self, value, node):
+        self.value, self.node = value, node
+
+    # -- NumPy's protocols: every ufunc and array function comes here
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method != "__call__" or "out" in kwargs:
+            raise TraceError(f"{ufunc.__name__}.{method} is not traced")
+        return _record(ufunc, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _record(func, args, kwargs)
+
+    # -- operators and attributes, each one of NumPy's calls
+    def __add__(self, o): return np.add(self, o)
+    def __radd__(self, o): return np.add(o, self)
+    def __sub__(self, o): return np.subtract(self, o)
+    def __rsub__(self, o): return np.subtract(o, self)
+    def __mul__(self, o): return np.multiply(self, o)
+    def __rmul__(self, o): return np.multiply(o, self)
+    def __truediv__(self, o): return np.true_divide(self, o)
+    def __rtruediv__(self, o): return np.true_divide(o, self)
+    def __matmul__(self, o): return np.matmul(self, o)
+    def __rmatmul__(self, o): return np.matmul(o, self)
+    def __pow__(self, o): return np.power(self, o)
+    def __neg__(self): return np.negative(self)
+    def __gt__(self, o): return np.greater(self, o)
+    def __lt__(self, o): return np.less(self, o)
+    def __ge__(self, o): return np.greater_equal(self, o)
+    def __le__(self, o): return np.less_equal(self, o)
+    def __eq__(self, o): return np.equal(self, o)
+    __hash__ = None
+
+    @property
+    def T(self): return np.transpose(self)
+    @property
+    def shape(self): return self.value.shape
+    @property
+    def ndim(self): return self.value.ndim
+    @property
+    def dtype(self): return self.value.dtype
+    @property
+    def size(self): return self.value.size
+    def __len__(self): return len(self.value)
+    def __getitem__(self, key): return _record(operator.getitem, (self, key), {})
+    def astype(self, dtype): return _record(_astype, (self, dtype), {})
+    def sum(self, axis=None, keepdims=False): return np.sum(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return np.mean(self, axis=axis, keepdims=keepdims)
+    def reshape(self, *shape): return np.reshape(self, shape[0] if len(shape) == 1 else shape)
+    def copy(self): return self
+    # a traced scalar (N) used by Python: range(n.N), if n.N > 1
+    def __index__(self): return operator.index(self.value)
+    def __int__(self): return int(self.value)
+    def __float__(self): return float(self.value)
+    def __bool__(self): return bool(self.value)
+
+
+def _astype(x, dtype):
+    return np.asarray(x).astype(dtype)
+
+
+def _template(x):
+    """Traced -> its node; lists/tuples mapped; anything else kept as a constant."""
+    if isinstance(x, Traced):
+        return x.node
+    if isinstance(x, (list, tuple)):
+        return type(x)(_template(i) for i in x)
+    return x
+
+
+def _values(x):
+    if isinstance(x, Traced):
+        return x.value
+    if isinstance(x, (list, tuple)):
+        return type(x)(_values(i) for i in x)
+    return x
+
+
+def _record(fn, args, kwargs):
+    value = fn(*_values(args), **{k: _values(v) for k, v in kwargs.items()})
+    node = Node("call", getattr(fn, "__name__", str(fn)), fn, _template(tuple(args)),
+                {k: _template(v) for k, v in kwargs.items()}, np.ndim(value))
+    if isinstance(value, tuple):
+        raise TraceError(f"{node.name} returned a tuple")
+    return Traced(value, node)
+
+
+# ---- evaluation: replay a tree on a view ---------------------------------------------------------
+
+def leaf_values(view: View) -> dict:
+    """Leaf name -> array of `view` (the names the tree's leaves carry)."""
+    values = {"x": view.x, "y": view.y, "N": np.asarray(view.N)}
+    for kind in ("W", "b", "z", "a"):
+        for l, v in enumerate(getattr(view, kind)):
+            if v is not None:
+                values[f"{kind}[{l}]"] = v
+    return values
+
+
+def evaluate(node: Node, leaves: dict, oracle: dict | None = None, memo: dict | None = None):
+    """The value of `node` with the leaves (and oracle quantities) given; raises what NumPy raises."""
+    memo = {} if memo is None else memo
+    if node in memo:
+        return memo[node]
+    if node.op == "leaf":
+        value = leaves[node.name]
+    elif node.op == "oracle":
+        value = oracle[node.name]
+    elif node.op == "deriv":
+        with np.errstate(all="ignore"):
+            value = operations.derivative(node.name, evaluate(node.args[0], leaves, oracle, memo))
+    else:
+        args = _fill(node.args, leaves, oracle, memo)
+        kwargs = {k: _fill(v, leaves, oracle, memo) for k, v in node.kwargs.items()}
+        with np.errstate(all="ignore"):
+            value = node.fn(*args, **kwargs)
+    memo[node] = value
+    return value
+
+
+def _fill(template, leaves, oracle, memo):
+    if isinstance(template, Node):
+        return evaluate(template, leaves, oracle, memo)
+    if isinstance(template, (list, tuple)):
+        return type(template)(_fill(i, leaves, oracle, memo) for i in template)
+    return template
+
+
+# ---- the twin and the trace ------------------------------------------------------------------------
+
+def twin_view(view: View, width: int, seed: int = 7) -> View:
+    """A view with `view`'s depth, batch, activations, loss and convention, every layer `width` wide,
+    random values and z, a from the activations (so a(1 - a) equals σ'(z) on it as on the real one)."""
+    rng = np.random.default_rng(seed)
+    L, N, column = view.L, view.N, view.convention == "column"
+    sizes = (width,) * (L + 1)
+
+    def batch(n):  # a (units, batch) array in column layout, (batch, units) in row layout
+        return rng.normal(size=(n, N) if column else (N, n))
+    x = batch(width)
+    W, b, z, a = [None], [None], [None], [x]
+    for l in range(1, L + 1):
+        W.append(rng.normal(size=(width, width)))
+        b.append(rng.normal(size=(width, 1) if column else (width,)))
+        z_l = batch(width)
+        z.append(z_l)
+        a.append(operations.activation(view.activation[l]).forward(z_l, axis=0 if column else -1))
+    y = rng.uniform(0.05, 0.95, size=a[L].shape)
+    return View(view.convention, L, N, sizes, x, y, W, b, z, a, list(view.activation), view.loss)
+
+
+def traced_view(view: View) -> View:
+    """`view` with every array a named leaf."""
+    def leaf(name, v, ndim=None):
+        return Traced(v, Node("leaf", name, ndim=np.ndim(v)))
+    lists = {kind: [None if v is None else leaf(f"{kind}[{l}]", v) for l, v in enumerate(getattr(view, kind))]
+             for kind in ("W", "b", "z", "a")}
+    return View(view.convention, view.L, Traced(view.N, Node("leaf", "N")), view.sizes, leaf("x", view.x),
+                leaf("y", view.y), lists["W"], lists["b"], lists["z"], lists["a"], list(view.activation), view.loss)
+
+
+def trace(compute, view: View, layer: int | None):
+    """(tree, twin view) of compute on a twin of `view` (widths tried: N, 2, 3, 1), or None when no twin
+    can be traced (compute raises on all, or does what the tracer cannot record)."""
+    widths = ([view.N] if view.N >= 2 else []) + [2, 3, 1]
+    for width in dict.fromkeys(widths):
+        twin = twin_view(view, width)
+        try:
+            with np.errstate(all="ignore"):
+                out = compute(traced_view(twin)) if layer is None else compute(traced_view(twin), layer)
+        except Exception:
+            continue
+        if isinstance(out, Traced):
+            return collapse_derivatives(out.node, leaf_values(twin), twin), twin
+    return None
+
+
+def collapse_derivatives(root: Node, leaves: dict, twin: View) -> Node:
+    """Replace each one-leaf elementwise subtree equal to g'(z[l]) on the twin by a deriv node."""
+    memo, replaced = {}, {}
+
+    def one_leaf(node):
+        found = set()
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if n.op == "leaf":
+                found.add(n)
+            elif n.op == "call":
+                if not isinstance(n.fn, np.ufunc) and n.fn is not _astype and n.name not in ("ones_like",):
+                    return None
+                stack.extend(n.children())
+            else:
+                return None
+        return next(iter(found)) if len(found) == 1 else None
+
+    def visit(node):
+        if node in replaced:
+            return replaced[node]
+        new = node
+        if node.op == "call":
+            leaf = one_leaf(node)
+            if leaf is not None and leaf.name[:2] in ("z[", "a["):
+                layer = int(leaf.name[2:-1])
+                act = twin.activation[layer] if 0 < layer < len(twin.activation) else None
+                if act and not operations.activation(act).coupled:
+                    z_leaf = Node("leaf", f"z[{layer}]", ndim=leaf.ndim)
+                    value = evaluate(node, leaves, memo=memo)
+                    if np.shape(value) == leaves[z_leaf.name].shape and np.allclose(
+                            value, operations.derivative(act, leaves[z_leaf.name]), rtol=1e-9, atol=1e-12):
+                        new = Node("deriv", act, args=(z_leaf,), ndim=leaf.ndim)
+            if new is node:
+                new = _rebuilt(node, visit)
+        replaced[node] = new
+        return new
+    return visit(root)
+
+
+def _rebuilt(node: Node, visit) -> Node:
+    """node with every child passed through visit (the same node when nothing changed)."""
+    args = _map(node.args, visit)
+    kwargs = {k: _map(v, visit) for k, v in node.kwargs.items()}
+    if _same(args, node.args) and all(_same(kwargs[k], node.kwargs[k]) for k in kwargs):
+        return node
+    return Node(node.op, node.name, node.fn, args, kwargs, node.ndim)
+
+
+def _map(template, f):
+    if isinstance(template, Node):
+        return f(template)
+    if isinstance(template, (list, tuple)):
+        return type(template)(_map(i, f) for i in template)
+    return template
+
+
+def _same(a, b):
+    if isinstance(a, Node) or isinstance(b, Node):
+        return a is b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a is b
+
+
+# ---- printing ----------------------------------------------------------------------------------------
+
+_INFIX = {"add": ("+", 1), "subtract": ("-", 1), "multiply": ("*", 2), "true_divide": ("/", 2),
+          "divide": ("/", 2), "matmul": ("@", 2), "dot": ("@", 2), "power": ("**", 4)}
+_GREEK = {"sigmoid": "σ'", "tanh": "tanh'", "relu": "relu'", "identity": "id'", "softplus": "softplus'"}
+
+
+def show(node: Node) -> str:
+    return _show(node)[0]
+
+
+def brief(node: Node, width: int = 40) -> str:
+    """show(node), with an operand longer than `width` written "…" (an edit's sentence names the node)."""
+    text = show(node)
+    if len(text) <= width or node.op != "call" or node.name not in _INFIX or len(node.args) != 2:
+        return text
+    symbol = _INFIX[node.name][0]
+    parts = [show(a) if isinstance(a, Node) and len(show(a)) <= width // 2 else "(…)" for a in node.args]
+    return f"{parts[0]} {symbol} {parts[1]}"
+
+
+def _show(node):
+    """(text, precedence)."""
+    if node.op in ("leaf", "oracle"):
+        return node.name, 9
+    if node.op == "deriv":
+        return f"{_GREEK.get(node.name, node.name + chr(39))}({show(node.args[0])})", 9
+    name, args = node.name, node.args
+    if name in _INFIX and len(args) == 2 and not node.kwargs:
+        symbol, prec = _INFIX[name]
+        left, lp = _part(args[0])
+        right, rp = _part(args[1])
+        left = left if lp >= prec else f"({left})"
+        right = right if rp > prec else f"({right})"
+        return f"{left} {symbol} {right}", prec
+    if name == "negative":
+        text, p = _part(args[0])
+        return "-" + (text if p >= 3 else f"({text})"), 3
+    if name == "transpose" and len(args) == 1:
+        text, p = _part(args[0])
+        return (text if p >= 9 else f"({text})") + ".T", 9
+    if name == "getitem":
+        text, p = _part(args[0])
+        return (text if p >= 9 else f"({text})") + f"[{_key(args[1])}]", 9
+    if name == "_astype":
+        return _part(args[0])[0], 9
+    parts = [_part(a)[0] for a in args] + [f"{k}={_part(v)[0]}" for k, v in node.kwargs.items()]
+    return f"np.{name}({', '.join(parts)})", 9
+
+
+def _part(template):
+    if isinstance(template, Node):
+        return _show(template)
+    if isinstance(template, float):
+        return f"{template:.6g}", 9
+    return repr(template), 9
+
+
+def _key(key):
+    items = key if isinstance(key, tuple) else (key,)
+    return ", ".join(":" if isinstance(k, slice) and k == slice(None) else repr(k) for k in items)

@@ -1,0 +1,36 @@
+"""A broken instrument for the tests: the jax oracle's softmax rows (the activation and the cross-entropy's
+log-softmax) over the batch axis instead of the units; torch's are untouched.
+
+`install(setattr)` puts it in place in this process: the compiled oracles are rebuilt around new functions
+so that jax traces the mutant instead of reusing a trace of the right one. The tests pass pytest's
+monkeypatch.setattr (everything is put back after the test); a claims file run by `check` in its worker
+process imports this module and calls install() with the plain setattr (the worker ends with the run).
+"""
+import builtins
+import dataclasses
+
+import jax
+
+from backprop_audit.references import jax_grad
+
+
+def _softmax_over_the_batch(jax, jnp, z):
+    return jax.nn.softmax(z, axis=0)  # the mutant: axis 0 is the batch, the units are axis -1
+
+
+def _cross_entropy_over_the_batch(jax, jnp, t):
+    log_s = jax.nn.log_softmax(t.z, axis=0)  # the same mistake in the loss's own softmax
+    return -t.total(t.y * log_s) / t.n
+
+
+def _mutated(rows, name, form):
+    return tuple(dataclasses.replace(row, jax_form=form) if row.name == name else row for row in rows)
+
+
+def install(setattr=builtins.setattr) -> None:
+    setattr(jax_grad, "ACTIVATION_ROWS", _mutated(jax_grad.ACTIVATION_ROWS, "softmax", _softmax_over_the_batch))
+    setattr(jax_grad, "LOSS_ROWS", _mutated(jax_grad.LOSS_ROWS, "softmax_ce", _cross_entropy_over_the_batch))
+    setattr(jax_grad, "_compiled", jax.jit(lambda *args: jax_grad._all_gradients(*args)))
+    setattr(jax_grad, "_stacked", jax.jit(jax.vmap(lambda *args: jax_grad._all_gradients(*args))))
+    setattr(jax_grad, "_plain", jax.jit(jax.value_and_grad(lambda *args: jax_grad._cost(*args),
+                                                           argnums=(0, 1, 2)), static_argnums=(5, 6)))

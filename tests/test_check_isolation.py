@@ -1,0 +1,142 @@
+"""A claim is untrusted code (issue 14): whatever it does costs that claim its verdict and nothing else.
+
+Each test runs `backprop-audit check` through the real entry point, in a fresh interpreter, on a file that
+mixes bad claims (tests/claims/untrusted_*.py) with correct ones, into an --out folder that already holds
+a stale report; and asserts that the bad claim gets an error naming what it did, the correct claims
+hold, a fresh report is written, and the exit status is not 0. Runs are shared by the tests that read
+them (one per fixture file and option set), float64 only, few examples."""
+import functools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import jsonschema
+import pytest
+
+from backprop_audit.verdicts.entry import REPORT_SCHEMA
+
+CLAIMS = Path(__file__).parent / "claims"
+STALE = '{"stale": true}'
+
+# The tests share their `check` runs (checked() is cached per process): on one pytest-xdist worker, each
+# run (a fresh interpreter, several worker processes, a watchdog's wait) happens once, not once per worker.
+pytestmark = pytest.mark.xdist_group("check-isolation")
+
+
+@functools.cache
+def checked(*args) -> SimpleNamespace:
+    """`backprop-audit check ARGS --examples 4 --dtypes float64` into a folder holding a stale report."""
+    out = Path(tempfile.mkdtemp(prefix="untrusted-"))
+    (out / "report.json").write_text(STALE)
+    (out / "REPORT.md").write_text("stale")
+    command = [sys.executable, "-m", "backprop_audit", "check", *args, "--examples", "4", "--dtypes", "float64",
+               "--out", str(out)]
+    env = {**os.environ, "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    text = (out / "report.json").read_text()
+    assert text != STALE, f"no fresh report: {done.stderr}"
+    report = json.loads(text)
+    jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
+    assert (out / "REPORT.md").read_text() != "stale"
+    return SimpleNamespace(returncode=done.returncode, stdout=done.stdout, stderr=done.stderr, report=report,
+                           entries={f["id"]: f for f in report["formulas"]}, markdown=(out / "REPORT.md").read_text())
+
+
+def assert_error(run, claim: str, finding: str, *said: str):
+    entry = run.entries[claim]
+    assert entry["verdict"] == "error" and not entry["matches_expectation"], entry
+    found = entry["counterexample"]
+    assert found["kind"] == finding, found
+    for text in said:
+        assert text in found["message"], found["message"]
+
+
+def assert_the_others_hold(run, bad: set):
+    held = {claim: entry["verdict"] for claim, entry in run.entries.items() if claim not in bad}
+    assert held and set(held.values()) == {"holds"}, held
+    assert run.returncode != 0
+
+
+EXITS = str(CLAIMS / "untrusted_exits.py")
+
+
+@pytest.mark.parametrize("claim, said", [
+    ("exits-sys-exit-0", "raised SystemExit: 0"),
+    ("exits-sys-exit-3", "raised SystemExit: 3"),
+    ("exits-raise-system-exit", "raised SystemExit"),
+    ("exits-keyboard-interrupt", "raised KeyboardInterrupt"),
+    ("exits-generator-exit", "raised GeneratorExit"),
+])
+def test_a_base_exception_from_a_claim_is_its_error(claim, said):
+    run = checked(EXITS)
+    assert_error(run, claim, "raised", said)
+    assert_the_others_hold(run, {c for c in run.entries if c not in ("exits-correct-before", "exits-correct-after")})
+    assert run.returncode == 1
+
+
+CRASHES = (str(CLAIMS / "untrusted_crashes.py"), str(CLAIMS / "untrusted_load_exit.py"), str(CLAIMS / "untrusted_prints.py"),
+           "--time-limit", "5")
+CRASHING = {"crash-os-exit", "crash-segfault", "crash-swallows-time-limit"}
+
+
+@pytest.mark.parametrize("claim, finding, said", [
+    ("crash-os-exit", "crashed", "exited with status 0"),
+    ("crash-segfault", "crashed", "killed by signal SIGSEGV"),
+    ("crash-swallows-time-limit", "time limit", "did not stop when its time limit was raised"),
+])
+def test_a_claim_that_ends_or_hangs_its_worker_is_its_error_and_a_new_worker_checks_the_rest(claim, finding, said):
+    run = checked(*CRASHES)
+    assert_error(run, claim, finding, said)
+    assert_the_others_hold(run, CRASHING)
+    assert {"crash-correct-between", "crash-correct-after", "prints-quiet"} <= set(run.entries)
+
+
+def test_a_file_that_ends_its_worker_while_loading_is_its_input_error():
+    run = checked(*CRASHES)
+    assert [e["file"] for e in run.report["input_errors"]] == [str(CLAIMS / "untrusted_load_exit.py")]
+    assert "while loading, its worker process exited with status 0" in run.report["input_errors"][0]["message"]
+    assert_the_others_hold(run, CRASHING)
+    assert run.returncode == 2
+
+
+def test_what_a_crashing_claim_printed_is_in_its_entry():
+    assert "about to leave" in checked(*CRASHES).entries["crash-os-exit"]["output"]
+
+
+def test_an_in_place_edit_of_its_inputs_reaches_no_other_call_claim_or_file():
+    """Fresh copies per call: the editing claims are judged on what they compute (they hold), and the
+    correct claims after them, one in another file, on the same networks, hold too. Before, a[0] was
+    the network's own X in the row convention and the later claims failed at ~1e12 x tolerance."""
+    run = checked(str(CLAIMS / "untrusted_edits_inputs.py"), str(CLAIMS / "untrusted_later.py"),
+                  str(CLAIMS / "untrusted_nondeterministic.py"), "--only",
+                  "edits-halves-its-input,edits-zeroes-the-output-between-layers,edits-correct-after,"
+                  "later-file-correct,nondeterministic-doubled-sometimes")
+    assert {c: e["verdict"] for c, e in run.entries.items()} == {
+        "edits-halves-its-input": "holds", "edits-zeroes-the-output-between-layers": "holds",
+        "edits-correct-after": "holds", "later-file-correct": "holds", "nondeterministic-doubled-sometimes": "error"}
+    assert run.returncode == 1
+
+
+NONDETERMINISTIC = str(CLAIMS / "untrusted_nondeterministic.py")
+
+
+@pytest.mark.parametrize("claim", ["nondeterministic-doubled-sometimes", "nondeterministic-raises-sometimes"])
+def test_a_formula_that_answers_differently_on_the_same_network_is_nondeterministic(claim):
+    run = checked(NONDETERMINISTIC)
+    assert_error(run, claim, "nondeterministic", "nondeterministic formula")
+    assert_the_others_hold(run, {"nondeterministic-doubled-sometimes", "nondeterministic-raises-sometimes"})
+
+
+def test_a_claims_output_is_captured_truncated_and_shown_in_its_section_not_on_stdout():
+    run = checked(*CRASHES)
+    output = run.entries["prints-talkative"]["output"]
+    for printed in ("talkative: checking a network", "talkative: on stderr", "talkative: written to fd 1"):
+        assert printed in output
+        assert printed not in run.stdout
+    assert len(output) < 5000 and "more characters not shown" in output  # 4 examples x ~2 KB printed
+    assert run.entries["prints-quiet"]["output"] == ""
+    assert "Output of the claim's code" in run.markdown and "talkative: on stderr" in run.markdown

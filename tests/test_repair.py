@@ -1,0 +1,74 @@
+"""The repair: a formula traced into an expression over named leaves, and the smallest edit of that
+expression that makes it hold. The trace must replay what compute does (on a network where the literal
+product does not even conform), and the search must find the edit a reader would name, apply it at every
+step of a recursion alike, and give up (None) on a formula that no edit of up to two steps repairs."""
+import numpy as np
+
+from backprop_audit import Formula, Setting, Source
+from backprop_audit.judging.memory import RunMemory
+from backprop_audit.model.convention import view_of
+from backprop_audit.model.network import Layer, Network
+from backprop_audit.model.operations import derivative
+from backprop_audit.searching.search import search
+from backprop_audit.verdicts import trace
+from backprop_audit.verdicts.audit import audit
+from backprop_audit.verdicts.repair import find_repair
+
+SOURCE = Source("test", "tests/test_repair.py", "a backprop step written wrong")
+TWO_LAYERS = Setting(depth=(2, 2), output=("identity", "tanh"), loss=("mean_half_sum_sq",))
+
+
+def delta(n):
+    return (n.a[2] - n.y) / n.N * derivative(n.activation[2], n.z[2])
+
+
+def claim(compute, quantity="dC/da[1]", setting=TWO_LAYERS):
+    return Formula(id="step", title="step", source=SOURCE, written="-", convention="row", quantity=quantity,
+                   setting=setting, compute=compute, expected="erratum")
+
+
+def a_network(widths=(3, 4, 2), batch=2, seed=0):
+    rng = np.random.default_rng(seed)
+    layers = tuple(Layer(rng.normal(size=(o, i)), rng.normal(size=o), "tanh") for i, o in zip(widths, widths[1:]))
+    return Network(layers, "mean_half_sum_sq", rng.normal(size=(batch, widths[0])), rng.normal(size=(batch, widths[-1])))
+
+
+def test_the_trace_replays_compute_and_prints_it_in_the_view_s_symbols():
+    """Traced on a twin (the literal product conforms there), replayed on the real network."""
+    view = view_of(a_network(), "row")
+    tree, twin = trace.trace(lambda n: delta(n) @ n.W[2].T, view, None)
+    assert trace.show(tree).endswith("@ W[2].T")
+    assert "'(z[2])" in trace.show(tree)  # the activation's derivative collapsed into one named node
+    replayed = trace.evaluate(tree, trace.leaf_values(view))
+    assert np.allclose(replayed, delta(view) @ view.W[2].T)
+
+
+def test_a_missing_transpose_inside_the_formula_is_repaired_by_transposing_that_leaf():
+    memory = RunMemory()
+    wrong = claim(lambda n: delta(n) @ n.W[2])  # (N, n2) @ (n1, n2): conforms only on square layers
+    failures = search(wrong, examples=40, shrink=False, keep_going=True, seed=1, memory=memory).failures
+    repair = find_repair(wrong, failures, "float64", memory)
+    assert repair is not None and repair.labels == ["transpose W[L]"]
+    assert repair.expression.endswith("@ W[2].T")
+
+
+def test_a_mistake_at_every_step_of_a_recursion_is_one_edit():
+    """σ' on the wrong side of Wᵀ at every layer: one regrouping, made at every step alike."""
+    def wrong_steps(n, l):
+        g = n.a[n.L] - n.y
+        for k in range(n.L - 1, l - 1, -1):
+            g = derivative(n.activation[k + 1], n.z[k + 1]) * (n.W[k + 1].T @ g)
+        return g
+    setting = Setting(depth=(1, 3), output=("sigmoid",), hidden=("sigmoid",), loss=("half_sum_sq",), batch=(1, 1))
+    wrong = Formula(id="steps", title="steps", source=SOURCE, written="-", convention="column", quantity="dC/da[l]",
+                    setting=setting, compute=wrong_steps, expected="erratum")
+    result = audit(wrong, examples=40, dtypes=("float64",))
+    assert result.diagnosis.kind == "repair" and result.diagnosis.fix == "regroup the product"
+
+
+def test_a_formula_no_small_edit_repairs_gets_no_repair():
+    """|a - y| summed for the output gradient: no edit of the list gives the derivative of a square."""
+    memory = RunMemory()
+    wrong = claim(lambda n: np.abs(n.a[2] - n.y) @ n.W[2].T @ n.W[2] @ n.W[2].T)
+    failures = search(wrong, examples=40, shrink=False, keep_going=True, seed=1, memory=memory).failures
+    assert find_repair(wrong, failures, "float64", memory) is None
