@@ -5,19 +5,14 @@ import os
 import signal
 import time
 
-from backprop_audit import Formula, Setting, Source
+from backprop_audit import Source
+from untrusted_common import claim as shared_claim, output_error
 
 SOURCE = Source("fixture", "untrusted_crashes.py", "claims that kill or hang their process")
-SETTING = Setting(hidden=("tanh",), output=("identity",), loss=("half_sum_sq",), depth=(1, 2))
 
 
 def claim(id, compute):
-    return Formula(id=id, title=id, source=SOURCE, written="-", convention="column", quantity="dC/dz[L]",
-                   setting=SETTING, compute=compute)
-
-
-def output_error(v):
-    return v.a[v.L] - v.y
+    return shared_claim(id, compute, SOURCE)
 
 
 def exits_at_once(v):

@@ -3,19 +3,14 @@ one returns twice the right value on every third call, one raises on every third
 "nondeterministic formula", whichever call the batched check and the single check met."""
 from itertools import count
 
-from backprop_audit import Formula, Setting, Source
+from backprop_audit import Source
+from untrusted_common import claim as shared_claim, output_error
 
 SOURCE = Source("fixture", "untrusted_nondeterministic.py", "formulas that answer differently each call")
-SETTING = Setting(hidden=("tanh",), output=("identity",), loss=("half_sum_sq",), depth=(1, 2))
 
 
 def claim(id, compute):
-    return Formula(id=id, title=id, source=SOURCE, written="-", convention="column", quantity="dC/dz[L]",
-                   setting=SETTING, compute=compute)
-
-
-def output_error(v):
-    return v.a[v.L] - v.y
+    return shared_claim(id, compute, SOURCE)
 
 
 def sometimes_doubled():
