@@ -284,6 +284,11 @@ def sweep(formula, architecture: Architecture, count: int = 10_000, *, dtype="fl
     """Check `formula` on `count` random networks of `architecture`; confirm up to `confirm` flagged ones.
 
     The networks are drawn and screened `chunk` at a time (chunk k drawn with seed [seed, k])."""
+    if sum(architecture.widths) + architecture.batch >= tolerance.MEASURED_FROM:
+        # the screen judges with the worst-case count; evaluate() would judge such networks with the measured
+        # one (judging/reference.py), so the screen would let through what evaluate() catches
+        raise ValueError(f"sweep: architecture {architecture.describe()} has sums of {tolerance.MEASURED_FROM} or "
+                         f"more terms (Σ widths + N); check such networks with evaluate() or a search")
     start, cpu = time.perf_counter(), time.process_time()
     result = SweepResult(formula.id, architecture)
     for k, first in enumerate(range(0, count, chunk)):

@@ -27,6 +27,7 @@ from backprop_audit.judging import compare, untrusted
 from backprop_audit.judging import tolerance
 from backprop_audit.model.convention import expected_value, view_of
 from backprop_audit.judging.memory import RunMemory
+from backprop_audit.judging.reference import reference
 from backprop_audit.model.quantity import layer_names
 from backprop_audit.references import finite_differences
 from backprop_audit.verdicts.vocabulary import Finding, Verdict, verdict_of
@@ -189,20 +190,46 @@ def _settle_disagreements(net, answers, beyond) -> tuple[dict[str, list[str]], l
     return keep, notes
 
 
-def _judge(net, answers, tolerances=None, oracle_ratio=None) -> tuple:
+def float32_oracle_faults(net, ref) -> tuple[float, list[str]]:
+    """A measured float32 network's float32 oracles against the float64 truth (judging/reference.py):
+    the worst |float32 - float64| / worst-case float32 tolerance, and a note for each oracle beyond it."""
+    if ref.float32_answers is None:
+        return 0.0, []
+    truth = next(iter(ref.answers.values()))
+    worst, notes = 0.0, []
+    for name, values in ref.float32_answers.items():
+        for q, value in values.items():
+            if not np.all(np.isfinite(value)):
+                continue
+            ratio, _ = compare.worst_ratio(value, truth[q], tolerance.tolerance_for(ref.float32_tolerances[q], truth[q]))
+            worst = max(worst, ratio)
+            if ratio > 1:
+                notes.append(f"{name} in float32 is off the float64 oracles on {q} by {ratio:.3g} x its worst-case "
+                             f"rounding bound on {net.describe()}")
+    return worst, notes
+
+
+def _judge(net, answers, tolerances=None, oracle_ratio=None, ref=None, forward=None) -> tuple:
     """The formula-independent part of a check: (tolerances, kinks found, their masks, the oracles' worst
-    disagreement ratio, the oracles finite differences kept per disagreeing quantity, the oracle note)."""
+    disagreement ratio, the oracles finite differences kept per disagreeing quantity, the oracle note).
+    ref: the network's judging/reference.Reference (its tolerances are then given); forward:
+    tolerance.forward_pass(net), if already computed."""
     if tolerances is None or oracle_ratio is None:
         p = tolerance.Parameters.of(net)
-        forward = tolerance.forward_pass(p)  # once, for the tolerances and the kink test
+        forward = forward or tolerance.forward_pass(p)  # once, for the tolerances and the kink test
         tolerances = tolerances if tolerances is not None else tolerance.tolerances(p, forward=forward)
+    faults = []
     if oracle_ratio is None:
         found = kinks(p, forward)
         masks = kink_masks(net, found) if found else {}
-        oracle_ratio, beyond = oracle_disagreement(net, answers, tolerances, masks)
+        oracle_ratio, beyond = oracle_disagreement(net, answers, ref.instrument if ref else tolerances, masks)
+        if ref is not None:
+            float32_ratio, faults = float32_oracle_faults(net, ref)
+            oracle_ratio = max(oracle_ratio, float32_ratio)
     else:
         found, masks, beyond = [], {}, {}
     keep, notes = _settle_disagreements(net, answers, beyond) if beyond else ({}, [])
+    notes += faults
     if found:
         notes.append(_describe_kinks(found) + "; a disagreement confined to the entries that depend on it is a kink, not a mismatch")
     return tolerances, found, masks, oracle_ratio, keep, " | ".join(notes)
@@ -214,18 +241,23 @@ def _judge(net, answers, tolerances=None, oracle_ratio=None) -> tuple:
 _JUDGED_LARGEST = 100_000
 
 
-def _judged(net, answers, memory: RunMemory) -> tuple:
-    """_judge of `net` against the answers `memory` holds for it, remembered there."""
+def judged_network(net, memory: RunMemory) -> tuple:
+    """(the oracles' answers `net` is judged against, _judge of net against them), remembered in `memory`
+    (a caller checking many formulas on one large network, which memory does not keep, passes it to
+    evaluate as `judged`)."""
     judged = memory.judged.get(net.fingerprint())
     if judged is None:
-        judged = _judge(net, answers)
+        forward = tolerance.forward_pass(net)
+        ref = reference(net, memory, forward)
+        judged = (ref.answers, _judge(net, ref.answers, ref.tolerances, None, ref, forward))
         if net.X.size + sum(layer.W.size for layer in net.layers) <= _JUDGED_LARGEST:
             memory.judged.put(net.fingerprint(), judged)
     return judged
 
 
 def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None = None, *,
-             oracle_ratio: float | None = None, memory: RunMemory | None = None, repeat: bool = False) -> Outcome:
+             oracle_ratio: float | None = None, memory: RunMemory | None = None, repeat: bool = False,
+             judged: tuple | None = None) -> Outcome:
     """Check `formula` on `net` against every available oracle (answers/tolerances: precomputed, optional).
 
     oracle_ratio: given by a caller that has already established, for this network, that no ReLU unit is
@@ -235,11 +267,13 @@ def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None 
     they are not given.
     repeat: call the formula a second time on every quantity even when it holds (a failing quantity is
     always called twice): two different answers make the Outcome the error "nondeterministic formula".
+    judged: judged_network(net, memory), if already computed (then answers and tolerances are its own).
     """
     memory = memory if memory is not None else RunMemory()
-    if answers is None and tolerances is None and oracle_ratio is None:
-        answers = memory.oracle_answers(net)
-        judged = _judged(net, answers, memory)
+    if judged is not None:
+        answers, judged = judged
+    elif answers is None and tolerances is None and oracle_ratio is None:
+        answers, judged = judged_network(net, memory)
     else:
         answers = answers if answers is not None else memory.oracle_answers(net)
         judged = _judge(net, answers, tolerances, oracle_ratio)

@@ -32,10 +32,18 @@ entry. The tolerance of entry i is
 
 Detection power: a ×(1 + ε) mistake is caught when ε > min_i tol_i/|g_i| (`detects`); at 1 or more zeros
 and ×2 pass, and the check is vacuous (verdicts/vocabulary.py); trust.json `power` records it by size. With
-the worst-case count in force, a float32 check of dC/dW detects 0.06 at [64, 512, 10]/128 and 4.7 at
-[256, 4096, 10]/1024 (vacuous there); the probabilistic bound measured 0.004 and 0.11 (float64: 1.1e-10
-to 7.6e-12, 8.8e-9 to 2.1e-10). Beyond it, B — Σ|terms| where the batch sum cancels — is the rest (B/|g| of
-340 to 6000 there, while float32's real error is ~1000x below ε·B).
+the worst-case count a float32 check of dC/dW detects only 0.095 at [64, 512, 10]/128 and 8.0 at
+[256, 4096, 10]/1024 (vacuous there), while the real error of a correct formula is 1e5-6e6 times below the
+tolerance. So a network with long sums (Σ widths + N >= MEASURED_FROM = 128 terms: never one of the
+catalog's small networks, never in a padded stack) gets the measured count (`measured_growth`): the count
+is NOISE_MARGIN times the roundoffs that computations of the same gradient in the same dtype actually
+showed on this network, at least a floor, at most the worst case. In float32 those are the float32
+oracles and a correct backpropagation that sums term by term (judging/sequential.py), measured against
+float64 oracles on the cast inputs, which are then also the reference the formula is compared with
+(judging/reference.py); in float64 torch against jax, with the probabilistic bound as the floor. Measured
+(trust.json `power`): float32 1.3e-4 at [64, 512, 10]/128 and 1.5e-3 at [256, 4096, 10]/1024, float64
+7.6e-12 and 2.1e-10. What the oracles showed, in roundoffs of the scale S = B + |g|(1 + Z) + τ/ε, was
+0.002-0.3 there; B — Σ|terms| where the batch sum cancels — is 340 to 18,000 times |g| for dW.
 
 Wherever the backward pass uses an activation a[l] (a[L] - y, s·Σy - y, a[l-1]ᵀδ), B takes not |a[l]| but
 A[l] = |a[l]| + |g'(z[l])|·M[l], M[l] = A[l-1]·|W[l]|ᵀ + |b[l]| (`forward_magnitudes`): the error a[l]
@@ -423,6 +431,90 @@ def rounding_growth(K_sum, K_chain):
     sums of K_sum terms in all and K_chain elementwise steps can be off by (the worst-case count for both;
     the module docstring says why the probabilistic bound for the sums is not in force yet)."""
     return SAFETY * (K_sum + K_chain)
+
+
+# ---- the measured count, for networks with long sums ----------------------------------------------------
+
+MEASURED_FROM = 128  # a network whose longest sum (Σ widths + N) has this many terms gets the measured count
+NOISE_MARGIN = 16.0  # the measured count's factor over the worst rounding the oracles themselves showed
+PROBABILISTIC = 4.0  # λ of the float64 floor λ·√K_sum + SAFETY·K_chain (Higham & Mary 2019)
+
+
+def longest_sum(p) -> int:
+    """Σ widths + N: the number of terms of the longest sum that feeds a gradient (dC/dW[1]'s K_sum)."""
+    p = _parameters(p)
+    return int(sum(p.widths) + p.batch)
+
+
+def is_measured(p) -> bool:
+    """Whether a network is judged with the measured count (`measured_tolerances`): one network, not a
+    stack, whose longest sum has at least MEASURED_FROM terms. A padded stack (padded.WIDTH, BATCH,
+    DEPTH) never holds one, and a sweep refuses such architectures: both judge with the worst-case count."""
+    p = _parameters(p)
+    return p.X.ndim == 2 and p.padding is None and longest_sum(p) >= MEASURED_FROM
+
+
+def entry_scale(piece: tuple, value: np.ndarray) -> np.ndarray:
+    """S = B + |g|·(1 + Z) + τ/ε entry by entry: the scale on which the model counts unit roundoffs
+    (tolerance_for is ε·count·S)."""
+    _, B, amplification, floor = piece
+    with np.errstate(over="ignore"):
+        return B + np.abs(np.asarray(value, np.float64)) * amplification + floor
+
+
+def roundoffs_shown(piece: tuple, reference: np.ndarray, samples, dtype) -> float:
+    """The largest |sample - reference| / (ε·S) over the entries of every sample: how many unit roundoffs
+    of the scale S the samples' own rounding used on this network (0 where a sample is not finite: a
+    broken sample is the instrument check's business, not a reason to widen the tolerance)."""
+    S = entry_scale(piece, reference) * unit_roundoff(dtype)
+    shown = 0.0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for sample in samples:
+            used = np.abs(np.asarray(sample, np.float64) - reference) / S
+            used = used[np.isfinite(used)]
+            if used.size:
+                shown = max(shown, float(used.max()))
+    return shown
+
+
+def measured_growth(K_sum, K_chain, shown: float, dtype):
+    """The count of unit roundoffs a measured network's entry is allowed: NOISE_MARGIN times what the
+    oracles' own rounding showed on it (roundoffs_shown), at least a floor, at most the worst-case count.
+
+    Why this is sound where the worst-case count is hopeless (the module docstring: at [256, 4096, 10]/1024
+    float32 the worst case lets ×2 pass while the real error is ~1e6x smaller): the rounding error of a
+    correct computation on one network is a property of that network and of the computation, and the oracles
+    perform the same computation (forward pass in the dtype, then the backward sums). So their error, seen on
+    all the entries of a quantity at once, says how much of the worst case this network uses; a correct
+    formula's error is of the same kind and size, and NOISE_MARGIN covers another order of summation.
+    The floor covers a quantity whose few entries happen to round well:
+    - float32: K_chain (one roundoff per elementwise step on the scale S, which already holds every term's
+      magnitude): there the oracles' errors are measured exactly, against float64 oracles on the same
+      (cast) inputs, which round 2^29 times finer;
+    - float64: PROBABILISTIC·√K_sum + SAFETY·K_chain (the probabilistic bound for the sums): no finer
+      oracle exists, the samples are torch against jax, whose errors may coincide.
+    """
+    worst = rounding_growth(K_sum, K_chain)
+    if np.dtype(dtype) == np.float32:
+        floor = K_chain
+    else:
+        floor = PROBABILISTIC * np.sqrt(K_sum) + SAFETY * K_chain
+    return np.minimum(worst, np.maximum(floor, NOISE_MARGIN * shown))
+
+
+def measured_tolerances(net, reference: dict, samples: list, forward: Forward | None = None) -> dict[str, tuple]:
+    """tolerances(net) with each quantity's count measured (measured_growth): `reference` {quantity: value}
+    is what formulas are compared with, `samples` [{quantity: value}] computations of the same values in
+    net's dtype whose deviation from it shows this network's rounding (see judging/reference.py); a
+    sample may lack a quantity."""
+    pieces = tolerances(net, forward=forward)
+    K, eps = sum_lengths(net), unit_roundoff(net.X.dtype)
+    measured = {}
+    for name, piece in pieces.items():
+        shown = roundoffs_shown(piece, reference[name], [sample[name] for sample in samples if name in sample],
+                                net.X.dtype)
+        measured[name] = (eps * measured_growth(*K[name], shown, net.X.dtype),) + piece[1:]
+    return measured
 
 
 def largest_preactivation(p, forward: Forward | None = None):

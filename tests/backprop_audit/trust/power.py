@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from backprop_audit import references
 from backprop_audit.judging import tolerance
+from backprop_audit.judging.memory import RunMemory
+from backprop_audit.judging.reference import reference
 from backprop_audit.model.network import Layer, Network
 
 SIZES = (([8, 16, 4], 8), ([64, 512, 10], 128), ([256, 4096, 10], 1024))
@@ -29,10 +30,11 @@ def classifier(widths, batch, dtype, seed: int = 0) -> Network:
 
 
 def smallest_relative_error_detected(net: Network) -> float:
-    """min over every dC/dW[l] of tolerance.detects, against the first oracle's value (as evaluate does)."""
-    reference = next(iter(references.quantities(net).values()))
-    pieces = tolerance.tolerances(net)
-    return min(tolerance.detects(tolerance.tolerance_for(pieces[q], reference[q]), reference[q])
+    """min over every dC/dW[l] of tolerance.detects, with the tolerance and reference evaluate() judges
+    `net` with (judging/reference.py: the measured count on networks with long sums)."""
+    judged = reference(net, RunMemory())
+    truth = next(iter(judged.answers.values()))
+    return min(tolerance.detects(tolerance.tolerance_for(judged.tolerances[q], truth[q]), truth[q])
                for q in (f"dC/dW[{l}]" for l in range(1, net.depth + 1)))
 
 

@@ -8,7 +8,9 @@ every catalog record expected to hold, in its own setting - on networks drawn wi
 - saturated sigmoids and tanh (|z| > 30), softmax logits up to ±80;
 - tiny (1e-6) and huge (1e4 in float32, 1e6 in float64) input and weight scales;
 - output logits past ±88 (float32 exp overflows there), and sigmoid units whose float32 σ'(z) is subnormal;
-- a few large networks: widths up to 512, batch up to 256.
+- a few large networks: widths up to 512, batch up to 256;
+- medium networks (widths 32-64, batch 64-256) in each value regime above but "subnormal": their sums are
+  long enough (>= 128 terms) to be judged with the measured count (judging/reference.py).
 Values are continuous (no rounding), so ReLU pre-activations are never exactly 0; evaluate() would
 classify a kink anyway. A network whose oracle values overflow is skipped and counted, never checked.
 
@@ -25,7 +27,8 @@ import numpy as np
 
 from backprop_audit import Formula, Setting, Source, references
 from backprop_audit.judging import tolerance
-from backprop_audit.judging.evaluate import evaluate
+from backprop_audit.judging.evaluate import evaluate, judged_network
+from backprop_audit.judging.memory import RunMemory
 from backprop_audit.model import operations
 from backprop_audit.model.network import Layer, Network
 from backprop_audit.model.quantity import Quantity
@@ -66,6 +69,11 @@ class Regime:
     batch: tuple = (1, 8)
     last_weight: tuple | None = None  # the output layer's scale, when it differs (large logits)
 
+    @property
+    def fan_in_scaled(self) -> bool:
+        """Whether weights are divided by √fan-in (wide networks: "large" and the "-medium" regimes)."""
+        return self.name == "large" or self.name.endswith("-medium")
+
 
 REGIMES = {
     "ordinary": Regime("ordinary", (-0.6, 0.6), (-0.6, 0.6)),
@@ -80,6 +88,13 @@ REGIMES = {
     "subnormal": Regime("subnormal", (1.5, 1.7), (0.2, 0.3), width=(1, 3)),
     "large": Regime("large", (-0.6, 0.0), (-0.3, 0.3), width=(64, 512), batch=(16, 256)),
 }
+# Networks with long sums (Σ widths + N >= 128 at every depth), which are judged with the measured count
+# (tolerance.is_measured, judging/reference.py), in the value regimes where rounding is worst; their
+# weights are divided by √fan-in (as "large"), so their pre-activations are of the small regimes' sizes.
+MEDIUM = dict(width=(32, 64), batch=(64, 256))
+REGIMES.update({f"{name}-medium": Regime(f"{name}-medium", REGIMES[name].weight, REGIMES[name].inputs,
+                                         last_weight=REGIMES[name].last_weight, **MEDIUM)
+                for name in ("ordinary", "saturated", "logits", "tiny", "huge", "overflow")})
 
 
 def draw_network(rng: np.random.Generator, regime: Regime, dtype, setting: Setting = Setting()) -> Network:
@@ -87,7 +102,8 @@ def draw_network(rng: np.random.Generator, regime: Regime, dtype, setting: Setti
     lo_w, hi_w = max(regime.width[0], setting.width[0]), min(regime.width[1], setting.width[1])
     lo_n, hi_n = max(regime.batch[0], setting.batch[0]), min(regime.batch[1], setting.batch[1])
     lo_w, lo_n = min(lo_w, hi_w), min(lo_n, hi_n)
-    depth = int(rng.integers(setting.depth[0], min(setting.depth[1], 2 if regime.name == "large" else 4) + 1))
+    deepest = 2 if regime.name == "large" else 3 if regime.fan_in_scaled else 4
+    depth = int(rng.integers(setting.depth[0], min(setting.depth[1], deepest) + 1))
     widths = [int(rng.integers(lo_w, hi_w + 1))] * (depth + 1) if setting.square else \
         [int(rng.integers(lo_w, hi_w + 1)) for _ in range(depth + 1)]
     if regime.name == "large" and setting.width[1] >= 64:
@@ -102,7 +118,7 @@ def draw_network(rng: np.random.Generator, regime: Regime, dtype, setting: Setti
 
     def scaled(shape, span, fan_in=1):
         exponent = min(rng.uniform(*span), cap)
-        return rng.uniform(-1, 1, size=shape) * 10 ** exponent / (np.sqrt(fan_in) if regime.name == "large" else 1)
+        return rng.uniform(-1, 1, size=shape) * 10 ** exponent / (np.sqrt(fan_in) if regime.fan_in_scaled else 1)
 
     layers = []
     for l, act in enumerate(hidden + [output], start=1):
@@ -137,6 +153,7 @@ class SoakResult:
     worst: str = ""  # which formula, regime and network gave the worst ratio
     by_dtype: dict = field(default_factory=dict)  # dtype -> checks
     by_regime: dict = field(default_factory=dict)  # regime -> checks
+    measured: int = 0  # networks judged with the measured count (tolerance.is_measured)
     kinks: int = 0  # checks classified "kink" (a disagreement confined to entries that depend on relu'(0))
     unbounded: dict = field(default_factory=dict)  # quantity kind -> entries whose tolerance overflowed to inf
     oracle_notes: list = field(default_factory=list)
@@ -148,7 +165,7 @@ class SoakResult:
                 "soak_false_alarm_examples": [list(f) for f in self.false_alarms[:10]],
                 "worst_correct_ratio": self.worst_ratio, "worst_correct": self.worst,
                 "soak_checks_by_dtype": self.by_dtype, "soak_checks_by_regime": self.by_regime,
-                "soak_kinks": self.kinks, "soak_entries_with_infinite_tolerance": self.unbounded, "soak_oracle_notes": self.oracle_notes[:10],
+                "soak_kinks": self.kinks, "soak_measured_networks": self.measured, "soak_entries_with_infinite_tolerance": self.unbounded, "soak_oracle_notes": self.oracle_notes[:10],
                 "soak_seconds": round(self.seconds, 1)}
 
 
@@ -163,7 +180,8 @@ def schedule():
     the general correct formulas (8 checks per network), "catalog" each catalog record in its setting."""
     return [("ordinary", None)] * 10 + [("saturated", None)] * 3 + [("logits", None)] * 3 + \
         [("tiny", None)] * 2 + [("huge", None)] * 2 + [("overflow", None)] * 2 + [("subnormal", None)] * 2 + \
-        [(name, "catalog") for name in ("ordinary", "saturated", "logits", "tiny", "huge", "overflow", "subnormal")]
+        [(name, "catalog") for name in ("ordinary", "saturated", "logits", "tiny", "huge", "overflow", "subnormal")] + \
+        [(name, None) for name in REGIMES if name.endswith("-medium")]
 
 
 def soak(checks: int = 100_000, *, seed: int = 0, large: int = 16, progress=None) -> SoakResult:
@@ -171,6 +189,7 @@ def soak(checks: int = 100_000, *, seed: int = 0, large: int = 16, progress=None
     rng = np.random.default_rng(seed)
     result = SoakResult()
     catalog_formulas = _holds_in_catalog()
+    memory = RunMemory()
     plan = schedule()
     start = time.perf_counter()
     step = 0
@@ -181,23 +200,24 @@ def soak(checks: int = 100_000, *, seed: int = 0, large: int = 16, progress=None
         regime = REGIMES[regime_name]
         if which == "catalog":
             for formula in catalog_formulas:
-                _check_one(result, rng, regime, dtype, formula.setting, [formula])
+                _check_one(result, rng, regime, dtype, formula.setting, [formula], memory)
         else:
-            _check_one(result, rng, regime, dtype, Setting(width=(1, 512), batch=(1, 256)), CORRECT)
+            _check_one(result, rng, regime, dtype, Setting(width=(1, 512), batch=(1, 256)), CORRECT, memory)
         if progress and step % 500 == 0:
             progress(result, time.perf_counter() - start)
     result.seconds = time.perf_counter() - start
     return result
 
 
-def _check_one(result: SoakResult, rng, regime: Regime, dtype, setting: Setting, formulas) -> None:
+def _check_one(result: SoakResult, rng, regime: Regime, dtype, setting: Setting, formulas, memory: RunMemory) -> None:
     net = draw_network(rng, regime, dtype, setting)
-    answers = references.quantities(net)
-    if not all(np.all(np.isfinite(v)) for qs in answers.values() for v in qs.values()):
+    if not all(np.all(np.isfinite(v)) for qs in memory.oracle_answers(net).values() for v in qs.values()):
         result.skipped_networks += 1
         return
-    tolerances = tolerance.tolerances(net)
+    judged = judged_network(net, memory)  # the answers and tolerances every formula is judged with (reference.py)
+    answers, tolerances = judged[0], judged[1][0]
     result.networks += 1
+    result.measured += tolerance.is_measured(net)
     reference = next(iter(answers.values()))
     with np.errstate(over="ignore"):
         for q, scale in tolerances.items():  # an infinite tolerance cannot fail: count such entries, never hide them
@@ -206,7 +226,7 @@ def _check_one(result: SoakResult, rng, regime: Regime, dtype, setting: Setting,
                 key = f"{Quantity.parse(q).kind_text} ({net.loss}, {np.dtype(dtype)})"
                 result.unbounded[key] = result.unbounded.get(key, 0) + infinite
     for formula in formulas:
-        outcome = evaluate(formula, net, answers, tolerances)
+        outcome = evaluate(formula, net, judged=judged)
         result.checks += 1
         key = str(np.dtype(dtype))
         result.by_dtype[key] = result.by_dtype.get(key, 0) + 1

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backprop_audit import references
 from backprop_audit.judging.memory import RunMemory
+from backprop_audit.judging.reference import answers_for
+from backprop_audit.judging.evaluate import judged_network
 from backprop_audit.model.operations import derivative
 from backprop_audit.judging import tolerance
 from backprop_audit.judging.compare import worst_ratio
@@ -65,9 +66,10 @@ def _fits(candidate, oracle, net, q, convention, memory: RunMemory, model: bool 
     (the tolerance's coefficient)·(1 + Z)·|model| is added to q's tolerance."""
     if candidate.shape != oracle.shape or not np.all(np.isfinite(candidate)):
         return False
-    scale = tolerance.tolerances(net)[q]
+    answers, judged = judged_network(net, memory)  # the reference and tolerances evaluate() judged it with
+    scale = judged[0][q]
     coefficient, _, amplification, _ = scale
-    canonical_tol = tolerance.tolerance_for(scale, memory.oracle_answers(net)[next(iter(references.available()))][q])
+    canonical_tol = tolerance.tolerance_for(scale, next(iter(answers.values()))[q])
     tol = expected_value(q, canonical_tol, convention)
     if model:
         tol = tol + coefficient * amplification * np.abs(oracle)
@@ -99,7 +101,7 @@ def _derivative_of_a(net, q, convention, memory: RunMemory):
     if delta.kind != "z" or net.layers[delta.layer - 1].activation == "softmax":
         return None
     layer, dC_da_name = delta.layer, str(delta.with_kind("a"))
-    answers = memory.oracle_answers(net)
+    answers = answers_for(net, memory)
     dC_da = expected_value(dC_da_name, next(iter(answers.values()))[dC_da_name], convention)
     a = view_of(net, convention).a[layer]
     with np.errstate(all="ignore"):
@@ -112,7 +114,7 @@ def _gradient_without_derivative(net, q, convention, memory: RunMemory):
     gradient = Quantity.parse(q)
     if gradient.kind not in ("W", "b"):  # (not C either: it has no layer)
         return None
-    answers = next(iter(memory.oracle_answers(net).values()))
+    answers = next(iter(answers_for(net, memory).values()))
     dC_da = answers[str(gradient.with_kind("a"))]  # canonical (N, n_l)
     a_below = view_of(net, "row").a[gradient.layer - 1].astype(np.float64)  # canonical (N, n_{l-1})
     canonical = dC_da.T @ a_below if gradient.kind == "W" else dC_da.sum(axis=0)
@@ -175,7 +177,7 @@ def _other_quantity(outcomes, conv, memory: RunMemory) -> str | None:
         names = []
         for m, o, net, q in pairs:
             name = str(Quantity.parse(q).with_kind(kind))
-            answers = next(iter(memory.oracle_answers(net).values()))
+            answers = next(iter(answers_for(net, memory).values()))
             if name == q or name not in answers:
                 break
             if not _fits(m, expected_value(name, answers[name], conv), net, name, conv, memory):
@@ -199,7 +201,7 @@ def _layer_shift(outcomes, conv, memory: RunMemory) -> int:
                 fits = False
                 break
             other = str(neighbour)
-            oracle = expected_value(other, next(iter(memory.oracle_answers(net).values()))[other], conv)
+            oracle = expected_value(other, next(iter(answers_for(net, memory).values()))[other], conv)
             if not _fits(m, oracle, net, other, conv, memory):
                 fits = False
                 break

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop_audit.judging.memory import RunMemory
+from backprop_audit.judging.reference import answers_for
 from backprop_audit.model.convention import expected_value, view_of
 from backprop_audit.model.quantity import Quantity
 from backprop_audit.verdicts import trace as tr
@@ -382,7 +383,7 @@ class _Case:
         self.ctx = _Context(formula.target, net.depth, concrete.layer if not concrete.is_cost else None)
         traced = tr.trace(formula.compute, self.view, self.layer)
         self.root = traced[0] if traced else None
-        self.answers = next(iter(memory.oracle_answers(net).values()))
+        self.answers = next(iter(answers_for(net, memory).values()))
 
     def faithful(self) -> bool:
         """The trace replayed on the real network gives what compute gives (or both raise)."""

@@ -1,0 +1,67 @@
+"""What a formula on one network is judged against: the oracles' answers and the tolerances, for every check.
+
+For most networks that is the oracles in the network's dtype and the worst-case tolerance model
+(tolerance.tolerances). A network with long sums (tolerance.is_measured: Σ widths + N >= 128 terms) gets
+the measured count instead (tolerance.measured_tolerances), because there the worst case is orders of
+magnitude above any real rounding and a check would pass ×2 or zeros:
+- float32: the formula is compared with the float64 oracles on the same inputs cast to float64 (exact:
+  every float32 is a float64), which are the true gradient of the float32 network to ~1e-16; the
+  float32 oracles' own deviation from them, and that of a correct backpropagation that sums term by
+  term (judging/sequential.py, the worst ordinary order of summation), are the samples of this
+  network's float32 rounding;
+- float64: nothing finer exists; the oracles' answers are the reference, and torch's deviation from
+  jax is the sample.
+
+Who judges the oracles (`instrument`): torch against jax with the worst-case model in the reference's
+dtype, as for every network; and in float32, each float32 oracle against the float64 truth with the
+worst-case float32 model (a float32 oracle beyond its own rounding bound is broken: an instrument fault
+like a disagreement, not a reason to widen the tolerance, which measured_growth caps at the worst case).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from backprop_audit.judging import sequential, tolerance
+
+
+@dataclass(frozen=True)
+class Reference:
+    answers: dict  # {oracle name: {quantity: canonical array}}: what a formula's value is compared with
+    tolerances: dict  # {quantity: tolerance pieces} for the formula's value (tolerance.tolerance_for)
+    instrument: dict  # {quantity: tolerance pieces} torch and jax are judged against each other with
+    float32_answers: dict | None = None  # a measured float32 network's float32 oracles, judged against `answers`
+    float32_tolerances: dict | None = None  # the worst-case float32 model they are judged with
+    measured: bool = False
+
+
+def reference(net, memory, forward: tolerance.Forward | None = None) -> Reference:
+    """The Reference of `net` (memory: the run's RunMemory, whose oracle answers it reads; forward:
+    tolerance.forward_pass(net), if already computed)."""
+    p = tolerance.Parameters.of(net)
+    worst_case = tolerance.tolerances(p, forward=forward)
+    if not tolerance.is_measured(p):
+        answers = memory.oracle_answers(net)
+        return Reference(answers, worst_case, worst_case)
+    if net.dtype == np.float32:
+        exact = net.astype(np.float64)
+        answers, float32 = memory.oracle_answers(exact), memory.oracle_answers(net)
+        samples = list(float32.values()) + [sequential.quantities(net)]
+        measured = tolerance.measured_tolerances(net, _first(answers), samples, forward)
+        return Reference(answers, measured, tolerance.tolerances(exact), float32, worst_case, True)
+    answers = memory.oracle_answers(net)
+    first, *others = answers.values()
+    measured = tolerance.measured_tolerances(net, first, others, forward) if others else worst_case
+    return Reference(answers, measured, worst_case, measured=bool(others))
+
+
+def answers_for(net, memory) -> dict:
+    """Reference.answers alone (what a formula's value on `net` is compared with), without the tolerances."""
+    if tolerance.is_measured(net) and net.dtype == np.float32:
+        return memory.oracle_answers(net.astype(np.float64))
+    return memory.oracle_answers(net)
+
+
+def _first(answers: dict) -> dict:
+    return next(iter(answers.values()))
