@@ -18,6 +18,8 @@ def add_parser(commands):
                         help="checks of correct formulas (one formula on one network each; default 100000; 0: none)")
     parser.add_argument("--large", type=int, default=16, help="large networks (widths to 512, batch to 256) per dtype")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="", help="comma-separated seeds: --checks checks with each, in one trust.json "
+                        "(default: --seed alone); the mutants use the first")
     parser.add_argument("--mutants", action="store_true", help="also search the mutant corpus and the catalog errata")
     parser.add_argument("--examples", type=int, default=50, help="networks per mutant and dtype (default 50)")
     parser.add_argument("--dtypes", default="float64,float32", help="dtypes for the mutants (default both)")
@@ -33,7 +35,7 @@ def _say(text: str) -> None:
 
 def command_soak(args) -> int:
     from backprop_audit import references
-    from backprop_audit.trust.soak import soak
+    from backprop_audit.trust.soak import soak_seeds
     from backprop_audit.trust.trust import catalog_erratum_records, mutant_records, summary, write_trust
 
     if args.checks < 0 or args.examples < 1 or args.large < 0:
@@ -43,14 +45,20 @@ def command_soak(args) -> int:
     if any(d not in ("float64", "float32") for d in dtypes):
         print(f"backprop-audit soak: --dtypes takes float64 and/or float32, got {args.dtypes!r}", file=sys.stderr)
         return 2
+    try:
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()] or [args.seed]
+    except ValueError:
+        print(f"backprop-audit soak: --seeds takes comma-separated integers, got {args.seeds!r}", file=sys.stderr)
+        return 2
+    args.seed = seeds[0]
     oracles = references.require()
     _say(f"oracles: {', '.join(oracles)}" + (f" (missing: {', '.join(references.missing())})" if references.missing() else ""))
     soak_summary = None
     if args.checks:
         start = time.perf_counter()
-        result = soak(args.checks, seed=args.seed, large=args.large,
-                      progress=lambda r, s: _say(f"  soak: {r.checks} checks, {len(r.false_alarms)} false alarms, "
-                                                 f"worst {r.worst_ratio:.3g} x tolerance, {s:.0f} s"))
+        result = soak_seeds(args.checks, seeds, large=args.large,
+                            progress=lambda r, s: _say(f"  soak: {r.checks} checks, {len(r.false_alarms)} false alarms, "
+                                                       f"worst {r.worst_ratio:.3g} x tolerance, {s:.0f} s"))
         soak_summary = result.summary()
         _say(f"soak: {result.checks} checks of correct formulas on {result.networks} networks "
              f"({', '.join(f'{k} {v}' for k, v in result.by_dtype.items())}; {result.skipped_networks} skipped for "
@@ -59,7 +67,8 @@ def command_soak(args) -> int:
         for formula_id, regime, message in result.false_alarms[:10]:
             _say(f"  FALSE ALARM {formula_id} ({regime}): {message}")
         if result.false_alarms:
-            _say(f"  reproduce: backprop-audit soak --checks {args.checks} --large {args.large} --seed {args.seed}")
+            _say(f"  reproduce: backprop-audit soak --checks {args.checks} --large {args.large} --seeds "
+                 f"{','.join(map(str, seeds))}")
     mutants, errata = [], []
     if args.mutants:
         only = {x.strip() for x in args.only.split(",") if x.strip()} or None
@@ -82,11 +91,11 @@ def command_soak(args) -> int:
     from backprop_audit.trust.power import power_table
 
     report["power"] = power_table()
-    report["soak_seeds"] = [args.seed] if args.checks else []
+    report["soak_seeds"] = seeds if args.checks else []
     for row in report["power"]:
         _say(f"power: {row['widths']} batch {row['batch']} {row['dtype']}: detects a relative error of "
              f"{row['smallest_relative_error_detected']:.2g}")
-    report["settings"] = {"checks": args.checks, "large": args.large, "seed": args.seed, "mutants": args.mutants,
+    report["settings"] = {"checks": args.checks, "large": args.large, "seed": args.seed, "seeds": seeds, "mutants": args.mutants,
                           "examples_per_mutant": args.examples, "dtypes": list(dtypes),
                           "oracles": oracles, "missing_oracles": references.missing()}
     path = write_trust(report, Path(args.out))

@@ -158,6 +158,7 @@ class SoakResult:
     unbounded: dict = field(default_factory=dict)  # quantity kind -> entries whose tolerance overflowed to inf
     oracle_notes: list = field(default_factory=list)
     seconds: float = 0.0
+    by_seed: dict = field(default_factory=dict)  # seed -> {checks, false_alarms, worst_correct_ratio} (soak_seeds)
 
     def summary(self) -> dict:
         return {"soak_checks": self.checks, "soak_networks": self.networks,
@@ -166,7 +167,8 @@ class SoakResult:
                 "worst_correct_ratio": self.worst_ratio, "worst_correct": self.worst,
                 "soak_checks_by_dtype": self.by_dtype, "soak_checks_by_regime": self.by_regime,
                 "soak_kinks": self.kinks, "soak_measured_networks": self.measured, "soak_entries_with_infinite_tolerance": self.unbounded, "soak_oracle_notes": self.oracle_notes[:10],
-                "soak_seconds": round(self.seconds, 1)}
+                "soak_seconds": round(self.seconds, 1),
+                "soak_by_seed": {str(seed): numbers for seed, numbers in self.by_seed.items()}}
 
 
 def _holds_in_catalog():
@@ -184,16 +186,19 @@ def schedule():
         [(name, None) for name in REGIMES if name.endswith("-medium")]
 
 
-def soak(checks: int = 100_000, *, seed: int = 0, large: int = 16, progress=None) -> SoakResult:
-    """Run at least `checks` checks of correct formulas (plus `large` large networks); see the module doc."""
+def soak(checks: int = 100_000, *, seed: int = 0, large: int = 16, progress=None,
+         result: SoakResult | None = None) -> SoakResult:
+    """Run at least `checks` checks of correct formulas (plus `large` large networks); see the module doc.
+    result: a SoakResult to add to (the soak of several seeds, `soak_seeds`)."""
     rng = np.random.default_rng(seed)
-    result = SoakResult()
+    result = result if result is not None else SoakResult()
+    first_check = result.checks
     catalog_formulas = _holds_in_catalog()
     memory = RunMemory()
     plan = schedule()
     start = time.perf_counter()
     step = 0
-    while result.checks < checks or step < large * 2:
+    while result.checks - first_check < checks or step < large * 2:
         dtype = np.float64 if step % 2 == 0 else np.float32
         regime_name, which = ("large", None) if step < large * 2 else plan[step % len(plan)]
         step += 1
@@ -205,7 +210,23 @@ def soak(checks: int = 100_000, *, seed: int = 0, large: int = 16, progress=None
             _check_one(result, rng, regime, dtype, Setting(width=(1, 512), batch=(1, 256)), CORRECT, memory)
         if progress and step % 500 == 0:
             progress(result, time.perf_counter() - start)
-    result.seconds = time.perf_counter() - start
+    result.seconds += time.perf_counter() - start
+    return result
+
+
+def soak_seeds(checks: int, seeds, *, large: int = 16, progress=None) -> SoakResult:
+    """soak() with each seed in turn, `checks` checks each, into one SoakResult; per seed its checks, false
+    alarms and worst ratio in `by_seed`."""
+    result = SoakResult()
+    for seed in seeds:
+        before = (result.checks, len(result.false_alarms))
+        worst_before = (result.worst_ratio, result.worst)
+        result.worst_ratio = 0.0
+        soak(checks, seed=seed, large=large, progress=progress, result=result)
+        result.by_seed[seed] = {"checks": result.checks - before[0], "false_alarms": len(result.false_alarms) - before[1],
+                                "worst_correct_ratio": result.worst_ratio}
+        if worst_before[0] > result.worst_ratio:
+            result.worst_ratio, result.worst = worst_before
     return result
 
 
