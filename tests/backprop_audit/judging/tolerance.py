@@ -462,19 +462,39 @@ def entry_scale(piece: tuple, value: np.ndarray) -> np.ndarray:
         return B + np.abs(np.asarray(value, np.float64)) * amplification + floor
 
 
-def roundoffs_shown(piece: tuple, reference: np.ndarray, samples, dtype) -> float:
+def roundoffs_shown(piece: tuple, reference: np.ndarray, samples, dtype, excluded: np.ndarray | None = None) -> float:
     """The largest |sample - reference| / (ε·S) over the entries of every sample: how many unit roundoffs
-    of the scale S the samples' own rounding used on this network (0 where a sample is not finite: a
-    broken sample is the instrument check's business, not a reason to widen the tolerance)."""
+    of the scale S the samples' own rounding used on this network (excluded: entries left out, see
+    `undetermined`; a non-finite deviation elsewhere is the instrument check's business, not a reason to
+    widen the tolerance)."""
     S = entry_scale(piece, reference) * unit_roundoff(dtype)
     shown = 0.0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for sample in samples:
             used = np.abs(np.asarray(sample, np.float64) - reference) / S
+            if excluded is not None:
+                used = np.where(excluded, np.nan, used)
             used = used[np.isfinite(used)]
             if used.size:
                 shown = max(shown, float(used.max()))
     return shown
+
+
+def undetermined(piece: tuple, reference: np.ndarray, samples) -> np.ndarray:
+    """The entries a float32 network does not determine: where at least two of the float32 samples (every
+    one, if fewer) miss the float64 truth by more than the worst-case float32 bound (tolerance_for(piece)),
+    or are not finite. There the computation itself fails in float32, not one implementation of it: the
+    truth is beyond float32's range (a dC/da[1] of -2.4e40), or rests on 1 - σ(z) where float32 rounds σ(z)
+    to 1 (a sigmoid_bce dC/da[L] of 1.96e5 that every float32 program returns as y/(N·tiny) ≈ 8e35; soak,
+    regime "overflow-medium"). Such entries get an infinite tolerance, and the soak counts them
+    (soak_entries_with_infinite_tolerance), as for an underflowed probability in any dtype. One sample alone
+    beyond the bound is a broken oracle: reference.py reports it as an instrument fault."""
+    bound = tolerance_for(piece, reference)
+    with np.errstate(over="ignore", invalid="ignore"):
+        misses = [~(np.abs(np.asarray(sample, np.float64) - reference) <= bound) for sample in samples]
+    if not misses:
+        return np.zeros(np.shape(reference), bool)
+    return np.sum(misses, axis=0) >= min(2, len(misses))
 
 
 def measured_growth(K_sum, K_chain, shown: float, dtype):
@@ -506,14 +526,17 @@ def measured_tolerances(net, reference: dict, samples: list, forward: Forward | 
     """tolerances(net) with each quantity's count measured (measured_growth): `reference` {quantity: value}
     is what formulas are compared with, `samples` [{quantity: value}] computations of the same values in
     net's dtype whose deviation from it shows this network's rounding (see judging/reference.py); a
-    sample may lack a quantity."""
+    sample may lack a quantity. In float32, against a float64 reference, B is infinite on the entries
+    float32 does not determine (`undetermined`), which the count is not measured on."""
     pieces = tolerances(net, forward=forward)
-    K, eps = sum_lengths(net), unit_roundoff(net.X.dtype)
+    K, eps, dtype = sum_lengths(net), unit_roundoff(net.X.dtype), net.X.dtype
     measured = {}
     for name, piece in pieces.items():
-        shown = roundoffs_shown(piece, reference[name], [sample[name] for sample in samples if name in sample],
-                                net.X.dtype)
-        measured[name] = (eps * measured_growth(*K[name], shown, net.X.dtype),) + piece[1:]
+        shown_by = [sample[name] for sample in samples if name in sample]
+        excluded = undetermined(piece, reference[name], shown_by) if np.dtype(dtype) == np.float32 else None
+        shown = roundoffs_shown(piece, reference[name], shown_by, dtype, excluded)
+        B = piece[1] if excluded is None or not excluded.any() else np.where(excluded, np.inf, piece[1])
+        measured[name] = (eps * measured_growth(*K[name], shown, dtype), B) + piece[2:]
     return measured
 
 
