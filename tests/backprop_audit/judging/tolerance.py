@@ -319,11 +319,12 @@ def forward_pass(p, values: tuple | None = None) -> Forward:
     return Forward(zs, acts, *_magnitudes(p, zs, acts))
 
 
-def _output_scales(loss: str, output: str, z, a, A, y, N, n_out, total) -> tuple:
+def _output_scales(loss: str, output: str, z, a, A, y, N, n_out, total, smallest: float = 0.0) -> tuple:
     """B of C, of dC/da[L] and of dC/dz[L] (before the floor) at the output layer: the loss-specific
     start of error_scales. z, a: z[L], a[L]; A: A[L] (forward_magnitudes); y: |Y|; N, n_out: the batch
     and the output width (numbers, or arrays that broadcast against the batch and unit axes);
-    total(terms): the sum of terms over the batch and unit axes of each network."""
+    total(terms): the sum of terms over the batch and unit axes of each network; smallest: the checked
+    dtype's smallest normal number (below it 1/s and 1/(1 - s) are not determined in that dtype)."""
     row = operations.loss(loss)
     if row.factor is not None:
         factor = row.factor(N)
@@ -332,8 +333,18 @@ def _output_scales(loss: str, output: str, z, a, A, y, N, n_out, total) -> tuple
         return B_C, B_a, operations.activation(output).output_magnitude(z, a, A, B_a)
     s, tiny = np.abs(a), np.finfo(np.float64).tiny
     carried = A - s  # the error s already carries from the forward sums (forward_magnitudes)
-    # 1/s: its relative error is s's, rounding plus carried / s.
-    inverse = lambda q: (1 / np.maximum(q, tiny)) * (1 + carried / np.maximum(q, tiny))
+
+    def inverse(q):
+        """The scale of 1/q for q = s or 1 - s: 1/q times the relative error of q, which is (the absolute error
+        of s) / q = (max(q, s) + carried) / q: q's own rounding, or for 1 - s with s > 1/2 that of s (the
+        subtraction is exact there; float32 rounds σ(z) = 1 - 1.22e-7 to 1 - 1.19e-7, so every float32
+        program's 1 - σ(z) is 2% off: soak, float32 saturated sigmoid_bce networks judged against float64
+        oracles, 0.9997x the tolerance without it). Infinite where q is below the checked dtype's smallest
+        normal number: the network does not determine 1/q in that dtype (s = 1e-98 in float64 is 0 or a
+        subnormal in float32, whose programs return y/(N·tiny) = 4e35 for a true 2e98; float64 rounds
+        σ(z) to 1, so 1 - s to 0, for z > 37)."""
+        Q = np.maximum(q, tiny)
+        return np.where(q < smallest, np.inf, (1 / Q) * ((np.maximum(Q, s) + carried) / Q))
     B_a, B_z = row.cross_entropy_scales(s, A, y, N, inverse)
     B_C = np.asarray(total((y + 1) * (np.abs(z) + np.log(np.maximum(n_out, 2)) + 1)) / N)
     return B_C, B_a, B_z
@@ -349,10 +360,10 @@ def _output_pair(p: Parameters):
     return p.loss, p.activations[-1]
 
 
-def _real_output_scales(pair, z, a, A, y, N, n_out, cells) -> tuple:
+def _real_output_scales(pair, z, a, A, y, N, n_out, cells, smallest) -> tuple:
     """_output_scales, its sums over a padded stack's real cells only (cells: None without padding)."""
     total = lambda terms: np.sum(terms if cells is None else np.where(cells, terms, 0.0), axis=(-2, -1), keepdims=True)
-    return _output_scales(*pair, z, a, A, y, N, n_out, total)
+    return _output_scales(*pair, z, a, A, y, N, n_out, total, smallest)
 
 
 def _elementwise_output(p: Parameters):
@@ -383,7 +394,7 @@ def error_scales(p, floor: float = 0.0, forward: Forward | None = None) -> dict[
     B = {}
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         B_C, B_a, B_z = _each(_output_pair(p), _OUTPUT_PAIRS, _real_output_scales, zs[L], acts[L], A[L], y,
-                              _per_network(p, N), _per_network(p, widths[..., L]), cells)
+                              _per_network(p, N), _per_network(p, widths[..., L]), cells, float(np.finfo(p.X.dtype).tiny))
         B["C"] = B_C[..., 0, 0]
         for l in range(L, 0, -1):
             if l < L:
@@ -480,16 +491,21 @@ def roundoffs_shown(piece: tuple, reference: np.ndarray, samples, dtype, exclude
     return shown
 
 
+UNDETERMINED_MARGIN = 4.0  # a float32 entry counts as determined when its samples stay within 1/4 of the bound
+
+
 def undetermined(piece: tuple, reference: np.ndarray, samples) -> np.ndarray:
     """The entries a float32 network does not determine: where at least two of the float32 samples (every
-    one, if fewer) miss the float64 truth by more than the worst-case float32 bound (tolerance_for(piece)),
-    or are not finite. There the computation itself fails in float32, not one implementation of it: the
+    one, if fewer) miss the float64 truth by more than 1/UNDETERMINED_MARGIN of the worst-case float32 bound
+    (tolerance_for(piece)), or are not finite. (On an ordinary entry they use 1e-5 to 1e-3 of it; a sample
+    near the bound means the bound is as large as the error float32 makes there, and a correct formula,
+    which rounds the same σ(z) as the samples, then lands on either side of it: seen at 0.98-1.18x.) There the computation itself fails in float32, not one implementation of it: the
     truth is beyond float32's range (a dC/da[1] of -2.4e40), or rests on 1 - σ(z) where float32 rounds σ(z)
     to 1 (a sigmoid_bce dC/da[L] of 1.96e5 that every float32 program returns as y/(N·tiny) ≈ 8e35; soak,
     regime "overflow-medium"). Such entries get an infinite tolerance, and the soak counts them
     (soak_entries_with_infinite_tolerance), as for an underflowed probability in any dtype. One sample alone
     beyond the bound is a broken oracle: reference.py reports it as an instrument fault."""
-    bound = tolerance_for(piece, reference)
+    bound = tolerance_for(piece, reference) / UNDETERMINED_MARGIN
     with np.errstate(over="ignore", invalid="ignore"):
         misses = [~(np.abs(np.asarray(sample, np.float64) - reference) <= bound) for sample in samples]
     if not misses:

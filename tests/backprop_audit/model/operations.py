@@ -305,14 +305,19 @@ def _sigmoid_bce_gradient(a, y, N):
     return (-(y * _inverse(a)) + (1 - y) * _inverse(1 - a)) / N
 
 
+def _weighted(y, scale):
+    """y · scale, 0 where y = 0 (a term -y/s that is absent stays absent where the scale of 1/s is infinite)."""
+    return np.where(y == 0, 0.0, y * scale)
+
+
 def _softmax_ce_scales(s, A, y, N, inverse):
     """B of dC/ds = -y/(N s) and of dC/dz = (s Σy - y)/N, subtractions turned into additions."""
-    return y * inverse(s) / N, (A * np.sum(y, axis=-1, keepdims=True) + y) / N
+    return _weighted(y, inverse(s)) / N, (A * np.sum(y, axis=-1, keepdims=True) + y) / N
 
 
 def _sigmoid_bce_scales(s, A, y, N, inverse):
     """B of dC/dp = (-y/p + (1 - y)/(1 - p))/N and of dC/dz = (p - y)/N."""
-    return (y * inverse(s) + np.abs(1 - y) * inverse(1 - s)) / N, (A + y) / N
+    return (_weighted(y, inverse(s)) + _weighted(np.abs(1 - y), inverse(1 - s))) / N, (A + y) / N
 
 
 LOSS_ROWS = (
