@@ -93,9 +93,17 @@ class Setting:
     loss: tuple[str, ...] = ("sum_sq", "half_sum_sq", "mean_sum_sq", "mean_half_sum_sq", "softmax_ce", "sigmoid_bce")
     targets: tuple[str, ...] = TARGET_KINDS
     square: bool = False  # every layer as wide as its input
+    # The input's and the output layer's widths when they differ from the hidden layers' `width` (None:
+    # `width` bounds them too, as before). A single-output claim (a scalar db[L]) with hidden layers wider
+    # than 1 is output_width=(1, 1). None keeps the default draw: the strategies add no byte for it.
+    input_width: tuple[int, int] | None = None
+    output_width: tuple[int, int] | None = None
 
     def describe(self) -> str:
-        parts = [f"depth {_span(self.depth)}", f"widths {_span(self.width)}", f"batch {_span(self.batch)}",
+        widths = f"widths {_span(self.width)}" + "".join(
+            f", {name} width {_span(pair)}" for name, pair in (("input", self.input_width), ("output", self.output_width))
+            if pair is not None)
+        parts = [f"depth {_span(self.depth)}", widths, f"batch {_span(self.batch)}",
                  f"hidden {'/'.join(self.hidden)}", f"output {'/'.join(self.output)}",
                  f"loss {'/'.join(self.loss)}", f"targets {'/'.join(self.targets)}"]
         if self.square:
@@ -195,15 +203,21 @@ def _check_setting(where: str, s: Setting) -> None:
         unknown = [v for v in values if v not in known]
         if unknown or not values:
             raise RecordError(f"{where}.{field_name} has unknown or no values {unknown}; known: {', '.join(known)}")
-    for field_name in ("depth", "width", "batch"):
+    for field_name in ("depth", "width", "batch", "input_width", "output_width"):
         pair = getattr(s, field_name)
+        if pair is None and field_name in ("input_width", "output_width"):
+            continue
         whole = isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
             isinstance(v, int) and not isinstance(v, bool) for v in pair)
         if not whole or not (1 <= pair[0] <= pair[1]):
+            optional = " (or None: as `width`)" if field_name.endswith("_width") else ""
             raise RecordError(f"{where}.{field_name} must be (low, high), two whole numbers with "
-                              f"1 <= low <= high, got {pair!r}")
+                              f"1 <= low <= high{optional}, got {pair!r}")
     if not isinstance(s.square, bool):
         raise RecordError(f"{where}.square must be True or False, got {s.square!r}")
+    if s.square and (s.input_width is not None or s.output_width is not None):
+        raise RecordError(f"{where}: square layers are all as wide as the input; input_width and "
+                          f"output_width cannot be set with square=True")
 
 
 def _check_expected_diagnosis(name: str, f: Formula) -> None:

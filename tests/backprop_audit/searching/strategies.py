@@ -196,12 +196,19 @@ class _Layout:
         self.scale = [field(len(self.scales)) for _ in range(2 * max_depth)] + [field(len(self.input_scales)), field(len(SCALES))]
         self.places = [field(len(DIGITS)) for _ in range(self.matrices)]
         self.seed = _Field(position, 2**32)
+        position += self.seed.width
+        # input_width / output_width, when the setting has them: their own spans, their bytes after the
+        # seed (a setting without them keeps the byte string, so the default draws, unchanged)
+        self.input_width = None if setting.input_width is None else \
+            field(setting.input_width[1] - setting.input_width[0] + 1)
+        self.output_width = None if setting.output_width is None else \
+            field(setting.output_width[1] - setting.output_width[0] + 1)
         # (scales, byte position) per matrix: W and b take `scales`, X `input_scales`, a real Y the
         # default SCALES; one byte each (<= 256 options)
         options = [self.scales] * (2 * max_depth) + [self.input_scales, SCALES]
         self.scale_of = [(options[m], f.start) for m, f in enumerate(self.scale)]
         self.places_at = [f.start for f in self.places]
-        self.size = position + self.seed.width
+        self.size = position
 
     def architecture(self, blob: bytes):
         s = self.setting
@@ -210,6 +217,10 @@ class _Layout:
             widths = [s.width[0] + self.widths[0].read(blob)] * (depth + 1)
         else:
             widths = [s.width[0] + self.widths[i].read(blob) for i in range(depth + 1)]
+        if self.input_width is not None:
+            widths[0] = s.input_width[0] + self.input_width.read(blob)
+        if self.output_width is not None:
+            widths[-1] = s.output_width[0] + self.output_width.read(blob)
         batch = s.batch[0] + self.batch.read(blob)
         loss, output = self.pairs[self.pair.read(blob)]
         hidden = [s.hidden[self.hidden[i].read(blob)] for i in range(depth - 1)]

@@ -92,6 +92,9 @@ def draw_network(rng: np.random.Generator, regime: Regime, dtype, setting: Setti
         [int(rng.integers(lo_w, hi_w + 1)) for _ in range(depth + 1)]
     if regime.name == "large" and setting.width[1] >= 64:
         widths[-1] = int(rng.integers(1, 11))  # a wide network with a classifier-sized output
+    for end, pair in ((0, setting.input_width), (-1, setting.output_width)):
+        if pair is not None:  # the setting's own input or output width (drawn only when it has one)
+            widths[end] = int(rng.integers(pair[0], pair[1] + 1))
     batch = int(rng.integers(lo_n, hi_n + 1))
     pairs = [(loss, out) for loss in setting.loss for out in setting.output if operations.fits(loss, out)]
     loss, output = pairs[int(rng.integers(len(pairs)))]
