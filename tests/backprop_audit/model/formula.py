@@ -23,6 +23,7 @@ The layer is a number (1..L), "L" or "L-k" (counted from the output), or "l" for
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -98,12 +99,18 @@ class Setting:
     # than 1 is output_width=(1, 1). None keeps the default draw: the strategies add no byte for it.
     input_width: tuple[int, int] | None = None
     output_width: tuple[int, int] | None = None
+    # (low, high) of λ, C = loss + (λ/2) Σ_l ‖W[l]‖² (model/regularizers.py), given to formulas as v.l2;
+    # None: no term. (low, high) of the learning rate η of one gradient-descent step, given as v.eta;
+    # needed by the step quantities W'[l], b'[l]. None adds no byte to the draw (the default is unchanged).
+    l2: tuple[float, float] | None = None
+    eta: tuple[float, float] | None = None
 
     def describe(self) -> str:
         widths = f"widths {_span(self.width)}" + "".join(
             f", {name} width {_span(pair)}" for name, pair in (("input", self.input_width), ("output", self.output_width))
             if pair is not None)
-        parts = [f"depth {_span(self.depth)}", widths, f"batch {_span(self.batch)}",
+        parts = [f"depth {_span(self.depth)}", widths, f"batch {_span(self.batch)}"] + [
+            f"{name} {_span(pair)}" for name, pair in (("l2", self.l2), ("eta", self.eta)) if pair is not None] + [
                  f"hidden {'/'.join(self.hidden)}", f"output {'/'.join(self.output)}",
                  f"loss {'/'.join(self.loss)}", f"targets {'/'.join(self.targets)}"]
         if self.square:
@@ -188,6 +195,9 @@ def check_record(f: Formula) -> None:
         raise RecordError(f"{name}: violates must be a Setting(...) that breaks the precondition")
     if f.violates is not None:
         _check_setting(f"{name}: violates", f.violates)
+    if f.target.is_step and s.eta is None:
+        raise RecordError(f"{name}: quantity {f.quantity} is a parameter after a gradient-descent step: "
+                          f"the setting needs eta=(low, high), the learning rates to draw")
     if f.min_depth() > s.depth[1]:
         raise RecordError(f"{name}: quantity {f.quantity} needs depth >= {f.min_depth()}, setting allows {s.depth}")
 
@@ -215,6 +225,16 @@ def _check_setting(where: str, s: Setting) -> None:
                               f"1 <= low <= high{optional}, got {pair!r}")
     if not isinstance(s.square, bool):
         raise RecordError(f"{where}.square must be True or False, got {s.square!r}")
+    for field_name, least in (("l2", 0.0), ("eta", None)):
+        pair = getattr(s, field_name)
+        if pair is None:
+            continue
+        numbers = isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pair)
+        bound = "0 <= low" if least is not None else "0 < low"
+        if not numbers or not (pair[0] >= 0 if least is not None else pair[0] > 0) or pair[0] > pair[1]:
+            raise RecordError(f"{where}.{field_name} must be (low, high), two finite numbers with {bound} <= high "
+                              f"(or None: {'no L2 term' if field_name == 'l2' else 'no step'}), got {pair!r}")
     if s.square and (s.input_width is not None or s.output_width is not None):
         raise RecordError(f"{where}: square layers are all as wide as the input; input_width and "
                           f"output_width cannot be set with square=True")
