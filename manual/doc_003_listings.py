@@ -183,38 +183,25 @@ def backprop_of(view):
     return network_of(view).backprop(view.x, view.y)
 
 
-def step_size(dtype) -> float:
-    """The learning rate the update checks use: a power of two three quarters of the way to overflow.
-
-    The check reads the gradient back as (W_old - W_new) / eta. W_new = W - eta·ḡ is rounded on the
-    scale of max(|W|, eta·|ḡ|); with eta = 1 a gradient entry of 1e-80 (a saturated sigmoid) would be
-    lost in W's rounding and the check would measure that rounding, not the listing. With eta this
-    large the step dwarfs W, and dividing by a power of two is exact. The intended reading is
-    linear in eta, so any eta tests the claim; 2^(3/4 of the exponent range) leaves room for |ḡ| up
-    to 1e77 (float64) or 4e9 (float32) before eta·ḡ overflows.
-    """
-    return 2.0 ** (3 * np.finfo(dtype).maxexp // 4)
-
-
-def update_step(view, l, cls):
-    """(W_old - W_new) / eta at layer l after ONE call of the listing's update_mini_batch.
+def updated(view, l, cls, which: str):
+    """The listing's `which` ("weights" or "biases") at layer l after ONE call of its update_mini_batch
+    with eta = view.eta: the parameters after the step, compared as they are (quantity W'[l], b'[l]).
 
     The mini-batch is the view's N samples, as Nielsen's list of (x, y) column pairs.
     """
     net = network_of(view, cls)
-    old = [w.copy() for w in net.weights]
     mini_batch = [(view.x[:, [i]], view.y[:, [i]]) for i in range(view.N)]
-    eta = step_size(view.W[l].dtype)
-    net.update_mini_batch(mini_batch, eta)
-    step = (old[l - 1] - net.weights[l - 1]) / eta  # Nielsen's index l-1 is the document's layer l
+    net.update_mini_batch(mini_batch, view.eta)
+    after = getattr(net, which)[l - 1]  # Nielsen's index l-1 is the document's layer l
     # The printed np.zeros accumulators are float64, so on float32 parameters the listing returns
-    # float64 weights (NumPy promotion); the step is compared in the network's own dtype.
-    return step.astype(view.W[l].dtype)
+    # float64 parameters (NumPy promotion); they are compared in the network's own dtype.
+    return after.astype(view.W[l].dtype)
 
 
 SIGMOID = dict(hidden=("sigmoid",), output=("sigmoid",))
 ONE_SAMPLE = Setting(**SIGMOID, loss=("half_sum_sq",), batch=(1, 1))
-MINI_BATCH = Setting(**SIGMOID, loss=("mean_half_sum_sq",), batch=(1, 4))
+# eta: Nielsen's own runs use 3.0 (network.py) and 0.5 (network2.py); the range holds both
+MINI_BATCH = Setting(**SIGMOID, loss=("mean_half_sum_sq",), batch=(1, 4), eta=(0.1, 3.0))
 
 BACKPROP_NOTE = (
     "The printed backprop(self, x, y) runs verbatim (its '# backward pass' comment at column 0 does not "
@@ -227,13 +214,31 @@ BACKPROP_NOTE = (
 UPDATE_NOTE = (
     "Mapping: the mini-batch is [(view.x[:, [i]], view.y[:, [i]]) for i < N]; a listing network holds copies "
     "of view.W, view.b (built by the printed setup lines, see 003-listing-backprop-weights for the supplied "
-    "cost_derivative and sigmoid); compute returns (W_old - W_new)/eta at Nielsen's index l-1 after ONE call "
-    "update_mini_batch(mini_batch, eta), compared with dC/dW[l] of C = (1/N) Σ ½‖a - y‖² "
-    "('mean_half_sum_sq'), the document's equations (16)-(17) with m = N. eta is a huge power of two "
-    "(step_size: the step must dwarf W or the subtraction W - eta·ḡ rounds the gradient away); the "
-    "result is cast back to the network's dtype because the printed np.zeros accumulators are float64. "
-    "Adaptation: the printed 'for x, y in mini_batch:' line is at column 0, which would end the function; "
-    "every line from it on is moved one tab in. ")
+    "cost_derivative and sigmoid); compute returns the listing's {which} at Nielsen's index l-1 after ONE call "
+    "update_mini_batch(mini_batch, view.eta), compared with {quantity} = {parameter} - η·dC/d{parameter}[l] of "
+    "C = (1/N) Σ ½‖a - y‖² ('mean_half_sum_sq'), the document's equations (16)-(17) with m = N, for η drawn in "
+    "the setting's eta range. The result is cast back to the network's dtype because the printed np.zeros "
+    "accumulators are float64. Adaptation: the printed 'for x, y in mini_batch:' line is at column 0, which "
+    "would end the function; every line from it on is moved one tab in. ")
+WEIGHTS_NOTE = UPDATE_NOTE.format(which="weights", quantity="W'[l]", parameter="W")
+BIASES_NOTE = UPDATE_NOTE.format(which="biases", quantity="b'[l]", parameter="b")
+LITERAL_NOTE = (
+    "LITERAL reading: the printed self.weights/self.biases statements are indented like the loop body, so "
+    "they run after EVERY sample, each time subtracting (eta/m) times the running sum; later samples' backprop "
+    "also sees already-updated weights. For N = 1 this is the gradient step; for N >= 2 it is not. The evident "
+    "intended reading (Nielsen's code, the update after the loop) is {intended}.")
+INTENDED_NOTE = (
+    "INTENDED reading: the two update statements dedented to the level of the `for` (after the loop), as in "
+    "Nielsen's network.py and as the document's equations (16)-(17) and its second printing of the two "
+    "statements (without the loop) say. The literal reading, update inside the loop, is {literal}.")
+UPDATE_SOURCE = Source(DOC, "Implementation, 'Then we have the main function of this algorithm update_mini_batch'",
+                       "is the function that update the weights and biases by applying gradient descend using "
+                       "backpropagation.")
+INTENDED_SOURCE = Source(DOC, "Implementation, 'Then we can update the weights and biases according to the "
+                              "equations we have previously analized'",
+                         "Then we can update the weights and biases according to the equations we have previously "
+                         "analized")
+ONLY_ONE_SAMPLE = Expected(kind="precondition", fix="require N = 1 (a single sample)")
 
 FORMULAS = [
     Formula(
@@ -264,39 +269,52 @@ FORMULAS = [
     ),
     Formula(
         id="003-listing-update-mini-batch-literal",
-        title="update_mini_batch as printed: the update statements inside the per-sample loop",
-        source=Source(DOC, "Implementation, 'Then we have the main function of this algorithm update_mini_batch'",
-                      "is the function that update the weights and biases by applying gradient descend using "
-                      "backpropagation."),
+        title="update_mini_batch as printed: the update statements inside the per-sample loop (weights)",
+        source=UPDATE_SOURCE,
         written=r"w_k' = w_k - \frac{\eta}{m} \sum_j \frac{\partial C_{X_j}}{\partial w_k} \quad "
                 r"\text{(printed code: update inside the loop over the mini-batch)}",
         convention="column",
-        quantity="dC/dW[l]",
+        quantity="W'[l]",
         setting=MINI_BATCH,
-        compute=lambda n, l: update_step(n, l, LITERAL),
-        expected="erratum", expected_diagnosis=Expected(kind="precondition", fix="require N = 1 (a single sample)"),
-        note=UPDATE_NOTE + "LITERAL reading: the printed self.weights/self.biases statements are indented like "
-             "the loop body, so they run after EVERY sample, each time subtracting (eta/m) times the running "
-             "sum nabla_w; later samples' backprop also sees already-updated weights. For N = 1 this is the "
-             "gradient step; for N >= 2 it is not. The evident intended reading (Nielsen's code, the update "
-             "after the loop) is 003-listing-update-mini-batch-intended.",
+        compute=lambda n, l: updated(n, l, LITERAL, "weights"),
+        expected="erratum", expected_diagnosis=ONLY_ONE_SAMPLE,
+        note=WEIGHTS_NOTE + LITERAL_NOTE.format(intended="003-listing-update-mini-batch-intended"),
     ),
     Formula(
         id="003-listing-update-mini-batch-intended",
-        title="update_mini_batch as Nielsen wrote it: one averaged gradient step after the loop",
-        source=Source(DOC, "Implementation, 'Then we can update the weights and biases according to the equations "
-                           "we have previously analized'",
-                      "Then we can update the weights and biases according to the equations we have previously "
-                      "analized"),
+        title="update_mini_batch as Nielsen wrote it: one averaged gradient step after the loop (weights)",
+        source=INTENDED_SOURCE,
         written=r"w_k' = w_k - \frac{\eta}{m} \sum_j \frac{\partial C_{X_j}}{\partial w_k}",
         convention="column",
-        quantity="dC/dW[l]",
+        quantity="W'[l]",
         setting=MINI_BATCH,
-        compute=lambda n, l: update_step(n, l, INTENDED),
+        compute=lambda n, l: updated(n, l, INTENDED, "weights"),
         corrects="003-listing-update-mini-batch-literal",
-        note=UPDATE_NOTE + "INTENDED reading: the two update statements dedented to the level of the `for` "
-             "(after the loop), as in Nielsen's network.py and as the document's equations (16)-(17) and its "
-             "second printing of the two statements (without the loop) say. The literal reading, update "
-             "inside the loop, is 003-listing-update-mini-batch-literal.",
+        note=WEIGHTS_NOTE + INTENDED_NOTE.format(literal="003-listing-update-mini-batch-literal"),
+    ),
+    Formula(
+        id="003-listing-update-mini-batch-literal-biases",
+        title="update_mini_batch as printed: the update statements inside the per-sample loop (biases)",
+        source=UPDATE_SOURCE,
+        written=r"b_l' = b_l - \frac{\eta}{m} \sum_j \frac{\partial C_{X_j}}{\partial b_l} \quad "
+                r"\text{(printed code: update inside the loop over the mini-batch)}",
+        convention="column",
+        quantity="b'[l]",
+        setting=MINI_BATCH,
+        compute=lambda n, l: updated(n, l, LITERAL, "biases"),
+        expected="erratum", expected_diagnosis=ONLY_ONE_SAMPLE,
+        note=BIASES_NOTE + LITERAL_NOTE.format(intended="003-listing-update-mini-batch-intended-biases"),
+    ),
+    Formula(
+        id="003-listing-update-mini-batch-intended-biases",
+        title="update_mini_batch as Nielsen wrote it: one averaged gradient step after the loop (biases)",
+        source=INTENDED_SOURCE,
+        written=r"b_l' = b_l - \frac{\eta}{m} \sum_j \frac{\partial C_{X_j}}{\partial b_l}",
+        convention="column",
+        quantity="b'[l]",
+        setting=MINI_BATCH,
+        compute=lambda n, l: updated(n, l, INTENDED, "biases"),
+        corrects="003-listing-update-mini-batch-literal-biases",
+        note=BIASES_NOTE + INTENDED_NOTE.format(literal="003-listing-update-mini-batch-literal-biases"),
     ),
 ]

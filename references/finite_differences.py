@@ -26,6 +26,7 @@ import numpy as np
 from backprop_audit.model import operations
 from backprop_audit.model.network import Network
 from backprop_audit.model.quantity import Quantity
+from backprop_audit.model.regularizers import L2
 
 DECISION_SHARE = 0.25  # the kept oracle must be within a quarter of the torch-jax gap of the differences
 MAX_PROBES = 4000  # loss evaluations one decision may cost; beyond it (a 512-wide layer) it is "undecided"
@@ -39,7 +40,8 @@ def loss(net: Network) -> float:
         for layer in net.layers:
             z = a @ layer.W.astype(np.float64).T + layer.b.astype(np.float64)
             a = operations.activation(layer.activation).forward(z)
-        return float(operations.loss(net.loss).numpy(z, a, net.Y.astype(np.float64), net.batch))
+        C = float(operations.loss(net.loss).numpy(z, a, net.Y.astype(np.float64), net.batch))
+        return C + sum(float(L2.numpy(layer.W.astype(np.float64), net.l2)) for layer in net.layers) if net.l2 else C
 
 
 def _with_parameter(net: Network, layer: int, which: str, index: tuple, value: float) -> Network:
@@ -48,7 +50,7 @@ def _with_parameter(net: Network, layer: int, which: str, index: tuple, value: f
     array = getattr(current, which).copy()
     array[index] = value
     layers[layer - 1] = replace(current, **{which: array})
-    return Network(tuple(layers), net.loss, net.X, net.Y, net.targets)
+    return replace(net, layers=tuple(layers))
 
 
 def gradient(net: Network, layer: int, which: str, loss_of=loss) -> np.ndarray:
@@ -66,7 +68,7 @@ def gradient(net: Network, layer: int, which: str, loss_of=loss) -> np.ndarray:
 
 
 def _one_sample(net: Network, n: int) -> Network:
-    return Network(net.layers, net.loss, net.X[n:n + 1], net.Y[n:n + 1], net.targets)
+    return replace(net, X=net.X[n:n + 1], Y=net.Y[n:n + 1])
 
 
 def preactivation_gradient(net: Network, layer: int) -> np.ndarray:
@@ -81,7 +83,7 @@ def probes(net: Network, name: str) -> int:
     q = Quantity.parse(name)
     if q.is_cost:
         return 1
-    kind, layer = q.kind, q.layer
+    kind, layer = q.parameter, q.layer  # a step W'[l] costs what its gradient dC/dW[l] costs
     if kind == "W":
         return 2 * net.W(layer).size
     if kind == "b":
@@ -94,6 +96,9 @@ def quantity(net: Network, name: str) -> np.ndarray | None:
     q = Quantity.parse(name)
     if q.is_cost:
         return np.asarray(loss(net))
+    if q.is_step:  # W - η·dC/dW from the differences' gradient, in float64
+        parameter = getattr(net.layers[q.layer - 1], q.parameter).astype(np.float64)
+        return parameter - net.eta * gradient(net, q.layer, q.parameter)
     kind, layer = q.kind, q.layer
     if kind in "Wb":
         return gradient(net, layer, kind)

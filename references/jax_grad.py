@@ -34,6 +34,7 @@ from backprop_audit.references.frameworks import start
 
 from backprop_audit.model import operations  # noqa: E402
 from backprop_audit.model.operations import ACTIVATION_ROWS, LOSS_ROWS, LossTerms  # noqa: E402
+from backprop_audit.model.regularizers import L2  # noqa: E402
 
 IDENTITY = operations.ACTIVATIONS.index("identity")
 WIDTH_BUCKETS = (16, 64, 256, 1024, 4096)
@@ -84,21 +85,32 @@ def _loss(code, z, a, a_probe, y, mask, n_true):
     return _choose(code, [lambda row=row: row.jax_form(jax, jnp, terms) for row in LOSS_ROWS])
 
 
-def _cost(params, z_probes, a_probes, X, Y, act_codes, loss_code, unit_masks, row_mask, n_true):
+def _cost(params, z_probes, a_probes, X, Y, act_codes, loss_code, unit_masks, row_mask, n_true, l2s):
+    """C of one (padded) network; l2s: per layer the λ of its (λ/2)‖W‖² term, traced data (0 for an
+    identity layer in front and for a network without the term: where() then adds exactly 0)."""
     a = X
     z = None
     for (W, b), z_probe, a_probe, code, unit_mask in zip(params, z_probes, a_probes, act_codes, unit_masks):
         z = a @ W.T + b + z_probe
         a = jnp.where(row_mask[:, None] & unit_mask[None, :], _activate(code, z, unit_mask[None, :]), 0) + a_probe
     out_mask = row_mask[:, None] & unit_masks[-1][None, :]
-    return _loss(loss_code, z, a, a_probes[-1], Y, out_mask, n_true)
+    C = _loss(loss_code, z, a, a_probes[-1], Y, out_mask, n_true)
+    return C + sum(jnp.where(lam == 0, 0, L2.jax_form(jax, jnp, W, lam)) for (W, _), lam in zip(params, l2s))
+
+
+def _gradients_and_step(params, z_probes, a_probes, *rest):
+    """C, its gradients, and one gradient-descent step of the parameters, (W - η·dC/dW, b - η·dC/db) per
+    layer, in jax; rest ends with η (traced: 0 for a network without a step, whose step is not read)."""
+    *rest, eta = rest
+    value, grads = jax.value_and_grad(_cost, argnums=(0, 1, 2))(params, z_probes, a_probes, *rest)
+    stepped = [(W - eta * gW, b - eta * gb) for (W, b), (gW, gb) in zip(params, grads[0])]
+    return value, grads, stepped
 
 
 def _all_gradients(params, z_probes, a_probes, *rest):
     global compile_count
     compile_count += 1  # runs only while jax traces, i.e. once per compile
-    value, grads = jax.value_and_grad(_cost, argnums=(0, 1, 2))(params, z_probes, a_probes, *rest)
-    return value, grads
+    return _gradients_and_step(params, z_probes, a_probes, *rest)
 
 
 _compiled = jax.jit(_all_gradients)
@@ -137,18 +149,24 @@ def _run(net, padded: tuple[int, ...] | None, batch: int | None, fn, prepend: in
     loss_code = operations.LOSSES.index(net.loss)
     if fn is not _plain:  # traced codes: one compile serves every activation and loss
         act_codes, loss_code = [np.int32(code) for code in act_codes], np.int32(loss_code)
-    value, (g_params, g_z, g_a) = fn(
+    l2s = [np.asarray(0.0 if k < prepend else net.l2, dtype) for k in range(len(params))]  # traced data
+    value, (g_params, g_z, g_a), stepped = fn(
         params, z_probes, a_probes, _pad(net.X, (rows, n_in0)), _pad(net.Y, (rows, n_outL)),
-        tuple(act_codes), loss_code, unit_masks, row_mask, np.asarray(net.batch, dtype),
+        tuple(act_codes), loss_code, unit_masks, row_mask, np.asarray(net.batch, dtype), l2s,
+        np.asarray(net.eta or 0.0, dtype),
     )
     out = {"C": np.asarray(value)}
     N = net.batch
-    for l, ((gW, gb), gz, ga) in enumerate(zip(g_params[prepend:], g_z[prepend:], g_a[prepend:]), start=1):
+    for l, ((gW, gb), gz, ga, (W2, b2)) in enumerate(zip(g_params[prepend:], g_z[prepend:], g_a[prepend:],
+                                                         stepped[prepend:]), start=1):
         n_out, n_in = widths[l], widths[l - 1]
         out[f"dC/dW[{l}]"] = np.asarray(gW)[:n_out, :n_in]
         out[f"dC/db[{l}]"] = np.asarray(gb)[:n_out]
         out[f"dC/dz[{l}]"] = np.asarray(gz)[:N, :n_out]
         out[f"dC/da[{l}]"] = np.asarray(ga)[:N, :n_out]
+        if net.eta is not None:
+            out[f"W'[{l}]"] = np.asarray(W2)[:n_out, :n_in]
+            out[f"b'[{l}]"] = np.asarray(b2)[:n_out]
     return out
 
 
@@ -177,7 +195,7 @@ def plain_quantities(net) -> dict[str, np.ndarray]:
 
 # the activation and loss codes are static here (Python ints): each compile holds the network's own
 # activations and loss only, not every one of them as the bucketed oracle's does (~0.8 s -> ~0.2 s each)
-_plain = jax.jit(jax.value_and_grad(_cost, argnums=(0, 1, 2)), static_argnums=(5, 6))
+_plain = jax.jit(_gradients_and_step, static_argnums=(5, 6))
 
 
 # A padded stack of many small networks (backprop_audit.batching.padded.PaddedStack): the same cost function,
@@ -207,10 +225,13 @@ def padded_quantities(stack) -> dict[str, np.ndarray]:
         _pad(mask, (CHUNK, WIDTH)) for mask in stack.unit_masks[1:]]
     probes = [np.zeros((CHUNK, BATCH, WIDTH), dtype)] * DEPTH
     n_true = np.concatenate([stack.n_true, np.ones(CHUNK - count, dtype)])
-    value, (g_params, g_z, g_a) = _stacked(
+    # per layer, each network's λ: 0 on the identity layers in front of it (the gap's and its own prepend)
+    l2s = [np.zeros(CHUNK, dtype)] * gap + [_pad(np.where(stack.prepend < k, stack.l2, 0).astype(dtype), (CHUNK,))
+                                            for k in range(1, stack.depth + 1)]
+    value, (g_params, g_z, g_a), stepped = _stacked(
         params, probes, probes, _pad(stack.X, (CHUNK, BATCH, WIDTH)), _pad(stack.Y, (CHUNK, BATCH, WIDTH)),
         [_pad(activation_codes[:, j], (CHUNK,)) for j in range(DEPTH)], _pad(loss_codes, (CHUNK,)),
-        unit_masks, _pad(stack.row_mask, (CHUNK, BATCH)), n_true,
+        unit_masks, _pad(stack.row_mask, (CHUNK, BATCH)), n_true, l2s, _pad(stack.eta.astype(dtype), (CHUNK,)),
     )
     out = {"C": np.asarray(value)[:count]}
     widths, N = stack.widths, stack.batch
@@ -220,6 +241,10 @@ def padded_quantities(stack) -> dict[str, np.ndarray]:
         out[f"dC/db[{k}]"] = np.asarray(gb)[:count, :widths[k]]
         out[f"dC/dz[{k}]"] = np.asarray(gz)[:count, :N, :widths[k]]
         out[f"dC/da[{k}]"] = np.asarray(ga)[:count, :N, :widths[k]]
+        if stack.steps:
+            W2, b2 = stepped[k - 1 + gap]
+            out[f"W'[{k}]"] = np.asarray(W2)[:count, :widths[k], :widths[k - 1]]
+            out[f"b'[{k}]"] = np.asarray(b2)[:count, :widths[k]]
     return out
 
 

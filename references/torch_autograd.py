@@ -14,6 +14,7 @@ import torch
 
 from backprop_audit.model import operations
 from backprop_audit.model.operations import ACTIVATIONS, LOSSES, LossTerms  # a padded stack's codes index these
+from backprop_audit.model.regularizers import L2
 from backprop_audit.references.frameworks import start  # one torch thread, set before the first computation
 
 TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -34,7 +35,8 @@ def _loss(name: str, z: torch.Tensor, a: torch.Tensor, probe: torch.Tensor, y: t
 
 
 def quantities(net) -> dict[str, np.ndarray]:
-    """C and every dC/dW[l], dC/db[l], dC/dz[l], dC/da[l] of `net`, in the canonical layout."""
+    """C and every dC/dW[l], dC/db[l], dC/dz[l], dC/da[l] of `net`, in the canonical layout; with the
+    network's η also W'[l], b'[l] (one gradient-descent step); C includes the network's L2 term."""
     start()
     return _quantities(net)
 
@@ -56,6 +58,8 @@ def _quantities(net) -> dict[str, np.ndarray]:
         a = _activate(layer.activation, z) + a_probe
         leaves += [W, b, z_probe, a_probe]
     C = _loss(net.loss, z, a, leaves[-1], y, y.shape[0], lambda x: x.sum())
+    if net.l2:  # C = loss + (λ/2) Σ_l ‖W[l]‖², the regularizer's torch form (no term at all for λ = 0)
+        C = C + sum(L2.torch_form(torch, W, net.l2) for W in leaves[0::4])
     grads = torch.autograd.grad(C, leaves)  # one backward pass, every leaf's gradient at once
     out = {"C": C.detach().numpy()}
     for l in range(1, net.depth + 1):
@@ -64,6 +68,10 @@ def _quantities(net) -> dict[str, np.ndarray]:
         out[f"dC/db[{l}]"] = gb.numpy()
         out[f"dC/dz[{l}]"] = gz.numpy()
         out[f"dC/da[{l}]"] = ga.numpy()
+        if net.eta is not None:  # one gradient-descent step, in torch: W - η·dC/dW
+            W, b = leaves[4 * (l - 1)].detach(), leaves[4 * (l - 1) + 1].detach()
+            out[f"W'[{l}]"] = (W - net.eta * gW).numpy()
+            out[f"b'[{l}]"] = (b - net.eta * gb).numpy()
     return out
 
 
@@ -176,15 +184,23 @@ def padded_quantities(stack) -> dict[str, np.ndarray]:
         z = a @ W.transpose(1, 2) + b[:, None, :] + z_probe  # per network: a @ W.T + b, as in `quantities`
         a = torch.where(real, _coded_activation(stack.activation_codes[:, k - 1], z, units[k]), 0) + a_probe
     C = _coded_loss(stack.loss_codes, z, a, a_probes[-1], as_tensor(stack.Y), real, as_tensor(stack.n_true))
+    if stack.l2.any():  # each network's (λ/2) Σ ‖W‖² over its real layers (not the identity layers in front)
+        lam = as_tensor(stack.l2)
+        C = C + sum(torch.where(torch.from_numpy(stack.prepend < k), L2.torch_form(torch, W, lam), 0)
+                    for k, W in enumerate(Ws, start=1))
     leaves = [leaf for layer in zip(Ws, bs, z_probes, a_probes) for leaf in layer]
     grads = torch.autograd.grad(C.sum(), leaves)  # one backward pass for every network of the stack
     out = {"C": C.detach().numpy()}
+    eta = as_tensor(stack.eta)
     for k in range(1, len(Ws) + 1):
         gW, gb, gz, ga = grads[4 * (k - 1): 4 * k]
         out[f"dC/dW[{k}]"] = gW.numpy()
         out[f"dC/db[{k}]"] = gb.numpy()
         out[f"dC/dz[{k}]"] = gz.numpy()
         out[f"dC/da[{k}]"] = ga.numpy()
+        if stack.steps:  # one gradient-descent step per network, in torch: W - η·dC/dW
+            out[f"W'[{k}]"] = (Ws[k - 1].detach() - eta[:, None, None] * gW).numpy()
+            out[f"b'[{k}]"] = (bs[k - 1].detach() - eta[:, None] * gb).numpy()
     return out
 
 

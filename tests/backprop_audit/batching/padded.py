@@ -58,6 +58,11 @@ class PaddedStack:
     activation_codes: np.ndarray  # (count, depth) int32: index into operations.ACTIVATIONS, per stack layer
     loss_codes: np.ndarray  # (count,) int32: index into LOSS_NAMES
     prepend: np.ndarray  # (count,) int: identity layers in front of each network's layer 1
+    l2: np.ndarray  # (count,) λ of each network's L2 term, float64 as the network holds it (0: none)
+    eta: np.ndarray  # (count,) each network's learning rate η, float64 (0 for a network without one)
+    steps: bool  # whether the networks have an η: the stack's oracles return W'[k], b'[k] too
+
+    # (a stack holds networks that all have an η or none: a search's networks share one setting)
 
     @property
     def dtype(self) -> np.dtype:
@@ -106,6 +111,11 @@ class PaddedStack:
         activation_codes = np.full((count, depth), IDENTITY, np.int32)
         loss_codes = np.zeros(count, np.int32)
         prepend = np.zeros(count, np.int64)
+        steps = {net.eta is not None for net in networks}
+        if len(steps) != 1:
+            raise ValueError("a stack holds networks that all have a learning rate eta, or none")
+        l2 = np.array([net.l2 for net in networks], np.float64)  # each oracle casts them to its dtype
+        eta = np.array([net.eta or 0.0 for net in networks], np.float64)
         for g, net in enumerate(networks):
             front = depth - net.depth
             n0, N = net.widths[0], net.batch
@@ -127,7 +137,7 @@ class PaddedStack:
             n_true[g] = N
             loss_codes[g] = LOSS_NAMES.index(net.loss)
         return cls(networks, tuple(Ws), tuple(bs), X, Y, tuple(unit_masks), row_mask, n_true,
-                   activation_codes, loss_codes, prepend)
+                   activation_codes, loss_codes, prepend, l2, eta, steps.pop())
 
     def real_mask(self, stack_quantity: str) -> np.ndarray:
         """Boolean array of the stacked quantity's shape (network axis first): True at entries that
@@ -135,7 +145,7 @@ class PaddedStack:
         q = Quantity.parse(stack_quantity)
         if q.is_cost:
             return np.ones(self.count, bool)
-        kind, k = q.kind, q.layer
+        kind, k = q.parameter, q.layer  # W'[k], b'[k] are as real as W[k], b[k]
         real_layer = k > self.prepend
         units = self.unit_masks[k]
         if kind == "W":
@@ -154,9 +164,9 @@ class PaddedStack:
         net, l = self.networks[g], q.layer
         out, inp, N = net.widths[l], net.widths[l - 1], net.batch
         value = stacked[str(self.in_stack(g, q))]
-        if q.kind == "W":
+        if q.parameter == "W":
             return value[g, :out, :inp]
-        if q.kind == "b":
+        if q.parameter == "b":
             return value[g, :out]
         return value[g, :N, :out]
 
@@ -175,7 +185,7 @@ class NetworkView(Mapping):
 
     def __init__(self, stack: PaddedStack, stacked: Mapping, g: int):
         self.stack, self.stacked, self.g = stack, stacked, g
-        self.names = quantity_names(stack.networks[g].depth)
+        self.names = quantity_names(stack.networks[g].depth, stack.steps)
         self.read: dict = {}
 
     def __getitem__(self, quantity: str):

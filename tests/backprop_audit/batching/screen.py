@@ -48,11 +48,17 @@ class ToleranceView(Mapping):
 
     def __init__(self, stack: PaddedStack, stacked: dict, g: int):
         self.stack, self.g = stack, g
-        self.B = NetworkView(stack, {q: value[1] for q, value in stacked.items()}, g)
+        # B of a gradient; of a step quantity W'[k] (a tolerance.StepScale) the parameter W[k] before the step
+        self.B = NetworkView(stack, {q: value.parameter if isinstance(value, tolerance.StepScale) else value[1]
+                                     for q, value in stacked.items()}, g)
         self.stacked = stacked
 
     def __getitem__(self, quantity: str):
-        stack_name = str(self.stack.in_stack(self.g, Quantity.parse(quantity)))
+        q = Quantity.parse(quantity)
+        stack_name = str(self.stack.in_stack(self.g, q))
+        if q.is_step:
+            step = self.stacked[stack_name]
+            return tolerance.StepScale(self[str(q.gradient())], self.B[quantity], float(step.eta[self.g]), step.rounding)
         coefficient, _, amplification, floor = self.stacked[stack_name]
         return coefficient[self.g], self.B[quantity], amplification[self.g], floor
 
@@ -240,7 +246,7 @@ def check_many(formula, networks, *, stop_at_failure: bool = False, judged: int 
     groups: dict[str, list[int]] = {}
     for i, net in enumerate(networks):
         if fits(net):
-            groups.setdefault(str(net.dtype), []).append(i)
+            groups.setdefault((str(net.dtype), net.eta is not None), []).append(i)  # a stack: all with a step or none
         else:
             results[i] = _Pending(functools.partial(evaluate, formula, net, memory=memory), False, float("nan"), net)
     for indices in groups.values():

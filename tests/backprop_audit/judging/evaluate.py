@@ -145,6 +145,9 @@ def kink_masks(net, found) -> dict[str, np.ndarray]:
             masks[names[k].a][samples, :] = True
             masks[names[k].W][:] = True
             masks[names[k].b][:] = True
+    if net.eta is not None:  # a step W'[l] = W - η·dC/dW[l] depends on relu'(0) where its gradient does
+        for l in range(1, L + 1):
+            masks[f"W'[{l}]"], masks[f"b'[{l}]"] = masks[names[l].W], masks[names[l].b]
     return masks
 
 

@@ -52,12 +52,20 @@ def reference(net, memory, forward: tolerance.Forward | None = None) -> Referenc
         samples = list(float32.values()) + [sequential.quantities(net)]
         measured = tolerance.measured_tolerances(net, _first(answers), samples, forward)
         # the float32 oracles are judged on the entries float32 determines (infinite B elsewhere)
-        float32_bounds = {q: (piece[0], measured[q][1]) + piece[2:] for q, piece in worst_case.items()}
+        float32_bounds = {q: _with_scales_of(piece, measured[q]) for q, piece in worst_case.items()}
         return Reference(answers, measured, tolerance.tolerances(exact), float32, float32_bounds, True)
     answers = memory.oracle_answers(net)
     first, *others = answers.values()
     measured = tolerance.measured_tolerances(net, first, others, forward) if others else worst_case
     return Reference(answers, measured, worst_case, measured=bool(others))
+
+
+def _with_scales_of(worst: tuple, measured: tuple) -> tuple:
+    """The worst-case pieces `worst` with the B of `measured` (infinite where float32 does not determine an
+    entry); for a step quantity, its gradient's."""
+    if isinstance(worst, tolerance.StepScale):
+        return worst._replace(gradient=_with_scales_of(worst.gradient, measured.gradient))
+    return (worst[0], measured[1]) + tuple(worst[2:])
 
 
 def answers_for(net, memory) -> dict:

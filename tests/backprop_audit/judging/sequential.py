@@ -9,7 +9,8 @@ whose error grows like √n: on medium networks (batch 64-256) a correct dC/db i
 up to 7x the oracles' worst entry. So the samples include this one: the manual forward pass every formula
 sees (model/convention.view_of), the output step of trust/backprop.py, and the three long sums of the
 backward pass, δ[l+1] W[l+1]ᵀ (over the units above), δ[l]ᵀ a[l-1] and Σ_n δ[l] (over the batch), in
-float32, term by term. Quantities in the canonical layout (network.py). C is left to the oracles' samples.
+float32, term by term, plus λ·W[l] where the network has an L2 term. Quantities in the canonical layout
+(network.py). C and the step quantities W'[l], b'[l] are left to the oracles' samples.
 """
 from __future__ import annotations
 
@@ -52,5 +53,7 @@ def quantities(net) -> dict[str, np.ndarray]:
                 delta = activation(v.activation[l]).backward(v.z[l], v.a[l], gradient)
             found[names.z] = delta
             found[names.W] = term_by_term(delta.T, v.a[l - 1])
+            if net.l2:  # C's (λ/2) Σ ‖W‖² term: + λ W[l] (canonical (out, in))
+                found[names.W] += np.asarray(net.l2, net.dtype) * net.layers[l - 1].W
             found[names.b] = summed_rows(delta)
     return found

@@ -60,6 +60,17 @@ Two computations that are both correct differ by less than two such bounds; a wr
 by a factor, a sign or a transposition, i.e. by O(|g|), orders of magnitude above tol. Both numbers
 are printed (the worst ratio error / tol of each formula) so the margin can be read off the report.
 
+Two terms beyond the loss (each 0 for a network without them, so its tolerance is unchanged to the bit):
+- the L2 term (λ/2) Σ‖W‖² (model/regularizers.py): it adds λ·W to dC/dW, a sum that rounds on the scale of
+  |dC_loss/dW| + λ|W|, so B of dC/dW[l] gains λ|W[l]|; C gains the term's own terms (λ/2) Σ W² in B and
+  their count in K_sum;
+- the step quantities W'[l] = W - η·g, b'[l] = b - η·g (`StepScale`, `step_tolerance`): the step carries
+  η times g's own tolerance (g's error scaled by η, with |g| read back from the value as |W - W'|/η), plus
+  the rounding of the product η·g and of the difference, STEP_ROUNDINGS·SAFETY·ε on |W| + η|g|: W' is only
+  known to ε of |W| (the scale the subtraction rounds on), however small η·g is. That term is what the
+  catalog's old read-back (W - W')/η lacked: divided by η it became ε|W|/η, which no tolerance of g covered
+  (a correct update failed at 1.8-2.2x with η = 1, and at 1.9e9x in the soak's huge regime).
+
 This file is the definition, and the only one: the same functions compute it for one network, for a
 stack of networks of one architecture (sweep.py: every array has a leading network axis) and for a
 padded stack of different networks (padded.py, via Parameters.of_padded). What a padded stack adds is
@@ -82,9 +93,13 @@ import numpy as np
 
 from backprop_audit.model import operations
 from backprop_audit.model.operations import ACTIVATIONS, LOSSES
-from backprop_audit.model.quantity import layer_names
+from backprop_audit.model.quantity import Quantity, layer_names
+from backprop_audit.model.regularizers import L2
 
 SAFETY = 4.0  # the worst-case count's factor for the short elementwise chain (see the module docstring)
+# The roundings of one gradient-descent step beyond g's own: the product η·g and the difference W - η·g
+# (a formula may also round η/m, or cast a float64 result to float32: each within SAFETY's few roundings)
+STEP_ROUNDINGS = 2.0
 KINK_ROUNDING = 4.0  # |z| within this many ε·(fan-in + 1)·Σ|W||a|+|b| of 0 counts as on the kink (kink_cells)
 
 
@@ -148,11 +163,13 @@ class Parameters:
     X: np.ndarray
     Y: np.ndarray
     padding: Padding | None = None
+    l2: float | np.ndarray = 0.0  # λ of the L2 term: a number, or (count,) one per network of a stack
+    eta: float | np.ndarray | None = None  # the step's learning rate (None: no step quantities)
 
     @classmethod
     def of(cls, net) -> "Parameters":
         return cls([l.W for l in net.layers], [l.b for l in net.layers],
-                   tuple(l.activation for l in net.layers), net.loss, net.X, net.Y)
+                   tuple(l.activation for l in net.layers), net.loss, net.X, net.Y, l2=net.l2, eta=net.eta)
 
     @classmethod
     def of_padded(cls, stack) -> "Parameters":
@@ -162,7 +179,8 @@ class Parameters:
         widths = np.stack([real.sum(axis=-1) for real in units], axis=1)
         padding = Padding(units, cells, stack.prepend, widths, stack.row_mask.sum(axis=-1))
         activations = tuple(stack.activation_codes[:, k] for k in range(stack.depth))
-        return cls(list(stack.Ws), list(stack.bs), activations, stack.loss_codes, stack.X, stack.Y, padding)
+        return cls(list(stack.Ws), list(stack.bs), activations, stack.loss_codes, stack.X, stack.Y, padding,
+                   l2=stack.l2, eta=stack.eta if stack.steps else None)
 
     @property
     def widths(self) -> tuple:
@@ -412,7 +430,25 @@ def error_scales(p, floor: float = 0.0, forward: Forward | None = None) -> dict[
             B[names.W] = _transpose(B_z) @ (_real(p, l - 1, A[l - 1] + floor) if floor else A[l - 1])
             B[names.b] = B_z.sum(axis=-2)
             B_z_next = B_z
+        if np.any(p.l2):
+            _add_l2_scales(p, B)
     return B
+
+
+def _l2_layers(p: Parameters):
+    """(l, λ of layer l, broadcasting over its network axis) for every layer the L2 term covers: λ is 0 on a
+    padded stack's identity layers in front of a network (not its weights)."""
+    for l in range(1, len(p.Ws) + 1):
+        front = p.in_front_at(l)
+        yield l, p.l2 if front is None else np.where(front, 0.0, p.l2)
+
+
+def _add_l2_scales(p: Parameters, B: dict) -> None:
+    """The L2 term's part of B (see the module docstring): λ|W[l]| in dC/dW[l], its own terms in C."""
+    for l, lam in _l2_layers(p):
+        absW = p.magnitudes[l - 1][0]
+        B[layer_names(l).W] = B[layer_names(l).W] + L2.gradient_magnitude(absW, lam)
+        B["C"] = B["C"] + L2.cost_magnitude(absW, lam)
 
 
 def sum_lengths(p) -> dict[str, tuple]:
@@ -429,6 +465,9 @@ def sum_lengths(p) -> dict[str, tuple]:
     L = len(p.Ws)
     total = widths.sum(axis=-1) - front * widths[..., 0]
     K = {"C": (_floats(N * widths[..., L]), _floats(L - front + 4))}
+    if np.any(p.l2):  # the L2 term's sum of squares: one term per weight of the layers it covers
+        weights = sum(np.where(lam > 0, widths[..., l] * widths[..., l - 1], 0) for l, lam in _l2_layers(p))
+        K["C"] = (_floats(N * widths[..., L] + weights), K["C"][1])
     for l in range(1, L + 1):
         chain = float((L - l + 1) * 4)  # L - l: the same for every network of a padded stack
         names = layer_names(l)
@@ -548,11 +587,16 @@ def measured_tolerances(net, reference: dict, samples: list, forward: Forward | 
     K, eps, dtype = sum_lengths(net), unit_roundoff(net.X.dtype), net.X.dtype
     measured = {}
     for name, piece in pieces.items():
+        if isinstance(piece, StepScale):  # a step W'[l] is judged on its gradient's measured pieces (below)
+            continue
         shown_by = [sample[name] for sample in samples if name in sample]
         excluded = undetermined(piece, reference[name], shown_by) if np.dtype(dtype) == np.float32 else None
         shown = roundoffs_shown(piece, reference[name], shown_by, dtype, excluded)
         B = piece[1] if excluded is None or not excluded.any() else np.where(excluded, np.inf, piece[1])
         measured[name] = (eps * measured_growth(*K[name], shown, dtype), B) + piece[2:]
+    for name, piece in pieces.items():
+        if isinstance(piece, StepScale):
+            measured[name] = piece._replace(gradient=measured[str(Quantity.parse(name).gradient())])
     return measured
 
 
@@ -588,7 +632,44 @@ def tolerances(p, dtype=None, forward: Forward | None = None) -> dict[str, tuple
     forward = forward or forward_pass(p)  # once, for both B and Z (the costly part on wide networks)
     B, K = error_scales(p, floor, forward), sum_lengths(p)
     amplification = 1 + largest_preactivation(p, forward)
-    return {name: (eps * rounding_growth(*K[name]), B[name], amplification, floor) for name in B}
+    scales = {name: (eps * rounding_growth(*K[name]), B[name], amplification, floor) for name in B}
+    if p.eta is not None:
+        scales.update(step_scales(p, scales, eps))
+    return scales
+
+
+class StepScale(NamedTuple):
+    """The tolerance pieces of a step quantity W'[l] (b'[l]): the pieces of its gradient's tolerance,
+    the parameter W[l] (b[l]) before the step (float64, canonical; a stack's with its network axis first),
+    η (a number, or one per network), and the step's own rounding coefficient SAFETY·STEP_ROUNDINGS·ε."""
+    gradient: tuple
+    parameter: np.ndarray
+    eta: float | np.ndarray
+    rounding: float
+
+
+def step_scales(p: Parameters, scales: dict, eps: float) -> dict:
+    """{W'[l], b'[l]: StepScale} for every layer of a network (or stack) with an η."""
+    out = {}
+    for l in range(1, len(p.Ws) + 1):
+        for kind, parameter in (("W'", p.Ws[l - 1]), ("b'", p.bs[l - 1])):
+            q = Quantity.of(kind, l)
+            out[str(q)] = StepScale(scales[str(q.gradient())], parameter.astype(np.float64), p.eta,
+                                    SAFETY * STEP_ROUNDINGS * eps)
+    return out
+
+
+def step_tolerance(scale: StepScale, value: np.ndarray, gradient_tolerance) -> np.ndarray:
+    """η·tol(g) + SAFETY·STEP_ROUNDINGS·ε·(|W| + η|g|) entrywise for a step value W' (see the module
+    docstring), η|g| read back as |W - W'| (its own rounding, ε|W'|, is inside the second term);
+    gradient_tolerance: tolerance_for, or stacked_tolerance_for on a stack."""
+    W = scale.parameter
+    with np.errstate(over="ignore", invalid="ignore"):
+        step = np.abs(W - value.astype(np.float64, copy=False))
+        eta = np.reshape(scale.eta, np.shape(scale.eta) + (1,) * (W.ndim - np.ndim(scale.eta)))
+        tol = eta * gradient_tolerance(scale.gradient, step / eta)
+        tol += scale.rounding * (np.abs(W) + step)
+        return tol
 
 
 def kink_cells(p, forward: Forward | None = None) -> list[tuple[int, np.ndarray]]:
@@ -647,6 +728,8 @@ def tolerance_for(scale: tuple, value: np.ndarray) -> np.ndarray:
     float64: dC/da[L] of a cross-entropy at an output probability that underflowed (the oracles return
     -y/(N·tiny) there). The soak counts such entries (soak_entries_with_infinite_tolerance).
     """
+    if isinstance(scale, StepScale):
+        return step_tolerance(scale, value, tolerance_for)
     coefficient, B, amplification, floor = scale
     with np.errstate(over="ignore"):  # the coefficient first: B alone may be near the float64 limit
         relative = np.abs(value.astype(np.float64, copy=False))
@@ -660,6 +743,8 @@ def tolerance_for(scale: tuple, value: np.ndarray) -> np.ndarray:
 def stacked_tolerance_for(scale: tuple, values: np.ndarray) -> np.ndarray:
     """tolerance_for over a stack (the network axis first): each network's own K and Z, which tolerances()
     gives one per network where they differ, over its entries."""
+    if isinstance(scale, StepScale):
+        return step_tolerance(scale, values, stacked_tolerance_for)
     coefficient, B, amplification, floor = scale
     expand = (-1,) + (1,) * (values.ndim - 1)
     return tolerance_for((np.reshape(coefficient, expand), B, np.reshape(amplification, expand), floor), values)

@@ -40,6 +40,8 @@ class View:
     a: list
     activation: list  # activation name per layer, index 0 is None
     loss: str
+    l2: float = 0.0  # λ of C's term (λ/2) Σ_l ‖W[l]‖² (0: none)
+    eta: float | None = None  # the learning rate of the step quantities W'[l], b'[l] (None: no step)
 
     @property
     def X(self):
@@ -76,7 +78,7 @@ def view_of(net, convention: str) -> View:
         z = [None] + [v.T.copy() for v in zs[1:]]
         a = [v.T.copy() for v in activations]
         x, y = net.X.T.copy(), net.Y.T.copy()
-    return View(convention, net.depth, net.batch, net.widths, x, y, W, b, z, a, acts, net.loss)
+    return View(convention, net.depth, net.batch, net.widths, x, y, W, b, z, a, acts, net.loss, net.l2, net.eta)
 
 
 def expected_value(name: str, value: np.ndarray, convention: str) -> np.ndarray:
@@ -90,7 +92,7 @@ def canonical_value(name: str, value: np.ndarray, convention: str) -> np.ndarray
 
 
 def _relayout(name: str, value: np.ndarray, convention: str, to_convention: bool) -> np.ndarray:
-    kind = Quantity.parse(name).kind
+    kind = Quantity.parse(name).parameter  # a stepped W'[l] (b'[l]) has W's (b's) layout
     if kind == COST:
         return value
     if convention == "row":  # W is (in, out) there: dW transposed; the rest is already row-major

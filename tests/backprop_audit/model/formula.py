@@ -23,6 +23,7 @@ The layer is a number (1..L), "L" or "L-k" (counted from the output), or "l" for
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -93,9 +94,23 @@ class Setting:
     loss: tuple[str, ...] = ("sum_sq", "half_sum_sq", "mean_sum_sq", "mean_half_sum_sq", "softmax_ce", "sigmoid_bce")
     targets: tuple[str, ...] = TARGET_KINDS
     square: bool = False  # every layer as wide as its input
+    # The input's and the output layer's widths when they differ from the hidden layers' `width` (None:
+    # `width` bounds them too, as before). A single-output claim (a scalar db[L]) with hidden layers wider
+    # than 1 is output_width=(1, 1). None keeps the default draw: the strategies add no byte for it.
+    input_width: tuple[int, int] | None = None
+    output_width: tuple[int, int] | None = None
+    # (low, high) of λ, C = loss + (λ/2) Σ_l ‖W[l]‖² (model/regularizers.py), given to formulas as v.l2;
+    # None: no term. (low, high) of the learning rate η of one gradient-descent step, given as v.eta;
+    # needed by the step quantities W'[l], b'[l]. None adds no byte to the draw (the default is unchanged).
+    l2: tuple[float, float] | None = None
+    eta: tuple[float, float] | None = None
 
     def describe(self) -> str:
-        parts = [f"depth {_span(self.depth)}", f"widths {_span(self.width)}", f"batch {_span(self.batch)}",
+        widths = f"widths {_span(self.width)}" + "".join(
+            f", {name} width {_span(pair)}" for name, pair in (("input", self.input_width), ("output", self.output_width))
+            if pair is not None)
+        parts = [f"depth {_span(self.depth)}", widths, f"batch {_span(self.batch)}"] + [
+            f"{name} {_span(pair)}" for name, pair in (("l2", self.l2), ("eta", self.eta)) if pair is not None] + [
                  f"hidden {'/'.join(self.hidden)}", f"output {'/'.join(self.output)}",
                  f"loss {'/'.join(self.loss)}", f"targets {'/'.join(self.targets)}"]
         if self.square:
@@ -180,6 +195,9 @@ def check_record(f: Formula) -> None:
         raise RecordError(f"{name}: violates must be a Setting(...) that breaks the precondition")
     if f.violates is not None:
         _check_setting(f"{name}: violates", f.violates)
+    if f.target.is_step and s.eta is None:
+        raise RecordError(f"{name}: quantity {f.quantity} is a parameter after a gradient-descent step: "
+                          f"the setting needs eta=(low, high), the learning rates to draw")
     if f.min_depth() > s.depth[1]:
         raise RecordError(f"{name}: quantity {f.quantity} needs depth >= {f.min_depth()}, setting allows {s.depth}")
 
@@ -195,15 +213,31 @@ def _check_setting(where: str, s: Setting) -> None:
         unknown = [v for v in values if v not in known]
         if unknown or not values:
             raise RecordError(f"{where}.{field_name} has unknown or no values {unknown}; known: {', '.join(known)}")
-    for field_name in ("depth", "width", "batch"):
+    for field_name in ("depth", "width", "batch", "input_width", "output_width"):
         pair = getattr(s, field_name)
+        if pair is None and field_name in ("input_width", "output_width"):
+            continue
         whole = isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
             isinstance(v, int) and not isinstance(v, bool) for v in pair)
         if not whole or not (1 <= pair[0] <= pair[1]):
+            optional = " (or None: as `width`)" if field_name.endswith("_width") else ""
             raise RecordError(f"{where}.{field_name} must be (low, high), two whole numbers with "
-                              f"1 <= low <= high, got {pair!r}")
+                              f"1 <= low <= high{optional}, got {pair!r}")
     if not isinstance(s.square, bool):
         raise RecordError(f"{where}.square must be True or False, got {s.square!r}")
+    for field_name, least in (("l2", 0.0), ("eta", None)):
+        pair = getattr(s, field_name)
+        if pair is None:
+            continue
+        numbers = isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pair)
+        bound = "0 <= low" if least is not None else "0 < low"
+        if not numbers or not (pair[0] >= 0 if least is not None else pair[0] > 0) or pair[0] > pair[1]:
+            raise RecordError(f"{where}.{field_name} must be (low, high), two finite numbers with {bound} <= high "
+                              f"(or None: {'no L2 term' if field_name == 'l2' else 'no step'}), got {pair!r}")
+    if s.square and (s.input_width is not None or s.output_width is not None):
+        raise RecordError(f"{where}: square layers are all as wide as the input; input_width and "
+                          f"output_width cannot be set with square=True")
 
 
 def _check_expected_diagnosis(name: str, f: Formula) -> None:

@@ -41,6 +41,10 @@ class Network:
     Y: np.ndarray  # (N, nL)
     targets: str = "real"  # how Y was drawn: real, onehot, prob, binary (for reports and preconditions)
     notes: dict = field(default_factory=dict, compare=False)
+    # C = loss + (l2/2) Σ_l ‖W[l]‖² (model/regularizers.py; 0: no term), and the learning rate η of one
+    # gradient-descent step W' = W - η·dC/dW (None: the network has no step quantities W'[l], b'[l])
+    l2: float = 0.0
+    eta: float | None = None
 
     def __post_init__(self):
         validate(self)
@@ -81,7 +85,7 @@ class Network:
     def astype(self, dtype) -> "Network":
         cast = lambda x: np.asarray(x, dtype=dtype)
         layers = tuple(Layer(cast(L.W), cast(L.b), L.activation) for L in self.layers)
-        return Network(layers, self.loss, cast(self.X), cast(self.Y), self.targets, dict(self.notes))
+        return Network(layers, self.loss, cast(self.X), cast(self.Y), self.targets, dict(self.notes), self.l2, self.eta)
 
     def fingerprint(self) -> bytes:
         """A digest of everything a check reads (structure, loss, targets, dtype, every entry): two networks
@@ -98,8 +102,11 @@ class Network:
 
     def describe(self) -> str:
         acts = "/".join(layer.activation for layer in self.layers)
+        # l2 and eta only when set: an unregularized network without a step is described (and
+        # fingerprinted) as before
+        extra = (f", l2 {self.l2!r}" if self.l2 else "") + (f", eta {self.eta!r}" if self.eta is not None else "")
         return (f"widths {list(self.widths)}, batch {self.batch}, activations {acts}, "
-                f"loss {self.loss}, targets {self.targets}, {self.dtype}")
+                f"loss {self.loss}{extra}, targets {self.targets}, {self.dtype}")
 
 
 def smallest(depth: int = 1, dtype=np.float64) -> Network:
@@ -137,6 +144,11 @@ def validate(net: Network) -> None:
         raise NetworkError(f"Y must have shape ({X.shape[0]}, {width}), got {Y.shape}")
     if len(dtypes) != 1 or str(next(iter(dtypes))) not in DTYPES:
         raise NetworkError(f"all arrays must share one dtype of {DTYPES}, got {sorted(map(str, dtypes))}")
+    finite = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+    if not finite(net.l2) or net.l2 < 0:
+        raise NetworkError(f"l2 must be a finite number >= 0 (λ of (λ/2) Σ ‖W‖²), got {net.l2!r}")
+    if net.eta is not None and (not finite(net.eta) or net.eta <= 0):
+        raise NetworkError(f"eta must be a finite number > 0 (the learning rate of W - η·dC/dW) or None, got {net.eta!r}")
     if not operations.fits(net.loss, net.layers[-1].activation):
         raise NetworkError(f"loss {net.loss} needs output activation {operations.loss(net.loss).output}, "
                            f"got {net.layers[-1].activation}")

@@ -7,6 +7,8 @@ A quantity is the cost C itself, or the derivative of C with respect to W, b, z 
     dC/dz[l]     a claim about every layer l = 1..L (compute(view, l) is called once per layer)
     dC/da[L]     a claim about the output layer
     dC/db[L-1]   a claim about a layer counted from the output
+    W'[l], b'[L] the parameters after one gradient-descent step, W - η·dC/dW (the network's η, Setting.eta):
+                 what an update listing returns, compared as itself (never read back as (W - W')/η)
 
 The text is parsed once (`Quantity.parse`); everything else asks the value: its kind, its layer, the
 concrete quantity at a layer of a network, a neighbour layer, the same layer's other kinds. `str(q)` is
@@ -22,8 +24,10 @@ from typing import NamedTuple
 
 COST = "C"
 KINDS = ("W", "b", "z", "a")  # what C is differentiated with respect to
+STEP_KINDS = ("W'", "b'")  # a parameter after one gradient-descent step: W' = W - η·dC/dW, b' = b - η·dC/db
 SPECS = ("l", "L")  # a claim's layer: every layer, the output layer (and "L-k", counted from the output)
 _TEXT = re.compile(r"dC/d(?P<kind>.*)\[(?P<layer>.*)\]")
+_STEP_TEXT = re.compile(r"(?P<kind>[^\[]*')\[(?P<layer>.*)\]")
 _FROM_OUTPUT = re.compile(r"L-(?P<k>[1-9]\d*)")
 
 
@@ -33,22 +37,24 @@ class QuantityError(ValueError):
 
 @dataclass(frozen=True)
 class Quantity:
-    """C, or dC/d{kind}[layer]; layer is a number >= 1, or a claim's spec: "l", "L" or "L-k" (k >= 1).
+    """C, dC/d{kind}[layer], or a stepped parameter W'[layer], b'[layer]; layer is a number >= 1, or a claim's spec: "l", "L" or "L-k" (k >= 1).
 
     A number may also be 0 or negative when a spec is placed on a network too shallow for it (dC/dW[L-2]
     on two layers): such a quantity exists on no network (`exists_on`), and says so in a message."""
 
-    kind: str  # "C", "W", "b", "z" or "a"
+    kind: str  # "C", "W", "b", "z", "a", or "W'", "b'" (the parameter after a step)
     layer: int | str | None = None  # None for C
     text: str = field(init=False, repr=False, compare=False)  # str(): the name, as written
     from_output: int | None = field(init=False, repr=False, compare=False)  # k of "L-k" (0 for "L")
 
     def __post_init__(self):
-        if self.kind != COST and self.kind not in KINDS:
-            raise QuantityError(f"{self.kind!r}: unknown kind; known: {COST}, {', '.join(KINDS)}")
+        if self.kind != COST and self.kind not in KINDS + STEP_KINDS:
+            raise QuantityError(f"{self.kind!r}: unknown kind; known: {COST}, {', '.join(KINDS + STEP_KINDS)}")
         if (self.kind == COST) != (self.layer is None):
             raise QuantityError(f"{self.kind!r} at {self.layer!r}: C has no layer, every other kind has one")
-        object.__setattr__(self, "text", COST if self.kind == COST else f"dC/d{self.kind}[{self.layer}]")
+        text = COST if self.kind == COST else f"{self.kind}[{self.layer}]" if self.kind in STEP_KINDS else \
+            f"dC/d{self.kind}[{self.layer}]"
+        object.__setattr__(self, "text", text)
         object.__setattr__(self, "from_output", _from_output(self.layer) if isinstance(self.layer, str) else None)
 
     def __str__(self) -> str:
@@ -73,8 +79,22 @@ class Quantity:
 
     @property
     def kind_text(self) -> str:
-        """The text without its layer: "dC/da" for dC/da[2], "C" for C."""
-        return COST if self.is_cost else f"dC/d{self.kind}"
+        """The text without its layer: "dC/da" for dC/da[2], "W'" for W'[1], "C" for C."""
+        return COST if self.is_cost else self.kind if self.is_step else f"dC/d{self.kind}"
+
+    @property
+    def is_step(self) -> bool:
+        """W'[l] or b'[l]: a parameter after one gradient-descent step (the network needs an η)."""
+        return self.kind in STEP_KINDS
+
+    @property
+    def parameter(self) -> str:
+        """The parameter kind a quantity is of or about: "W" for W'[l] and dC/dW[l], "b" for b'[l] and dC/db[l]."""
+        return self.kind.rstrip("'")
+
+    def gradient(self) -> "Quantity":
+        """For W'[l] (b'[l]): dC/dW[l] (dC/db[l]), the gradient its step takes; a gradient is its own."""
+        return Quantity.of(self.parameter, self.layer) if self.is_step else self
 
     @property
     def per_layer(self) -> bool:
@@ -156,12 +176,20 @@ def _from_output(spec: str) -> int | None:
 def _parsed(text: str) -> Quantity:
     if text == COST:
         return Quantity(COST)
-    match = _TEXT.fullmatch(text)
+    step = _STEP_TEXT.fullmatch(text)
+    if step is not None and not text.startswith("dC/d"):
+        if step["kind"] not in STEP_KINDS:
+            raise QuantityError(f"{text!r}: unknown stepped parameter {step['kind']!r}; known: {', '.join(STEP_KINDS)} "
+                                f"(the parameters after one gradient-descent step)")
+        match = step
+    else:
+        match = _TEXT.fullmatch(text)
     if match is None:
         raise QuantityError(f"{text!r}: neither C nor dC/d<kind>[<layer>]; write C, or dC/dW[l], dC/db[L], "
-                            f"dC/dz[L-1], dC/da[2] (the derivative of C with respect to W, b, z or a at a layer)")
+                            f"dC/dz[L-1], dC/da[2] (the derivative of C with respect to W, b, z or a at a layer), "
+                            f"or W'[l], b'[l] (the parameters after one gradient-descent step)")
     kind, layer = match["kind"], match["layer"]
-    if kind not in KINDS:
+    if kind not in KINDS + STEP_KINDS:
         raise QuantityError(f"{text!r}: unknown kind {kind!r} after dC/d; known: {', '.join(KINDS)}")
     number = layer.isdigit() and layer[0] != "0"
     try:
@@ -170,10 +198,16 @@ def _parsed(text: str) -> Quantity:
         raise QuantityError(f"{text!r}: {error}") from None
 
 
-def quantity_names(depth: int) -> list[str]:
+def quantity_names(depth: int, steps: bool = False) -> list[str]:
     """The name of every quantity an oracle returns for a network of `depth` layers: C, then W, b, z, a
-    of each layer from the input up."""
-    return [COST] + [str(Quantity.of(kind, l)) for l in range(1, depth + 1) for kind in KINDS]
+    of each layer from the input up; with `steps` (a network with an η) then W', b' of each layer."""
+    names = [COST] + [str(Quantity.of(kind, l)) for l in range(1, depth + 1) for kind in KINDS]
+    return names + (step_names(depth) if steps else [])
+
+
+def step_names(depth: int) -> list[str]:
+    """W'[l], b'[l] for l = 1..depth: the stepped parameters an oracle returns for a network with an η."""
+    return [str(Quantity.of(kind, l)) for l in range(1, depth + 1) for kind in STEP_KINDS]
 
 
 class LayerNames(NamedTuple):

@@ -32,6 +32,7 @@ from backprop_audit.model.network import Layer, Network
 SCALES = (1.0, 0.5, 2.0, 0.25, 4.0)  # first is the shrink target
 DIGITS = (1, 0, 2, 3, 6)
 KINK_MARGIN = 1e-3
+RATE_STEPS = 256  # the values of λ (Setting.l2) and η (Setting.eta) drawn in their range, evenly spaced
 
 
 def _fill(rng, shape: tuple[int, ...], dtype, scale: float, places: int) -> np.ndarray:
@@ -196,12 +197,22 @@ class _Layout:
         self.scale = [field(len(self.scales)) for _ in range(2 * max_depth)] + [field(len(self.input_scales)), field(len(SCALES))]
         self.places = [field(len(DIGITS)) for _ in range(self.matrices)]
         self.seed = _Field(position, 2**32)
+        position += self.seed.width
+        # input_width / output_width, when the setting has them: their own spans, their bytes after the
+        # seed (a setting without them keeps the byte string, so the default draws, unchanged)
+        self.input_width = None if setting.input_width is None else \
+            field(setting.input_width[1] - setting.input_width[0] + 1)
+        self.output_width = None if setting.output_width is None else \
+            field(setting.output_width[1] - setting.output_width[0] + 1)
         # (scales, byte position) per matrix: W and b take `scales`, X `input_scales`, a real Y the
         # default SCALES; one byte each (<= 256 options)
         options = [self.scales] * (2 * max_depth) + [self.input_scales, SCALES]
         self.scale_of = [(options[m], f.start) for m, f in enumerate(self.scale)]
         self.places_at = [f.start for f in self.places]
-        self.size = position + self.seed.width
+        # λ and η, when the setting has them: one byte each, lo + (hi - lo)·k/255, so they shrink toward lo
+        self.l2 = None if setting.l2 is None else field(RATE_STEPS)
+        self.eta = None if setting.eta is None else field(RATE_STEPS)
+        self.size = position
 
     def architecture(self, blob: bytes):
         s = self.setting
@@ -210,12 +221,27 @@ class _Layout:
             widths = [s.width[0] + self.widths[0].read(blob)] * (depth + 1)
         else:
             widths = [s.width[0] + self.widths[i].read(blob) for i in range(depth + 1)]
+        if self.input_width is not None:
+            widths[0] = s.input_width[0] + self.input_width.read(blob)
+        if self.output_width is not None:
+            widths[-1] = s.output_width[0] + self.output_width.read(blob)
         batch = s.batch[0] + self.batch.read(blob)
         loss, output = self.pairs[self.pair.read(blob)]
         hidden = [s.hidden[self.hidden[i].read(blob)] for i in range(depth - 1)]
         kinds = self.kinds[loss]
         kind = kinds[self.kind.read(blob) % len(kinds)]
         return widths, batch, hidden + [output], loss, kind
+
+    def rates(self, blob: bytes) -> dict:
+        """{"l2": λ, "eta": η} for the setting's ranges (empty without them): evenly spaced in the range,
+        to 3 significant digits (0.1, 0.112, ...: readable in a counterexample), never outside it."""
+        drawn = {}
+        for name, at in (("l2", self.l2), ("eta", self.eta)):
+            if at is not None:
+                lo, hi = getattr(self.setting, name)
+                value = float(f"{lo + (hi - lo) * at.read(blob) / (RATE_STEPS - 1):.3g}")
+                drawn[name] = min(max(value, float(lo)), float(hi))
+        return drawn
 
     def values(self, blob: bytes, widths, batch, kind, dtype):
         """W[l], b[l] for each layer, X and Y, filled from the seed, scaled and rounded per matrix.
@@ -279,7 +305,7 @@ def networks(draw, setting: Setting = Setting(), *, dtype=np.float64, min_depth:
         layers = _move_off_kinks(layers, X)
         if _on_kink(layers, X):
             reject()
-    net = in_dtype(Network(tuple(layers), loss, X, Y, kind), dtype)
+    net = in_dtype(Network(tuple(layers), loss, X, Y, kind, **layout.rates(blob)), dtype)
     if net is None:
         reject()
     layers = net.layers
@@ -306,4 +332,4 @@ def in_dtype(net: Network, dtype) -> Network | None:
     layers = _move_off_kinks(list(cast.layers), cast.X)
     if _on_kink(layers, cast.X):
         return None
-    return Network(tuple(layers), cast.loss, cast.X, cast.Y, cast.targets)
+    return Network(tuple(layers), cast.loss, cast.X, cast.Y, cast.targets, l2=cast.l2, eta=cast.eta)

@@ -56,6 +56,26 @@ CORRECT = [
 ]
 
 
+# With the L2 term and a gradient step (model/regularizers.py, the step quantities W'[l], b'[l]): weight decay
+# dC/dW = a[l-1]ᵀδ + λW and W - η·dC/dW, on networks with λ and η drawn over wide ranges (η up to 2^20, where
+# a read-back (W - W')/η failed: the step must be judged on |W| + η|g|, see judging/tolerance.py)
+REGULARIZED_STEP = Setting(width=(1, 512), batch=(1, 256), l2=(0.0, 4.0), eta=(1e-3, 2.0 ** 20))
+
+
+def _regularized_dW(n, l):
+    return n.a[l - 1].T @ backprop.deltas(n)[l] + n.l2 * n.W[l]
+
+
+CORRECT_STEP = [
+    _correct("correct-C-l2", "C", lambda n: backprop.loss_value(n) + 0.5 * n.l2 * sum(
+        float((W * W).sum()) for W in n.W[1:]), setting=REGULARIZED_STEP),
+    _correct("correct-dW-l2-row", "dC/dW[l]", _regularized_dW, setting=REGULARIZED_STEP),
+    _correct("correct-step-W-row", "W'[l]", lambda n, l: n.W[l] - n.eta * _regularized_dW(n, l), setting=REGULARIZED_STEP),
+    _correct("correct-step-b-column", "b'[l]", lambda n, l: n.b[l] - n.eta * backprop.column_deltas(n)[l].sum(
+        axis=1, keepdims=True), "column", REGULARIZED_STEP),
+]
+
+
 # ---- networks ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -108,6 +128,9 @@ def draw_network(rng: np.random.Generator, regime: Regime, dtype, setting: Setti
         [int(rng.integers(lo_w, hi_w + 1)) for _ in range(depth + 1)]
     if regime.name == "large" and setting.width[1] >= 64:
         widths[-1] = int(rng.integers(1, 11))  # a wide network with a classifier-sized output
+    for end, pair in ((0, setting.input_width), (-1, setting.output_width)):
+        if pair is not None:  # the setting's own input or output width (drawn only when it has one)
+            widths[end] = int(rng.integers(pair[0], pair[1] + 1))
     batch = int(rng.integers(lo_n, hi_n + 1))
     pairs = [(loss, out) for loss in setting.loss for out in setting.output if operations.fits(loss, out)]
     loss, output = pairs[int(rng.integers(len(pairs)))]
@@ -127,7 +150,10 @@ def draw_network(rng: np.random.Generator, regime: Regime, dtype, setting: Setti
                             scaled((widths[l],), span).astype(dtype), act))
     X = scaled((batch, widths[0]), regime.inputs).astype(dtype)
     Y = _targets(rng, kind, (batch, widths[-1])).astype(dtype)
-    return Network(tuple(layers), loss, X, Y, kind)
+    # λ and η only when the setting has them; log-uniform over a range that starts above 0 (η from 1e-3 to 2^20)
+    rates = {name: float(np.exp(rng.uniform(np.log(pair[0]), np.log(pair[1]))) if pair[0] > 0 else rng.uniform(*pair))
+             for name, pair in (("l2", setting.l2), ("eta", setting.eta)) if pair is not None}
+    return Network(tuple(layers), loss, X, Y, kind, **rates)
 
 
 def _targets(rng, kind, shape):
@@ -179,11 +205,13 @@ def _holds_in_catalog():
 
 def schedule():
     """[(regime, "catalog" or None)]: the mix of networks, cycled until the checks are done; None means
-    the general correct formulas (8 checks per network), "catalog" each catalog record in its setting."""
+    the general correct formulas (8 checks per network), "catalog" each catalog record in its setting,
+    "step" the L2 and gradient-step formulas (CORRECT_STEP, 4 checks per network)."""
     return [("ordinary", None)] * 10 + [("saturated", None)] * 3 + [("logits", None)] * 3 + \
         [("tiny", None)] * 2 + [("huge", None)] * 2 + [("overflow", None)] * 2 + [("subnormal", None)] * 2 + \
         [(name, "catalog") for name in ("ordinary", "saturated", "logits", "tiny", "huge", "overflow", "subnormal")] + \
-        [(name, None) for name in REGIMES if name.endswith("-medium")]
+        [(name, None) for name in REGIMES if name.endswith("-medium")] + \
+        [(name, "step") for name in ("ordinary", "saturated", "tiny", "huge", "overflow")]
 
 
 def soak(checks: int = 100_000, *, seed: int = 0, large: int = 16, progress=None,
@@ -206,6 +234,8 @@ def soak(checks: int = 100_000, *, seed: int = 0, large: int = 16, progress=None
         if which == "catalog":
             for formula in catalog_formulas:
                 _check_one(result, rng, regime, dtype, formula.setting, [formula], memory)
+        elif which == "step":
+            _check_one(result, rng, regime, dtype, REGULARIZED_STEP, CORRECT_STEP, memory)
         else:
             _check_one(result, rng, regime, dtype, Setting(width=(1, 512), batch=(1, 256)), CORRECT, memory)
         if progress and step % 500 == 0:

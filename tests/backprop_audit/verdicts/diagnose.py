@@ -226,7 +226,7 @@ def _precondition_settings(formula):
         yield "N = 1 (a single sample)", s.restricted(batch=(1, 1))
     if any(k in s.targets for k in ("real", "binary")) and any(k in s.targets for k in ("onehot", "prob")):
         yield "rows of y summing to 1", s.restricted(targets=tuple(k for k in s.targets if k in ("onehot", "prob")))
-    if not s.square and s.width[1] > 1:
+    if not s.square and s.width[1] > 1 and s.input_width is None and s.output_width is None:
         yield "square layers", s.restricted(square=True)
     for loss in s.loss if len(s.loss) > 1 else ():
         yield f"loss {loss}", s.restricted(loss=(loss,))

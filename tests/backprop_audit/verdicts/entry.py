@@ -30,6 +30,7 @@ def network_dict(net) -> dict:
         "activations": [layer.activation for layer in net.layers], "targets": net.targets,
         "W": [array_data(layer.W) for layer in net.layers], "b": [array_data(layer.b) for layer in net.layers],
         "X": array_data(net.X), "Y": array_data(net.Y),
+        **({"l2": net.l2} if net.l2 else {}), **({"eta": net.eta} if net.eta is not None else {}),
     }
 
 
