@@ -91,7 +91,7 @@ class Setting:
     hidden: tuple[str, ...] = ("sigmoid", "tanh", "relu", "identity")
     output: tuple[str, ...] = ("sigmoid", "softmax", "tanh", "identity")
     loss: tuple[str, ...] = ("sum_sq", "half_sum_sq", "mean_sum_sq", "mean_half_sum_sq", "softmax_ce", "sigmoid_bce")
-    targets: tuple[str, ...] = TARGET_KINDS
+    targets: tuple[str, ...] = ("real", "onehot", "prob", "binary")  # "labels" (TARGET_KINDS) on request
     square: bool = False  # every layer as wide as its input
 
     def describe(self) -> str:

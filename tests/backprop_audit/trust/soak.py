@@ -117,7 +117,7 @@ def draw_network(rng: np.random.Generator, regime: Regime, dtype, setting: Setti
 def _targets(rng, kind, shape):
     if kind == "real":
         return rng.uniform(-1.5, 1.5, size=shape)
-    if kind == "onehot":
+    if kind in ("onehot", "labels"):
         return np.eye(shape[1])[rng.integers(0, shape[1], size=shape[0])]
     if kind == "prob":
         y = rng.uniform(0.05, 1, size=shape)
