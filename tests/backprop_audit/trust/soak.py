@@ -55,6 +55,10 @@ CORRECT = [
 
 # ---- networks ---------------------------------------------------------------------------------------
 
+# The general formulas are soaked on every row of the operation table, not only the default draws.
+EVERY_ROW = Setting(width=(1, 512), batch=(1, 256), hidden=operations.HIDDEN_ACTIVATIONS,
+                    output=operations.OUTPUT_ACTIVATIONS, loss=operations.LOSSES, targets=operations.TARGET_KINDS)
+
 @dataclass(frozen=True)
 class Regime:
     """How one soak network is drawn: its name, and the scales of weights, biases and inputs."""
@@ -183,7 +187,7 @@ def soak(checks: int = 100_000, *, seed: int = 0, large: int = 16, progress=None
             for formula in catalog_formulas:
                 _check_one(result, rng, regime, dtype, formula.setting, [formula])
         else:
-            _check_one(result, rng, regime, dtype, Setting(width=(1, 512), batch=(1, 256)), CORRECT)
+            _check_one(result, rng, regime, dtype, EVERY_ROW, CORRECT)
         if progress and step % 500 == 0:
             progress(result, time.perf_counter() - start)
     result.seconds = time.perf_counter() - start
