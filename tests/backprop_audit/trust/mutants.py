@@ -216,7 +216,7 @@ def _hinge_margins(n):
 def _hinge_scores_gradient(n, mean=True):
     """dL/ds of CS231n's SVM: 1[margin > 0] for j ≠ y_i, minus their count at y_i, over N (the correct form
     with mean=True)."""
-    positive = (_hinge_margins(n) > 0).astype(float)
+    positive = (_hinge_margins(n) > 0).astype(n.a[n.L].dtype)
     positive[np.arange(n.N), n.labels] = 0
     grad = positive.copy()
     grad[np.arange(n.N), n.labels] -= positive.sum(axis=1)
