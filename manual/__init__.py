@@ -1,4 +1,5 @@
-"""The formulas of the four source documents, transcribed literally in NumPy, one module per document.
+"""The formulas of the four source documents, transcribed literally in NumPy, one module per document, and
+the standard formulas of the operations they do not cover (standard.py).
 
 Each module holds a list FORMULAS of backprop_audit.Formula records, in the order the document gives
 them. `catalog()` returns all of them.
@@ -7,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 
-DOCUMENT_MODULES = ("doc_000", "doc_001", "doc_002", "doc_003", "doc_003_listings")
+DOCUMENT_MODULES = ("doc_000", "doc_001", "doc_002", "doc_003", "doc_003_listings", "standard")
+# standard: the usual correct formulas of the losses and activations no seed document covers (CS231n, Bishop,
+# the torch documentation, the ELU and GELU papers), their quotes marked as paraphrases
 
 
 def catalog() -> list:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import backprop_audit
-from backprop_audit import Formula, RecordError
+from backprop_audit import Formula, RecordError, Setting, Source
 from backprop_audit.commands.claims import load_claims
 
 CLAIMS = Path(__file__).parent / "claims"  # malformed claims files, test assets
@@ -38,8 +38,9 @@ def test_a_bad_record_costs_only_itself_and_names_its_line():
     by_claim = {p.claim: p for p in loaded.problems}
     expected = {
         "bad-records-unknown-quantity": "unknown quantity 'dC/dw[L]'",
-        "bad-records-unknown-activation": "setting.output has unknown or no values ['softplus']",
-        "bad-records-unknown-loss": "setting.loss has unknown or no values ['cross_entropy']",
+        "bad-records-unknown-activation": "setting.output has unknown or no values ['softplus']; "
+                                          f"known: {', '.join(KNOWN['output'])}",
+        "bad-records-unknown-loss": f"setting.loss has unknown or no values ['cross_entropy']; known: {', '.join(KNOWN['loss'])}",
     }
     for claim, message in expected.items():
         problem = by_claim[claim]
@@ -53,6 +54,27 @@ def test_a_bad_record_costs_only_itself_and_names_its_line():
     duplicate_within = [p for p in loaded.problems if p.claim == "bad-records-valid"]
     assert len(duplicate_within) == 1 and "duplicate id" in duplicate_within[0].message
     assert len(loaded.problems) == 6
+
+
+# The names users write (issue 16), each list in the operation table's order: the error for any other name lists them.
+KNOWN = {
+    "hidden": ("sigmoid", "tanh", "relu", "identity", "softplus", "leaky_relu", "elu", "gelu"),
+    "output": ("sigmoid", "tanh", "identity", "softmax"),
+    "loss": ("sum_sq", "half_sum_sq", "mean_sum_sq", "mean_half_sum_sq", "softmax_ce", "sigmoid_bce", "mse", "mae",
+             "huber", "softmax_ce_sum", "sigmoid_bce_sum", "multiclass_hinge"),
+    "targets": ("real", "onehot", "prob", "binary", "labels"),
+}
+
+
+@pytest.mark.parametrize("field, unknown", [("hidden", "swish"), ("output", "leaky_relu"), ("loss", "svm"),
+                                            ("targets", "classes")])
+def test_a_name_outside_the_lists_gets_an_error_listing_the_known_names(field, unknown):
+    setting = Setting(output=("identity",), loss=("mse",)).restricted(**{field: (unknown,)})
+    with pytest.raises(RecordError) as raised:
+        Formula(id="unknown-name", title="-", source=Source("-", "-", "-"), written="-", convention="row",
+                quantity="C", setting=setting, compute=lambda v: 0.0)
+    assert str(raised.value) == (f"formula 'unknown-name': setting.{field} has unknown or no values [{unknown!r}]; "
+                                 f"known: {', '.join(KNOWN[field])}")
 
 
 def test_formula_checks_are_strict_again_after_loading():

@@ -87,3 +87,37 @@ def test_search_on_networks_forced_onto_kinks_raises_no_false_alarm():
     assert result.passed == 40
     kink_notes = [n for n in result.oracle_notes if "kink" in n]
     assert kink_notes, "no network reached the kink: the test would prove nothing"
+
+
+# ---- loss kinks: mae at a = y, the multiclass hinge at a margin of 0 ----------------------------------------
+
+def on_loss_kink(loss):
+    """A tanh hidden layer, identity output; sample 0's output is exactly its target (mae) or has a margin of
+    exactly 0 (hinge: s_1 - s_0 + 1 = 0 with class 0), sample 1 is off the kink."""
+    hidden = Layer(np.array([[0.5, -0.25], [1.0, 0.5]]), np.array([0.0, 0.1]), "tanh")
+    output = Layer(np.array([[0.0, 0.0], [0.0, 0.0]]), np.array([1.0, 0.0]), "identity")  # s = (1, 0) for every sample
+    X = np.array([[0.3, -0.4], [0.9, 0.2]])
+    if loss == "mae":
+        Y = np.array([[1.0, 0.0], [0.2, -0.7]])  # a[L][0] = (1, 0) = y[0]
+        return Network((hidden, output), "mae", X, Y, "real")
+    # s = (1, 0): with class 0 the margin of class 1 is 0 - 1 + 1 = 0; with class 1 it is 1 - 0 + 1 = 2
+    return Network((hidden, output), "multiclass_hinge", X, np.array([[1.0, 0.0], [0.0, 1.0]]), "labels")
+
+
+def test_a_loss_kink_is_found_its_entries_are_known_and_correct_formulas_hold_there():
+    for loss, cells in (("mae", [[True, True], [False, False]]), ("multiclass_hinge", [[True, True], [False, False]])):
+        net = on_loss_kink(loss)
+        found = kinks(net)
+        assert [layer for layer, _ in found] == ["loss"], (loss, found)
+        assert found[0][1].tolist() == cells, loss
+        masks = kink_masks(net, found)
+        assert masks["dC/da[2]"][0].all() and not masks["dC/da[2]"][1].any()  # the sample on the kink, only
+        assert masks["dC/dz[1]"][0].all() and not masks["dC/dz[1]"][1].any() and masks["dC/dW[1]"].all()
+        assert not masks["C"].any()
+        answers = references.quantities(net)  # torch and jax take different subgradients there (mae 0 and 1,
+        # the hinge's clamp 1 and maximum 1/2): the kink is real
+        assert not np.array_equal(answers["torch"]["dC/da[2]"][0], answers["jax"]["dC/da[2]"][0]), loss
+        for correct in CORRECT:  # the loss's subgradient there is each framework's choice: never a false alarm
+            outcome = evaluate(correct, net)
+            assert not outcome.failed, (loss, correct.id, outcome.message)
+        assert "loss kink" in evaluate(CORRECT[0], net).oracle_note

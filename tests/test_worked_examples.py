@@ -36,9 +36,26 @@ def whitespace_normalised(text: str) -> str:
     return " ".join(text.split())
 
 
-# (record id, document, quote) of every worked example and every catalog record.
+PARAPHRASE = "(paraphrase) "  # manual/standard.py cites sources outside ../shared/seeds and marks its quotes so
+# (record id, document, quote) of every worked example and every catalog record quoting a seed document.
 QUOTES = ([(e.id, e.document, e.quote) for e in we.EXAMPLES]
-          + [(f.id, f.source.document, f.source.quote) for f in catalog()])
+          + [(f.id, f.source.document, f.source.quote) for f in catalog() if not f.source.quote.startswith(PARAPHRASE)])
+
+
+def test_only_records_citing_outside_the_seeds_paraphrase():
+    """A quote is verbatim from a seed document, or marked a paraphrase and cites a source with its address:
+    no seed record escapes the verbatim check by the marking."""
+    from backprop_audit.manual import standard
+
+    seed_documents = {f.source.document for f in catalog() if f not in standard.FORMULAS}
+    assert all(name.endswith(".txt") and "_" in name for name in seed_documents), seed_documents
+    for f in catalog():
+        marked = f.source.quote.startswith(PARAPHRASE)
+        assert marked == (f in standard.FORMULAS), f"{f.id}: a paraphrase outside manual/standard.py, or the reverse"
+        if marked:
+            # a citation (authors or title, and an address or a year), not a seed file name
+            assert " " in f.source.document and f.source.document not in seed_documents and f.source.where, f.id
+            assert len(f.source.quote) > len(PARAPHRASE) + 20, f.id
 
 
 @pytest.mark.parametrize("record_id, document, quote", QUOTES, ids=[q[0] for q in QUOTES])

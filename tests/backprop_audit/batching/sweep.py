@@ -27,7 +27,7 @@ import numpy as np
 
 from backprop_audit.manual.forward import activate
 from backprop_audit.judging import compare, tolerance
-from backprop_audit.model.convention import View, expected_value, view_of
+from backprop_audit.model.convention import View, expected_value, labels_of, view_of
 from backprop_audit.judging.evaluate import evaluate
 from backprop_audit.model.formula import Setting
 from backprop_audit.model.network import Layer, Network
@@ -183,7 +183,7 @@ def stacked_view(stack: NetworkStack, convention: str, forward=None) -> View:
         a = [T(v) for v in acts]
         x, y = T(stack.X), T(stack.Y)
     return View(convention, len(stack.Ws), arch.batch, arch.widths, x, y, W, b, z, a,
-                [None] + list(arch.activations), arch.loss)
+                [None] + list(arch.activations), arch.loss, labels=labels_of(stack.Y, arch.targets))
 
 
 def stacked_tolerances(stack: NetworkStack, forward=None) -> dict[str, tuple]:

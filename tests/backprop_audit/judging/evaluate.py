@@ -28,6 +28,7 @@ from backprop_audit.judging import tolerance
 from backprop_audit.model.convention import expected_value, view_of
 from backprop_audit.judging.memory import RunMemory
 from backprop_audit.judging.reference import reference
+from backprop_audit.model import operations
 from backprop_audit.model.quantity import layer_names
 from backprop_audit.references import finite_differences
 from backprop_audit.verdicts.vocabulary import Finding, Verdict, verdict_of
@@ -113,11 +114,31 @@ def _repeated(formula, net, claimed, first, tol):
     return f"two calls on the same network gave different answers ({shown[0]}, then {shown[1]})"
 
 
-def kinks(net, forward: tolerance.Forward | None = None) -> list[tuple[int, np.ndarray]]:
+LOSS_KINK = "loss"  # the layer of a kinks() entry that is the loss's kink at a[L], not a relu's at z[l]
+
+
+def kinks(net, forward: tolerance.Forward | None = None) -> list[tuple[int | str, np.ndarray]]:
     """[(layer, boolean (N, n_l) array of units on the kink)] for every relu layer with a unit at z = 0,
     within rounding of 0 in the network's dtype (tolerance.kink_cells, the one kink test; forward:
-    tolerance.forward_pass(net), if already computed)."""
-    return [(l, on) for l, on in tolerance.kink_cells(net, forward) if on.any()]
+    tolerance.forward_pass(net), if already computed), then (LOSS_KINK, the cells of a[L] on the loss's kink)
+    if a kinked loss (mae, the hinge) has one (tolerance.loss_kink_cells)."""
+    found = [(l, on) for l, on in tolerance.kink_cells(net, forward) if on.any()]
+    on = tolerance.loss_kink_cells(net, forward)
+    return found + ([(LOSS_KINK, on)] if on is not None and on.any() else [])
+
+
+def _mark_delta(masks, names, l, on):
+    """The entries that depend on δ[l] at the cells `on`: δ[l] there, dW[l]'s rows and db[l]'s entries of those
+    units, and below layer l every entry of those samples and all of dW and db (sums over samples)."""
+    masks[names[l].z] |= on
+    masks[names[l].W][on.any(axis=0), :] = True
+    masks[names[l].b] |= on.any(axis=0)
+    samples = on.any(axis=1)
+    for k in range(1, l):
+        masks[names[k].z][samples, :] = True
+        masks[names[k].a][samples, :] = True
+        masks[names[k].W][:] = True
+        masks[names[k].b][:] = True
 
 
 def kink_masks(net, found) -> dict[str, np.ndarray]:
@@ -126,6 +147,8 @@ def kink_masks(net, found) -> dict[str, np.ndarray]:
     A kink at sample n, unit j of layer l enters δ[l][n, j], hence dW[l] row j and db[l][j], and
     everything below layer l that sample n feeds: δ[k] and dC/da[k] row n for k < l, and all of dW[k],
     db[k] (sums over samples). dC/da[l] and everything above layer l, and C, do not depend on it.
+    A loss kink (LOSS_KINK) at a[L][n, j] enters dC/da[L][n, j] and, through g'(z[L]), δ[L][n, j] (the row n
+    through a softmax), and from there everything a relu kink at layer L would.
     """
     L, N, widths = net.depth, net.batch, net.widths
     masks = {"C": np.zeros((), bool)}
@@ -136,26 +159,33 @@ def kink_masks(net, found) -> dict[str, np.ndarray]:
         masks[names[l].W] = np.zeros((widths[l], widths[l - 1]), bool)
         masks[names[l].b] = np.zeros((widths[l],), bool)
     for l, on in found:
-        masks[names[l].z] |= on
-        masks[names[l].W][on.any(axis=0), :] = True
-        masks[names[l].b] |= on.any(axis=0)
-        samples = on.any(axis=1)
-        for k in range(1, l):
-            masks[names[k].z][samples, :] = True
-            masks[names[k].a][samples, :] = True
-            masks[names[k].W][:] = True
-            masks[names[k].b][:] = True
-    if net.eta is not None:  # a step W'[l] = W - η·dC/dW[l] depends on relu'(0) where its gradient does
+        if l == LOSS_KINK:  # dC/da[L] at the cells, then δ[L] there (the whole row through a softmax's Jacobian)
+            masks[names[L].a] |= on
+            coupled = operations.activation(net.output_activation).coupled
+            _mark_delta(masks, names, L, np.broadcast_to(on.any(axis=1, keepdims=True), on.shape) if coupled else on)
+        else:
+            _mark_delta(masks, names, l, on)
+    if net.eta is not None:  # a step W'[l] = W - η·dC/dW[l] depends on a kink where its gradient does
         for l in range(1, L + 1):
             masks[f"W'[{l}]"], masks[f"b'[{l}]"] = masks[names[l].W], masks[names[l].b]
     return masks
 
 
 def _describe_kinks(found) -> str:
-    places = [f"z[{l}][{n}, {j}]" for l, on in found for n, j in np.argwhere(on)]
-    shown = ", ".join(places[:4]) + (f" and {len(places) - 4} more" if len(places) > 4 else "")
-    return (f"ReLU kink: {shown} = 0, where relu has no derivative (torch takes relu'(0) = 0, jax 1/2, "
-            f"a text its own choice)")
+    parts = []
+    relu = [(l, on) for l, on in found if l != LOSS_KINK]
+    if relu:
+        places = [f"z[{l}][{n}, {j}]" for l, on in relu for n, j in np.argwhere(on)]
+        shown = ", ".join(places[:4]) + (f" and {len(places) - 4} more" if len(places) > 4 else "")
+        parts.append(f"ReLU kink: {shown} = 0, where relu has no derivative (torch takes relu'(0) = 0, jax 1/2, "
+                     f"a text its own choice)")
+    for l, on in found:
+        if l == LOSS_KINK:
+            places = [f"a[L][{n}, {j}]" for n, j in np.argwhere(on)]
+            shown = ", ".join(places[:4]) + (f" and {len(places) - 4} more" if len(places) > 4 else "")
+            parts.append(f"loss kink: {shown} where the loss has no derivative (mae at a = y, the hinge at a margin "
+                         f"of 0: torch, jax and a text each take their own subgradient)")
+    return "; ".join(parts)
 
 
 def _excused(tol: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -308,12 +338,12 @@ def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None 
                            f"(at {where.name}, line {where.lineno})", net, Finding.RAISED, q,
                            oracle_ratio=oracle_ratio, oracle_note=oracle_note)
         result = compare.compare_entrywise(label, value, expected, tol, net.dtype)
-        if result.kind == "mismatch" and masks.get(q) is not None and masks[q].any():
+        if result.kind in ("mismatch", "ok") and masks.get(q) is not None and masks[q].any():
             away = compare.compare_entrywise(label, value, expected,
                                              _excused(tol, expected_value(q, masks[q], formula.convention)), net.dtype)
-            if away.ok:  # the formula differs only where relu'(0) is a choice: undecidable, not wrong
-                excused.append(f"{label} differs from the oracles only at entries that depend on relu'(0)")
-            result = away
+            if result.kind == "mismatch" and away.ok:  # the formula differs only where a subgradient is a choice
+                excused.append(f"{label} differs from the oracles only at entries that depend on a kink's subgradient")
+            result = away  # held too: its worst ratio away from the kink (a kink entry's is no measure of rounding)
         manual_values[q] = np.asarray(value) if isinstance(value, (np.ndarray, np.number, float, int)) else value
         for name in answers:
             oracle_values[name][q] = expected[name] if name in expected else \

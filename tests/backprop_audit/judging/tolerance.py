@@ -349,6 +349,9 @@ def _output_scales(loss: str, output: str, z, a, A, y, N, n_out, total, smallest
         B_a = factor * (A + y)
         B_C = np.asarray(factor * total((A + y) ** 2))
         return B_C, B_a, operations.activation(output).output_magnitude(z, a, A, B_a)
+    if row.scales is not None:  # the other elementwise losses (mse, mae, huber, the hinge): the row's own B
+        B_C, B_a = row.scales(a, A, y, N, n_out, total)
+        return np.asarray(B_C), B_a, operations.activation(output).output_magnitude(z, a, A, B_a)
     s, tiny = np.abs(a), np.finfo(np.float64).tiny
     carried = A - s  # the error s already carries from the forward sums (forward_magnitudes)
 
@@ -364,7 +367,7 @@ def _output_scales(loss: str, output: str, z, a, A, y, N, n_out, total, smallest
         Q = np.maximum(q, tiny)
         return np.where(q < smallest, np.inf, (1 / Q) * ((np.maximum(Q, s) + carried) / Q))
     B_a, B_z = row.cross_entropy_scales(s, A, y, N, inverse)
-    B_C = np.asarray(total((y + 1) * (np.abs(z) + np.log(np.maximum(n_out, 2)) + 1)) / N)
+    B_C = np.asarray(total((y + 1) * (np.abs(z) + np.log(np.maximum(n_out, 2)) + 1)) / (N if row.batch_mean else 1))
     return B_C, B_a, B_z
 
 
@@ -387,7 +390,7 @@ def _real_output_scales(pair, z, a, A, y, N, n_out, cells, smallest) -> tuple:
 def _elementwise_output(p: Parameters):
     """Whether dC/dz[L] = dC/da[L] ⊙ g'(z[L]) (a squared loss on an elementwise output): a bool, or a
     (count, 1, 1) column of them for per-network codes."""
-    elementwise = lambda loss, output: operations.loss(loss).factor is not None and not operations.activation(output).coupled
+    elementwise = lambda loss, output: not operations.loss(loss).fused and not operations.activation(output).coupled
     if not isinstance(p.loss, np.ndarray):
         return elementwise(p.loss, p.activations[-1])
     pairs = np.array([elementwise(loss, output) for loss, output in _OUTPUT_PAIRS])
@@ -706,12 +709,50 @@ def kink_cells(p, forward: Forward | None = None) -> list[tuple[int, np.ndarray]
     return found
 
 
+KINKED_LOSS_CODES = [LOSSES.index(name) for name in operations.KINKED_LOSSES]
+
+
+def _loss_kink(name: str, a, A, y, bound, floor, real):
+    kink = operations.loss(name).kink
+    return np.zeros(a.shape, bool) if kink is None else kink(a, A, y, bound, floor, real)
+
+
+def loss_kink_cells(p, forward: Forward | None = None) -> np.ndarray | None:
+    """The cells of a[L] whose dC/da[L] depends on the subgradient a kinked loss takes (mae at a = y, the hinge at
+    a margin of 0), boolean (N, n_L), a stack's with the network axis first; None when no network's loss has a kink.
+
+    "On the kink" as for ReLU (kink_cells): within KINK_ROUNDING·ε·K of it on the scale of the terms, A[L]
+    (forward_magnitudes) and |y|, K the widths summed over every layer plus L: then which side a framework's
+    rounding puts a[L] on decides the derivative (seen: sigmoid outputs saturated to 1.0 against binary
+    targets, float32 tanh/sigmoid outputs a margin of exactly 0 from each other), or within the dtype's tiny (a
+    subnormal float32 σ(z) against y = 0: XLA flushes it to 0, where jax's |x|' is 1 and torch's 0)."""
+    p = _parameters(p)
+    kinked = np.isin(p.loss, KINKED_LOSS_CODES) if isinstance(p.loss, np.ndarray) else p.loss in operations.KINKED_LOSSES
+    if not np.any(kinked):
+        return None
+    zs, acts, A, _ = forward or forward_pass(p)
+    L = len(p.Ws)
+    widths, _, front = _sizes(p)
+    K = widths.sum(axis=-1) - front * widths[..., 0] + (L - front)
+    bound = _per_network(p, KINK_ROUNDING * unit_roundoff(p.X.dtype) * K)
+    real = None if p.padding is None else p.padding.cells[L]
+    floor = float(np.finfo(p.X.dtype).tiny)  # a[L] below it may be flushed to 0 (XLA; seen: float32 σ(-91))
+    on = _each(p.loss, LOSSES, _loss_kink, acts[L], A[L], p.Y.astype(np.float64), bound, floor, real)
+    if p.padding is not None:
+        on &= real & np.reshape(kinked, (-1, 1, 1))
+    return on
+
+
 def on_a_kink(p, forward: Forward | None = None):
-    """Whether a ReLU unit is on its kink (kink_cells): a bool, or one per network of a stack."""
+    """Whether a ReLU unit is on its kink (kink_cells), or an output on its loss's (loss_kink_cells): a bool, or
+    one per network of a stack."""
     p = _parameters(p)
     found = np.zeros(len(p.X), bool) if p.X.ndim > 2 else np.False_
     for _, on in kink_cells(p, forward):
         found = found | on.any(axis=(-2, -1))
+    loss_on = loss_kink_cells(p, forward)
+    if loss_on is not None:
+        found = found | loss_on.any(axis=(-2, -1))
     return found
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from backprop_audit.manual.forward import forward
+from backprop_audit.model.operations import CLASS_TARGETS  # one-hot rows: View.labels holds their classes
 from backprop_audit.model.quantity import COST, Quantity
 
 CONVENTIONS = ("column", "row")
@@ -42,6 +43,7 @@ class View:
     loss: str
     l2: float = 0.0  # λ of C's term (λ/2) Σ_l ‖W[l]‖² (0: none)
     eta: float | None = None  # the learning rate of the step quantities W'[l], b'[l] (None: no step)
+    labels: np.ndarray | None = None  # (N,) integer classes, the argmax of y's one-hot rows (targets onehot, labels)
 
     @property
     def X(self):
@@ -54,7 +56,8 @@ class View:
         def own(values):
             return [None if v is None else v.copy() for v in values]
         return replace(self, x=self.x.copy(), y=self.y.copy(), W=own(self.W), b=own(self.b), z=own(self.z),
-                       a=own(self.a), activation=list(self.activation))
+                       a=own(self.a), activation=list(self.activation),
+                       labels=None if self.labels is None else self.labels.copy())
 
     @property
     def Y(self):
@@ -78,7 +81,14 @@ def view_of(net, convention: str) -> View:
         z = [None] + [v.T.copy() for v in zs[1:]]
         a = [v.T.copy() for v in activations]
         x, y = net.X.T.copy(), net.Y.T.copy()
-    return View(convention, net.depth, net.batch, net.widths, x, y, W, b, z, a, acts, net.loss, net.l2, net.eta)
+    return View(convention, net.depth, net.batch, net.widths, x, y, W, b, z, a, acts, net.loss, net.l2, net.eta,
+                labels_of(net.Y, net.targets))
+
+
+def labels_of(Y: np.ndarray, targets: str) -> np.ndarray | None:
+    """The integer classes of one-hot targets (row layout, the units last; a stack's with the network axis
+    first), None for targets that are not one class per sample."""
+    return np.argmax(Y, axis=-1) if targets in CLASS_TARGETS else None
 
 
 def expected_value(name: str, value: np.ndarray, convention: str) -> np.ndarray:

@@ -92,7 +92,7 @@ class Setting:
     hidden: tuple[str, ...] = ("sigmoid", "tanh", "relu", "identity")
     output: tuple[str, ...] = ("sigmoid", "softmax", "tanh", "identity")
     loss: tuple[str, ...] = ("sum_sq", "half_sum_sq", "mean_sum_sq", "mean_half_sum_sq", "softmax_ce", "sigmoid_bce")
-    targets: tuple[str, ...] = TARGET_KINDS
+    targets: tuple[str, ...] = ("real", "onehot", "prob", "binary")  # "labels" (TARGET_KINDS) on request
     square: bool = False  # every layer as wide as its input
     # The input's and the output layer's widths when they differ from the hidden layers' `width` (None:
     # `width` bounds them too, as before). A single-output claim (a scalar db[L]) with hidden layers wider

@@ -25,6 +25,7 @@ is listed there explicitly, so a new row changes no drawn network until a settin
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -77,6 +78,59 @@ def softplus(z):
 def softplus_prime(z):
     """softplus'(z) = σ(z), the logistic sigmoid."""
     return sigmoid(z)
+
+
+LEAKY_SLOPE = 0.01  # leaky_relu's slope below 0 (torch's and jax's default)
+
+
+def leaky_relu(z):
+    return np.where(z > 0, z, LEAKY_SLOPE * z)
+
+
+def leaky_relu_prime(z):
+    return np.where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype)  # the subgradient 0.01 at z = 0 (torch's; jax's 1)
+
+
+def elu(z):
+    """z for z > 0, e^z - 1 below (α = 1), as expm1: e^z - 1 written out loses every digit for |z| < ε
+    (the soak's tiny regime has z ~ 1e-12), which no careful reader's code does."""
+    return np.where(z > 0, z, np.expm1(np.minimum(z, 0)))
+
+
+def elu_prime(z):
+    return np.where(z > 0, 1.0, np.exp(np.minimum(z, 0))).astype(z.dtype)
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf; the C library's, entry by entry
+
+
+def erf(z):
+    return _erf(z).astype(np.result_type(z, np.float32))
+
+
+def gaussian_cdf(z):
+    """Φ(z) = (1 + erf(z/√2))/2: its 1 + erf cancels for z < 0, as torch's and jax's gelu do."""
+    return 0.5 * (1 + erf(z / math.sqrt(2)))
+
+
+def gaussian_pdf(z):
+    return np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+
+def gelu(z):
+    """z·Φ(z), the erf form (torch's default, jax's approximate=False)."""
+    return z * gaussian_cdf(z)
+
+
+def gelu_prime(z):
+    """gelu'(z) = Φ(z) + z·φ(z)."""
+    return gaussian_cdf(z) + z * gaussian_pdf(z)
+
+
+def _gelu_magnitude(z, a):
+    """Φ(z) + z φ(z) with its subtractions turned into additions, (1 + |erf|)/2 + |z| φ: the scale of the
+    rounding of g' and, times M, of a = z·(1 + erf)/2 (for z < 0 its 1 + erf cancels: a is known to ε·|z|)."""
+    return 0.5 * (1 + np.abs(erf(z / math.sqrt(2)))) + np.abs(z) * gaussian_pdf(z)
 
 
 def softmax(z, axis=-1):
@@ -201,6 +255,25 @@ ACTIVATION_ROWS = (
                slope=lambda z, a: sigmoid(z),
                magnitude=lambda z, a: sigmoid(z),  # 1 / (1 + e^-z): no subtraction, |g'| = g'
                curvature=lambda z, a: sigmoid(z) * sigmoid(-z)),
+    Activation("leaky_relu", ("hidden",), leaky_relu, leaky_relu_prime,
+               torch_form=lambda torch, z: torch.nn.functional.leaky_relu(z, negative_slope=LEAKY_SLOPE),
+               jax_form=lambda jax, jnp, z: jax.nn.leaky_relu(z, negative_slope=LEAKY_SLOPE),
+               slope=lambda z, a: np.where(z > 0, 1.0, LEAKY_SLOPE),
+               magnitude=lambda z, a: np.where(z > 0, 1.0, LEAKY_SLOPE),
+               kink=0.0, prime_at_kink=LEAKY_SLOPE),
+    Activation("elu", ("hidden",), elu, elu_prime,
+               torch_form=lambda torch, z: torch.nn.functional.elu(z, alpha=1.0),
+               jax_form=lambda jax, jnp, z: jax.nn.elu(z, alpha=1.0),
+               slope=lambda z, a: elu_prime(z),
+               # jax differentiates expm1 as expm1(z) + 1, which cancels for z < 0 (0 in place of e^-40): g'(z)'s
+               # rounding lives on the scale 1 there, not on e^z
+               magnitude=lambda z, a: np.ones_like(z),
+               curvature=lambda z, a: np.where(z > 0, 0.0, elu_prime(z))),  # g' is continuous at 0 (α = 1)
+    Activation("gelu", ("hidden",), gelu, gelu_prime,
+               torch_form=lambda torch, z: torch.nn.functional.gelu(z, approximate="none"),
+               jax_form=lambda jax, jnp, z: jax.nn.gelu(z, approximate=False),
+               slope=_gelu_magnitude, magnitude=_gelu_magnitude,
+               curvature=lambda z, a: gaussian_pdf(z) * np.abs(2 - z * z)),
 )
 
 
@@ -221,6 +294,12 @@ class LossTerms:
     @functools.cached_property
     def squares(self):
         return self.total((self.a - self.y) ** 2)
+
+    @functools.cached_property
+    def cells(self):
+        """N·K, the number of one network's real cells (the elementwise means divide by it), counted by
+        total itself, so a padded stack's networks each get their own."""
+        return self.total(self.y * 0 + 1)
 
 
 @dataclass(frozen=True)
@@ -246,10 +325,26 @@ class Loss:
     jax_form: Callable  # (jax, jnp, LossTerms) -> C
     factor: Callable | None = None
     cross_entropy_scales: Callable | None = None
+    # an elementwise loss that is not factor·(a - y): scales(a, A, y, N, K, total) -> (B of C, B of dC/da[L]),
+    # y = |Y|; B of dC/da[L] must bound |dC/da[L]| too (the absolute-value backward pass starts from it)
+    scales: Callable | None = None
+    # a loss whose derivative jumps (mae at a = y, the hinge at a margin of 0): kink(a, A, y, bound, floor, real) ->
+    # the cells of a[L] whose dC/da[L] depends on the subgradient taken there, within rounding (bound =
+    # KINK_ROUNDING·ε·K, relative to the terms; floor: the dtype's tiny, below which XLA flushes a subnormal a[L]
+    # to 0; real: a padded stack's real cells, or None); the NumPy derivative takes 0 there
+    kink: Callable | None = None
+
+    @property
+    def fused(self) -> bool:
+        """dC/dz[L] written from the logits (the cross-entropies), not dC/da[L] through g'."""
+        return self.numpy_logit_gradient is not None
 
 
-TARGET_KINDS = ("real", "onehot", "prob", "binary")  # how Y is drawn (strategies._target_values)
+# how Y is drawn (strategies._target_values); "labels": one-hot Y whose classes a formula also reads as integers,
+# View.labels (N,). Setting() names its default draws (the first four) explicitly.
+TARGET_KINDS = ("real", "onehot", "prob", "binary", "labels")
 UNIT_INTERVAL_TARGETS = ("onehot", "prob", "binary")  # a cross-entropy wants y in [0, 1]
+CLASS_TARGETS = ("onehot", "labels")  # one class per sample
 
 
 def _tiny(a):
@@ -272,28 +367,44 @@ def _jax_inverse(jax, jnp, s):
     return jax.lax.stop_gradient(1 / jnp.maximum(s, jnp.finfo(s.dtype).tiny))
 
 
-def _torch_softmax_ce(torch, t):
+def _torch_softmax_ce_sum(torch, t):
     log_s = torch.log_softmax(t.z, dim=-1)
-    return -t.total(t.y * (log_s + t.probe * _torch_inverse(torch, log_s.exp()))) / t.n
+    return -t.total(t.y * (log_s + t.probe * _torch_inverse(torch, log_s.exp())))
+
+
+def _torch_softmax_ce(torch, t):
+    return _torch_softmax_ce_sum(torch, t) / t.n
+
+
+def _jax_softmax_ce_sum(jax, jnp, t):
+    log_s = jax.nn.log_softmax(t.z, axis=-1)
+    return -t.total(t.y * (log_s + t.probe * _jax_inverse(jax, jnp, jnp.exp(log_s))))
 
 
 def _jax_softmax_ce(jax, jnp, t):
-    log_s = jax.nn.log_softmax(t.z, axis=-1)
-    return -t.total(t.y * (log_s + t.probe * _jax_inverse(jax, jnp, jnp.exp(log_s)))) / t.n
+    return _jax_softmax_ce_sum(jax, jnp, t) / t.n
 
 
-def _torch_sigmoid_bce(torch, t):
+def _torch_sigmoid_bce_sum(torch, t):
     p = torch.sigmoid(t.z)
     log_p = torch.nn.functional.logsigmoid(t.z) + t.probe * _torch_inverse(torch, p)
     log_1mp = torch.nn.functional.logsigmoid(-t.z) - t.probe * _torch_inverse(torch, 1 - p)
-    return -t.total(t.y * log_p + (1 - t.y) * log_1mp) / t.n
+    return -t.total(t.y * log_p + (1 - t.y) * log_1mp)
 
 
-def _jax_sigmoid_bce(jax, jnp, t):
+def _torch_sigmoid_bce(torch, t):
+    return _torch_sigmoid_bce_sum(torch, t) / t.n
+
+
+def _jax_sigmoid_bce_sum(jax, jnp, t):
     p = jax.nn.sigmoid(t.z)
     log_p = jax.nn.log_sigmoid(t.z) + t.probe * _jax_inverse(jax, jnp, p)
     log_1mp = jax.nn.log_sigmoid(-t.z) - t.probe * _jax_inverse(jax, jnp, 1 - p)
-    return -t.total(t.y * log_p + (1 - t.y) * log_1mp) / t.n
+    return -t.total(t.y * log_p + (1 - t.y) * log_1mp)
+
+
+def _jax_sigmoid_bce(jax, jnp, t):
+    return _jax_sigmoid_bce_sum(jax, jnp, t) / t.n
 
 
 def _softmax_ce_gradient(a, y, N):
@@ -318,6 +429,83 @@ def _softmax_ce_scales(s, A, y, N, inverse):
 def _sigmoid_bce_scales(s, A, y, N, inverse):
     """B of dC/dp = (-y/p + (1 - y)/(1 - p))/N and of dC/dz = (p - y)/N."""
     return (_weighted(y, inverse(s)) + _weighted(np.abs(1 - y), inverse(1 - s))) / N, (A + y) / N
+
+
+# ---- the elementwise means (torch's default reduction: over all N·K cells) and the multiclass hinge ----
+
+def _cells(a):
+    """N·K of a network's output (the last two axes, in either convention and in a stack)."""
+    return a.shape[-1] * a.shape[-2]
+
+
+def _huber(x):
+    """Huber's ρ with δ = 1: x²/2 for |x| <= 1, |x| - 1/2 beyond."""
+    return np.where(np.abs(x) <= 1, 0.5 * x * x, np.abs(x) - 0.5)
+
+
+def _mean_scales(factor, square):
+    """(B of C, B of dC/da) of an elementwise mean: dC/da = factor·φ(a - y)/(N·K) with |φ(x)| <= |x|, and the
+    terms of C on the scale (A + y)² (square) or (A + y)(A + y + 1)."""
+    def scales(a, A, y, N, K, total):
+        B_a = factor * (A + y) / (N * K)
+        terms = (A + y) ** 2 if square else (A + y) * (A + y + 1)
+        return factor * total(terms) / (N * K), B_a
+    return scales
+
+
+def _mae_scales(a, A, y, N, K, total):
+    """dC/da = sign(a - y)/(N·K) is exact: B bounds its size; C sums |a - y| on the scale A + y."""
+    return total(A + y) / (N * K), np.ones_like(a) / (N * K)
+
+
+def _mae_kink(a, A, y, bound, floor, real):
+    return np.abs(a - y) <= bound * (A + np.abs(y)) + floor
+
+
+def _margins(a, y, axis=-1):
+    """s_j - s_y + 1, the hinge's margins (y one-hot: s_y = Σ_k y_k s_k)."""
+    return a - np.sum(y * a, axis=axis, keepdims=True) + 1
+
+
+def _hinge(z, a, y, N):
+    """C = (1/N) Σ_n Σ_{j≠y_n} max(0, s_j - s_{y_n} + 1) (row layout)."""
+    return np.sum((1 - y) * np.maximum(_margins(a, y), 0)) / N
+
+
+def _hinge_gradient(a, y, N):
+    """dC/ds_j = 1[margin_j > 0]/N for j ≠ y, -Σ_{j≠y} 1[margin_j > 0]/N at j = y (row layout; 0 on a margin of 0)."""
+    positive = (1 - y) * (_margins(a, y) > 0)
+    return ((positive - y * np.sum(positive, axis=-1, keepdims=True)) / N).astype(a.dtype)
+
+
+def _hinge_scales(a, A, y, N, K, total):
+    """B of dC/da bounds it: 1/N off the class, (K - 1)/N at it; C's margins on the scale A_j + A_y + 1."""
+    B_C = total((1 - y) * (A + np.sum(y * A, axis=-1, keepdims=True) + 1)) / N
+    return B_C, ((1 - y) + y * (K - 1)) / N
+
+
+def _hinge_kink(a, A, y, bound, floor, real):
+    """A margin within rounding of 0 moves dC/ds_j and dC/ds_y of its sample."""
+    scale = A + np.sum(y * A, axis=-1, keepdims=True) + 1
+    on = (1 - y).astype(bool) & (np.abs(_margins(a, y)) <= bound * scale + floor)
+    if real is not None:
+        on &= real
+    return on | (y.astype(bool) & on.any(axis=-1, keepdims=True))
+
+
+def _torch_hinge(torch, t):
+    margins = t.a - (t.y * t.a).sum(dim=-1, keepdim=True) + 1
+    return t.total((1 - t.y) * torch.clamp(margins, min=0)) / t.n
+
+
+def _jax_hinge(jax, jnp, t):
+    margins = t.a - jnp.sum(t.y * t.a, axis=-1, keepdims=True) + 1
+    return t.total((1 - t.y) * jnp.maximum(margins, 0)) / t.n
+
+
+def _jax_huber(jax, jnp, t):
+    x = t.a - t.y
+    return t.total(jnp.where(jnp.abs(x) <= 1, 0.5 * x * x, jnp.abs(x) - 0.5)) / t.cells
 
 
 LOSS_ROWS = (
@@ -360,6 +548,45 @@ LOSS_ROWS = (
          numpy_logit_gradient=lambda a, y, N, axis=-1: (a - y) / N,
          torch_form=_torch_sigmoid_bce, jax_form=_jax_sigmoid_bce,
          cross_entropy_scales=_sigmoid_bce_scales),
+    Loss("mse", "C = (1/(N·K)) Σ_n Σ_k (a - y)²", None, TARGET_KINDS, True,
+         numpy=lambda z, a, y, N: np.sum((a - y) ** 2) / _cells(a),
+         numpy_gradient=lambda a, y, N: 2.0 * (a - y) / _cells(a), numpy_logit_gradient=None,
+         torch_form=lambda torch, t: t.squares / t.cells,
+         jax_form=lambda jax, jnp, t: t.squares / t.cells,
+         scales=_mean_scales(2.0, square=True)),
+    Loss("mae", "C = (1/(N·K)) Σ_n Σ_k |a - y|", None, TARGET_KINDS, True,
+         numpy=lambda z, a, y, N: np.sum(np.abs(a - y)) / _cells(a),
+         numpy_gradient=lambda a, y, N: (np.sign(a - y) / _cells(a)).astype(a.dtype), numpy_logit_gradient=None,
+         torch_form=lambda torch, t: t.total(torch.abs(t.a - t.y)) / t.cells,
+         jax_form=lambda jax, jnp, t: t.total(jnp.abs(t.a - t.y)) / t.cells,
+         scales=_mae_scales, kink=_mae_kink),
+    Loss("huber", "C = (1/(N·K)) Σ_n Σ_k ρ(a - y), ρ(x) = x²/2 for |x| <= 1, |x| - 1/2 beyond (δ = 1)", None,
+         TARGET_KINDS, True,
+         numpy=lambda z, a, y, N: np.sum(_huber(a - y)) / _cells(a),
+         numpy_gradient=lambda a, y, N: np.clip(a - y, -1, 1) / _cells(a), numpy_logit_gradient=None,
+         torch_form=lambda torch, t: t.total(torch.nn.functional.huber_loss(t.a, t.y, reduction="none", delta=1.0))
+         / t.cells,
+         jax_form=_jax_huber,
+         scales=_mean_scales(1.0, square=False)),  # ρ' = clip(x, -1, 1) is continuous: no kink
+    Loss("softmax_ce_sum", "C = -Σ_n Σ_k y log softmax(z[L]) ; output activation softmax", "softmax",
+         UNIT_INTERVAL_TARGETS + ("labels",), False,
+         numpy=lambda z, a, y, N: -np.sum(y * log_softmax(z)),
+         numpy_gradient=lambda a, y, N: _softmax_ce_gradient(a, y, 1),
+         numpy_logit_gradient=lambda a, y, N, axis=-1: a * np.sum(y, axis=axis, keepdims=True) - y,
+         torch_form=_torch_softmax_ce_sum, jax_form=_jax_softmax_ce_sum,
+         cross_entropy_scales=lambda s, A, y, N, inverse: _softmax_ce_scales(s, A, y, 1, inverse)),
+    Loss("sigmoid_bce_sum", "C = -Σ_n Σ_k [y log σ(z[L]) + (1-y) log(1-σ(z[L]))] ; output sigmoid", "sigmoid",
+         UNIT_INTERVAL_TARGETS + ("labels",), False,
+         numpy=lambda z, a, y, N: -np.sum(y * log_sigmoid(z) + (1 - y) * log_sigmoid(-z)),
+         numpy_gradient=lambda a, y, N: _sigmoid_bce_gradient(a, y, 1),
+         numpy_logit_gradient=lambda a, y, N, axis=-1: a - y,
+         torch_form=_torch_sigmoid_bce_sum, jax_form=_jax_sigmoid_bce_sum,
+         cross_entropy_scales=lambda s, A, y, N, inverse: _sigmoid_bce_scales(s, A, y, 1, inverse)),
+    Loss("multiclass_hinge", "C = (1/N) Σ_n Σ_{j≠y_n} max(0, s_j - s_{y_n} + 1), s = a[L] (CS231n's SVM)", None,
+         CLASS_TARGETS, True,
+         numpy=_hinge, numpy_gradient=_hinge_gradient, numpy_logit_gradient=None,
+         torch_form=_torch_hinge, jax_form=_jax_hinge,
+         scales=_hinge_scales, kink=_hinge_kink),
 )
 
 
@@ -370,6 +597,7 @@ HIDDEN_ACTIVATIONS = tuple(row.name for row in ACTIVATION_ROWS if "hidden" in ro
 OUTPUT_ACTIVATIONS = tuple(row.name for row in ACTIVATION_ROWS if "output" in row.sits)
 KINKED_ACTIVATIONS = tuple(row.name for row in ACTIVATION_ROWS if row.kink is not None)
 LOSSES = tuple(row.name for row in LOSS_ROWS)  # and its loss codes these
+KINKED_LOSSES = tuple(row.name for row in LOSS_ROWS if row.kink is not None)
 _ACTIVATION = {row.name: row for row in ACTIVATION_ROWS}
 _LOSS = {row.name: row for row in LOSS_ROWS}
 

@@ -73,7 +73,7 @@ def _target_values(uniform: np.ndarray, kind: str, shape: tuple[int, int], dtype
     """Y of `shape` from uniforms in [0, 1): one-hot rows, probability rows (sum 1) or {0,1} labels."""
     n, k = shape
     u = uniform[:n * k].reshape(shape)
-    if kind == "onehot":
+    if kind in ("onehot", "labels"):  # labels: one-hot Y, read by formulas also as integers (View.labels)
         y = np.zeros(shape)
         y[np.arange(n), np.minimum((u[:, 0] * k).astype(int), k - 1)] = 1
     elif kind == "prob":
@@ -193,7 +193,9 @@ class _Layout:
         self.batch = field(setting.batch[1] - setting.batch[0] + 1)
         self.pair = field(len(self.pairs))
         self.hidden = [field(len(setting.hidden)) for _ in range(max_depth - 1)]
-        self.kind = field(4)
+        # 4 options, as before "labels" existed, unless a loss has more kinds to choose from: the default
+        # setting's bytes decode as they always did
+        self.kind = field(max([4] + [len(kinds) for kinds in self.kinds.values()]))
         self.scale = [field(len(self.scales)) for _ in range(2 * max_depth)] + [field(len(self.input_scales)), field(len(SCALES))]
         self.places = [field(len(DIGITS)) for _ in range(self.matrices)]
         self.seed = _Field(position, 2**32)

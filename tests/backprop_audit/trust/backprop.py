@@ -30,9 +30,12 @@ def loss_value(n):
 
 
 def output_activation_gradient(n, axes=ROW):
-    """dC/da[L]."""
-    a = n.a[n.L]
-    return loss(n.loss).numpy_gradient(a, n.y, a.shape[axes[0]])
+    """dC/da[L]; the table's form is written for the row layout (the hinge's sum over the units), so the column
+    convention's a and y are read transposed and the result transposed back."""
+    a, y = n.a[n.L], n.y
+    if axes == COLUMN:
+        return _transpose(loss(n.loss).numpy_gradient(_transpose(a), _transpose(y), a.shape[axes[0]]))
+    return loss(n.loss).numpy_gradient(a, y, a.shape[axes[0]])
 
 
 def output_delta(n, axes=ROW):

@@ -191,3 +191,64 @@ def _row_deltas(n) -> dict:
     for l in range(n.L - 1, 0, -1):
         delta[l] = (delta[l + 1] @ n.W[l + 1].T) * derivative(n.activation[l], n.z[l])
     return delta
+
+
+# --- the losses and activations added to the operation table (each row's correct form is in
+# manual/standard.py; here its textbook mistakes) ----------------------------------------------------------
+MSE = IDENTITY_HALF.restricted(loss=("mse",))
+MAE = IDENTITY_HALF.restricted(loss=("mae",))
+HUBER = IDENTITY_HALF.restricted(loss=("huber",))
+SOFTMAX_CE_SUM = SOFTMAX_CE.restricted(loss=("softmax_ce_sum",))
+SIGMOID_BCE_SUM = SIGMOID_BCE.restricted(loss=("sigmoid_bce_sum",))
+HINGE = Setting(depth=(1, 2), width=(2, 4), batch=(1, 4), output=("identity",), loss=("multiclass_hinge",),
+                targets=("labels",))
+DEEP_LEAKY = DEEP_SIGMOID.restricted(hidden=("leaky_relu",))
+DEEP_ELU = DEEP_SIGMOID.restricted(hidden=("elu",))
+DEEP_GELU = DEEP_SIGMOID.restricted(hidden=("gelu",))
+
+
+def _hinge_margins(n):
+    """s_j - s_{y_i} + 1 for every sample i and class j (row convention, n.labels the classes)."""
+    s = n.a[n.L]
+    return s - s[np.arange(n.N), n.labels][:, None] + 1
+
+
+def _hinge_scores_gradient(n, mean=True):
+    """dL/ds of CS231n's SVM: 1[margin > 0] for j ≠ y_i, minus their count at y_i, over N (the correct form
+    with mean=True)."""
+    positive = (_hinge_margins(n) > 0).astype(n.a[n.L].dtype)
+    positive[np.arange(n.N), n.labels] = 0
+    grad = positive.copy()
+    grad[np.arange(n.N), n.labels] -= positive.sum(axis=1)
+    return grad / n.N if mean else grad
+
+
+def _gaussian_cdf(z):
+    from backprop_audit.model.operations import gaussian_cdf
+    return gaussian_cdf(z)
+
+
+mutant("mse-missing-1-over-K", "1/N missing (mse: the mean over N·K cells taken over N only)", "dC/da[L]", MSE,
+       lambda n: 2 * out(n) / n.N)
+mutant("mse-missing-2", "factor 1/2 (mse: the 2 of d(x²)/dx dropped)", "dC/da[L]", MSE,
+       lambda n: out(n) / (n.N * n.sizes[-1]), diagnosis="factor", fix="x 2")
+mutant("mae-derivative-as-squared", "loss derivative: mae's sign(a - y) written a - y", "dC/da[L]", MAE,
+       lambda n: out(n) / (n.N * n.sizes[-1]))
+mutant("mae-missing-mean", "1/N missing (mae: no 1/(N·K))", "dC/da[L]", MAE, lambda n: np.sign(out(n)))
+mutant("huber-unclipped", "loss derivative: huber's clip(a - y, -1, 1) written a - y", "dC/da[L]", HUBER,
+       lambda n: out(n) / (n.N * n.sizes[-1]))
+mutant("softmax-ce-sum-spurious-mean", "1/N where the loss is a sum (softmax_ce_sum)", "dC/dz[L]", SOFTMAX_CE_SUM,
+       lambda n: (n.a[n.L] - n.y) / n.N, diagnosis="factor", fix="x N")
+mutant("sigmoid-bce-sum-times-sigma-prime", "activation derivative: σ'(z) kept after the BCE cancelled it", "dC/dz[L]",
+       SIGMOID_BCE_SUM, lambda n: (n.a[n.L] - n.y) * sigmoid_prime(n.z[n.L]))
+mutant("hinge-loss-counts-own-class", "the hinge's sum over j = y_i too (its margin is always 1: C off by 1)", "C",
+       HINGE, lambda n: np.sum(np.maximum(_hinge_margins(n), 0)) / n.N)
+mutant("hinge-missing-mean", "1/N missing (the hinge's mean over the batch)", "dC/da[L]", HINGE,
+       lambda n: _hinge_scores_gradient(n, mean=False))
+mutant("hinge-sign", "sign", "dC/da[L]", HINGE, lambda n: -_hinge_scores_gradient(n), diagnosis="sign", fix="x -1")
+mutant("leaky-relu-prime-as-relu-prime", "activation derivative: leaky_relu' written relu' (0 below 0)", "dC/dz[L-1]",
+       DEEP_LEAKY, lambda n: (out(n) @ n.W[n.L].T) * (n.z[n.L - 1] > 0))
+mutant("elu-prime-as-exp", "activation derivative: elu' written e^z on both sides of 0", "dC/dz[L-1]", DEEP_ELU,
+       lambda n: (out(n) @ n.W[n.L].T) * np.exp(n.z[n.L - 1]))
+mutant("gelu-prime-as-cdf", "activation derivative: gelu' written Φ(z), the z·φ(z) term dropped", "dC/dz[L-1]",
+       DEEP_GELU, lambda n: (out(n) @ n.W[n.L].T) * _gaussian_cdf(n.z[n.L - 1]))

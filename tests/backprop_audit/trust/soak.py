@@ -78,6 +78,10 @@ CORRECT_STEP = [
 
 # ---- networks ---------------------------------------------------------------------------------------
 
+# The general formulas are soaked on every row of the operation table, not only the default draws.
+EVERY_ROW = Setting(width=(1, 512), batch=(1, 256), hidden=operations.HIDDEN_ACTIVATIONS,
+                    output=operations.OUTPUT_ACTIVATIONS, loss=operations.LOSSES, targets=operations.TARGET_KINDS)
+
 @dataclass(frozen=True)
 class Regime:
     """How one soak network is drawn: its name, and the scales of weights, biases and inputs."""
@@ -159,7 +163,7 @@ def draw_network(rng: np.random.Generator, regime: Regime, dtype, setting: Setti
 def _targets(rng, kind, shape):
     if kind == "real":
         return rng.uniform(-1.5, 1.5, size=shape)
-    if kind == "onehot":
+    if kind in ("onehot", "labels"):
         return np.eye(shape[1])[rng.integers(0, shape[1], size=shape[0])]
     if kind == "prob":
         y = rng.uniform(0.05, 1, size=shape)
@@ -237,7 +241,7 @@ def soak(checks: int = 100_000, *, seed: int = 0, large: int = 16, progress=None
         elif which == "step":
             _check_one(result, rng, regime, dtype, REGULARIZED_STEP, CORRECT_STEP, memory)
         else:
-            _check_one(result, rng, regime, dtype, Setting(width=(1, 512), batch=(1, 256)), CORRECT, memory)
+            _check_one(result, rng, regime, dtype, EVERY_ROW, CORRECT, memory)
         if progress and step % 500 == 0:
             progress(result, time.perf_counter() - start)
     result.seconds += time.perf_counter() - start

@@ -204,7 +204,9 @@ def twin_view(view: View, width: int, seed: int = 7) -> View:
         z.append(z_l)
         a.append(operations.activation(view.activation[l]).forward(z_l, axis=0 if column else -1))
     y = rng.uniform(0.05, 0.95, size=a[L].shape)
-    return View(view.convention, L, N, sizes, x, y, W, b, z, a, list(view.activation), view.loss)
+    labels = None if view.labels is None else rng.integers(0, width, size=N)  # classes of the twin's own width
+    return View(view.convention, L, N, sizes, x, y, W, b, z, a, list(view.activation), view.loss, view.l2, view.eta,
+                labels=labels)
 
 
 def traced_view(view: View) -> View:
@@ -214,7 +216,8 @@ def traced_view(view: View) -> View:
     lists = {kind: [None if v is None else leaf(f"{kind}[{l}]", v) for l, v in enumerate(getattr(view, kind))]
              for kind in ("W", "b", "z", "a")}
     return View(view.convention, view.L, Traced(view.N, Node("leaf", "N")), view.sizes, leaf("x", view.x),
-                leaf("y", view.y), lists["W"], lists["b"], lists["z"], lists["a"], list(view.activation), view.loss)
+                leaf("y", view.y), lists["W"], lists["b"], lists["z"], lists["a"], list(view.activation), view.loss,
+                view.l2, view.eta, labels=view.labels)  # integer classes index arrays: not a leaf of the expression
 
 
 def trace(compute, view: View, layer: int | None):
