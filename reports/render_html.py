@@ -129,7 +129,7 @@ def _facts(f: dict) -> str:
     expectation = escape(f["expected"]) + ("" if f["matches_expectation"]
                                            else ' <span class="unexpected">— the verdict differs</span>')
     facts = [("claims", f"<code>{escape(f['quantity'])}</code> ({escape(f.get('convention', ''))} convention) "
-                        f"on {escape(f['setting'])}"),
+                        f"on {escape(fmt.setting_text(f['setting']))}"),
              ("verdict", f"{_verdict(f['verdict'])} (expected: {expectation})"),
              ("worst error / tolerance", escape(fmt.worst_text(f))),
              ("examples", f"{f['examples']} — {escape(fmt.dtypes_text(f))}"),

@@ -82,7 +82,7 @@ def _formula_section(f: dict) -> list[str]:
     lines += _quote(source["quote"]) + ["", "Formula as written:", ""]
     lines += _fence(f["written"], "math")
     lines += ["",
-              f"- claims: `{f['quantity']}` ({text(f.get('convention', ''))} convention) on {text(f['setting'])}",
+              f"- claims: `{f['quantity']}` ({text(f.get('convention', ''))} convention) on {text(fmt.setting_text(f['setting']))}",
               f"- verdict: **{f['verdict']}** (expected: {f['expected']}"
               f"{'' if f['matches_expectation'] else ' — DIFFERS'}), worst error / tolerance "
               f"{fmt.worst_text(f)}",

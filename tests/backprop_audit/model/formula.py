@@ -94,16 +94,26 @@ class Setting:
     targets: tuple[str, ...] = TARGET_KINDS
     square: bool = False  # every layer as wide as its input
 
+    def as_dict(self) -> dict:
+        """The setting as report.json writes it: its keyword arguments, tuples as lists."""
+        return {name: list(value) if isinstance(value, tuple) else value for name, value in self.__dict__.items()}
+
     def describe(self) -> str:
-        parts = [f"depth {_span(self.depth)}", f"widths {_span(self.width)}", f"batch {_span(self.batch)}",
-                 f"hidden {'/'.join(self.hidden)}", f"output {'/'.join(self.output)}",
-                 f"loss {'/'.join(self.loss)}", f"targets {'/'.join(self.targets)}"]
-        if self.square:
-            parts.append("square layers")
-        return "; ".join(parts)
+        return describe_setting(self.as_dict())
 
     def restricted(self, **changes) -> "Setting":
         return Setting(**{**self.__dict__, **changes})
+
+
+def describe_setting(setting: dict) -> str:
+    """A setting in words, from its dict (Setting.as_dict, as report.json holds it): the renderers use it."""
+    parts = [f"depth {_span(setting['depth'])}", f"widths {_span(setting['width'])}",
+             f"batch {_span(setting['batch'])}", f"hidden {'/'.join(setting['hidden'])}",
+             f"output {'/'.join(setting['output'])}", f"loss {'/'.join(setting['loss'])}",
+             f"targets {'/'.join(setting['targets'])}"]
+    if setting["square"]:
+        parts.append("square layers")
+    return "; ".join(parts)
 
 
 def _span(pair):
