@@ -18,6 +18,9 @@ def ratio_text(x) -> str:
     return "0" if x == 0 else f"{x:.2g}"
 
 
+NOT_IN_REPORT = "(not in this report)"  # a linked formula left out of the run (--only)
+
+
 def setting_text(setting: dict) -> str:
     """A report's setting (an object, Setting.as_dict) in words: "depth 1-3; widths 1-5; ..."."""
     return describe_setting(setting)

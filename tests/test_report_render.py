@@ -118,6 +118,15 @@ def test_markdown_sections_show_every_part(report):
             r"sigmoid/tanh/relu/identity; output identity; loss mean\_half\_sum\_sq; targets real), over 4 "
             "examples: it fails") in corrected
     assert "Outside the precondition:" in corrected and "manual 1.0, torch -1.0" in corrected
+    assert "- corrects: [fx-erratum](#fx-erratum)" in corrected
+
+
+def test_a_report_of_a_selection_links_only_to_the_formulas_it_holds(report):
+    """`report --only fx-corrected`: its erratum is not in the report, so no link points nowhere."""
+    report["formulas"] = [f for f in report["formulas"] if f["id"] == "fx-corrected"]
+    md, html = render_markdown(report), render_html(report)
+    assert "- corrects: fx-erratum (not in this report)" in md and "(#fx-erratum)" not in md
+    assert "<dd>fx-erratum (not in this report)</dd>" in html and 'href="#fx-erratum"' not in html
 
 
 def test_markdown_escapes_record_text(report):

@@ -243,5 +243,13 @@ def link_corrections(formulas: list[Formula]) -> dict[str, str]:
     return corrected_by
 
 
+def corrections_among(selected: list[Formula]) -> dict[str, str]:
+    """erratum id -> id of its corrected record, where both are among `selected` (a run's formulas: a
+    selection, `--only`, of a record set whose links link_corrections has checked). A corrected record
+    run without its erratum, or an erratum without its correction, is linked to nothing."""
+    ids = {f.id for f in selected}
+    return {f.corrects: f.id for f in selected if f.corrects in ids}
+
+
 __all__ = ["Formula", "Source", "Setting", "Expected", "RecordError", "TARGET_KINDS", "DTYPES",
-           "link_corrections", "records_checked_by"]
+           "link_corrections", "corrections_among", "records_checked_by"]
