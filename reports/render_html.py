@@ -66,6 +66,16 @@ figcaption { font-size: 12px; color: #555; }
   section.formula { padding: 0.4em 0.7em 0.8em; }
   dl.facts { grid-template-columns: minmax(0, 1fr); } dl.facts dd { margin-bottom: 0.4em; }
   #summary-plot img { max-width: none; width: 800px; }  /* an overview of every formula: scroll, do not shrink */
+  /* the summary table as one card per formula, each cell labelled: eight columns do not fit a phone */
+  #summary { min-width: 0; background: none; }
+  #summary thead { display: none; }
+  #summary tbody, #summary tr, #summary td { display: block; }
+  #summary tr { background: #fff; border: 1px solid #ddd; border-radius: 4px; margin: 0 0 0.5em; padding: 3px 0; }
+  #summary td, #summary th { border: 0; padding: 1px 8px; overflow-wrap: anywhere; }
+  #summary td::before { content: attr(data-label) ": "; font-weight: 600; color: #555; }
+  #summary td:first-child { font-size: 14px; font-weight: 600; }
+  #summary td:first-child::before, #summary td:empty { display: none; }
+  #summary td:nth-child(n+3):nth-child(-n+7) { display: inline-block; padding-right: 2px; }  /* the short facts, in a row */
 }
 """
 
@@ -87,7 +97,8 @@ def _summary_table(groups: list, docs: list[str]) -> str:
             elif column == "as expected" and row[column] != "yes":
                 value = f'<span class="unexpected">{value}</span>'
             cells.append(value)
-        rows.append(f'<tr class="{page_filter.item_classes(f, docs)}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        labelled = "".join(f'<td data-label="{escape(column)}">{c}</td>' for column, c in zip(fmt.SUMMARY_COLUMNS, cells))
+        rows.append(f'<tr class="{page_filter.item_classes(f, docs)}">{labelled}</tr>')
     return (f'<div class="scroll"><table id="summary"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 

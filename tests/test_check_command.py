@@ -111,6 +111,8 @@ def test_files_that_cannot_load_exit_2_naming_path_and_line_and_the_report_is_wr
     report = report_of(tmp_path / "out")
     assert report["formulas"] == [] and len(report["input_errors"]) == 3
     assert "## Input errors" in (tmp_path / "out" / "REPORT.md").read_text()
+    html = (tmp_path / "out" / "report.html").read_text().split('<section id="input-errors">', 1)[1]
+    assert f"{missing}: no such file" in html and "bad_import.py, line" in html  # HTML has the section too
 
 
 def test_bad_records_exit_2_and_every_valid_claim_still_runs(tmp_path):
