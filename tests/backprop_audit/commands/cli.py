@@ -12,12 +12,15 @@ import importlib
 import sys
 
 SUBCOMMANDS = ("report", "check", "show", "bench", "soak")
+EPILOG = ("Exit codes: 0 every verdict as expected; 1 some verdict differs; 2 bad options or input; 3 an "
+          "instrument fault (torch and jax disagree); 130 interrupted. `backprop-audit COMMAND --help` says "
+          "what each command does and its own exit codes. From a test: from backprop_audit import assert_holds.")
 
 
 def main(argv=None) -> int:
     from backprop_audit import __version__
 
-    parser = argparse.ArgumentParser(prog="backprop-audit", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="backprop-audit", description=__doc__.splitlines()[0], epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"backprop-audit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     for name in SUBCOMMANDS:

@@ -17,7 +17,7 @@ def add_parser(commands):
     parser = commands.add_parser(
         "show", help="print formulas' verdict, counterexample and diagnosis from a written report",
         description="Print the named formulas' sections of a report already written (nothing is run or written). "
-                    "Exit codes: 0 shown; 2 no report, or an unknown id.")
+                    "Exit codes: 0 shown; 2 bad options, no report there, or an unknown id.")
     parser.add_argument("ids", nargs="+", metavar="ID", help="formula or claim ids")
     parser.add_argument("--out", default="reports",
                         help="the folder the report was written to (default reports/; check writes check-report/)")
