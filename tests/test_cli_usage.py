@@ -25,8 +25,3 @@ def test_every_help_says_what_the_command_does_and_its_exit_codes(capsys, comman
     assert done.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     assert "Exit codes: 0 " in text and " 2 bad options" in text
-
-
-def test_bench_usage_error_is_one_line_and_exit_2(capsys):
-    assert cli.main(["bench", "--examples", "0", "--out", "/nonexistent"]) == 2
-    assert capsys.readouterr().err == "backprop-audit bench: --examples and --sweep must be at least 1\n"
