@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 SUBCOMMANDS = ("report", "check", "show", "bench", "soak")
@@ -32,6 +33,9 @@ def main(argv=None) -> int:
         references.start()
     try:
         return args.handler(args)
+    except BrokenPipeError:  # `backprop-audit show ID | head`: the reader left; no traceback on stderr
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit would raise again
+        return BROKEN_PIPE
     except KeyboardInterrupt:  # Ctrl-C: one line, not a framework's traceback; reports are written last
         print(f"backprop-audit {args.command}: interrupted; no report was written, earlier ones are as they were",
               file=sys.stderr)
@@ -39,6 +43,7 @@ def main(argv=None) -> int:
 
 
 INTERRUPTED = 130  # the shell's code for a run ended by SIGINT
+BROKEN_PIPE = 141  # and by SIGPIPE
 
 
 if __name__ == "__main__":

@@ -35,6 +35,12 @@ def command_show(args) -> int:
     except (OSError, ValueError) as error:
         print(f"backprop-audit show: cannot read {path}: {error}", file=sys.stderr)
         return 2
+    from backprop_audit.verdicts.run import SCHEMA
+
+    if report.get("schema") != SCHEMA:  # another contract (schema 1's setting was text): not read wrongly
+        print(f"backprop-audit show: {path} follows report schema {report.get('schema')!r}, this version reads "
+              f"{SCHEMA}: write the report again (backprop-audit report or check)", file=sys.stderr)
+        return 2
     by_id = {f["id"]: f for f in report.get("formulas", [])}
     unknown = [i for i in args.ids if i not in by_id]
     if unknown:
