@@ -64,7 +64,8 @@ def require() -> list[str]:
     names = available()
     if not names:
         message = ("backprop-audit: no oracle available, nothing to check against: "
-                   + "; ".join(_missing.values()) + ". Install torch or jax (pyproject.toml pins both).")
+                   + "; ".join(_missing.values())
+                   + '. Install torch or jax beside it: pip install "backprop-audit[torch]", [jax] or [oracles].')
         print(message, file=sys.stderr)
         raise NoOracleAvailable(message)
     return names

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from backprop_audit.model.formula import describe_setting
 from backprop_audit.verdicts.vocabulary import Verdict
 
 
@@ -17,16 +18,18 @@ def ratio_text(x) -> str:
     return "0" if x == 0 else f"{x:.2g}"
 
 
-def worst_ratio(formula: dict):
-    """The ratio the summary shows: for a formula that holds, its worst example (below 1); for one that
-    fails, its worst failing example (at or above 1); None when it raised and gave no number."""
-    if formula["verdict"] == Verdict.HOLDS:
-        return formula["worst_error_ratio"]
-    return formula["worst_failing_ratio"]
+NOT_IN_REPORT = "(not in this report)"  # a linked formula left out of the run (--only)
+
+
+def setting_text(setting: dict) -> str:
+    """A report's setting (an object, Setting.as_dict) in words: "depth 1-3; widths 1-5; ..."."""
+    return describe_setting(setting)
 
 
 def worst_text(formula: dict) -> str:
-    ratio = worst_ratio(formula)
+    """worst_error_ratio, short: of the examples that decided the verdict (≤ 1 where it holds, > 1 where
+    it fails); "— (no value)" for an error that gave no number."""
+    ratio = formula["worst_error_ratio"]
     if ratio is None and formula["verdict"] == Verdict.ERROR:
         return "— (no value)"
     return ratio_text(ratio)
@@ -64,8 +67,8 @@ def totals(report: dict) -> str:
 
 def environment_text(report: dict) -> str:
     env = report.get("environment", {})
-    names = ("python", "numpy", "torch", "jax", "hypothesis")
-    versions = ", ".join(f"{n} {env[n]}" for n in names if env.get(n))
+    names = ("backprop_audit", "python", "numpy", "torch", "jax", "jaxlib", "hypothesis")
+    versions = ", ".join(f"{n.replace('_', '-')} {env[n]}" for n in names if env.get(n))
     dtypes = "/".join(env.get("dtypes", []))
     return f"{versions}; dtypes {dtypes}" if dtypes else versions
 
@@ -89,7 +92,7 @@ def oracles_text(formula: dict) -> str:
 
 def precondition_text(check: dict) -> str:
     """What the search found where the formula's precondition is broken (it should fail there)."""
-    where = f"outside its precondition ({check['setting']}), over {check['examples']} examples"
+    where = f"outside its precondition ({setting_text(check['setting'])}), over {check['examples']} examples"
     if check["verdict"] == Verdict.HOLDS:
         return f"{where}: it still holds — the precondition was not needed on these networks."
     return f"{where}: it {'fails' if check['verdict'] == Verdict.FAILS else 'cannot be evaluated'}, as it should."

@@ -66,6 +66,16 @@ figcaption { font-size: 12px; color: #555; }
   section.formula { padding: 0.4em 0.7em 0.8em; }
   dl.facts { grid-template-columns: minmax(0, 1fr); } dl.facts dd { margin-bottom: 0.4em; }
   #summary-plot img { max-width: none; width: 800px; }  /* an overview of every formula: scroll, do not shrink */
+  /* the summary table as one card per formula, each cell labelled: eight columns do not fit a phone */
+  #summary { min-width: 0; background: none; }
+  #summary thead { display: none; }
+  #summary tbody, #summary tr, #summary td { display: block; }
+  #summary tr { background: #fff; border: 1px solid #ddd; border-radius: 4px; margin: 0 0 0.5em; padding: 3px 0; }
+  #summary td, #summary th { border: 0; padding: 1px 8px; overflow-wrap: anywhere; }
+  #summary td::before { content: attr(data-label) ": "; font-weight: 600; color: #555; }
+  #summary td:first-child { font-size: 14px; font-weight: 600; }
+  #summary td:first-child::before, #summary td:empty { display: none; }
+  #summary td:nth-child(n+3):nth-child(-n+7) { display: inline-block; padding-right: 2px; }  /* the short facts, in a row */
 }
 """
 
@@ -87,7 +97,8 @@ def _summary_table(groups: list, docs: list[str]) -> str:
             elif column == "as expected" and row[column] != "yes":
                 value = f'<span class="unexpected">{value}</span>'
             cells.append(value)
-        rows.append(f'<tr class="{page_filter.item_classes(f, docs)}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        labelled = "".join(f'<td data-label="{escape(column)}">{c}</td>' for column, c in zip(fmt.SUMMARY_COLUMNS, cells))
+        rows.append(f'<tr class="{page_filter.item_classes(f, docs)}">{labelled}</tr>')
     return (f'<div class="scroll"><table id="summary"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 
@@ -121,15 +132,19 @@ def _counterexample(c: dict) -> str:
     return "".join(parts)
 
 
-def _link(formula_id: str) -> str:
+def _link(formula_id: str, present) -> str:
+    """A link to another formula's section; its id alone when that formula is not in this report (a run
+    of a selection, `--only`)."""
+    if formula_id not in present:
+        return f"{escape(formula_id)} {escape(fmt.NOT_IN_REPORT)}"
     return f'<a href="#{escape(fmt.anchor(formula_id))}">{escape(formula_id)}</a>'
 
 
-def _facts(f: dict) -> str:
+def _facts(f: dict, present) -> str:
     expectation = escape(f["expected"]) + ("" if f["matches_expectation"]
                                            else ' <span class="unexpected">— the verdict differs</span>')
     facts = [("claims", f"<code>{escape(f['quantity'])}</code> ({escape(f.get('convention', ''))} convention) "
-                        f"on {escape(f['setting'])}"),
+                        f"on {escape(fmt.setting_text(f['setting']))}"),
              ("verdict", f"{_verdict(f['verdict'])} (expected: {expectation})"),
              ("worst error / tolerance", escape(fmt.worst_text(f))),
              ("examples", f"{f['examples']} — {escape(fmt.dtypes_text(f))}"),
@@ -137,9 +152,9 @@ def _facts(f: dict) -> str:
     if f.get("diagnosis"):
         facts.append(("diagnosis", escape(f["diagnosis"])))
     if f.get("corrected_by"):
-        facts.append(("corrected form", _link(f["corrected_by"])))
+        facts.append(("corrected form", _link(f["corrected_by"], present)))
     if f.get("corrects"):
-        facts.append(("corrects", _link(f["corrects"])))
+        facts.append(("corrects", _link(f["corrects"], present)))
     if f.get("precondition_check"):
         facts.append(("precondition check", escape(fmt.precondition_text(f["precondition_check"]))))
     if f.get("note"):
@@ -183,7 +198,7 @@ def _written(f: dict) -> str:
             f'<details class="source"><summary>LaTeX source</summary>{source}</details>')
 
 
-def _section(f: dict, docs: list[str]) -> str:
+def _section(f: dict, docs: list[str], present) -> str:
     source = f["source"]
     precondition = f.get("precondition_check") or {}
     parts = [f'<section class="formula {page_filter.item_classes(f, docs)}" id="{escape(fmt.anchor(f["id"]))}">',
@@ -193,7 +208,7 @@ def _section(f: dict, docs: list[str]) -> str:
              f"<blockquote>{escape(source['quote'])}</blockquote>",
              # the formula block: a corrected form shown beside the formula as written goes after _written
              _written(f),
-             _facts(f), _plot(f)]
+             _facts(f, present), _plot(f)]
     if f.get("counterexample"):
         parts.append(_counterexample(f["counterexample"]))
     if precondition.get("counterexample"):
@@ -201,9 +216,9 @@ def _section(f: dict, docs: list[str]) -> str:
     return "".join(parts) + "</section>"
 
 
-def _groups(groups: list, docs: list[str]) -> str:
+def _groups(groups: list, docs: list[str], present) -> str:
     return "".join(f'<div class="group group-{key}" id="group-{key}"><h2 class="group-title">{escape(title)} '
-                   f'({len(members)})</h2>{"".join(_section(f, docs) for f in members)}</div>'
+                   f'({len(members)})</h2>{"".join(_section(f, docs, present) for f in members)}</div>'
                    for key, title, members in groups)
 
 
@@ -260,7 +275,7 @@ def render_html(report: dict) -> str:
         f'<section id="filter" aria-label="Filter"><h2>Filter</h2>{labels}'
         '<p class="shown"></p><p class="none-shown">No formula matches this filter.</p></section>',
         _summary_table(groups, docs), summary_plot,
-        _groups(groups, docs),
+        _groups(groups, docs, {f["id"] for f in formulas}),
         _input_errors(report["input_errors"]) if report.get("input_errors") else "",
         "</main></body></html>\n",
     ])

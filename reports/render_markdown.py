@@ -75,14 +75,22 @@ def _counterexample(c: dict) -> list[str]:
     return lines
 
 
-def _formula_section(f: dict) -> list[str]:
+def _link(formula_id: str, present) -> str:
+    """A link to another formula's section; its id alone when that formula is not in this report."""
+    if present is not None and formula_id not in present:
+        return f"{text(formula_id)} {fmt.NOT_IN_REPORT}"
+    return f"[{text(formula_id)}](#{fmt.anchor(formula_id)})"
+
+
+def _formula_section(f: dict, present=None) -> list[str]:
+    """One formula's section; `present`: the ids of the report's formulas (None: link every id)."""
     source = f["source"]
     lines = ["", f"## {text(f['id'])}", "", f"**{text(f['title'])}**", "",
              f"{text(source['document'])}, {text(source['where'])}:", ""]
     lines += _quote(source["quote"]) + ["", "Formula as written:", ""]
     lines += _fence(f["written"], "math")
     lines += ["",
-              f"- claims: `{f['quantity']}` ({text(f.get('convention', ''))} convention) on {text(f['setting'])}",
+              f"- claims: `{f['quantity']}` ({text(f.get('convention', ''))} convention) on {text(fmt.setting_text(f['setting']))}",
               f"- verdict: **{f['verdict']}** (expected: {f['expected']}"
               f"{'' if f['matches_expectation'] else ' — DIFFERS'}), worst error / tolerance "
               f"{fmt.worst_text(f)}",
@@ -93,9 +101,9 @@ def _formula_section(f: dict) -> list[str]:
     if f.get("repair"):
         lines += _repair_lines(f["repair"])
     if f.get("corrected_by"):
-        lines.append(f"- corrected form: [{text(f['corrected_by'])}](#{fmt.anchor(f['corrected_by'])})")
+        lines.append(f"- corrected form: {_link(f['corrected_by'], present)}")
     if f.get("corrects"):
-        lines.append(f"- corrects: [{text(f['corrects'])}](#{fmt.anchor(f['corrects'])})")
+        lines.append(f"- corrects: {_link(f['corrects'], present)}")
     if f.get("precondition_check"):
         lines.append(f"- precondition check: {text(fmt.precondition_text(f['precondition_check']))}")
     if f.get("note"):
@@ -122,8 +130,9 @@ def render_markdown(report: dict) -> str:
              "for that entry. Below 1 the formula agrees with torch and jax; a formula that fails shows "
              "its worst failing example (1 or more).", ""]
     lines.append(render_summary(report).rstrip("\n"))
+    present = {f["id"] for f in report["formulas"]}
     for f in report["formulas"]:
-        lines += _formula_section(f)
+        lines += _formula_section(f, present)
     if report.get("input_errors"):
         lines += _input_errors(report["input_errors"])
     return "\n".join(lines) + "\n"

@@ -32,8 +32,7 @@ def test_bench_command_writes_bench_json(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
-def test_bench_rejects_a_non_positive_count(tmp_path):
-    import pytest
-
-    with pytest.raises(SystemExit, match="at least 1"):
-        main(["bench", "--examples", "0", "--out", str(tmp_path)])
+def test_bench_rejects_a_non_positive_count_in_one_line_with_exit_2(tmp_path, capsys):
+    assert main(["bench", "--examples", "0", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == "backprop-audit bench: --examples and --sweep must be at least 1\n"
+    assert not any(tmp_path.iterdir())

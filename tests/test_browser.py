@@ -161,15 +161,26 @@ OVERFLOW_PROBE = """
     if (["auto", "scroll", "hidden"].includes(win.getComputedStyle(p).overflowX)) return true; } return false; };
   const past = [...doc.body.querySelectorAll("*")].filter(e => e.getBoundingClientRect().right > win.innerWidth + 0.5
                                                           && !inScrollBox(e));
+  const table = doc.getElementById("summary"), box = table.parentElement;
+  const cell = table.querySelector("tbody td[data-label=verdict]");
   return {width: win.innerWidth, page: doc.documentElement.scrollWidth,
-          past: past.slice(0, 8).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + "." + e.className)};
+          past: past.slice(0, 8).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + "." + e.className),
+          summary: {scrolls: box.scrollWidth > box.clientWidth, header: table.tHead.getClientRects().length > 0,
+                    label: win.getComputedStyle(cell, "::before").content}};
 """
 
 
 def test_nothing_runs_off_the_side_of_a_phone_screen(page):
+    """Nor is the summary table a box to scroll sideways: on a phone each row is a card of labelled cells."""
     seen = measure(page, PHONE, OVERFLOW_PROBE)
     assert seen["width"] == PHONE
     assert seen["past"] == [] and seen["page"] <= PHONE, seen
+    assert seen["summary"] == {"scrolls": False, "header": False, "label": '"verdict: "'}, seen
+
+
+def test_the_summary_is_a_table_on_a_desktop_screen(page):
+    seen = measure(page, 1280, OVERFLOW_PROBE)
+    assert seen["summary"] == {"scrolls": False, "header": True, "label": "none"}, seen
 
 
 def test_the_console_check_sees_a_blocked_fetch(page, tmp_path):

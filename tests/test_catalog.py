@@ -8,7 +8,7 @@ turns "multiply by 1/N" into "no simple fix found", fails this test and so CI.
 import pytest
 
 from backprop_audit.searching import profiles
-from backprop_audit.model.formula import link_corrections
+from backprop_audit.model.formula import describe_setting, link_corrections
 from backprop_audit.manual import catalog
 
 FORMULAS = catalog()
@@ -28,12 +28,14 @@ def test_verdict_matches_expectation(formula, audited):
         if formula.violates is not None:
             check = result["precondition_check"]
             assert check["verdict"] != "holds", (
-                f"{formula.id} should fail where its precondition is broken ({check['setting']}) but held\n"
+                f"{formula.id} should fail where its precondition is broken ({describe_setting(check['setting'])}) but held\n"
                 f"reproduce: {reproduce}")
     else:
         assert result["verdict"] in ("fails", "error"), (
             f"{formula.id} is a recorded erratum but held on {result['examples']} networks\nreproduce: {reproduce}")
         assert result["counterexample"] is not None and result["diagnosis"]
+        if result["verdict"] == "fails":  # report.json's one worst ratio: of the failing examples
+            assert result["worst_error_ratio"] > 1.0, f"{formula.id}: fails at {result['worst_error_ratio']} x tolerance"
         expected, found = formula.expected_diagnosis, result["counterexample"]
         assert expected is not None, f"{formula.id}: a catalog erratum names its diagnosis (expected_diagnosis=)"
         assert found["network"]["dtype"] == "float64", f"{formula.id}: diagnosed on its float32 counterexample"

@@ -111,6 +111,8 @@ def test_files_that_cannot_load_exit_2_naming_path_and_line_and_the_report_is_wr
     report = report_of(tmp_path / "out")
     assert report["formulas"] == [] and len(report["input_errors"]) == 3
     assert "## Input errors" in (tmp_path / "out" / "REPORT.md").read_text()
+    html = (tmp_path / "out" / "report.html").read_text().split('<section id="input-errors">', 1)[1]
+    assert f"{missing}: no such file" in html and "bad_import.py, line" in html  # HTML has the section too
 
 
 def test_bad_records_exit_2_and_every_valid_claim_still_runs(tmp_path):
@@ -177,9 +179,20 @@ def test_no_file_is_a_usage_error():
     assert done.returncode == 2 and "FILE" in done.stderr
 
 
-def test_an_unknown_only_id_is_an_input_error(tmp_path):
-    done = check(CLAIMS / "bad_syntax.py", "--only", "no-such-claim", out=tmp_path)
+def test_an_unknown_only_id_is_an_input_error_and_a_corrected_claim_runs_without_its_erratum(tmp_path):
+    """--only names an unknown id and a claim whose erratum (corrects=) is in its file but not selected:
+    the unknown id is an input error, the corrected claim still runs (it once stopped the claims worker
+    in link_corrections, every claim lost)."""
+    pair = tmp_path / "pair.py"
+    pair.write_text("from backprop_audit.manual.doc_000 import FORMULAS\n"
+                    "BY_ID = {f.id: f for f in FORMULAS}\n"
+                    "CLAIMS = [BY_ID['000-output-activation-gradient'], BY_ID['000-output-activation-gradient-corrected']]\n")
+    done = check(CLAIMS / "bad_syntax.py", pair, "--only", "no-such-claim,000-output-activation-gradient-corrected",
+                 *FAST, out=tmp_path / "out")
     assert done.returncode == 2 and "--only: no loaded claim has id 'no-such-claim'" in done.stderr
+    (entry,) = report_of(tmp_path / "out")["formulas"]
+    assert entry["id"] == "000-output-activation-gradient-corrected" and entry["verdict"] == "holds"
+    assert entry["corrects"] == "000-output-activation-gradient" and entry["corrected_by"] is None
 
 
 def pytest_on_user_claims(pytester, monkeypatch, files, *args):

@@ -16,3 +16,12 @@ def test_report_usage_errors_exit_2(tmp_path, capsys, args, says):
     assert says in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # no report written
 
+
+
+@pytest.mark.parametrize("command", [[], *([name] for name in cli.SUBCOMMANDS)])
+def test_every_help_says_what_the_command_does_and_its_exit_codes(capsys, command):
+    with pytest.raises(SystemExit) as done:
+        cli.main([*command, "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "Exit codes: 0 " in text and " 2 bad options" in text

@@ -224,3 +224,27 @@ def test_the_command_says_when_it_writes_the_reports(tmp_path, fake_run, capsys)
     cli.main(["report", "--out", str(tmp_path / "out")])
     assert isinstance(fake_run["progress"], progress.PlainLines)  # stderr is not a terminal here
     assert capsys.readouterr().err.splitlines()[-1].startswith("backprop-audit: writing reports (")
+
+
+def test_a_corrected_record_runs_without_its_erratum_and_an_erratum_with_it_is_linked(monkeypatch):
+    """`report --only <a corrected record>` (its erratum not selected) once raised in link_corrections;
+    a run links an erratum to its corrected record only when both run."""
+    import backprop_audit.verdicts.run as run_module
+    from backprop_audit.manual import catalog
+
+    corrected = next(f for f in catalog() if f.corrects)
+    erratum = next(f for f in catalog() if f.id == corrected.corrects)
+    linked = {}
+
+    def audited(formula, *, corrected_by, **options):
+        linked[formula.id] = corrected_by
+        return SimpleNamespace(id=formula.id, diagnosis=None, corrected_by=corrected_by)
+
+    monkeypatch.setattr(run_module, "report_entry", lambda result: {"id": result.id})
+    monkeypatch.setattr(run_module, "environment", lambda dtypes: {})
+    assert [f["id"] for f in run_module.run([corrected], audit_formula=audited)["formulas"]] == [corrected.id]
+    assert linked == {corrected.id: None}
+    run_module.run([erratum], audit_formula=audited)
+    assert linked[erratum.id] is None
+    run_module.run([erratum, corrected], audit_formula=audited)
+    assert linked == {erratum.id: corrected.id, corrected.id: None}

@@ -69,8 +69,8 @@ def png_of(uri):
 
 def test_json_keeps_the_contract_and_drops_the_plot_data(report):
     data = json.loads(render_json(report))
-    assert data["schema"] == 1 and data["generated"] == report["generated"]
-    assert {"python", "numpy", "torch", "jax", "hypothesis", "dtypes"} <= set(data["environment"])
+    assert data["schema"] == 2 and data["generated"] == report["generated"]
+    assert {"backprop_audit", "python", "numpy", "torch", "jax", "jaxlib", "hypothesis", "dtypes"} <= set(data["environment"])
     for formula in data["formulas"]:
         assert CONTRACT_KEYS <= set(formula), CONTRACT_KEYS - set(formula)
         assert "ratios" not in formula and "failing_ratios" not in formula
@@ -114,8 +114,19 @@ def test_markdown_sections_show_every_part(report):
     assert re.search(r"manual dC/dz\[1\] \(2, 2\) +torch dC/dz\[1\] \(2, 2\) +jax dC/dz\[1\]", section)
     assert re.search(r"0\.82\* +0\.3 +0\.41\* +0\.15 +0\.41\* +0\.15", section)
     corrected = md.split("## fx-corrected", 1)[1].split("\n## ", 1)[0]
-    assert "- precondition check: outside its precondition (targets real), over 4 examples: it fails" in corrected
+    assert ("- precondition check: outside its precondition (depth 1-3; widths 1-5; batch 1-4; hidden "
+            r"sigmoid/tanh/relu/identity; output identity; loss mean\_half\_sum\_sq; targets real), over 4 "
+            "examples: it fails") in corrected
     assert "Outside the precondition:" in corrected and "manual 1.0, torch -1.0" in corrected
+    assert "- corrects: [fx-erratum](#fx-erratum)" in corrected
+
+
+def test_a_report_of_a_selection_links_only_to_the_formulas_it_holds(report):
+    """`report --only fx-corrected`: its erratum is not in the report, so no link points nowhere."""
+    report["formulas"] = [f for f in report["formulas"] if f["id"] == "fx-corrected"]
+    md, html = render_markdown(report), render_html(report)
+    assert "- corrects: fx-erratum (not in this report)" in md and "(#fx-erratum)" not in md
+    assert "<dd>fx-erratum (not in this report)</dd>" in html and 'href="#fx-erratum"' not in html
 
 
 def test_markdown_escapes_record_text(report):
@@ -156,7 +167,7 @@ def test_html_shows_summary_sections_plots_and_counterexample(html):
     assert '<td class="marked">0.82</td>' in erratum and erratum.count('<td class="marked">0.41</td>') == 2
     for label in ("W[1]", "b[1]", "X", "Y", "manual dC/dz[1]", "torch dC/dz[1]", "jax dC/dz[1]"):
         assert f'<div class="label">{label} <span' in erratum, label
-    assert "outside its precondition (targets real)" in html
+    assert "loss mean_half_sum_sq; targets real), over 4 examples: it fails" in html
 
 
 def test_html_escapes_record_text(html):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import backprop_audit
+from backprop_audit import Setting
 from backprop_audit.commands.claims import Problem
 from backprop_audit.manual import catalog
 from backprop_audit.reports.render_json import render_json
@@ -38,6 +40,16 @@ def test_a_fresh_report_follows_the_schema(fresh, schema_problems):
     assert {f["verdict"] for f in fresh["formulas"]} == {"holds", "fails", "error"}
     assert any(f["precondition_check"] for f in fresh["formulas"])
     assert schema_problems(fresh) == []
+
+
+def test_a_fresh_reports_setting_is_the_records_setting(fresh):
+    """setting is the record's Setting as data: Setting(**it) is the record's setting again."""
+    by_id = {f.id: f for f in catalog()}
+    for entry in fresh["formulas"]:
+        rebuilt = Setting(**{k: tuple(v) if isinstance(v, list) else v for k, v in entry["setting"].items()})
+        assert rebuilt == by_id[entry["id"]].setting, entry["id"]
+    assert fresh["environment"]["backprop_audit"] == backprop_audit.__version__
+    assert fresh["environment"]["jaxlib"]  # this suite runs with both oracles
 
 
 def test_the_renderers_fixture_follows_the_schema(schema_problems):
@@ -71,8 +83,32 @@ def _unlisted_key(report):
     report["formulas"][0]["undocumented"] = 1
 
 
+def _failing_formula_below_one(report):
+    """worst_error_ratio's one meaning: of the examples that decided the verdict, so > 1 where it fails."""
+    next(f for f in report["formulas"] if f["verdict"] == "fails")["worst_error_ratio"] = 0.5
+
+
+def _holding_formula_above_one(report):
+    next(f for f in report["formulas"] if f["verdict"] == "holds")["worst_error_ratio"] = 2.0
+
+
+def _failed_dtype_below_one(report):
+    failing = next(f for f in report["formulas"] if f["verdict"] == "fails")
+    next(d for d in failing["dtypes"].values() if not d["held"])["worst_error_ratio"] = 0.0
+
+
+def _setting_as_text(report):
+    report["formulas"][0]["setting"] = "depth 1-3; widths 1-5"
+
+
+def _without_tool_version(report):
+    del report["environment"]["backprop_audit"]
+
+
 @pytest.mark.parametrize("breaks", [_without_verdict, _without_counterexample_message, _verdict_passes,
-                                    _precondition_verdict_ok, _unlisted_key])
+                                    _precondition_verdict_ok, _unlisted_key, _failing_formula_below_one,
+                                    _holding_formula_above_one, _failed_dtype_below_one, _setting_as_text,
+                                    _without_tool_version])
 def test_the_schema_refuses_a_broken_report(fresh, breaks, schema_problems):
     broken = copy.deepcopy(fresh)
     breaks(broken)

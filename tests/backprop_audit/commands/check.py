@@ -38,12 +38,16 @@ DEFAULT_TIME_LIMIT = 600.0
 def add_parser(commands):
     parser = commands.add_parser("check", help="check your own claims files and write a report",
                                  description="Check the claims (CLAIMS = [Formula(...), ...]) in each FILE against "
-                                             "torch.autograd and jax.grad, and write REPORT.md and report.json.")
+                                             "torch.autograd and jax.grad, in a worker process, and write REPORT.md, "
+                                             "report.json and report.html. Exit codes: 0 every claim matches its "
+                                             "expectation; 1 some claim does not (an error verdict or a time limit "
+                                             "too); 2 bad options, or any input error (the report is still written); "
+                                             "3 an instrument fault (torch and jax disagreed); 130 interrupted.")
     parser.add_argument("files", nargs="+", metavar="FILE", help="Python files that define CLAIMS")
     parser.add_argument("--examples", type=_positive_int, default=100, help="networks per claim and dtype (default 100)")
     parser.add_argument("--dtypes", type=_dtypes, default=("float64", "float32"),
                         help="comma-separated, from float64,float32 (default both)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="Hypothesis's seed (default 0)")
     parser.add_argument("--only", default="", help="comma-separated claim ids to run (default all)")
     parser.add_argument("--out", default="check-report", help="folder for REPORT.md, report.json and report.html (default check-report/)")
     parser.add_argument("--junit", metavar="PATH", help="also write JUnit XML there (one test case per claim)")

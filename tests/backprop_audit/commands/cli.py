@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 SUBCOMMANDS = ("report", "check", "show", "bench", "soak")
+EPILOG = ("Exit codes: 0 every verdict as expected; 1 some verdict differs; 2 bad options or input; 3 an "
+          "instrument fault (torch and jax disagree); 130 interrupted. `backprop-audit COMMAND --help` says "
+          "what each command does and its own exit codes. From a test: from backprop_audit import assert_holds.")
 
 
 def main(argv=None) -> int:
     from backprop_audit import __version__
 
-    parser = argparse.ArgumentParser(prog="backprop-audit", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="backprop-audit", description=__doc__.splitlines()[0], epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"backprop-audit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     for name in SUBCOMMANDS:
@@ -29,6 +33,9 @@ def main(argv=None) -> int:
         references.start()
     try:
         return args.handler(args)
+    except BrokenPipeError:  # `backprop-audit show ID | head`: the reader left; no traceback on stderr
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit would raise again
+        return BROKEN_PIPE
     except KeyboardInterrupt:  # Ctrl-C: one line, not a framework's traceback; reports are written last
         print(f"backprop-audit {args.command}: interrupted; no report was written, earlier ones are as they were",
               file=sys.stderr)
@@ -36,6 +43,7 @@ def main(argv=None) -> int:
 
 
 INTERRUPTED = 130  # the shell's code for a run ended by SIGINT
+BROKEN_PIPE = 141  # and by SIGPIPE
 
 
 if __name__ == "__main__":

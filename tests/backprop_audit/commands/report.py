@@ -23,7 +23,14 @@ from backprop_audit.reports.write import write_report_set
 
 
 def add_parser(commands):
-    parser = commands.add_parser("report", help="check the whole catalog and write reports/")
+    parser = commands.add_parser(
+        "report", help="check the whole catalog and write reports/",
+        description="Check the catalog's formulas (the four source documents' backpropagation formulas, as "
+                    "written) against torch.autograd and jax.grad on networks Hypothesis generates, and write "
+                    "REPORT.md, report.json and report.html, swapped in together at the end. Exit codes: 0 every "
+                    "verdict as expected; 1 some verdict differs; 2 bad options or an unknown --only id (nothing "
+                    "runs); 3 an instrument fault (torch and jax disagreed; the report is written); 130 "
+                    "interrupted (the earlier report kept).")
     _common_options(parser)
     parser.add_argument("--junit", metavar="PATH", help="also write JUnit XML there (one test case per formula)")
     parser.set_defaults(handler=command_report, usage_error=parser.error)
@@ -36,8 +43,9 @@ def _common_options(parser):
     parser.add_argument("--examples", type=_positive_int, default=100, help="networks per formula and dtype (default 100)")
     parser.add_argument("--dtypes", type=_dtypes, default=("float64", "float32"),
                         help="comma-separated, from float64,float32 (default both)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", default="", help="comma-separated formula ids to run")
+    parser.add_argument("--seed", type=int, default=0, help="Hypothesis's seed: the same seed, the same verdicts and "
+                                                            "counterexamples (default 0)")
+    parser.add_argument("--only", default="", help="comma-separated formula ids to run (default all)")
     parser.add_argument("--out", default="reports", help="folder for the report files (default reports/)")
 
 

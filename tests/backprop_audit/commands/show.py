@@ -17,7 +17,7 @@ def add_parser(commands):
     parser = commands.add_parser(
         "show", help="print formulas' verdict, counterexample and diagnosis from a written report",
         description="Print the named formulas' sections of a report already written (nothing is run or written). "
-                    "Exit codes: 0 shown; 2 no report, or an unknown id.")
+                    "Exit codes: 0 shown; 2 bad options, no report there, or an unknown id.")
     parser.add_argument("ids", nargs="+", metavar="ID", help="formula or claim ids")
     parser.add_argument("--out", default="reports",
                         help="the folder the report was written to (default reports/; check writes check-report/)")
@@ -34,6 +34,12 @@ def command_show(args) -> int:
         report = json.loads(read_current(path.parent, path))  # the new set as soon as it is committed
     except (OSError, ValueError) as error:
         print(f"backprop-audit show: cannot read {path}: {error}", file=sys.stderr)
+        return 2
+    from backprop_audit.verdicts.run import SCHEMA
+
+    if report.get("schema") != SCHEMA:  # another contract (schema 1's setting was text): not read wrongly
+        print(f"backprop-audit show: {path} follows report schema {report.get('schema')!r}, this version reads "
+              f"{SCHEMA}: write the report again (backprop-audit report or check)", file=sys.stderr)
         return 2
     by_id = {f["id"]: f for f in report.get("formulas", [])}
     unknown = [i for i in args.ids if i not in by_id]

@@ -13,11 +13,16 @@ from pathlib import Path
 
 def add_parser(commands):
     parser = commands.add_parser("soak", help="check correct formulas many times (false alarms) and, with "
-                                 "--mutants, the mutant corpus; write reports/trust.json")
+                                 "--mutants, the mutant corpus; write reports/trust.json",
+                                 description="Check correct formulas on many stressing networks (none may fail: "
+                                             "a failure is a false alarm) and, with --mutants, search every "
+                                             "deliberately wrong formula and catalog erratum (each must be found); "
+                                             "write trust.json. Exit codes: 0 no false alarm (and every mutant "
+                                             "found); 1 otherwise; 2 bad options, or no oracle installed.")
     parser.add_argument("--checks", type=int, default=100_000,
                         help="checks of correct formulas (one formula on one network each; default 100000; 0: none)")
     parser.add_argument("--large", type=int, default=16, help="large networks (widths to 512, batch to 256) per dtype")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the soak's seed (default 0)")
     parser.add_argument("--seeds", default="", help="comma-separated seeds: --checks checks with each, in one trust.json "
                         "(default: --seed alone); the mutants use the first")
     parser.add_argument("--mutants", action="store_true", help="also search the mutant corpus and the catalog errata")

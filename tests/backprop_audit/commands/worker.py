@@ -102,7 +102,7 @@ def main(argv) -> int:
     from backprop_audit.commands.check import audit_with_limit
     from backprop_audit.commands.claims import load_claims
     from backprop_audit.judging.memory import RunMemory
-    from backprop_audit.model.formula import link_corrections
+    from backprop_audit.model.formula import corrections_among
     from backprop_audit.verdicts.entry import record_fields, report_entry
     from backprop_audit.verdicts.run import environment
 
@@ -110,7 +110,7 @@ def main(argv) -> int:
     send(environment=environment(dtypes))
     loaded = load_claims([f for f in job["files"] if f not in job["skip"]], before_each=lambda f: send(loading=f))
     claims = select(loaded.claims, job["only"], loaded.problems)
-    corrected_by = link_corrections(claims)
+    corrected_by = corrections_among(claims)  # the loader dropped a dangling link as an input error
     send(loaded={"problems": [p.as_dict() for p in loaded.problems], "claims": [record_fields(c) for c in claims],
                  "corrected_by": corrected_by})
     warm_oracles(claims, dtypes)

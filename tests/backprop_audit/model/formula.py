@@ -105,20 +105,29 @@ class Setting:
     l2: tuple[float, float] | None = None
     eta: tuple[float, float] | None = None
 
+    def as_dict(self) -> dict:
+        """The setting as report.json writes it: its keyword arguments, tuples as lists."""
+        return {name: list(value) if isinstance(value, tuple) else value for name, value in self.__dict__.items()}
+
     def describe(self) -> str:
-        widths = f"widths {_span(self.width)}" + "".join(
-            f", {name} width {_span(pair)}" for name, pair in (("input", self.input_width), ("output", self.output_width))
-            if pair is not None)
-        parts = [f"depth {_span(self.depth)}", widths, f"batch {_span(self.batch)}"] + [
-            f"{name} {_span(pair)}" for name, pair in (("l2", self.l2), ("eta", self.eta)) if pair is not None] + [
-                 f"hidden {'/'.join(self.hidden)}", f"output {'/'.join(self.output)}",
-                 f"loss {'/'.join(self.loss)}", f"targets {'/'.join(self.targets)}"]
-        if self.square:
-            parts.append("square layers")
-        return "; ".join(parts)
+        return describe_setting(self.as_dict())
 
     def restricted(self, **changes) -> "Setting":
         return Setting(**{**self.__dict__, **changes})
+
+
+def describe_setting(setting: dict) -> str:
+    """A setting in words, from its dict (Setting.as_dict, as report.json holds it): the renderers use it."""
+    widths = f"widths {_span(setting['width'])}" + "".join(
+        f", {name} width {_span(setting[key])}" for name, key in (("input", "input_width"), ("output", "output_width"))
+        if setting.get(key) is not None)
+    parts = [f"depth {_span(setting['depth'])}", widths, f"batch {_span(setting['batch'])}"] + [
+        f"{key} {_span(setting[key])}" for key in ("l2", "eta") if setting.get(key) is not None] + [
+        f"hidden {'/'.join(setting['hidden'])}", f"output {'/'.join(setting['output'])}",
+        f"loss {'/'.join(setting['loss'])}", f"targets {'/'.join(setting['targets'])}"]
+    if setting["square"]:
+        parts.append("square layers")
+    return "; ".join(parts)
 
 
 def _span(pair):
@@ -267,5 +276,13 @@ def link_corrections(formulas: list[Formula]) -> dict[str, str]:
     return corrected_by
 
 
+def corrections_among(selected: list[Formula]) -> dict[str, str]:
+    """erratum id -> id of its corrected record, where both are among `selected` (a run's formulas: a
+    selection, `--only`, of a record set whose links link_corrections has checked). A corrected record
+    run without its erratum, or an erratum without its correction, is linked to nothing."""
+    ids = {f.id for f in selected}
+    return {f.corrects: f.id for f in selected if f.corrects in ids}
+
+
 __all__ = ["Formula", "Source", "Setting", "Expected", "RecordError", "TARGET_KINDS", "DTYPES",
-           "link_corrections", "records_checked_by"]
+           "link_corrections", "corrections_among", "records_checked_by"]

@@ -64,6 +64,15 @@ class SearchResult:
     def held(self) -> bool:
         return self.minimal is None
 
+    @property
+    def worst_error_ratio(self) -> float:
+        """This dtype's worst error / tolerance with the meaning report.json gives it: the worst passing
+        example where it held (≤ 1), else the worst failing one with a number (> 1; nan: none had one)."""
+        if self.held:
+            return self.worst_ratio
+        failing = [self.minimal] + self.failures
+        return max((o.ratio for o in failing if np.isfinite(o.ratio)), default=float("nan"))
+
 
 def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed: int = 0,
            shrink: bool = True, strategy=None, keep_going: bool = False,

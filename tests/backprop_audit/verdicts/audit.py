@@ -24,7 +24,7 @@ def _precondition_check(formula, examples: int, seed: int, reproduce, memory: Ru
     """Search `formula` where its precondition is broken (formula.violates): it must fail there."""
     outside = search(formula, setting=formula.violates, dtype="float64", examples=examples, seed=seed,
                      memory=memory)
-    return PreconditionResult(setting=formula.violates.describe(), verdict=_search_verdict(outside),
+    return PreconditionResult(setting=formula.violates.as_dict(), verdict=_search_verdict(outside),
                               examples=outside.examples, counterexample=outside.minimal,
                               reproduce=reproduce(formula.id, examples=examples, seed=seed))
 

@@ -99,7 +99,7 @@ def record_fields(formula) -> dict:
             "source": {"document": formula.source.document, "where": formula.source.where,
                        "quote": formula.source.quote},
             "written": formula.written, "quantity": formula.quantity, "convention": formula.convention,
-            "setting": formula.setting.describe(), "expected": formula.expected,
+            "setting": formula.setting.as_dict(), "expected": formula.expected,
             "expected_diagnosis": _expected_diagnosis(formula), "corrects": formula.corrects, "note": formula.note}
 
 
@@ -114,14 +114,15 @@ def report_entry(result: FormulaResult) -> dict:
         "verdict": result.verdict,
         "matches_expectation": result.matches_expectation,
         "examples": result.examples,
-        "dtypes": {s.dtype: {"examples": s.examples, "held": s.held, "worst_error_ratio": _finite(s.worst_ratio),
+        "dtypes": {s.dtype: {"examples": s.examples, "held": s.held, "worst_error_ratio": _finite(s.worst_error_ratio),
                              "detects": _finite(s.detects), "vacuous_examples": s.vacuous,
                              "seconds": round(s.seconds, 3)} for s in result.searches},
         # the smallest relative error of a ×(1 + ε) mistake any passing example would have caught, and
         # whether a dtype where it held held on vacuous examples only (vocabulary.py: "vacuous")
         "detects": _finite(min((s.detects for s in result.searches), default=math.inf)),
         "vacuous": any(s.held and s.passed and s.vacuous == s.passed for s in result.searches),
-        "worst_error_ratio": _finite(result.worst_ratio),
+        # of the examples that decided the verdict: ≤ 1 where it holds, > 1 where it fails (the schema)
+        "worst_error_ratio": _finite(result.worst_error_ratio),
         "oracles_agree": result.oracles_agree,
         "worst_oracle_ratio": _finite(result.worst_oracle_ratio),
         "oracle_notes": [n for s in result.searches for n in s.oracle_notes],
@@ -135,7 +136,6 @@ def report_entry(result: FormulaResult) -> dict:
         "seconds": round(result.seconds, 3),
         "ratios": result.ratios,
         "failing_ratios": [_finite(r) for r in failed],  # None: the formula raised or gave no number
-        "worst_failing_ratio": _finite(max((r for r in failed if math.isfinite(r)), default=math.inf)),
     }
     if result.output is not None:  # `check` captures what a claim prints; the catalog prints nothing
         entry["output"] = result.output

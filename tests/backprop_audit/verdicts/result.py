@@ -24,7 +24,7 @@ def reproduce_line(command: str, formula_id: str, *, examples: int, seed: int, d
 class PreconditionResult:
     """The search where the formula's stated precondition is broken (formula.violates): it must fail."""
 
-    setting: str  # the violating setting, described
+    setting: dict  # the violating setting (Setting.as_dict)
     verdict: Verdict
     examples: int
     counterexample: object | None  # the minimal failing Outcome, None when it held
@@ -98,6 +98,15 @@ class FormulaResult:
     def worst_ratio(self) -> float:
         """The worst error / tolerance among the examples that passed (nan: no search ran)."""
         return max((s.worst_ratio for s in self.searches), default=math.nan)
+
+    @property
+    def worst_error_ratio(self) -> float:
+        """The report's one worst error / tolerance: of the examples that decided the verdict. A formula
+        that holds: its worst example (≤ 1); one that does not: its worst failing example with a number
+        (> 1); nan when none had one (it raised, or gave a wrong shape or NaN everywhere)."""
+        if self.verdict == Verdict.HOLDS:
+            return self.worst_ratio
+        return max((r for r in self.failing_ratios if math.isfinite(r)), default=math.nan)
 
     @property
     def worst_oracle_ratio(self) -> float:

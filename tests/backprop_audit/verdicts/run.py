@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import importlib.metadata
 import platform
 import sys
 import time
@@ -10,16 +11,27 @@ from backprop_audit import references
 from backprop_audit.judging.memory import RunMemory
 from backprop_audit.verdicts.audit import REPORT_COMMAND, audit
 from backprop_audit.verdicts.entry import report_entry
-from backprop_audit.model.formula import link_corrections
+from backprop_audit.model.formula import corrections_among
 
-SCHEMA = 1
+SCHEMA = 2  # report.schema.json's version: 2 made setting an object, worst_error_ratio the one ratio
+
+
+def _installed(distribution: str) -> str | None:
+    """The installed version of a distribution (jaxlib: jax's compiled half), None when it is not."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def environment(dtypes) -> dict:
     import hypothesis
     import numpy
 
-    versions = {"python": platform.python_version(), "numpy": numpy.__version__, "hypothesis": hypothesis.__version__}
+    import backprop_audit
+
+    versions = {"backprop_audit": backprop_audit.__version__, "python": platform.python_version(),
+                "numpy": numpy.__version__, "hypothesis": hypothesis.__version__}
     for name in ("torch", "jax"):
         module = sys.modules.get(name)
         if module is None:
@@ -28,6 +40,7 @@ def environment(dtypes) -> dict:
             except ImportError:
                 module = None
         versions[name] = getattr(module, "__version__", None)
+    versions["jaxlib"] = _installed("jaxlib") if versions["jax"] else None
     return {**versions, "dtypes": list(dtypes), "oracles": references.available(),
             "missing_oracles": references.missing()}
 
@@ -43,7 +56,7 @@ def run(formulas, *, examples=100, dtypes=("float64", "float32"), seed=0, progre
     with it.
     """
     memory = RunMemory()
-    corrected_by = link_corrections(formulas)
+    corrected_by = corrections_among(formulas)  # the catalog and the claims loader check the links
     start = time.perf_counter()
     results = []
     for formula in formulas:
