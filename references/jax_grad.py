@@ -65,8 +65,10 @@ def _choose(code, choices: list):
     network); a plain Python int (the plain oracle, compiled per network) computes its own choice only."""
     if isinstance(code, int):
         return choices[code]()
-    return jnp.select([code == k for k in range(len(choices) - 1)], [choice() for choice in choices[:-1]],
-                      choices[-1]())
+    # lax.switch runs the chosen branch only (under vmap, a padded stack's per-network codes, it becomes a
+    # select of every branch): with 9 activations and 12 losses, a single network's oracle took 0.48 ms
+    # computing them all, 0.36 ms with the switch (same process, alternated)
+    return jax.lax.switch(code, choices)
 
 
 def _loss(code, z, a, a_probe, y, mask, n_true):
@@ -80,9 +82,11 @@ def _loss(code, z, a, a_probe, y, mask, n_true):
     Σ (a - y)² is traced once for the four squared losses (LossTerms.squares).
     """
     big_negative = jnp.asarray(jnp.finfo(z.dtype).min / 4, z.dtype)
-    terms = LossTerms(jnp.where(mask, z, big_negative), a, a_probe, y, n_true,
-                      lambda x: jnp.sum(jnp.where(mask, x, 0)))
-    return _choose(code, [lambda row=row: row.jax_form(jax, jnp, terms) for row in LOSS_ROWS])
+    # fresh terms per branch: each branch of lax.switch is traced on its own, and a LossTerms caches what it
+    # computes (Σ (a - y)², shared by the squared losses when every branch is computed, a plain int code)
+    terms = lambda: LossTerms(jnp.where(mask, z, big_negative), a, a_probe, y, n_true,
+                              lambda x: jnp.sum(jnp.where(mask, x, 0)))
+    return _choose(code, [lambda row=row: row.jax_form(jax, jnp, terms()) for row in LOSS_ROWS])
 
 
 def _cost(params, z_probes, a_probes, X, Y, act_codes, loss_code, unit_masks, row_mask, n_true, l2s):
