@@ -217,9 +217,10 @@ def traced_view(view: View) -> View:
                 leaf("y", view.y), lists["W"], lists["b"], lists["z"], lists["a"], list(view.activation), view.loss)
 
 
-def trace(compute, view: View, layer: int | None):
+def trace(compute, view: View, layer: int | None, *, collapse: bool = True):
     """(tree, twin view) of compute on a twin of `view` (widths tried: N, 2, 3, 1), or None when no twin
-    can be traced (compute raises on all, or does what the tracer cannot record)."""
+    can be traced (compute raises on all, or does what the tracer cannot record). collapse=False keeps
+    the derivative forms as written (the numerical diagnosis replays exp(-z) / (1 + exp(-z))**2 as such)."""
     widths = ([view.N] if view.N >= 2 else []) + [2, 3, 1]
     for width in dict.fromkeys(widths):
         twin = twin_view(view, width)
@@ -229,7 +230,7 @@ def trace(compute, view: View, layer: int | None):
         except Exception:
             continue
         if isinstance(out, Traced):
-            return collapse_derivatives(out.node, leaf_values(twin), twin), twin
+            return (collapse_derivatives(out.node, leaf_values(twin), twin) if collapse else out.node), twin
     return None
 
 
