@@ -79,7 +79,8 @@ def _fits(candidate, oracle, net, q, convention, memory: RunMemory, model: bool 
     (the tolerance's coefficient)·(1 + Z)·|model| is added to q's tolerance."""
     if candidate.shape != oracle.shape or not np.all(np.isfinite(candidate)):
         return False
-    scale = tolerance.tolerances(net)[q]
+    # the same network is fitted thousands of times by the repair search: its tolerances once
+    scale = memory.tolerances.remembered(net.fingerprint(), lambda: tolerance.tolerances(net))[q]
     coefficient, _, amplification, _ = scale
     canonical_tol = tolerance.tolerance_for(scale, memory.oracle_answers(net)[next(iter(references.available()))][q])
     tol = expected_value(q, canonical_tol, convention)
@@ -92,7 +93,8 @@ def _named_factors(net):
     N, K = net.batch, net.widths[-1]
     names = {"-1": -1.0, "2": 2.0, "1/2": 0.5, "-2": -2.0, "-1/2": -0.5,
              "N": N, "1/N": 1 / N, "-N": -N, "-1/N": -1 / N, "2/N": 2 / N, "1/(2N)": 1 / (2 * N),
-             "N/2": N / 2, "2N": 2 * N, "K": K, "1/K": 1 / K}
+             "N/2": N / 2, "2N": 2 * N, "K": K, "1/K": 1 / K,
+             "K/N": K / N, "N/K": N / K}  # the last two: a mean over the wrong axis (1/K for 1/N)
     return names
 
 
