@@ -24,6 +24,7 @@ network; with a stable rewrite where one holds), and a failure within ~100 toler
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -314,8 +315,53 @@ def _diagnosis(formula, outcomes, dtype, examples, memory: RunMemory, clock: _Cl
         return precondition
     first = rest[0]
     if first.kind in UNEVALUABLE and first.status == Verdict.ERROR:
-        return Diagnosis(DiagnosisKind(first.kind), f"the formula cannot be evaluated as written: {first.message}")
+        beyond = _layer_beyond(formula, first) if first.kind == Finding.RAISED else ""
+        return Diagnosis(DiagnosisKind(first.kind), f"the formula cannot be evaluated as written: {first.message}"
+                         + (f"; {beyond}" if beyond else ""))
     return Diagnosis(DiagnosisKind.NONE, "no simple fix found")
+
+
+class _Layers(list):
+    """A view's list of W, b, z or a that says which layer an index past its end asked for."""
+
+    def __init__(self, name, values):
+        super().__init__(values)
+        self.name = name
+
+    def __getitem__(self, index):
+        if isinstance(index, int) and not -len(self) <= index < len(self):
+            raise _Beyond(self.name, index, len(self) - 1)
+        return super().__getitem__(index)
+
+
+class _Beyond(IndexError):
+    def __init__(self, name, index, last):
+        super().__init__(f"{name}[{index}]")
+        self.name, self.index, self.last = name, index, last
+
+
+def _layer_beyond(formula, outcome) -> str:
+    """For a formula that raised IndexError: the layer it asked for that the network does not have (a loop
+    one layer too far, say), as a sentence; "" when that is not why it raised."""
+    if "IndexError" not in outcome.message:
+        return ""
+    view = view_of(outcome.network, formula.convention)
+    view = dataclasses.replace(view, **{k: _Layers(k, getattr(view, k)) for k in ("W", "b", "z", "a", "activation")})
+    layer = Quantity.parse(outcome.quantity).layer if formula.per_layer else None
+    try:
+        with np.errstate(all="ignore"):
+            formula.compute(view, layer) if formula.per_layer else formula.compute(view)
+    except _Beyond as beyond:
+        past = beyond.index - beyond.last
+        if past <= 0:
+            return ""
+        return (f"it asks for {beyond.name}[{beyond.index}], layer L+{past}, of a network whose output layer is "
+                f"{beyond.last}: its loop runs {'one layer' if past == 1 else f'{past} layers'} past the output; the "
+                f"range is Python control flow, which no traced expression records, so no edit of up to two steps "
+                f"repairs it")
+    except Exception:
+        return ""
+    return ""
 
 
 def _fix(formula, outcomes, dtype, memory: RunMemory, clock: _Clock) -> Diagnosis | None:
