@@ -34,3 +34,12 @@ def test_the_mutant_is_killed_and_diagnosed(mutant, memory):
     assert (record["diagnosis_kind"], record["fix"]) == (mutant.diagnosis, mutant.fix), (
         f"{mutant.formula.id}: diagnosed {record['diagnosis_kind']} / {record['fix']}, expected "
         f"{mutant.diagnosis} / {mutant.fix}; reproduce: {record['reproduce']}")
+
+
+def test_a_repair_found_in_float32_stays_float32(memory):
+    """A repaired formula dividing by N: the traced N is the int compute sees, so float32 / N stays float32 (as
+    a 0-d int64 array it made the repair float64, and its fresh float32 search failed on the dtype)."""
+    mutant = next(m for m in MUTANTS if m.formula.id == "mutant-wrong-axis-softmax")
+    record = check_erratum(mutant.formula, "float32", EXAMPLES, expected_kind=mutant.diagnosis, expected_fix=mutant.fix,
+                           memory=memory)
+    assert (record["diagnosis_kind"], record["fix"]) == (mutant.diagnosis, mutant.fix), record["diagnosis"]

@@ -149,7 +149,7 @@ def _record(fn, args, kwargs):
 
 def leaf_values(view: View) -> dict:
     """Leaf name -> array of `view` (the names the tree's leaves carry)."""
-    values = {"x": view.x, "y": view.y, "N": np.asarray(view.N)}
+    values = {"x": view.x, "y": view.y, "N": int(view.N)}  # a Python int, as compute sees it: float32 / N stays float32
     for kind in ("W", "b", "z", "a"):
         for l, v in enumerate(getattr(view, kind)):
             if v is not None:
