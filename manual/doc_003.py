@@ -352,7 +352,8 @@ GENERAL = [
              "the line verbatim ('Now we need to propagate the error back recursively using the rule'). "
              "Corrected: 003-eq11-range-from-L-minus-1. No repair is derived: the mistake is the loop's range, "
              "Python control flow that no traced expression records (the trace itself stops at a^{L+1}), so no "
-             "edit of the expression exists and the diagnosis stays 'raised'.",
+             "edit of the expression exists and the diagnosis stays 'raised', naming the layer the loop asks for "
+             "(L+1).",
     ),
     Formula(
         id="003-eq11-range-from-L-minus-1",

@@ -24,3 +24,11 @@ def test_a_printed_product_that_does_not_conform_is_reported_as_such(formula_id,
 def test_a_recursion_is_never_said_to_hold_on_a_single_layer(formula_id, audited):
     result = audited(formula_id)
     assert result["verdict"] != "holds" and "single layer" not in result["diagnosis"], result["diagnosis"]
+
+
+def test_a_loop_one_layer_too_far_is_named_as_its_range(audited):
+    """Eq (11) run 'for l = L, ..., 1': no edit of an expression repairs a loop's range; the diagnosis says
+    which layer the loop asked for that the network does not have."""
+    result = audited("003-eq11-range-from-L")
+    assert result["verdict"] == "error" and result["counterexample"]["diagnosis_kind"] == "raised"
+    assert "layer L+1" in result["diagnosis"] and "loop runs one layer past the output" in result["diagnosis"]

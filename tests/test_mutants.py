@@ -1,5 +1,6 @@
 """The mutant corpus (backprop_audit/trust/mutants.py): every deliberately wrong formula is found by the search, in
-float64, and where a simple transform undoes the mistake the diagnosis names exactly that transform.
+float64, and each gets the diagnosis its record names: the transform, the edit of the formula (the
+repair), or the precondition that undoes the mistake.
 (Both dtypes, and the smallest erratum ratio, in `backprop-audit soak --mutants`.)"""
 import pytest
 
@@ -18,6 +19,10 @@ def test_the_corpus_covers_the_textbook_mistakes():
                     "wrong axis"):
         assert mistake in kinds, mistake
     assert all(m.formula.expected == "erratum" for m in MUTANTS)
+    assert all(m.diagnosis and m.fix for m in MUTANTS), [m.formula.id for m in MUTANTS if not (m.diagnosis and m.fix)]
+    for mistake in ("wrong axis", "wrong-layer operand", "compounds down", "softmax Jacobian's diagonal",
+                    "x(1 - x) applied at the input"):  # the repair's own edit kinds (issue 15)
+        assert mistake in kinds, mistake
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.formula.id for m in MUTANTS])
@@ -26,7 +31,15 @@ def test_the_mutant_is_killed_and_diagnosed(mutant, memory):
                            memory=memory)
     assert record["killed"] and record["verdict"] in ("fails", "error"), (
         f"{mutant.formula.id} ({mutant.mistake}) survived {record['examples']} networks; reproduce: {record['reproduce']}")
-    if mutant.diagnosis is not None:
-        assert (record["diagnosis_kind"], record["fix"]) == (mutant.diagnosis, mutant.fix), (
-            f"{mutant.formula.id}: diagnosed {record['diagnosis_kind']} / {record['fix']}, expected "
-            f"{mutant.diagnosis} / {mutant.fix}; reproduce: {record['reproduce']}")
+    assert (record["diagnosis_kind"], record["fix"]) == (mutant.diagnosis, mutant.fix), (
+        f"{mutant.formula.id}: diagnosed {record['diagnosis_kind']} / {record['fix']}, expected "
+        f"{mutant.diagnosis} / {mutant.fix}; reproduce: {record['reproduce']}")
+
+
+def test_a_repair_found_in_float32_stays_float32(memory):
+    """A repaired formula dividing by N: the traced N is the int compute sees, so float32 / N stays float32 (as
+    a 0-d int64 array it made the repair float64, and its fresh float32 search failed on the dtype)."""
+    mutant = next(m for m in MUTANTS if m.formula.id == "mutant-wrong-axis-softmax")
+    record = check_erratum(mutant.formula, "float32", EXAMPLES, expected_kind=mutant.diagnosis, expected_fix=mutant.fix,
+                           memory=memory)
+    assert (record["diagnosis_kind"], record["fix"]) == (mutant.diagnosis, mutant.fix), record["diagnosis"]

@@ -147,6 +147,23 @@ def test_a_wrong_recursion_names_the_first_wrong_layer_from_the_output():
                                      "output down (wrong at layers 2, 1; right at 3)")
 
 
+def test_a_mistake_at_the_output_is_diagnosed_there_though_every_layer_below_inherits_it():
+    """σ'(z) dropped from δ[L]: every layer's dW is wrong (δ carries it down) and no one change fits them
+    all; at layer L, on its own, the diagnosis names it."""
+    def drops_the_output_derivative(v):
+        delta = {v.L: v.a[v.L] - v.y}
+        for l in range(v.L - 1, 0, -1):
+            delta[l] = (v.W[l + 1].T @ delta[l + 1]) * sigmoid_prime(v.z[l])
+        return {l: (d @ v.a[l - 1].T, d) for l, d in delta.items()}
+
+    result = check_backprop(drops_the_output_derivative, convention="column", setting=SIGMOID.restricted(depth=(2, 3)),
+                            examples=EXAMPLES, dtypes=("float64",), seed=0)
+    assert result.wrong_layers["dC/dW"][0] == result.weights.counterexample.network.depth  # wrong from the output
+    label, there = result.first_wrong_diagnosis["dC/dW"]
+    assert label == "L" and there.kind == "missing-derivative", there.text
+    assert "there, dC/dW[L] on its own: matches the gradient built from dC/da instead of δ = dC/dz" in result.message
+
+
 def test_a_wrong_output_layer_only_is_named_with_the_layers_below_right():
     def doubles_the_last_weight_gradient(v):
         return {l: (d @ v.a[l - 1].T * (2 if l == v.L else 1), d) for l, d in deltas(v).items()}

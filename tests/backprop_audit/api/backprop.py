@@ -6,7 +6,10 @@ layer 1..L, x, y, N, in their convention), or `backprop(W, b, X, Y)` taking the 
 formulas of the engine, dC/dW[l] and dC/db[l] for every layer (each an ordinary audit: search, shrink,
 diagnosis), on the same networks (one seed, one RunMemory). A failure names the wrong layers of its
 minimal network, from the output down, the order backprop computes them in: the first wrong one there
-is where the mistake enters (the layers below inherit it through δ).
+is where the mistake enters (the layers below inherit it through δ). That layer is then diagnosed on
+its own (the gradient at layer L, or L-k, as a formula of its own, searched and diagnosed like any other),
+so a mistake made at the output is named there ("the factor ⊙ g'(z) is missing") even when every layer
+below is wrong too and no single change fits all of them.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from backprop_audit.judging.evaluate import evaluate
 from backprop_audit.judging.memory import RunMemory
 from backprop_audit.model.formula import Formula, Setting, Source
 from backprop_audit.model.network import DTYPES
+from backprop_audit.verdicts.audit import audit
 
 GRADIENTS = (("dC/dW", "W", 0), ("dC/db", "b", 1))  # (quantity, symbol, position in the (dW, db) pair)
 
@@ -84,6 +88,30 @@ def _formula(name: str, gradients, convention: str, setting: Setting, quantity: 
                 (lambda v: _layer(gradients(v), layer, position)))
 
 
+def _from_output(name: str, gradients, convention: str, setting: Setting, quantity: str, symbol: str,
+                 position: int, k: int) -> Formula:
+    """The gradient at layer L - k (k = 0: the output layer) on networks of every depth above k."""
+    label = "L" if k == 0 else f"L-{k}"
+    return Formula(
+        id=f"{name}.d{symbol}-{label}", title=f"{name}: {quantity}[{label}]",
+        source=Source("user code", name, "backprop returns {layer: (dC/dW, dC/db)}"),
+        written=rf"\partial C / \partial {symbol}^{{{label}}}", convention=convention,
+        quantity=f"{quantity}[{label}]", setting=setting.restricted(depth=(max(setting.depth[0], k + 1), setting.depth[1])),
+        compute=lambda v: _layer(gradients(v), v.L - k, position))
+
+
+def _first_wrong_diagnosis(result: Result, layers: list[int], make, examples, seed, reproduce, memory: RunMemory):
+    """(label, Diagnosis) of the first wrong layer from the output, as a formula of its own; None when it
+    holds on its own (a mistake the minimal network alone shows) or gives no diagnosis."""
+    net = result.counterexample.network
+    k = net.depth - layers[0]
+    failing = next((s.dtype for s in result.formula_result.searches if not s.held), "float64")
+    there = audit(make(k), examples=examples, dtypes=(failing,), seed=seed, reproduce=reproduce, memory=memory)
+    if there.diagnosis is None:
+        return None
+    return ("L" if k == 0 else f"L-{k}"), there.diagnosis
+
+
 def _wrong_layers(result: Result, make, memory: RunMemory) -> list[int]:
     """The layers of the minimal counterexample on which this gradient is wrong, from the output down."""
     net = result.counterexample.network
@@ -98,6 +126,7 @@ class BackpropResult:
     weights: Result  # dC/dW[l] for every layer
     biases: Result  # dC/db[l] for every layer
     wrong_layers: dict  # {"dC/dW": [layers], "dC/db": [layers]} at each failing one's minimal network, output first
+    first_wrong_diagnosis: dict = None  # {"dC/dW": (layer label, Diagnosis)} of each failing one's first wrong layer
 
     @property
     def results(self) -> dict[str, Result]:
@@ -123,9 +152,11 @@ class BackpropResult:
     def _where(self, quantity: str) -> str:
         layers, depth = self.wrong_layers[quantity], self.results[quantity].counterexample.network.depth
         right = [l for l in range(depth, 0, -1) if l not in layers]
+        there = (self.first_wrong_diagnosis or {}).get(quantity)
         return (f"backprop {self.name!r}: {quantity} is wrong first at layer {layers[0]} of {depth}, counted from "
                 f"the output down (wrong at layers {', '.join(map(str, layers))}"
-                f"{'; right at ' + ', '.join(map(str, right)) if right else ''}), on the minimal network below")
+                f"{'; right at ' + ', '.join(map(str, right)) if right else ''}), on the minimal network below"
+                + (f"\n  there, {quantity}[{there[0]}] on its own: {there[1].text}" if there else ""))
 
 
 def check_backprop(backprop, *, convention: str, setting: Setting = Setting(), examples: int | None = None,
@@ -135,14 +166,21 @@ def check_backprop(backprop, *, convention: str, setting: Setting = Setting(), e
     name, gradients, seed, memory = _name(backprop, name), _gradients_of(backprop), resolved_seed(seed), RunMemory()
     call = python_call("assert_backprop", "backprop")
     reproduce = lambda formula_id, **options: call(name, **options)  # noqa: E731  (one line per backprop, not per gradient)
-    results, wrong = {}, {}
+    results, wrong, diagnosed = {}, {}, {}
     for quantity, symbol, position in GRADIENTS:
         results[quantity] = result = run_check(
             _formula(name, gradients, convention, setting, quantity, symbol, position),
             examples=examples, dtypes=dtypes, seed=seed, reproduce=reproduce, memory=memory)
         wrong[quantity] = [] if result.holds else _wrong_layers(
             result, lambda l: _formula(name, gradients, convention, setting, quantity, symbol, position, l), memory)
-    return BackpropResult(name, results["dC/dW"], results["dC/db"], wrong)
+        if wrong[quantity] and result.counterexample.network.depth > 1:
+            found = _first_wrong_diagnosis(
+                result, wrong[quantity],
+                lambda k: _from_output(name, gradients, convention, setting, quantity, symbol, position, k),
+                result.examples, seed, reproduce, memory)
+            if found is not None:
+                diagnosed[quantity] = found
+    return BackpropResult(name, results["dC/dW"], results["dC/db"], wrong, diagnosed)
 
 
 def assert_backprop(backprop, *, convention: str, setting: Setting = Setting(), examples: int | None = None,

@@ -74,6 +74,7 @@ class RunMemory:
         self.answers = Bounded(64)  # network fingerprint -> {oracle name: {quantity name: array}}
         self.stacks = Bounded(128)  # (oracle names, the networks' fingerprints) -> the stacked oracles
         self.judged = Bounded(256)  # network fingerprint -> evaluate's formula-independent half
+        self.tolerances = Bounded(64)  # network fingerprint -> tolerance.tolerances(net) (the diagnosis's fits)
 
     def oracle_answers(self, net) -> dict[str, dict]:
         """references.quantities(net), computed once per network content in this run."""

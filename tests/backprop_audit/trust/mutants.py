@@ -24,8 +24,8 @@ class Mutant:
     formula: Formula
     mistake: str  # sign, factor, batch-mean, transpose, swapped-operands, derivative-of-a, activation-derivative,
     # layer-index, dropped-bias, broadcasting, wrong-axis, per-sample
-    diagnosis: str | None = None  # the Diagnosis.kind expected, None where no simple transform fits
-    fix: str | None = None  # the Diagnosis.fix expected (e.g. "x 1/N")
+    diagnosis: str | None = None  # the Diagnosis.kind expected (every mutant of the corpus gives one)
+    fix: str | None = None  # the Diagnosis.fix expected (e.g. "x 1/N", or a repair's edits)
 
 
 SOURCE = Source("mutants", "backprop_audit/trust/mutants.py", "a deliberately wrong variant of a correct formula")
@@ -35,6 +35,7 @@ IDENTITY_MEAN_HALF = IDENTITY_HALF.restricted(loss=("mean_half_sum_sq",))
 IDENTITY_MEAN_SUM = IDENTITY_HALF.restricted(loss=("mean_sum_sq",))
 SIGMOID_HALF = IDENTITY_HALF.restricted(hidden=("sigmoid",), output=("sigmoid",))
 TANH_HALF = IDENTITY_HALF.restricted(hidden=("tanh",), output=("tanh",))
+SOFTMAX_HALF = Setting(depth=(1, 2), width=(2, 4), batch=(1, 4), output=("softmax",), loss=("half_sum_sq",))
 SOFTMAX_CE = Setting(depth=(1, 2), width=(2, 4), batch=(1, 4), output=("softmax",), loss=("softmax_ce",),
                      targets=("onehot",))
 SIGMOID_BCE = Setting(depth=(1, 2), width=(1, 4), batch=(1, 4), output=("sigmoid",), loss=("sigmoid_bce",),
@@ -46,6 +47,7 @@ DEEP_RELU = DEEP_SIGMOID.restricted(hidden=("relu",))
 SQUARE_DEEP = DEEP_SIGMOID.restricted(square=True, width=(2, 4))
 
 MUTANTS: list[Mutant] = []
+DERIVATIVE_FORM = "g'(z) for the derivative written"  # the repair of a wrong derivative form
 
 
 def mutant(id_, mistake, quantity, setting, compute, *, convention="row", diagnosis=None, fix=None, written="-"):
@@ -110,11 +112,12 @@ mutant("transpose-weight-gradient-column", "transpose", "dC/dW[L]", IDENTITY_HAL
 mutant("swapped-operands-every-layer", "swapped operands", "dC/dW[l]", DEEP_TANH,
        lambda n, l: _row_deltas(n)[l].T @ n.a[l - 1], diagnosis="transpose", fix="transpose")
 mutant("transpose-recursion-weight", "transpose (W for Wᵀ in the recursion)", "dC/dz[L-1]", SQUARE_DEEP,
-       lambda n: (out(n) @ n.W[n.L]) * sigmoid_prime(n.z[n.L - 1]))
+       lambda n: (out(n) @ n.W[n.L]) * sigmoid_prime(n.z[n.L - 1]), diagnosis="repair", fix="transpose W[L]")
 mutant("transpose-recursion-weight-column", "transpose (W for Wᵀ in the recursion)", "dC/dz[L-1]", SQUARE_DEEP,
-       lambda n: (n.W[n.L] @ (n.a[n.L] - n.y)) * sigmoid_prime(n.z[n.L - 1]), convention="column")
+       lambda n: (n.W[n.L] @ (n.a[n.L] - n.y)) * sigmoid_prime(n.z[n.L - 1]), convention="column",
+       diagnosis="repair", fix="transpose W[L]")
 mutant("swapped-operands-activation-gradient", "swapped operands", "dC/da[L-1]", SQUARE_DEEP,
-       lambda n: n.W[n.L] @ out(n).T)
+       lambda n: n.W[n.L] @ out(n).T, diagnosis="transpose", fix="transpose")
 
 # --- σ'(a) for σ'(z) ------------------------------------------------------------------------------------
 mutant("derivative-of-a-output", "σ'(a) for σ'(z)", "dC/dz[L]", SIGMOID_HALF, lambda n: out(n) * sigmoid_prime(n.a[n.L]),
@@ -127,54 +130,81 @@ mutant("derivative-of-a-tanh", "tanh'(a) for tanh'(z)", "dC/dz[L-1]", DEEP_TANH,
 
 # --- a wrong activation derivative ----------------------------------------------------------------------
 mutant("tanh-prime-as-1-minus-z-squared", "activation derivative: tanh' written 1 - z²", "dC/dz[L]", TANH_HALF,
-       lambda n: out(n) * (1 - n.z[n.L] ** 2))
+       lambda n: out(n) * (1 - n.z[n.L] ** 2), diagnosis="repair", fix=DERIVATIVE_FORM)
 mutant("sigmoid-prime-as-sigmoid", "activation derivative: σ' written σ(z)", "dC/dz[L]", SIGMOID_HALF,
-       lambda n: out(n) * sigmoid(n.z[n.L]))
+       lambda n: out(n) * sigmoid(n.z[n.L]), diagnosis="repair", fix=DERIVATIVE_FORM)
 mutant("sigmoid-prime-as-one-minus-sigmoid", "activation derivative: σ' written 1 - σ(z)", "dC/dz[L]", SIGMOID_HALF,
-       lambda n: out(n) * (1 - n.a[n.L]))
+       lambda n: out(n) * (1 - n.a[n.L]), diagnosis="repair", fix=DERIVATIVE_FORM)
 mutant("sigmoid-prime-of-z-as-z", "activation derivative: σ' written z(1 - z)", "dC/dz[L]", SIGMOID_HALF,
-       lambda n: out(n) * n.z[n.L] * (1 - n.z[n.L]))
+       lambda n: out(n) * n.z[n.L] * (1 - n.z[n.L]), diagnosis="repair",
+       fix="regroup the product; " + DERIVATIVE_FORM)  # out ⊙ z ⊙ (1 - z) groups as (out ⊙ z) ⊙ (1 - z)
 mutant("tanh-prime-without-square", "activation derivative: tanh' written 1 - tanh z", "dC/dz[L-1]", DEEP_TANH,
-       lambda n: (out(n) @ n.W[n.L].T) * (1 - np.tanh(n.z[n.L - 1])))
+       lambda n: (out(n) @ n.W[n.L].T) * (1 - np.tanh(n.z[n.L - 1])), diagnosis="repair", fix=DERIVATIVE_FORM)
 mutant("relu-prime-as-relu", "activation derivative: relu' written relu(z)", "dC/dz[L-1]", DEEP_RELU,
-       lambda n: (out(n) @ n.W[n.L].T) * np.maximum(n.z[n.L - 1], 0))
+       lambda n: (out(n) @ n.W[n.L].T) * np.maximum(n.z[n.L - 1], 0), diagnosis="repair", fix=DERIVATIVE_FORM)
 
 # --- off-by-one layer index -----------------------------------------------------------------------------
 mutant("off-by-one-recursion-weight", "layer index: W[l] for W[l+1]", "dC/dz[L-1]", SQUARE_DEEP,
-       lambda n: (out(n) @ n.W[n.L - 1].T) * sigmoid_prime(n.z[n.L - 1]))
+       lambda n: (out(n) @ n.W[n.L - 1].T) * sigmoid_prime(n.z[n.L - 1]), diagnosis="repair", fix="W[L-1] at layer +1")
 mutant("off-by-one-weight-gradient-input", "layer index: a[l] for a[l-1]", "dC/dW[L]", SQUARE_DEEP,
-       lambda n: n.a[n.L].T @ out(n))
+       lambda n: n.a[n.L].T @ out(n), diagnosis="repair", fix="a[L] at layer -1 (one operand)")
 mutant("off-by-one-derivative-layer", "layer index: g'(z[l+1]) for g'(z[l])", "dC/dz[L-1]", SQUARE_DEEP.restricted(output=("sigmoid",)),
-       lambda n: (out(n) * sigmoid_prime(n.z[n.L]) @ n.W[n.L].T) * sigmoid_prime(n.z[n.L]))
-mutant("off-by-one-activation-gradient", "layer index: δ[l] W[l] for δ[l+1] W[l+1]", "dC/da[L-1]", SQUARE_DEEP,
-       lambda n: _row_deltas(n)[n.L - 1] @ n.W[n.L - 1].T)
+       lambda n: (out(n) * sigmoid_prime(n.z[n.L]) @ n.W[n.L].T) * sigmoid_prime(n.z[n.L]), diagnosis="repair",
+       fix="z[L] at layer -1 (one operand)")
+# δ[L-1] W[L-1]ᵀ is dC/da[L-2]: the value is right, the label one layer off. Depth 3 only: at depth 2 it
+# is dC/dx, which no oracle computes, and no edit of up to two steps turns δ[L-1] into δ[L].
+mutant("off-by-one-activation-gradient", "layer index: δ[l] W[l] for δ[l+1] W[l+1]", "dC/da[L-1]",
+       SQUARE_DEEP.restricted(depth=(3, 3)), lambda n: _row_deltas(n)[n.L - 1] @ n.W[n.L - 1].T,
+       diagnosis="index", fix="layer l-1")
 
 # --- dropped bias in a forward recomputation ------------------------------------------------------------
 mutant("dropped-bias-output", "dropped bias: a[L] recomputed as σ(a[L-1] W)", "dC/dz[L]", SIGMOID_HALF,
-       lambda n: (sigmoid(n.a[n.L - 1] @ n.W[n.L]) - n.y) * sigmoid_prime(n.z[n.L]))
+       lambda n: (sigmoid(n.a[n.L - 1] @ n.W[n.L]) - n.y) * sigmoid_prime(n.z[n.L]), diagnosis="repair", fix="add the bias")
 mutant("dropped-bias-loss", "dropped bias: C recomputed from a[L-1] W", "C", IDENTITY_HALF,
-       lambda n: 0.5 * np.sum((n.a[n.L - 1] @ n.W[n.L] - n.y) ** 2))
+       lambda n: 0.5 * np.sum((n.a[n.L - 1] @ n.W[n.L] - n.y) ** 2), diagnosis="repair", fix="add the bias")
 mutant("dropped-bias-derivative-column", "dropped bias: σ'(W a) for σ'(z)", "dC/dz[L]", SIGMOID_HALF,
-       lambda n: (n.a[n.L] - n.y) * sigmoid_prime(n.W[n.L] @ n.a[n.L - 1]), convention="column")
+       lambda n: (n.a[n.L] - n.y) * sigmoid_prime(n.W[n.L] @ n.a[n.L - 1]), convention="column", diagnosis="repair",
+       fix="add the bias")
 
 # --- broadcasting slips ((n,) against (n, 1)) -----------------------------------------------------------
 mutant("broadcast-bias-gradient-flat", "broadcasting: db as (n,), the column convention wants (n, 1)", "dC/db[L]",
-       IDENTITY_HALF, lambda n: (n.a[n.L] - n.y).sum(axis=1), convention="column")
+       IDENTITY_HALF, lambda n: (n.a[n.L] - n.y).sum(axis=1), convention="column", diagnosis="repair",
+       fix="keep the reduced axis")
 mutant("broadcast-bias-row-in-column", "broadcasting: b[:, 0] (n,) added to (n, N) columns", "dC/dz[L]", SIGMOID_HALF,
-       lambda n: (sigmoid(n.W[n.L] @ n.a[n.L - 1] + n.b[n.L][:, 0]) - n.y) * sigmoid_prime(n.z[n.L]), convention="column")
+       lambda n: (sigmoid(n.W[n.L] @ n.a[n.L - 1] + n.b[n.L][:, 0]) - n.y) * sigmoid_prime(n.z[n.L]), convention="column",
+       diagnosis="repair", fix="drop an index")
 mutant("broadcast-flat-targets", "broadcasting: y flattened to (N,) against a (N, 1)", "dC/dz[L]",
        IDENTITY_HALF.restricted(width=(1, 1)), lambda n: n.a[n.L] - n.y.ravel(),
        diagnosis="precondition", fix="require N = 1 (a single sample)")
 
 # --- a sum over the wrong axis --------------------------------------------------------------------------
 mutant("wrong-axis-bias-gradient", "sum over the wrong axis: db = δ summed over units", "dC/db[L]", IDENTITY_HALF,
-       lambda n: out(n).sum(axis=1))
+       lambda n: out(n).sum(axis=1), diagnosis="repair", fix="reduce over axis 0")
 mutant("wrong-axis-softmax", "softmax normalised over the batch axis", "dC/dz[L]", SOFTMAX_CE,
-       lambda n: (softmax(n.z[n.L], axis=0) - n.y) / n.N)
+       lambda n: (softmax(n.z[n.L], axis=0) - n.y) / n.N, diagnosis="repair",
+       fix="reduce over axis 1; reduce over axis 1")  # the sum and the stabilising max
 mutant("wrong-axis-mean", "mean over the outputs (1/K) for the mean over samples (1/N)", "dC/dz[L]", IDENTITY_MEAN_HALF,
-       lambda n: out(n) / n.sizes[-1])
+       lambda n: out(n) / n.sizes[-1], diagnosis="factor", fix="x K/N")
 mutant("wrong-axis-bias-column", "sum over the wrong axis, column convention", "dC/db[L]", IDENTITY_HALF,
-       lambda n: (n.a[n.L] - n.y).sum(axis=0, keepdims=True), convention="column")
+       lambda n: (n.a[n.L] - n.y).sum(axis=0, keepdims=True), convention="column", diagnosis="repair",
+       fix="reduce over axis 1")
+
+mutant("wrong-axis-batch-mean", "mean over the wrong axis: db = mean of δ over units, not samples", "dC/db[L]",
+       IDENTITY_MEAN_HALF, lambda n: (n.a[n.L] - n.y).mean(axis=1), diagnosis="repair", fix="reduce over axis 0")
+
+# --- the new edit kinds of the repair: each mistake sits inside the formula -------------------------------
+mutant("wrong-layer-operand-every-layer", "wrong-layer operand: δ[l] = δ[l+1] W[l]ᵀ ⊙ σ'(z[l]) at every layer",
+       "dC/dz[l]", SQUARE_DEEP, lambda n, l: _deltas_by(n, weight=lambda k: n.W[k - 1])[l], diagnosis="repair",
+       fix="W[l] at layer +1 (one operand)")
+mutant("derivative-of-a-compounding", "σ'(a) for σ'(z) at every step of the recursion (compounds down)", "dC/dz[l]",
+       DEEP_SIGMOID, lambda n, l: _deltas_by(n, prime=lambda k: sigmoid_prime(n.a[k]))[l], diagnosis="repair",
+       fix="g'(z) for g'(a)")
+mutant("softmax-jacobian-diagonal", "softmax Jacobian's diagonal only: δ = dC/da ⊙ a(1 - a)", "dC/dz[L]",
+       SOFTMAX_HALF, lambda n: out(n) * softmax_diagonal(n.a[n.L]), diagnosis="repair",
+       fix="the softmax Jacobian for its diagonal")
+mutant("sigmoid-slope-at-input", "activation derivative: σ'(x) = x(1 - x) applied at the input z, not the output a",
+       "dC/dz[L-1]", DEEP_SIGMOID, lambda n: (out(n) @ n.W[n.L].T) * slope_of_output(n.z[n.L - 1]), diagnosis="repair",
+       fix=DERIVATIVE_FORM)
 
 # --- a per-sample formula given a batch -----------------------------------------------------------------
 mutant("per-sample-bias-gradient", "per-sample: db = δ, no sum over the batch", "dC/db[L]", IDENTITY_HALF,
@@ -182,6 +212,28 @@ mutant("per-sample-bias-gradient", "per-sample: db = δ, no sum over the batch",
 mutant("per-sample-bias-gradient-mean", "per-sample: db = a - y for a mean loss, no mean over the batch", "dC/db[L]",
        IDENTITY_MEAN_HALF, lambda n: n.a[n.L] - n.y, convention="column", diagnosis="batch-reduction",
        fix="mean over samples")
+
+
+def softmax_diagonal(a):
+    """∂a_i/∂z_i = a_i(1 - a_i): the diagonal of softmax's Jacobian (the off-diagonal -a_i a_j left out)."""
+    return a * (1 - a)
+
+
+def slope_of_output(x):
+    """σ'(z) written in terms of the sigmoid's output x = σ(z): x(1 - x)."""
+    return x * (1 - x)
+
+
+def _deltas_by(n, weight=None, prime=None) -> dict:
+    """δ[l] for every layer, row convention, identity output and ½Σ(a - y)²: δ[l] = δ[l+1] weight(l+1)ᵀ ⊙
+    prime(l); the correct recursion has weight(k) = W[k] and prime(k) = g'(z[k])."""
+    from backprop_audit.model.operations import derivative
+    weight = weight or (lambda k: n.W[k])
+    prime = prime or (lambda k: derivative(n.activation[k], n.z[k]))
+    delta = {n.L: out(n)}
+    for l in range(n.L - 1, 0, -1):
+        delta[l] = (delta[l + 1] @ weight(l + 1).T) * prime(l)
+    return delta
 
 
 def _row_deltas(n) -> dict:
@@ -229,26 +281,29 @@ def _gaussian_cdf(z):
 
 
 mutant("mse-missing-1-over-K", "1/N missing (mse: the mean over N·K cells taken over N only)", "dC/da[L]", MSE,
-       lambda n: 2 * out(n) / n.N)
+       lambda n: 2 * out(n) / n.N, diagnosis="factor", fix="x 1/K")
 mutant("mse-missing-2", "factor 1/2 (mse: the 2 of d(x²)/dx dropped)", "dC/da[L]", MSE,
        lambda n: out(n) / (n.N * n.sizes[-1]), diagnosis="factor", fix="x 2")
 mutant("mae-derivative-as-squared", "loss derivative: mae's sign(a - y) written a - y", "dC/da[L]", MAE,
        lambda n: out(n) / (n.N * n.sizes[-1]))
-mutant("mae-missing-mean", "1/N missing (mae: no 1/(N·K))", "dC/da[L]", MAE, lambda n: np.sign(out(n)))
+mutant("mae-missing-mean", "1/N missing (mae: no 1/(N·K))", "dC/da[L]", MAE, lambda n: np.sign(out(n)),
+       diagnosis="factor", fix="x 1/(NK)")
 mutant("huber-unclipped", "loss derivative: huber's clip(a - y, -1, 1) written a - y", "dC/da[L]", HUBER,
        lambda n: out(n) / (n.N * n.sizes[-1]))
 mutant("softmax-ce-sum-spurious-mean", "1/N where the loss is a sum (softmax_ce_sum)", "dC/dz[L]", SOFTMAX_CE_SUM,
        lambda n: (n.a[n.L] - n.y) / n.N, diagnosis="factor", fix="x N")
 mutant("sigmoid-bce-sum-times-sigma-prime", "activation derivative: σ'(z) kept after the BCE cancelled it", "dC/dz[L]",
-       SIGMOID_BCE_SUM, lambda n: (n.a[n.L] - n.y) * sigmoid_prime(n.z[n.L]))
+       SIGMOID_BCE_SUM, lambda n: (n.a[n.L] - n.y) * sigmoid_prime(n.z[n.L]), diagnosis="repair", fix="drop ⊙ g'")
 mutant("hinge-loss-counts-own-class", "the hinge's sum over j = y_i too (its margin is always 1: C off by 1)", "C",
        HINGE, lambda n: np.sum(np.maximum(_hinge_margins(n), 0)) / n.N)
 mutant("hinge-missing-mean", "1/N missing (the hinge's mean over the batch)", "dC/da[L]", HINGE,
-       lambda n: _hinge_scores_gradient(n, mean=False))
+       lambda n: _hinge_scores_gradient(n, mean=False), diagnosis="factor", fix="x 1/N")
 mutant("hinge-sign", "sign", "dC/da[L]", HINGE, lambda n: -_hinge_scores_gradient(n), diagnosis="sign", fix="x -1")
 mutant("leaky-relu-prime-as-relu-prime", "activation derivative: leaky_relu' written relu' (0 below 0)", "dC/dz[L-1]",
-       DEEP_LEAKY, lambda n: (out(n) @ n.W[n.L].T) * (n.z[n.L - 1] > 0))
+       DEEP_LEAKY, lambda n: (out(n) @ n.W[n.L].T) * (n.z[n.L - 1] > 0), diagnosis="repair",
+       fix="g'(z) for the derivative written")
 mutant("elu-prime-as-exp", "activation derivative: elu' written e^z on both sides of 0", "dC/dz[L-1]", DEEP_ELU,
-       lambda n: (out(n) @ n.W[n.L].T) * np.exp(n.z[n.L - 1]))
+       lambda n: (out(n) @ n.W[n.L].T) * np.exp(n.z[n.L - 1]), diagnosis="repair",
+       fix="g'(z) for the derivative written")
 mutant("gelu-prime-as-cdf", "activation derivative: gelu' written Φ(z), the z·φ(z) term dropped", "dC/dz[L-1]",
        DEEP_GELU, lambda n: (out(n) @ n.W[n.L].T) * _gaussian_cdf(n.z[n.L - 1]))

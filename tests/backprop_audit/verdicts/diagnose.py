@@ -12,11 +12,20 @@ counts only if it fixes all of them:
 then, when no transform of the value fits: the smallest edit of the formula as written, traced
 (verdicts/repair.py: a transpose or swapped operands inside it, ⊙ ↔ @, σ' dropped, ...);
 5. a violated precondition: the search is run again restricted to N = 1, to target rows summing to 1,
-   to square layers, to one activation or one loss at a time; a restriction on which it holds names it.
+   to square layers, to one activation or one loss at a time; a restriction names it only when every
+   failing network seen (the minimal counterexample among them) violates it and the restricted search
+   holds on PRECONDITION_EXAMPLES networks.
 If nothing fits: "no simple fix found".
+
+Before all of these (verdicts/numerical.py): a failure of arithmetic is "numerically unstable as
+written" (NaN/inf where the exact value is finite, or float32 failing where float64 holds on the same
+network; with a stable rewrite where one holds), and a failure within ~100 tolerances everywhere is
+"a rounding-level difference". Neither is ever explained by a precondition.
 """
 from __future__ import annotations
 
+import dataclasses
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,9 +38,13 @@ from backprop_audit.judging import tolerance
 from backprop_audit.judging.compare import worst_ratio
 from backprop_audit.model.convention import expected_value, view_of
 from backprop_audit.model.quantity import Quantity
+from backprop_audit.verdicts.numerical import (agreeing_digits, numerical_failures, rounding_level, stable_rewrite,
+                                               where_it_breaks)
 from backprop_audit.verdicts.vocabulary import DIAGNOSIS_KINDS, UNEVALUABLE, DiagnosisKind, Finding, Verdict
 
-PRECONDITION_EXAMPLES = 60
+# A precondition is named only when its restricted search holds on this many networks (issue 15: a
+# 60-network search that happened to hold named "N = 1" for a NaN at N = 3 only).
+PRECONDITION_EXAMPLES = 500
 
 
 @dataclass
@@ -40,6 +53,8 @@ class Diagnosis:
     text: str  # one sentence for the report
     fix: str = ""  # the transform, e.g. "x 1/N"
     repair: object | None = None  # the Repair (verdicts/repair.py) when the fix is an edit of the formula
+    seconds: float | None = None  # the whole diagnosis's time (report.json "diagnosis_seconds")
+    repair_seconds: float | None = None  # the repair search's, found or not ("repair_seconds")
 
     def __post_init__(self):
         # One vocabulary: an erratum's record pins its expected diagnosis by these kinds.
@@ -80,7 +95,9 @@ def _named_factors(net):
     N, K = net.batch, net.widths[-1]
     names = {"-1": -1.0, "2": 2.0, "1/2": 0.5, "-2": -2.0, "-1/2": -0.5,
              "N": N, "1/N": 1 / N, "-N": -N, "-1/N": -1 / N, "2/N": 2 / N, "1/(2N)": 1 / (2 * N),
-             "N/2": N / 2, "2N": 2 * N, "K": K, "1/K": 1 / K}
+             "N/2": N / 2, "2N": 2 * N, "K": K, "1/K": 1 / K,
+             "K/N": K / N, "N/K": N / K,  # a mean over the wrong axis (1/K for 1/N)
+             "1/(NK)": 1 / (N * K)}  # a mean over all N·K cells left out (mse, mae, huber as torch defines them)
     return names
 
 
@@ -220,25 +237,33 @@ def _made_mistake(outcomes, conv, mistake, memory: RunMemory) -> bool:
     return bool(pairs)
 
 
+_Condition = tuple  # (sentence, restricted setting, admits(network) -> bool)
+
+
 def _precondition_settings(formula):
+    """(condition, the setting restricted to it, whether a network satisfies it), simplest first."""
     s = formula.setting
     if s.batch[1] > 1:
-        yield "N = 1 (a single sample)", s.restricted(batch=(1, 1))
-    if any(k in s.targets for k in ("real", "binary")) and any(k in s.targets for k in ("onehot", "prob")):
-        yield "rows of y summing to 1", s.restricted(targets=tuple(k for k in s.targets if k in ("onehot", "prob")))
+        yield "N = 1 (a single sample)", s.restricted(batch=(1, 1)), lambda net: net.batch == 1
+    summing = ("onehot", "prob", "labels")  # (labels: one-hot rows as y)
+    if any(k in s.targets for k in ("real", "binary")) and any(k in s.targets for k in summing):
+        yield ("rows of y summing to 1", s.restricted(targets=tuple(k for k in s.targets if k in summing)),
+               lambda net: net.targets in summing)
     if not s.square and s.width[1] > 1 and s.input_width is None and s.output_width is None:
-        yield "square layers", s.restricted(square=True)
+        yield "square layers", s.restricted(square=True), lambda net: len(set(net.widths)) == 1
     for loss in s.loss if len(s.loss) > 1 else ():
-        yield f"loss {loss}", s.restricted(loss=(loss,))
+        yield f"loss {loss}", s.restricted(loss=(loss,)), lambda net, loss=loss: net.loss == loss
     for out in s.output if len(s.output) > 1 else ():
-        yield f"output activation {out}", s.restricted(output=(out,))
+        yield (f"output activation {out}", s.restricted(output=(out,)),
+               lambda net, out=out: net.output_activation == out)
     for hidden in s.hidden if len(s.hidden) > 1 and s.depth[1] > 1 else ():
-        yield f"hidden activation {hidden}", s.restricted(hidden=(hidden,))
+        yield (f"hidden activation {hidden}", s.restricted(hidden=(hidden,)),
+               lambda net, hidden=hidden: all(h == hidden for h in net.hidden_activations))
     # Not for a formula checked at every layer l: on one layer it is checked at l = L only, where a
     # recursion over the layers below never runs, so "holds on a single layer" would say nothing (seen:
     # document 003's printed Jacobian transpose "held" there only because its product was never formed).
     if s.depth[1] > 1 and s.depth[0] == 1 and not formula.per_layer:
-        yield "a single layer", s.restricted(depth=(1, 1))
+        yield "a single layer", s.restricted(depth=(1, 1)), lambda net: net.depth == 1
 
 
 def diverse_failures(formula, dtype, memory: RunMemory, examples=40) -> list:
@@ -254,50 +279,145 @@ def diagnose(formula, outcomes, *, dtype="float64", examples=PRECONDITION_EXAMPL
              memory: RunMemory | None = None) -> Diagnosis:
     """Name the simple change that makes `formula` hold on the failing `outcomes` (minimal first).
     memory: the run's (default: a fresh one); every candidate fix re-reads the failing networks' oracle
-    answers from it."""
+    answers from it. The Diagnosis carries its time and the repair search's (report.json)."""
     memory = memory if memory is not None else RunMemory()
-    outcomes = list(outcomes) + diverse_failures(formula, dtype, memory)
-    first = outcomes[0]
-    if first.kind in UNEVALUABLE and first.status == Verdict.ERROR:
-        shape_fix = _transform_diagnosis(formula, [o for o in outcomes if o.quantity in o.manual], memory) if first.kind == Finding.SHAPE else None
-        if shape_fix:
-            return shape_fix
-        repaired = _repair_diagnosis(formula, outcomes, dtype, memory)
-        if repaired:
-            return repaired
-        precondition = _precondition_diagnosis(formula, dtype, examples, memory)
-        if precondition:
-            return precondition
-        return Diagnosis(DiagnosisKind(first.kind), f"the formula cannot be evaluated as written: {first.message}")
-    found = _transform_diagnosis(formula, outcomes, memory) or _repair_diagnosis(formula, outcomes, dtype, memory)
-    if found:
+    began = time.perf_counter()
+    clock = _Clock()
+    found = _diagnosis(formula, list(outcomes) + diverse_failures(formula, dtype, memory), dtype, examples, memory, clock)
+    found.seconds = time.perf_counter() - began
+    found.repair_seconds = clock.repair
+    return found
+
+
+class _Clock:
+    """The repair search's time within one diagnosis (None when it never ran)."""
+
+    def __init__(self):
+        self.repair = None
+
+
+def _diagnosis(formula, outcomes, dtype, examples, memory: RunMemory, clock: _Clock) -> Diagnosis:
+    numerical = numerical_failures(formula, outcomes, memory)
+    if numerical and len(numerical) == len(outcomes):
+        return _numerical_diagnosis(formula, numerical, dtype, memory)
+    rest = [o for o in outcomes if all(o is not n for n in numerical)]
+    worst = None if numerical else rounding_level(rest)
+    if worst is not None:
+        return Diagnosis(DiagnosisKind.ROUNDING, f"a rounding-level difference: every failure is within {worst:.3g} x the "
+                         f"tolerance and the values agree to {agreeing_digits(rest)} significant digits; how the formula "
+                         f"as written rounds (a difference of nearly equal numbers, say), not what it computes, so no "
+                         f"precondition explains it", "rounding only")
+    found = _fix(formula, rest, dtype, memory, clock)
+    if found is not None:
         return found
-    precondition = _precondition_diagnosis(formula, dtype, examples, memory)
+    if numerical:  # no fix for the other failures; the arithmetic one is what can be said
+        return _numerical_diagnosis(formula, numerical, dtype, memory)
+    precondition = _precondition_diagnosis(formula, rest, dtype, examples, memory)
     if precondition:
         return precondition
+    first = rest[0]
+    if first.kind in UNEVALUABLE and first.status == Verdict.ERROR:
+        beyond = _layer_beyond(formula, first) if first.kind == Finding.RAISED else ""
+        return Diagnosis(DiagnosisKind(first.kind), f"the formula cannot be evaluated as written: {first.message}"
+                         + (f"; {beyond}" if beyond else ""))
     return Diagnosis(DiagnosisKind.NONE, "no simple fix found")
 
 
-def _repair_diagnosis(formula, outcomes, dtype, memory: RunMemory) -> Diagnosis | None:
+class _Layers(list):
+    """A view's list of W, b, z or a that says which layer an index past its end asked for."""
+
+    def __init__(self, name, values):
+        super().__init__(values)
+        self.name = name
+
+    def __getitem__(self, index):
+        if isinstance(index, int) and not -len(self) <= index < len(self):
+            raise _Beyond(self.name, index, len(self) - 1)
+        return super().__getitem__(index)
+
+
+class _Beyond(IndexError):
+    def __init__(self, name, index, last):
+        super().__init__(f"{name}[{index}]")
+        self.name, self.index, self.last = name, index, last
+
+
+def _layer_beyond(formula, outcome) -> str:
+    """For a formula that raised IndexError: the layer it asked for that the network does not have (a loop
+    one layer too far, say), as a sentence; "" when that is not why it raised."""
+    if "IndexError" not in outcome.message:
+        return ""
+    view = view_of(outcome.network, formula.convention)
+    view = dataclasses.replace(view, **{k: _Layers(k, getattr(view, k)) for k in ("W", "b", "z", "a", "activation")})
+    layer = Quantity.parse(outcome.quantity).layer if formula.per_layer else None
+    try:
+        with np.errstate(all="ignore"):
+            formula.compute(view, layer) if formula.per_layer else formula.compute(view)
+    except _Beyond as beyond:
+        past = beyond.index - beyond.last
+        if past <= 0:
+            return ""
+        return (f"it asks for {beyond.name}[{beyond.index}], layer L+{past}, of a network whose output layer is "
+                f"{beyond.last}: its loop runs {'one layer' if past == 1 else f'{past} layers'} past the output; the "
+                f"range is Python control flow, which no traced expression records, so no edit of up to two steps "
+                f"repairs it")
+    except Exception:
+        return ""
+    return ""
+
+
+def _fix(formula, outcomes, dtype, memory: RunMemory, clock: _Clock) -> Diagnosis | None:
+    """A transform of the value or an edit of the formula that fits every failure, else None."""
+    first = outcomes[0]
+    if first.kind in UNEVALUABLE and first.status == Verdict.ERROR:
+        shape_fix = _transform_diagnosis(formula, [o for o in outcomes if o.quantity in o.manual], memory) \
+            if first.kind == Finding.SHAPE else None
+        return shape_fix or _repair_diagnosis(formula, outcomes, dtype, memory, clock)
+    return _transform_diagnosis(formula, outcomes, memory) or _repair_diagnosis(formula, outcomes, dtype, memory, clock)
+
+
+def _numerical_diagnosis(formula, failures, dtype, memory: RunMemory) -> Diagnosis:
+    """NaN/inf where the exact value is finite (or float32 failing where float64 holds): where it breaks,
+    and a stable rewrite where one holds."""
+    where = next((w for w in (where_it_breaks(formula, o) for o in failures[:3]) if w), "")
+    how = ("gives NaN or inf where the exact value is finite" if any(o.kind == Finding.NONFINITE for o in failures)
+           else "fails in float32 where float64 holds on the same networks")
+    rewrite = stable_rewrite(formula, failures, dtype, memory)
+    text = f"numerically unstable as written: it {how}" + (f" ({where})" if where else "")
+    if rewrite is None:
+        return Diagnosis(DiagnosisKind.NUMERICAL, text + "; no stable rewrite found", "unstable")
+    return Diagnosis(DiagnosisKind.NUMERICAL, text + f"; stable rewrite: {rewrite.expression}", "stable rewrite", rewrite)
+
+
+def _repair_diagnosis(formula, outcomes, dtype, memory: RunMemory, clock: _Clock) -> Diagnosis | None:
     """The smallest edit of the traced formula that makes it hold (verdicts/repair.py), as a diagnosis."""
     from backprop_audit.verdicts.repair import find_repair  # repair searches: imported after a search, as above
 
-    repair = find_repair(formula, outcomes, dtype, memory)
+    began = time.perf_counter()
+    try:
+        repair = find_repair(formula, outcomes, dtype, memory)
+    finally:
+        clock.repair = (clock.repair or 0.0) + time.perf_counter() - began
     if repair is None:
         return None
     return Diagnosis(DiagnosisKind.REPAIR, f"holds after the edit{'s' if len(repair.edits) > 1 else ''} "
                      f"{'; '.join(repair.edits)}: {repair.expression}", "; ".join(repair.labels), repair)
 
 
-def _precondition_diagnosis(formula, dtype, examples, memory: RunMemory) -> Diagnosis | None:
+def _precondition_diagnosis(formula, outcomes, dtype, examples, memory: RunMemory) -> Diagnosis | None:
+    """The first restriction that every failing network violates and on which a search of `examples`
+    networks holds; None when there is none."""
     from backprop_audit.searching.search import search  # search imports evaluate; diagnosis runs after a search, never inside one
 
-    for condition, setting in _precondition_settings(formula):
+    for condition, setting, admits in _precondition_settings(formula):
+        if any(admits(o.network) for o in outcomes):  # a failure where it is met: it is not what fails
+            continue
         try:
             result = search(formula, setting=setting, dtype=dtype, examples=examples, shrink=False, memory=memory)
         except Exception:  # a restriction with no valid network (e.g. no loss fits): not a precondition
             continue
-        if result.held and result.examples > 0:
-            return Diagnosis(DiagnosisKind.PRECONDITION, f"holds only when {condition}: a precondition the text leaves unstated",
-                             f"require {condition}")
+        if result.held and result.examples >= examples:
+            return Diagnosis(DiagnosisKind.PRECONDITION, f"holds only when {condition}: a precondition the text leaves "
+                             f"unstated (every failing network breaks it; it held on {result.examples} networks that "
+                             f"meet it)", f"require {condition}")
     return None

@@ -86,6 +86,10 @@ def _repair(diagnosis) -> dict | None:
     return None if repair is None else repair.as_dict()
 
 
+def _seconds(seconds) -> float | None:
+    return None if seconds is None else round(seconds, 3)
+
+
 def _expected_diagnosis(formula) -> dict | None:
     """An erratum's expected diagnosis (kind and fix) from its record; None when the record has none."""
     return None if formula.expected_diagnosis is None else formula.expected_diagnosis.as_dict()
@@ -129,6 +133,8 @@ def report_entry(result: FormulaResult) -> dict:
         "counterexample": _counterexample(result, record),
         "diagnosis": result.diagnosis.text if result.diagnosis else None,
         "repair": _repair(result.diagnosis),
+        "diagnosis_seconds": _seconds(getattr(result.diagnosis, "seconds", None)),
+        "repair_seconds": _seconds(getattr(result.diagnosis, "repair_seconds", None)),
         "corrected_by": result.corrected_by,
         "corrects": record["corrects"],
         "note": record["note"],

@@ -51,11 +51,16 @@ class Edit:
             return f"transpose {leaf}" if leaf else "transpose a product"
         if self.kind == "neighbour":
             return f"{leaf} at layer {int(self.variant):+d}"
+        if self.kind == "neighbour-at":
+            _, shift, name = self.variant.split(":")
+            return f"{name} at layer {int(shift):+d} (one operand)"
         return {"untranspose": "drop a transpose", "swap": "swap the operands",
                 "product": "⊙ for @" if self.variant == "A*B" else "@ for ⊙", "regroup": "regroup the product",
                 "drop-derivative": "drop ⊙ g'", "insert-derivative": "⊙ g'(z)",
                 "derivative-of-a": "g'(a) for g'(z)", "derivative-form": "g'(z) for the derivative written",
+                "derivative-at-z": "g'(z) for g'(a)", "softmax-jacobian": "the softmax Jacobian for its diagonal",
                 "axis": f"reduce over axis {self.variant}", "drop-reduction": "drop a reduction",
+                "keepdims": "keep the reduced axis", "drop-index": "drop an index", "add-bias": "add the bias",
                 "reduce": f"{self.variant.replace(':', ' over axis ')}"}[self.kind]
 
 
@@ -133,8 +138,8 @@ def _shallow(node: Node, depth: int = 1) -> str:
 class _Context:
     """What addresses need: the claim, the network's depth and the traced layer."""
 
-    def __init__(self, claim: Quantity, depth: int, layer: int | None):
-        self.claim, self.depth, self.layer = claim, depth, layer
+    def __init__(self, claim: Quantity, depth: int, layer: int | None, convention: str = "row"):
+        self.claim, self.depth, self.layer, self.convention = claim, depth, layer, convention
 
     def address(self, node: Node) -> str:
         if node.op == "leaf":
@@ -192,7 +197,7 @@ def _binary(node):
 
 def _one_leaf_elementwise(node):
     """The z or a leaf of an elementwise one-leaf subtree (a derivative form), else None."""
-    if node.op != "call" or node.name in _PRODUCTS + ("transpose",):
+    if node.op != "call" or node.name in ("matmul", "dot", "transpose"):
         return None
     leaves, stack = set(), [node]
     while stack:
@@ -214,6 +219,15 @@ def _one_leaf_elementwise(node):
 def edits_of(root: Node, ctx: _Context, activations) -> list[Edit]:
     """Every edit of `root`, in the order tried (simplest kinds first)."""
     edits = []
+    uses = _leaf_uses(root)
+    counts = {}
+    for node in _walk(root):
+        counts[ctx.address(node)] = counts.get(ctx.address(node), 0) + 1
+    for node in _walk(root):  # a parent repeated (a recursion's steps): its leaf moved at every step alike
+        if node.op == "call" and counts[ctx.address(node)] > 1:
+            for child in node.children():
+                if child.op == "leaf":
+                    uses[child.name] = max(uses.get(child.name, 0), 2)
     for node in _walk(root):
         where = tr.brief(node)
         address = ctx.address(node)
@@ -236,19 +250,23 @@ def edits_of(root: Node, ctx: _Context, activations) -> list[Edit]:
                 if _binary(arg):
                     for variant in ("outer-left", "outer-right"):
                         edits.append(Edit("regroup", address, f"{i}:{variant}", f"regroup {where}"))
-        if node.op == "call" and node.name in ("sum", "mean"):
+        if node.op == "call" and node.name in ("sum", "mean", "max", "min"):
             for axis in (0, 1, None):
                 if node.kwargs.get("axis", None) != axis:
                     edits.append(Edit("axis", address, repr(axis), f"the {node.name} of {where} over axis {axis}"))
-            edits.append(Edit("drop-reduction", address, "", f"drop the {node.name} of {where}"))
+            if node.name in ("sum", "mean"):
+                edits.append(Edit("drop-reduction", address, "", f"drop the {node.name} of {where}"))
         if node.op == "deriv" and node.args[0].name.startswith("z["):
             edits.append(Edit("derivative-of-a", address, "", f"{tr.show(node)} taken of a, not z"))
+        if node.op == "deriv" and node.args[0].name.startswith("a["):
+            edits.append(Edit("derivative-at-z", address, "", f"{tr.show(node)} taken of z, not a"))
         leaf_name = _one_leaf_elementwise(node)
         if leaf_name is not None:
             edits.append(Edit("derivative-form", address, "", f"{where} replaced by g'(z) of its layer"))
         if node.op == "leaf" and "[" in node.name:
             for shift in (1, -1):
                 edits.append(Edit("neighbour", address, str(shift), f"{node.name} → its layer {shift:+d}"))
+        edits.extend(_more_edits(node, address, where, ctx, activations, uses))
     for reduce in ("sum", "mean") if root.ndim == 2 else ():
         for axis in (0, 1):
             edits.append(Edit("reduce", "root", f"{reduce}:{axis}", f"the {reduce} of the result over axis {axis}"))
@@ -257,7 +275,71 @@ def edits_of(root: Node, ctx: _Context, activations) -> list[Edit]:
     unique = {}
     for edit in edits:
         unique.setdefault((edit.kind, edit.address, edit.variant), edit)
-    return list(unique.values())
+    # a reduction's axis before the rest: a softmax or a sum over the wrong axis is said as such, not as
+    # the transposes that make the same numbers (the sort is stable: the walk's order otherwise)
+    return sorted(unique.values(), key=lambda edit: edit.kind not in ("axis", "keepdims"))
+
+
+def _leaf_uses(root: Node) -> dict:
+    """Leaf name -> how many operand slots in the tree hold it."""
+    uses = {}
+    for node in _walk(root):
+        for child in node.children():
+            if child.op == "leaf":
+                uses[child.name] = uses.get(child.name, 0) + 1
+    return uses
+
+
+def _weight_layer(node: Node) -> int | None:
+    """l when `node` is a product of W[l] (or W[l].T) with another operand: a forward sum W a, bias left out."""
+    if not (_binary(node) and node.name in ("matmul", "dot")):
+        return None
+    for arg in node.args:
+        leaf = arg.args[0] if arg.op == "call" and arg.name == "transpose" and isinstance(arg.args[0], Node) else arg
+        if leaf.op == "leaf" and leaf.name.startswith("W["):
+            return int(leaf.name[2:-1])
+    return None
+
+
+def _softmax_factor(node: Node, activations):
+    """(index of the other operand, the softmax layer) when `node` multiplies something by a one-leaf form
+    of a softmax layer's a or z (its Jacobian's diagonal a(1 - a), say), else None."""
+    if not (_binary(node) and node.name == "multiply"):
+        return None
+    for i, arg in enumerate(node.args):
+        name = _one_leaf_elementwise(arg) if arg.op == "call" else None
+        if name is not None:
+            layer = int(name[2:-1])
+            if 0 < layer < len(activations) and activations[layer] == "softmax":
+                return 1 - i, layer
+    return None
+
+
+def _more_edits(node: Node, address: str, where: str, ctx: _Context, activations, uses) -> list:
+    """The edits of the second round: keepdims, an index dropped, a bias added back, the softmax Jacobian
+    for its diagonal, one occurrence of a leaf moved to its neighbour layer."""
+    edits = []
+    if node.op == "call" and node.name in ("sum", "mean") and not node.kwargs.get("keepdims", False):
+        edits.append(Edit("keepdims", address, "", f"the {node.name} of {where} keeping the reduced axis"))
+    if node.op == "call" and node.name == "getitem" and isinstance(node.args[0], Node):
+        edits.append(Edit("drop-index", address, "", f"{where} without its index"))
+    layer = _weight_layer(node)
+    if layer is not None:
+        edits.append(Edit("add-bias", address, "", f"the bias b[{layer}] added to {where}"))
+    if _softmax_factor(node, activations) is not None:
+        edits.append(Edit("softmax-jacobian", address, "", f"{where}: the softmax Jacobian, not its diagonal"))
+    if node.op == "call":
+        for i, arg in enumerate(node.args):
+            inner = arg.args[0] if isinstance(arg, Node) and arg.op == "deriv" else arg  # g'(z[l]): its z
+            # offered where it differs from moving every use of the leaf: the leaf is used twice, or its
+            # parent repeats (a recursion's steps; at every layer l, on a deeper network than this one)
+            if isinstance(inner, Node) and inner.op == "leaf" and "[" in inner.name and \
+                    (uses.get(inner.name, 0) > 1 or ctx.claim.per_layer):
+                leaf = ctx.address(inner)[len("leaf:"):]
+                for shift in (1, -1):
+                    edits.append(Edit("neighbour-at", address, f"{i}:{shift}:{leaf}",
+                                      f"{inner.name} → its layer {shift:+d} in {where}"))
+    return edits
 
 
 def apply(edit: Edit, root: Node, ctx: _Context, activations) -> Node:
@@ -307,9 +389,45 @@ def _changed(edit, node, ctx, activations):
         # (p • q) ∘ other
         return _product(inner, p, _product(outer, q, other)) if variant == "outer-left" else \
             _product(inner, _product(outer, p, other), q)
-    if kind == "axis":
-        return Node("call", node.name, node.fn, node.args, {**node.kwargs, "axis": eval(edit.variant), "keepdims": True},
+    if kind == "axis":  # the node's own keepdims kept: (n,) stays (n,), (1, n) becomes (n, 1)
+        return Node("call", node.name, node.fn, node.args, {**node.kwargs, "axis": eval(edit.variant)}, node.ndim)
+    if kind == "keepdims":
+        return Node("call", node.name, node.fn, node.args, {**node.kwargs, "keepdims": True}, node.ndim + 1)
+    if kind == "drop-index":
+        return node.args[0]
+    if kind == "add-bias":
+        layer = _weight_layer(node)
+        if layer is None:
+            return node
+        return _call("add", np.add, node, Node("leaf", f"b[{layer}]", ndim=1 if ctx.convention == "row" else 2),
+                     ndim=node.ndim)
+    if kind == "softmax-jacobian":
+        found = _softmax_factor(node, activations)
+        if found is None:
+            return node
+        other, layer = found
+        g, s = node.args[other], Node("leaf", f"a[{layer}]", ndim=node.ndim)
+        axis = 1 if ctx.convention == "row" else 0
+        weighted = _call("sum", np.sum, _product("multiply", g, s), axis=axis, keepdims=True)
+        return _product("multiply", s, _call("subtract", np.subtract, g, weighted, ndim=node.ndim))
+    if kind == "neighbour-at":
+        index, shift, _ = edit.variant.split(":")
+        index, operand = int(index), node.args[int(index)]
+        leaf = operand.args[0] if isinstance(operand, Node) and operand.op == "deriv" else operand
+        if not (isinstance(leaf, Node) and leaf.op == "leaf" and "[" in leaf.name):
+            return node
+        number = int(leaf.name[:-1].split("[")[1]) + int(shift)
+        moved = Node("leaf", f"{leaf.name.split('[')[0]}[{number}]", ndim=leaf.ndim)
+        if operand.op == "deriv":  # the derivative of the neighbour layer's z, by that layer's activation
+            act = activations[number] if 0 < number < len(activations) else None
+            if act is None or act == "softmax":
+                raise ValueError(f"layer {number} has no elementwise derivative")
+            moved = Node("deriv", act, args=(moved,), ndim=operand.ndim)
+        return Node(node.op, node.name, node.fn, node.args[:index] + (moved,) + node.args[index + 1:], node.kwargs,
                     node.ndim)
+    if kind == "derivative-at-z":
+        leaf = node.args[0]
+        return Node("deriv", node.name, args=(Node("leaf", "z" + leaf.name[1:], ndim=leaf.ndim),), ndim=node.ndim)
     if kind == "drop-reduction":
         return node.args[0]
     if kind == "derivative-of-a":
@@ -372,6 +490,31 @@ def factor_values(N: int, K: int) -> dict:
             "-1/N": -1 / N, "2/N": 2 / N, "1/(2N)": 1 / (2 * N), "N/2": N / 2, "2N": 2 * N, "K": K, "1/K": 1 / K}
 
 
+def _replays(formula, root, view, layer) -> bool:
+    """`root` replayed on `view` gives what the formula's compute gives there (or compute raises)."""
+    try:
+        with np.errstate(all="ignore"):
+            direct = formula.compute(view, layer) if formula.per_layer else formula.compute(view)
+    except Exception:
+        return True
+    try:
+        replay = tr.evaluate(root, tr.leaf_values(view))
+    except Exception:
+        return False
+    direct = np.asarray(direct, dtype=np.float64)
+    return np.shape(replay) == direct.shape and np.allclose(replay, direct, rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
+def _faithful_tree(formula, view, layer):
+    """The formula's tree: traced on a twin (where a literal product conforms), or, when that does not
+    replay on `view` (a Python loop over a layer's width), on `view` itself; None when neither does."""
+    for on_view in (False, True):
+        traced = tr.trace(formula.compute, view, layer, on_view=on_view)
+        if traced is not None and _replays(formula, traced[0], view, layer):
+            return traced[0]
+    return None
+
+
 class _Case:
     """One failing network at one layer: its view, its trace, its oracle value for each quantity."""
 
@@ -380,24 +523,14 @@ class _Case:
         self.layer = concrete.layer if formula.per_layer else None
         self.view = view_of(net, formula.convention)
         self.leaves = tr.leaf_values(self.view)
-        self.ctx = _Context(formula.target, net.depth, concrete.layer if not concrete.is_cost else None)
-        traced = tr.trace(formula.compute, self.view, self.layer)
-        self.root = traced[0] if traced else None
+        self.ctx = _Context(formula.target, net.depth, concrete.layer if not concrete.is_cost else None,
+                            formula.convention)
+        self.root = _faithful_tree(formula, self.view, self.layer)
         self.answers = next(iter(answers_for(net, memory).values()))
 
     def faithful(self) -> bool:
         """The trace replayed on the real network gives what compute gives (or both raise)."""
-        try:
-            with np.errstate(all="ignore"):
-                direct = self.formula.compute(self.view, self.layer) if self.formula.per_layer else self.formula.compute(self.view)
-        except Exception:
-            return True
-        try:
-            replay = tr.evaluate(self.root, self.leaves)
-        except Exception:
-            return False
-        direct = np.asarray(direct, dtype=np.float64)
-        return np.shape(replay) == direct.shape and np.allclose(replay, direct, rtol=1e-9, atol=1e-12, equal_nan=True)
+        return _replays(self.formula, self.root, self.view, self.layer)
 
     def value(self, root):
         try:
@@ -411,6 +544,24 @@ class _Case:
         layer = self.ctx.layer if claim.per_layer else (layers[0] if layers else None)
         q = claim.at(layer) if not claim.is_cost else claim
         return str(q) if q.exists_on(self.net.depth) and str(q) in self.answers else None
+
+    def plausible_factors(self, value, claim: Quantity) -> list[str]:
+        """The free factors worth a fit: those near the least-squares ratio of the oracle to `value` (a
+        fit within tolerance has that ratio to far better than the 10% asked); none when the shapes differ. Saves the ~15 fits
+        of every candidate that cannot hold."""
+        name = self.concrete(claim)
+        if name is None:
+            return []
+        oracle = np.asarray(expected_value(name, self.answers[name], self.formula.convention), dtype=np.float64)
+        if oracle.shape != np.shape(value):
+            return []
+        norm = float(np.vdot(value, value))
+        factors = _factors(self.net)
+        if norm == 0.0:
+            return [""]
+        ratio = float(np.vdot(value, oracle)) / norm
+        return [f for f, v in factors.items() if abs(v - ratio) <= 0.1 * max(abs(ratio), abs(v))] or \
+            ([""] if not np.any(oracle) else [])
 
     def fits(self, value, claim: Quantity, factor: str) -> bool:
         from backprop_audit.verdicts.diagnose import _fits
@@ -532,7 +683,7 @@ def find_repair(formula, outcomes, dtype, memory: RunMemory, examples: int = REP
         if value is None:
             continue
         # a factor that fits the first network may be another's 1/N (N = 1): every factor that fits is tried
-        factor = next((factor for factor in _factors(first.net) if first.fits(value, claim, factor)
+        factor = next((factor for factor in first.plausible_factors(value, claim) if first.fits(value, claim, factor)
                        and _holds_on(cases[1:], edits, claim, factor)), None)
         if factor is None:
             continue
@@ -568,13 +719,12 @@ def _repaired_formula(formula, edits, claim: Quantity, factor: str):
     trees = {}
 
     def compute(view, layer=None):
-        key = (view.L, view.N, tuple(view.activation), view.loss, layer)
+        key = (view.L, view.N, tuple(view.sizes), tuple(view.activation), view.loss, layer)
         if key not in trees:
-            traced = tr.trace(formula.compute, view, layer)
-            ctx = _Context(formula.target, view.L, layer if formula.per_layer else _claim_layer(formula.target, view.L))
-            root = None
-            if traced is not None:
-                root = traced[0]
+            root = _faithful_tree(formula, view, layer)
+            ctx = _Context(formula.target, view.L, layer if formula.per_layer else _claim_layer(formula.target, view.L),
+                           formula.convention)
+            if root is not None:
                 for edit in edits:
                     root = apply(edit, root, ctx, view.activation)
             trees[key] = root

@@ -104,6 +104,8 @@ class Traced:
     def astype(self, dtype): return _record(_astype, (self, dtype), {})
     def sum(self, axis=None, keepdims=False): return np.sum(self, axis=axis, keepdims=keepdims)
     def mean(self, axis=None, keepdims=False): return np.mean(self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False): return np.max(self, axis=axis, keepdims=keepdims)
+    def min(self, axis=None, keepdims=False): return np.min(self, axis=axis, keepdims=keepdims)
     def reshape(self, *shape): return np.reshape(self, shape[0] if len(shape) == 1 else shape)
     def copy(self): return self
     # a traced scalar (N) used by Python: range(n.N), if n.N > 1
@@ -147,7 +149,7 @@ def _record(fn, args, kwargs):
 
 def leaf_values(view: View) -> dict:
     """Leaf name -> array of `view` (the names the tree's leaves carry)."""
-    values = {"x": view.x, "y": view.y, "N": np.asarray(view.N)}
+    values = {"x": view.x, "y": view.y, "N": int(view.N)}  # a Python int, as compute sees it: float32 / N stays float32
     for kind in ("W", "b", "z", "a"):
         for l, v in enumerate(getattr(view, kind)):
             if v is not None:
@@ -220,24 +222,65 @@ def traced_view(view: View) -> View:
                 view.l2, view.eta, labels=view.labels)  # integer classes index arrays: not a leaf of the expression
 
 
-def trace(compute, view: View, layer: int | None):
+def trace(compute, view: View, layer: int | None, *, collapse: bool = True, on_view: bool = False):
     """(tree, twin view) of compute on a twin of `view` (widths tried: N, 2, 3, 1), or None when no twin
-    can be traced (compute raises on all, or does what the tracer cannot record)."""
+    can be traced (compute raises on all, or does what the tracer cannot record). collapse=False keeps
+    the derivative forms as written (the numerical diagnosis replays exp(-z) / (1 + exp(-z))**2 as such).
+    on_view=True traces on `view` itself: for a formula whose Python loops over a layer's width (a sum
+    written out over the nodes j), which a twin of other widths would record with its own count."""
     widths = ([view.N] if view.N >= 2 else []) + [2, 3, 1]
-    for width in dict.fromkeys(widths):
-        twin = twin_view(view, width)
+    for width in [None] if on_view else dict.fromkeys(widths):
+        twin = view if on_view else twin_view(view, width)
         try:
             with np.errstate(all="ignore"):
                 out = compute(traced_view(twin)) if layer is None else compute(traced_view(twin), layer)
         except Exception:
             continue
         if isinstance(out, Traced):
-            return collapse_derivatives(out.node, leaf_values(twin), twin), twin
+            return (collapse_derivatives(out.node, leaf_values(twin), twin) if collapse else out.node), twin
     return None
 
 
+# Values a derivative form is compared on besides the twin's own: both signs, no kink (relu at 0), none
+# of magnitude 1, so a form that matches g' only on the twin's few values (max(z, 0) where every z < 0)
+# is not collapsed. Each array is filled three times, rolled, so even a 1 x 1 leaf sees both signs.
+_PROBE = np.array([0.4, -2.3, 1.7, -0.35, 2.8, -1.1, 0.9, -0.8, 1.2, -1.6])
+
+
+def _probes_like(shape):
+    return [np.resize(np.roll(_PROBE, k), shape) if shape else np.asarray(np.roll(_PROBE, k)[0]) for k in range(3)]
+
+
+def _form_of(node: Node, leaf: Node, leaves: dict, twin: View, memo: dict):
+    """("z" or "a", activation) when the one-leaf subtree `node` over `leaf` (z[l] or a[l]) equals
+    g'(z[l]) (kind "z"), or g'(a[l]) (kind "a": the derivative taken of a, as a text may write it), on
+    the twin and on probe values; None otherwise."""
+    layer = int(leaf.name[2:-1])
+    act = twin.activation[layer] if 0 < layer < len(twin.activation) else None
+    if not act or operations.activation(act).coupled:
+        return None
+    z_name, value = f"z[{layer}]", evaluate(node, leaves, memo=memo)
+    if np.shape(value) != leaves[z_name].shape:
+        return None
+    kinds = ["z"] if leaf.name.startswith("z") else ["z", "a"]  # a form over z is never g'(a)
+    with np.errstate(all="ignore"):
+        kinds = [k for k in kinds if np.allclose(value, operations.derivative(act, leaves[f"{k}[{layer}]"]),
+                                                  rtol=1e-9, atol=1e-12)]
+    for z_probe in _probes_like(leaves[z_name].shape):
+        a_probe = operations.activation(act).numpy(z_probe)
+        try:
+            with np.errstate(all="ignore"):
+                probed = evaluate(node, {**leaves, leaf.name: z_probe if leaf.name.startswith("z") else a_probe})
+                kinds = [k for k in kinds if np.allclose(probed, operations.derivative(act, z_probe if k == "z" else a_probe),
+                                                          rtol=1e-9, atol=1e-12)]
+        except Exception:
+            return None
+    return (kinds[0], act) if kinds else None
+
+
 def collapse_derivatives(root: Node, leaves: dict, twin: View) -> Node:
-    """Replace each one-leaf elementwise subtree equal to g'(z[l]) on the twin by a deriv node."""
+    """Replace each one-leaf elementwise subtree equal to g'(z[l]) by a deriv node of z[l], and each
+    equal to g'(a[l]) (the derivative of the wrong argument) by a deriv node of a[l]."""
     memo, replaced = {}, {}
 
     def one_leaf(node):
@@ -262,14 +305,11 @@ def collapse_derivatives(root: Node, leaves: dict, twin: View) -> Node:
         if node.op == "call":
             leaf = one_leaf(node)
             if leaf is not None and leaf.name[:2] in ("z[", "a["):
-                layer = int(leaf.name[2:-1])
-                act = twin.activation[layer] if 0 < layer < len(twin.activation) else None
-                if act and not operations.activation(act).coupled:
-                    z_leaf = Node("leaf", f"z[{layer}]", ndim=leaf.ndim)
-                    value = evaluate(node, leaves, memo=memo)
-                    if np.shape(value) == leaves[z_leaf.name].shape and np.allclose(
-                            value, operations.derivative(act, leaves[z_leaf.name]), rtol=1e-9, atol=1e-12):
-                        new = Node("deriv", act, args=(z_leaf,), ndim=leaf.ndim)
+                form = _form_of(node, leaf, leaves, twin, memo)
+                if form is not None:
+                    kind, act = form
+                    new = Node("deriv", act, args=(Node("leaf", f"{kind}[{leaf.name[2:-1]}]", ndim=leaf.ndim),),
+                               ndim=leaf.ndim)
             if new is node:
                 new = _rebuilt(node, visit)
         replaced[node] = new
@@ -330,6 +370,8 @@ def _show(node):
     if node.op == "deriv":
         return f"{_GREEK.get(node.name, node.name + chr(39))}({show(node.args[0])})", 9
     name, args = node.name, node.args
+    if name == "add" and len(args) == 2 and not node.kwargs and any(_is_zero(a) for a in args):
+        return _show(next(a for a in args if not _is_zero(a)))  # Python's sum() starts from 0
     if name in _INFIX and len(args) == 2 and not node.kwargs:
         symbol, prec = _INFIX[name]
         left, lp = _part(args[0])
@@ -360,6 +402,15 @@ def _part(template):
     return repr(template), 9
 
 
+def _is_zero(template) -> bool:
+    return not isinstance(template, Node) and isinstance(template, (int, float)) and template == 0 \
+        and not isinstance(template, bool)
+
+
+def _slice(k: slice) -> str:
+    return ":".join("" if v is None else str(v) for v in (k.start, k.stop) + ((k.step,) if k.step is not None else ()))
+
+
 def _key(key):
     items = key if isinstance(key, tuple) else (key,)
-    return ", ".join(":" if isinstance(k, slice) and k == slice(None) else repr(k) for k in items)
+    return ", ".join(_slice(k) if isinstance(k, slice) else repr(k) for k in items)

@@ -64,6 +64,8 @@ class DiagnosisKind(StrEnum):
     BATCH_REDUCTION = "batch-reduction"
     PRECONDITION = "precondition"
     REPAIR = "repair"  # an edit of the traced formula (verdicts/repair.py): the fix lists the edits
+    NUMERICAL = "numerical"  # NaN/inf (or a float32-only failure) where the exact value is finite (verdicts/numerical.py)
+    ROUNDING = "rounding"  # every failure within ~100 tolerances: how the formula rounds, not what it computes
     NONE = "none"  # no simple fix found
     # The formula cannot be evaluated as written: named by what its failing example showed (its Finding).
     SHAPE = Finding.SHAPE.value
