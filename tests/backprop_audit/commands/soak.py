@@ -30,12 +30,46 @@ def add_parser(commands):
     parser.add_argument("--dtypes", default="float64,float32", help="dtypes for the mutants (default both)")
     parser.add_argument("--only", default="", help="comma-separated mutant or erratum ids")
     parser.add_argument("--out", default="reports", help="folder for trust.json (default reports/)")
+    parser.add_argument("--keep-soak", action="store_true", help="with --checks 0: keep the soak of the trust.json "
+                        "already in --out (its numbers, seeds and the commit it ran at, as soak_commit), so a long soak "
+                        "and a later mutant run share one file")
     parser.set_defaults(handler=command_soak)
     return parser
 
 
 def _say(text: str) -> None:
     print(text, flush=True)
+
+
+def _commit() -> str | None:
+    """The git commit of the checkout this package runs from, if it is one (None for an installed wheel)."""
+    import subprocess
+
+    try:
+        found = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                               text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if found.returncode != 0:
+        return None
+    return found.stdout.strip() or None
+
+
+def _kept_soak(path: Path) -> dict | None:
+    """The soak part of an earlier trust.json (every soak_* key), with the commit and time it ran at."""
+    import json
+
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    kept = {key: value for key, value in earlier.items() if key.startswith("soak") and key != "soak_commit"}
+    if not kept.get("soak_checks"):
+        return None
+    kept["soak_commit"] = earlier.get("soak_commit") or earlier.get("commit")
+    kept["soak_generated"] = earlier.get("soak_generated") or earlier.get("generated")
+    kept["soak_settings"] = earlier.get("soak_settings") or earlier.get("settings")
+    return kept
 
 
 def command_soak(args) -> int:
@@ -100,6 +134,13 @@ def command_soak(args) -> int:
     for row in report["power"]:
         _say(f"power: {row['widths']} batch {row['batch']} {row['dtype']}: detects a relative error of "
              f"{row['smallest_relative_error_detected']:.2g}")
+    report["commit"], report["generated"] = _commit(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    if args.keep_soak and not args.checks:
+        kept = _kept_soak(Path(args.out) / "trust.json")
+        if kept is None:
+            print(f"backprop-audit soak: --keep-soak: no soak in {Path(args.out) / 'trust.json'}", file=sys.stderr)
+            return 2
+        report.update(kept)
     report["settings"] = {"checks": args.checks, "large": args.large, "seed": args.seed, "seeds": seeds, "mutants": args.mutants,
                           "examples_per_mutant": args.examples, "dtypes": list(dtypes),
                           "oracles": oracles, "missing_oracles": references.missing()}
