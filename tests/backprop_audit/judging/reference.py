@@ -9,8 +9,8 @@ magnitude above any real rounding and a check would pass ×2 or zeros:
   float32 oracles' own deviation from them, and that of a correct backpropagation that sums term by
   term (judging/sequential.py, the worst ordinary order of summation), are the samples of this
   network's float32 rounding;
-- float64: nothing finer exists; the oracles' answers are the reference, and torch's deviation from
-  jax is the sample.
+- float64: nothing finer exists; the oracles' answers are the reference, and jax's and the term-by-term
+  backpropagation's deviations from torch are the samples.
 
 Who judges the oracles (`instrument`): torch against jax with the worst-case model in the reference's
 dtype, as for every network; and in float32, each float32 oracle against the float64 truth with the
@@ -56,8 +56,8 @@ def reference(net, memory, forward: tolerance.Forward | None = None) -> Referenc
         return Reference(answers, measured, tolerance.tolerances(exact), float32, float32_bounds, True)
     answers = memory.oracle_answers(net)
     first, *others = answers.values()
-    measured = tolerance.measured_tolerances(net, first, others, forward) if others else worst_case
-    return Reference(answers, measured, worst_case, measured=bool(others))
+    samples = others + [sequential.quantities(net)]
+    return Reference(answers, tolerance.measured_tolerances(net, first, samples, forward), worst_case, measured=True)
 
 
 def _with_scales_of(worst: tuple, measured: tuple) -> tuple:

@@ -40,7 +40,7 @@ is NOISE_MARGIN times the roundoffs that computations of the same gradient in th
 showed on this network, at least a floor, at most the worst case. In float32 those are the float32
 oracles and a correct backpropagation that sums term by term (judging/sequential.py), measured against
 float64 oracles on the cast inputs, which are then also the reference the formula is compared with
-(judging/reference.py); in float64 torch against jax, with the probabilistic bound as the floor. Measured
+(judging/reference.py); in float64 jax and the term-by-term backprop against torch, with the probabilistic bound as the floor. Measured
 (trust.json `power`): float32 1.3e-4 at [64, 512, 10]/128 and 1.5e-3 at [256, 4096, 10]/1024, float64
 7.6e-12 and 2.1e-10. What the oracles showed, in roundoffs of the scale S = B + |g|(1 + Z) + τ/ε, was
 0.002-0.3 there; B — Σ|terms| where the batch sum cancels — is 340 to 18,000 times |g| for dW.
@@ -570,7 +570,7 @@ def measured_growth(K_sum, K_chain, shown: float, dtype):
       magnitude): there the oracles' errors are measured exactly, against float64 oracles on the same
       (cast) inputs, which round 2^29 times finer;
     - float64: PROBABILISTIC·√K_sum + SAFETY·K_chain (the probabilistic bound for the sums): no finer
-      oracle exists, the samples are torch against jax, whose errors may coincide.
+      oracle exists, the samples are jax and a term-by-term backprop against torch, whose errors may coincide.
     """
     worst = rounding_growth(K_sum, K_chain)
     if np.dtype(dtype) == np.float32:
