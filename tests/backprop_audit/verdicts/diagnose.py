@@ -65,7 +65,7 @@ def _fits(candidate, oracle, net, q, convention, memory: RunMemory, model: bool 
     (the tolerance's coefficient)·(1 + Z)·|model| is added to q's tolerance."""
     if candidate.shape != oracle.shape or not np.all(np.isfinite(candidate)):
         return False
-    scale = tolerance.tolerances(net)[q]
+    scale = memory.tolerance_pieces(net)[q]
     coefficient, _, amplification, _ = scale
     canonical_tol = tolerance.tolerance_for(scale, memory.oracle_answers(net)[next(iter(references.available()))][q])
     tol = expected_value(q, canonical_tol, convention)
