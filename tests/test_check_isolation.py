@@ -90,7 +90,7 @@ def assert_the_others_hold(run, bad: set):
 
 
 CRASHES = (str(CLAIMS / "untrusted_crashes.py"), str(CLAIMS / "untrusted_load_exit.py"), str(CLAIMS / "untrusted_prints.py"),
-           "--time-limit", "5")
+           "--time-limit", "2")
 CRASHING = {"crash-os-exit", "crash-segfault", "crash-swallows-time-limit"}
 # The editing claims come first, before correct claims on the same networks, one in another file.
 MISBEHAVES = tuple(str(CLAIMS / f"untrusted_{name}.py") for name in ("edits_inputs", "later", "nondeterministic", "exits"))
