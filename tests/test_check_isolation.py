@@ -45,6 +45,7 @@ def _start(args) -> SimpleNamespace:
 
 @functools.cache
 def _started() -> dict:
+    """The runs started so far, by argument list: the two shared runs, started together at the first need."""
     return {args: _start(args) for args in (CRASHES, MISBEHAVES)}
 
 
@@ -62,7 +63,7 @@ def _no_run_left_behind():
 @functools.cache
 def checked(*args) -> SimpleNamespace:
     """The finished run of one of the two argument lists: its exit status, output, report and REPORT.md."""
-    started = _started()[args]
+    started = _started().get(args) or _started().setdefault(args, _start(args))  # another run: started now
     stdout, stderr = started.process.communicate(timeout=600)
     out = started.out
     text = (out / "report.json").read_text()
