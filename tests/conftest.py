@@ -20,14 +20,13 @@ def pytest_report_header(config):
     return f"hypothesis profile: {PROFILE} ({profiles.examples_per_formula()} networks per formula and dtype)"
 
 
-def pytest_configure(config):
-    # Under `-n`, pytest-xdist would hand tests to its workers one by one ("load"). "loadgroup" is the
-    # same, except that tests marked xdist_group (below) run on one worker: records that share a setting
-    # are searched on the same remembered networks and stacked oracles (search.drawn_networks,
-    # screen.py), and a record's audit serves the gate and the diagnosis tests (`audited`). This runs
-    # before xdist's own pytest_configure (trylast), which starts the workers with these options.
-    if getattr(config.option, "dist", "no") == "load":
-        config.option.dist = "loadgroup"
+# Under `-n`, pytest-xdist hands tests to its workers one by one ("load"); pyproject.toml's addopts select
+# "loadgroup" instead: the same, except that tests marked xdist_group (below) run on one worker, so records
+# that share a setting are searched on the same remembered networks and stacked oracles
+# (search.drawn_networks, screen.py), a record's audit serves the gate and the diagnosis tests (`audited`),
+# and a test module's shared runs (test_check_isolation.py) happen once. It was once switched on here, in
+# the controller's pytest_configure: the workers parse the command line again, never saw it, and grouped
+# nothing (tests/test_xdist_groups.py checks that a worker groups).
 
 
 # XLA compiles in this process, counted from JAX's own monitoring events: the oracles' executables (their

@@ -8,15 +8,18 @@ once per command. One test runs the real entry point in a fresh interpreter inst
 claims that break at run time include one that never finishes: its time limit is a SIGALRM timer, which
 needs the main thread, so that test runs in a fresh interpreter if it is ever run outside it."""
 import contextlib
+import functools
 import io
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import traceback
 from pathlib import Path
 from types import SimpleNamespace
+from unittest import mock
 
 import jsonschema
 import pytest
@@ -69,10 +72,27 @@ def line_of(path: Path, text: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), start=1) if text in line)
 
 
-def test_the_worked_example_exits_0_and_names_the_slip(tmp_path):
-    done = check(WORKED_EXAMPLE, "--examples", "3", "--dtypes", "float64", "--seed", "7", out=tmp_path)
+# Tests that read the same run share it (cached per process: each run starts a claims worker, which
+# imports torch and jax), on one pytest-xdist worker (their xdist_group): the worked example with --junit
+# and a step summary, and a run where no file loads.
+
+
+@functools.cache
+def worked_example_run() -> SimpleNamespace:
+    """`check` on the worked example (3 networks, float64, seed 7) with --junit and GITHUB_STEP_SUMMARY set."""
+    folder = Path(tempfile.mkdtemp(prefix="check-worked-"))
+    out, junit, summary = folder / "out", folder / "junit" / "check.xml", folder / "step-summary.md"
+    with mock.patch.dict(os.environ, {"GITHUB_STEP_SUMMARY": str(summary)}):
+        done = check(WORKED_EXAMPLE, "--examples", "3", "--dtypes", "float64", "--seed", "7", "--junit", junit, out=out)
+    return SimpleNamespace(done=done, out=out, junit=junit, summary=summary)
+
+
+@pytest.mark.xdist_group("check-worked-example")  # one worker, one run
+def test_the_worked_example_exits_0_and_names_the_slip():
+    run = worked_example_run()
+    done, out = run.done, run.out
     assert done.returncode == 0, done.stderr
-    report = report_of(tmp_path)
+    report = report_of(out)
     verdicts = {f["id"]: f["verdict"] for f in report["formulas"]}
     assert verdicts.pop("nielsen-BP1-as-first-copied") == "fails"
     assert set(verdicts.values()) == {"holds"} and len(verdicts) == 7  # BP1-BP4 and the user's code
@@ -80,38 +100,51 @@ def test_the_worked_example_exits_0_and_names_the_slip(tmp_path):
     assert "σ'(a) for σ'(z)" in slip["diagnosis"]
     assert slip["counterexample"]["reproduce"].startswith(f"backprop-audit check {WORKED_EXAMPLE} --only")
     assert report["settings"]["seed"] == 7 and report["input_errors"] == []
-    assert "nielsen-BP1-as-first-copied" in (tmp_path / "REPORT.md").read_text()
+    assert "nielsen-BP1-as-first-copied" in (out / "REPORT.md").read_text()
 
 
-def test_junit_and_the_github_step_summary_are_written_and_the_wrote_line_names_every_file(tmp_path, monkeypatch):
+@pytest.mark.xdist_group("check-worked-example")  # one worker, one run
+def test_junit_and_the_github_step_summary_are_written_and_the_wrote_line_names_every_file():
     import xml.etree.ElementTree as ET
 
     import xmlschema
 
-    summary = tmp_path / "step-summary.md"
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    junit = tmp_path / "junit" / "check.xml"
-    done = check(WORKED_EXAMPLE, "--only", "nielsen-BP1-as-first-copied", "--junit", junit, *FAST, out=tmp_path / "out")
+    run = worked_example_run()
+    done, out, junit = run.done, run.out, run.junit
     assert done.returncode == 0, done.stderr
     xmlschema.XMLSchema(Path(__file__).with_name("junit-10.xsd")).validate(str(junit))
-    assert [case.get("name") for case in ET.parse(junit).iter("testcase")] == ["nielsen-BP1-as-first-copied"]
-    assert "| nielsen-BP1-as-first-copied |" in summary.read_text()
-    out = tmp_path / "out"
+    claims = [f["id"] for f in report_of(out)["formulas"]]  # one test case per claim, in the report's order
+    assert [case.get("name") for case in ET.parse(junit).iter("testcase")] == claims
+    assert "nielsen-BP1-as-first-copied" in claims
+    assert "| nielsen-BP1-as-first-copied |" in run.summary.read_text()
     assert done.stdout.startswith(f"wrote {out / 'REPORT.md'}, {out / 'report.json'}, {out / 'report.html'}, {junit}: ")
 
 
-def test_files_that_cannot_load_exit_2_naming_path_and_line_and_the_report_is_written(tmp_path):
-    missing = tmp_path / "no_such_claims.py"
-    done = check(missing, CLAIMS / "bad_syntax.py", CLAIMS / "bad_import.py", out=tmp_path / "out")
+@functools.cache
+def nothing_loads_run() -> SimpleNamespace:
+    """`check` on a missing file, a syntax error and an import error, with an --only id no claim has."""
+    folder = Path(tempfile.mkdtemp(prefix="check-unloadable-"))
+    missing = folder / "no_such_claims.py"
+    done = check(missing, CLAIMS / "bad_syntax.py", CLAIMS / "bad_import.py", "--only", "no-such-claim",
+                 out=folder / "out")
+    return SimpleNamespace(done=done, out=folder / "out", missing=missing)
+
+
+@pytest.mark.xdist_group("check-unloadable")  # one worker, one run
+def test_files_that_cannot_load_exit_2_naming_path_and_line_and_the_report_is_written():
+    run = nothing_loads_run()
+    done, missing = run.done, run.missing
     assert done.returncode == 2
     assert f"{missing}: no such file" in done.stderr
     assert f"bad_syntax.py, line {line_of(CLAIMS / 'bad_syntax.py', 'def output_error')}: syntax error" in done.stderr
     assert (f"bad_import.py, line {line_of(CLAIMS / 'bad_import.py', 'backprop_that_does_not_exist')}: cannot import"
             in done.stderr)
-    report = report_of(tmp_path / "out")
-    assert report["formulas"] == [] and len(report["input_errors"]) == 3
-    assert "## Input errors" in (tmp_path / "out" / "REPORT.md").read_text()
-    html = (tmp_path / "out" / "report.html").read_text().split('<section id="input-errors">', 1)[1]
+    report = report_of(run.out)
+    assert report["formulas"] == []
+    assert sorted(e["file"] for e in report["input_errors"]) == sorted(
+        [str(missing), str(CLAIMS / "bad_syntax.py"), str(CLAIMS / "bad_import.py"), "--only"])
+    assert "## Input errors" in (run.out / "REPORT.md").read_text()
+    html = (run.out / "report.html").read_text().split('<section id="input-errors">', 1)[1]
     assert f"{missing}: no such file" in html and "bad_import.py, line" in html  # HTML has the section too
 
 
@@ -179,16 +212,11 @@ def test_no_file_is_a_usage_error():
     assert done.returncode == 2 and "FILE" in done.stderr
 
 
-def test_an_unknown_only_id_is_an_input_error_and_a_corrected_claim_runs_without_its_erratum(tmp_path):
-    """--only names an unknown id and a claim whose erratum (corrects=) is in its file but not selected:
-    the unknown id is an input error, the corrected claim still runs (it once stopped the claims worker
-    in link_corrections, every claim lost)."""
-    pair = tmp_path / "pair.py"
-    pair.write_text("from backprop_audit.manual.doc_000 import FORMULAS\n"
-                    "BY_ID = {f.id: f for f in FORMULAS}\n"
-                    "CLAIMS = [BY_ID['000-output-activation-gradient'], BY_ID['000-output-activation-gradient-corrected']]\n")
-    done = check(CLAIMS / "bad_syntax.py", pair, "--only", "no-such-claim,000-output-activation-gradient-corrected",
-                 *FAST, out=tmp_path / "out")
+@pytest.mark.xdist_group("check-unloadable")  # one worker, one run
+def test_an_unknown_only_id_is_an_input_error():
+    done = nothing_loads_run().done
+    html = (run.out / "report.html").read_text().split('<section id="input-errors">', 1)[1]
+    assert f"{missing}: no such file" in html and "bad_import.py, line" in html  # HTML has the section too
     assert done.returncode == 2 and "--only: no loaded claim has id 'no-such-claim'" in done.stderr
     (entry,) = report_of(tmp_path / "out")["formulas"]
     assert entry["id"] == "000-output-activation-gradient-corrected" and entry["verdict"] == "holds"

@@ -1,10 +1,13 @@
 """A claim is untrusted code (issue 14): whatever it does costs that claim its verdict and nothing else.
 
-Each test runs `backprop-audit check` through the real entry point, in a fresh interpreter, on a file that
-mixes bad claims (tests/claims/untrusted_*.py) with correct ones, into an --out folder that already holds
-a stale report; and asserts that the bad claim gets an error naming what it did, the correct claims
-hold, a fresh report is written, and the exit status is not 0. Runs are shared by the tests that read
-them (one per fixture file and option set), float64 only, few examples."""
+Each test reads a run of `backprop-audit check` through the real entry point, in a fresh interpreter, on
+files that mix bad claims (tests/claims/untrusted_*.py) with correct ones, into an --out folder that
+already holds a stale report; and asserts that the bad claim gets an error naming what it did, the correct
+claims hold, a fresh report is written, and the exit status is not 0. Two runs serve every test (float64
+only, few examples), both started as soon as the first test needs one: CRASHES, the claims that end or
+hang their worker (each costs a new worker) and a file that ends its worker while loading (exit 2); and
+MISBEHAVES, the claims that raise, edit their inputs or answer differently, side by side in one worker
+(exit 1). The isolation is per claim, so many bad claims in one run test it more, not less."""
 import functools
 import json
 import os
@@ -22,27 +25,53 @@ from backprop_audit.verdicts.entry import REPORT_SCHEMA
 CLAIMS = Path(__file__).parent / "claims"
 STALE = '{"stale": true}'
 
-# The tests share their `check` runs (checked() is cached per process): on one pytest-xdist worker, each
-# run (a fresh interpreter, several worker processes, a watchdog's wait) happens once, not once per worker.
+# The tests share their `check` runs: on one pytest-xdist worker (the group; --dist loadgroup), each run
+# (a fresh interpreter, its worker processes, a watchdog's wait) happens once. Both runs start together:
+# one waits for a hung claim's watchdog while the other computes.
 pytestmark = pytest.mark.xdist_group("check-isolation")
 
 
-@functools.cache
-def checked(*args) -> SimpleNamespace:
-    """`backprop-audit check ARGS --examples 4 --dtypes float64` into a folder holding a stale report."""
+def _start(args) -> SimpleNamespace:
+    """`backprop-audit check ARGS --examples 4 --dtypes float64`, started, into a folder holding a stale report."""
     out = Path(tempfile.mkdtemp(prefix="untrusted-"))
     (out / "report.json").write_text(STALE)
     (out / "REPORT.md").write_text("stale")
     command = [sys.executable, "-m", "backprop_audit", "check", *args, "--examples", "4", "--dtypes", "float64",
                "--out", str(out)]
     env = {**os.environ, "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return SimpleNamespace(process=process, out=out)
+
+
+@functools.cache
+def _started() -> dict:
+    """The runs started so far, by argument list: the two shared runs, started together at the first need."""
+    return {args: _start(args) for args in (CRASHES, MISBEHAVES)}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_run_left_behind():
+    """A run no test read (a -k selection, a failure before it) is stopped at the end of the module."""
+    yield
+    if _started.cache_info().currsize:
+        for started in _started().values():
+            if started.process.poll() is None:
+                started.process.terminate()
+                started.process.communicate()
+
+
+@functools.cache
+def checked(*args) -> SimpleNamespace:
+    """The finished run of one of the two argument lists: its exit status, output, report and REPORT.md."""
+    started = _started().get(args) or _started().setdefault(args, _start(args))  # another run: started now
+    stdout, stderr = started.process.communicate(timeout=600)
+    out = started.out
     text = (out / "report.json").read_text()
-    assert text != STALE, f"no fresh report: {done.stderr}"
+    assert text != STALE, f"no fresh report: {stderr}"
     report = json.loads(text)
     jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
     assert (out / "REPORT.md").read_text() != "stale"
-    return SimpleNamespace(returncode=done.returncode, stdout=done.stdout, stderr=done.stderr, report=report,
+    return SimpleNamespace(returncode=started.process.returncode, stdout=stdout, stderr=stderr, report=report,
                            entries={f["id"]: f for f in report["formulas"]}, markdown=(out / "REPORT.md").read_text())
 
 
@@ -61,7 +90,15 @@ def assert_the_others_hold(run, bad: set):
     assert run.returncode != 0
 
 
-EXITS = str(CLAIMS / "untrusted_exits.py")
+CRASHES = (str(CLAIMS / "untrusted_crashes.py"), str(CLAIMS / "untrusted_load_exit.py"), str(CLAIMS / "untrusted_prints.py"),
+           "--time-limit", "2")
+CRASHING = {"crash-os-exit", "crash-segfault", "crash-swallows-time-limit"}
+# The editing claims come first, before correct claims on the same networks, one in another file.
+MISBEHAVES = tuple(str(CLAIMS / f"untrusted_{name}.py") for name in ("edits_inputs", "later", "nondeterministic", "exits"))
+EXITING = {"exits-sys-exit-0", "exits-sys-exit-3", "exits-raise-system-exit", "exits-keyboard-interrupt",
+           "exits-generator-exit"}
+NONDETERMINISTIC = {"nondeterministic-doubled-sometimes", "nondeterministic-raises-sometimes"}
+MISBEHAVING = EXITING | NONDETERMINISTIC
 
 
 @pytest.mark.parametrize("claim, said", [
@@ -72,15 +109,11 @@ EXITS = str(CLAIMS / "untrusted_exits.py")
     ("exits-generator-exit", "raised GeneratorExit"),
 ])
 def test_a_base_exception_from_a_claim_is_its_error(claim, said):
-    run = checked(EXITS)
+    run = checked(*MISBEHAVES)
     assert_error(run, claim, "raised", said)
-    assert_the_others_hold(run, {c for c in run.entries if c not in ("exits-correct-before", "exits-correct-after")})
+    assert_the_others_hold(run, MISBEHAVING)
+    assert {"exits-correct-before", "exits-correct-after"} <= set(run.entries)
     assert run.returncode == 1
-
-
-CRASHES = (str(CLAIMS / "untrusted_crashes.py"), str(CLAIMS / "untrusted_load_exit.py"), str(CLAIMS / "untrusted_prints.py"),
-           "--time-limit", "5")
-CRASHING = {"crash-os-exit", "crash-segfault", "crash-swallows-time-limit"}
 
 
 @pytest.mark.parametrize("claim, finding, said", [
@@ -111,24 +144,21 @@ def test_an_in_place_edit_of_its_inputs_reaches_no_other_call_claim_or_file():
     """Fresh copies per call: the editing claims are judged on what they compute (they hold), and the
     correct claims after them, one in another file, on the same networks, hold too. Before, a[0] was
     the network's own X in the row convention and the later claims failed at ~1e12 x tolerance."""
-    run = checked(str(CLAIMS / "untrusted_edits_inputs.py"), str(CLAIMS / "untrusted_later.py"),
-                  str(CLAIMS / "untrusted_nondeterministic.py"), "--only",
-                  "edits-halves-its-input,edits-zeroes-the-output-between-layers,edits-correct-after,"
-                  "later-file-correct,nondeterministic-doubled-sometimes")
-    assert {c: e["verdict"] for c, e in run.entries.items()} == {
+    run = checked(*MISBEHAVES)
+    edited = ("edits-halves-its-input", "edits-zeroes-the-output-between-layers", "edits-correct-after",
+              "later-file-correct", "nondeterministic-doubled-sometimes")
+    assert {c: run.entries[c]["verdict"] for c in edited} == {
         "edits-halves-its-input": "holds", "edits-zeroes-the-output-between-layers": "holds",
         "edits-correct-after": "holds", "later-file-correct": "holds", "nondeterministic-doubled-sometimes": "error"}
     assert run.returncode == 1
 
 
-NONDETERMINISTIC = str(CLAIMS / "untrusted_nondeterministic.py")
-
-
-@pytest.mark.parametrize("claim", ["nondeterministic-doubled-sometimes", "nondeterministic-raises-sometimes"])
+@pytest.mark.parametrize("claim", sorted(NONDETERMINISTIC))
 def test_a_formula_that_answers_differently_on_the_same_network_is_nondeterministic(claim):
-    run = checked(NONDETERMINISTIC)
+    run = checked(*MISBEHAVES)
     assert_error(run, claim, "nondeterministic", "nondeterministic formula")
-    assert_the_others_hold(run, {"nondeterministic-doubled-sometimes", "nondeterministic-raises-sometimes"})
+    assert_the_others_hold(run, MISBEHAVING)
+    assert {"nondeterministic-correct-before", "nondeterministic-correct-after"} <= set(run.entries)
 
 
 def test_a_claims_output_is_captured_truncated_and_shown_in_its_section_not_on_stdout():

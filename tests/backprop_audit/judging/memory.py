@@ -10,7 +10,9 @@ computed from (a network's fingerprint, a setting, a seed), never an object's id
   candidate fix (dozens of times);
 - stacked oracles: the formulas of one setting are screened on the same stacks (~5 times each);
 - judged halves: the formula-independent half of a single check (tolerances, kinks, the oracles'
-  disagreement), about half of its cost.
+  disagreement), about half of its cost;
+- tolerances per network: the diagnosis weighs every candidate fix against the same failing networks'
+  tolerances (a repair search tries thousands of edits: recomputing them was ~70% of its time).
 Every table keeps its last `size` entries. Values are shared by every caller that asks: the arrays in
 them (in dicts, lists and tuples; a record's own arrays by whoever builds it, see screen.py) are made
 read-only when they are remembered, so no caller can change what another one reads.
@@ -74,8 +76,8 @@ class RunMemory:
         self.answers = Bounded(64)  # network fingerprint -> {oracle name: {quantity name: array}}
         self.stacks = Bounded(128)  # (oracle names, the networks' fingerprints) -> the stacked oracles
         self.judged = Bounded(256)  # network fingerprint -> evaluate's formula-independent half
-        self.tolerances = Bounded(64)  # network fingerprint -> tolerance.tolerances(net) (the diagnosis's fits)
 
     def oracle_answers(self, net) -> dict[str, dict]:
         """references.quantities(net), computed once per network content in this run."""
         return self.answers.remembered(net.fingerprint(), lambda: references.quantities(net))
+
