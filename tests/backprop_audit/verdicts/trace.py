@@ -278,6 +278,11 @@ def _form_of(node: Node, leaf: Node, leaves: dict, twin: View, memo: dict):
     return (kinds[0], act) if kinds else None
 
 
+# Calls besides the ufuncs that keep a subtree elementwise: a cast, ones_like, and the dtype a cast is to
+# (operations.erf casts to np.result_type(z, float32), which NumPy hands the tracer as a call on z).
+ELEMENTWISE_CALLS = ("_astype", "ones_like", "result_type")
+
+
 def collapse_derivatives(root: Node, leaves: dict, twin: View) -> Node:
     """Replace each one-leaf elementwise subtree equal to g'(z[l]) by a deriv node of z[l], and each
     equal to g'(a[l]) (the derivative of the wrong argument) by a deriv node of a[l]."""
@@ -291,7 +296,7 @@ def collapse_derivatives(root: Node, leaves: dict, twin: View) -> Node:
             if n.op == "leaf":
                 found.add(n)
             elif n.op == "call":
-                if not isinstance(n.fn, np.ufunc) and n.fn is not _astype and n.name not in ("ones_like",):
+                if not isinstance(n.fn, np.ufunc) and n.name not in ELEMENTWISE_CALLS:
                     return None
                 stack.extend(n.children())
             else:
@@ -391,6 +396,8 @@ def _show(node):
     if name == "_astype":
         return _part(args[0])[0], 9
     parts = [_part(a)[0] for a in args] + [f"{k}={_part(v)[0]}" for k, v in node.kwargs.items()]
+    if name.endswith("'"):  # a loss row's derivative put in by a repair (mae'(a[L], y, N)): not NumPy's
+        return f"{name}({', '.join(parts)})", 9
     return f"np.{name}({', '.join(parts)})", 9
 
 
