@@ -72,3 +72,17 @@ def test_a_formula_no_small_edit_repairs_gets_no_repair():
     wrong = claim(lambda n: np.abs(n.a[2] - n.y) @ n.W[2].T @ n.W[2] @ n.W[2].T)
     failures = search(wrong, examples=40, shrink=False, keep_going=True, seed=1, memory=memory).failures
     assert find_repair(wrong, failures, "float64", memory) is None
+
+
+def test_n_times_a_width_replays_as_python_s_int_so_float32_stays_float32():
+    """N * K between Python scalars is an int in compute: traced as np.multiply, its int64 made a float32 array
+    divided by it float64 on replay (NumPy 2), and the trace of a float32 formula was not faithful."""
+    rng = np.random.default_rng(1)
+    layers = (Layer(rng.normal(size=(2, 3)).astype(np.float32), rng.normal(size=2).astype(np.float32), "identity"),)
+    net = Network(layers, "mae", rng.normal(size=(4, 3)).astype(np.float32), rng.normal(size=(4, 2)).astype(np.float32))
+    view = view_of(net, "row")
+    compute = lambda n: (n.a[1] - n.y) / (n.N * n.sizes[-1])  # noqa: E731
+    tree, _ = trace.trace(compute, view, None, on_view=True)
+    replayed = trace.evaluate(tree, trace.leaf_values(view))
+    assert replayed.dtype == compute(view).dtype == np.float32
+    assert np.array_equal(replayed, compute(view))

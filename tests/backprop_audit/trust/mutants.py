@@ -48,6 +48,7 @@ SQUARE_DEEP = DEEP_SIGMOID.restricted(square=True, width=(2, 4))
 
 MUTANTS: list[Mutant] = []
 DERIVATIVE_FORM = "g'(z) for the derivative written"  # the repair of a wrong derivative form
+LOSS_DERIVATIVE_FORM = "the loss's dC/da[L] for the form written"  # the repair of a wrong output gradient
 
 
 def mutant(id_, mistake, quantity, setting, compute, *, convention="row", diagnosis=None, fix=None, written="-"):
@@ -285,17 +286,17 @@ mutant("mse-missing-1-over-K", "1/N missing (mse: the mean over N·K cells taken
 mutant("mse-missing-2", "factor 1/2 (mse: the 2 of d(x²)/dx dropped)", "dC/da[L]", MSE,
        lambda n: out(n) / (n.N * n.sizes[-1]), diagnosis="factor", fix="x 2")
 mutant("mae-derivative-as-squared", "loss derivative: mae's sign(a - y) written a - y", "dC/da[L]", MAE,
-       lambda n: out(n) / (n.N * n.sizes[-1]))
+       lambda n: out(n) / (n.N * n.sizes[-1]), diagnosis="repair", fix=LOSS_DERIVATIVE_FORM)
 mutant("mae-missing-mean", "1/N missing (mae: no 1/(N·K))", "dC/da[L]", MAE, lambda n: np.sign(out(n)),
        diagnosis="factor", fix="x 1/(NK)")
 mutant("huber-unclipped", "loss derivative: huber's clip(a - y, -1, 1) written a - y", "dC/da[L]", HUBER,
-       lambda n: out(n) / (n.N * n.sizes[-1]))
+       lambda n: out(n) / (n.N * n.sizes[-1]), diagnosis="repair", fix=LOSS_DERIVATIVE_FORM)
 mutant("softmax-ce-sum-spurious-mean", "1/N where the loss is a sum (softmax_ce_sum)", "dC/dz[L]", SOFTMAX_CE_SUM,
        lambda n: (n.a[n.L] - n.y) / n.N, diagnosis="factor", fix="x N")
 mutant("sigmoid-bce-sum-times-sigma-prime", "activation derivative: σ'(z) kept after the BCE cancelled it", "dC/dz[L]",
        SIGMOID_BCE_SUM, lambda n: (n.a[n.L] - n.y) * sigmoid_prime(n.z[n.L]), diagnosis="repair", fix="drop ⊙ g'")
 mutant("hinge-loss-counts-own-class", "the hinge's sum over j = y_i too (its margin is always 1: C off by 1)", "C",
-       HINGE, lambda n: np.sum(np.maximum(_hinge_margins(n), 0)) / n.N)
+       HINGE, lambda n: np.sum(np.maximum(_hinge_margins(n), 0)) / n.N, diagnosis="offset", fix="- 1")
 mutant("hinge-missing-mean", "1/N missing (the hinge's mean over the batch)", "dC/da[L]", HINGE,
        lambda n: _hinge_scores_gradient(n, mean=False), diagnosis="factor", fix="x 1/N")
 mutant("hinge-sign", "sign", "dC/da[L]", HINGE, lambda n: -_hinge_scores_gradient(n), diagnosis="sign", fix="x -1")
@@ -306,4 +307,5 @@ mutant("elu-prime-as-exp", "activation derivative: elu' written e^z on both side
        lambda n: (out(n) @ n.W[n.L].T) * np.exp(n.z[n.L - 1]), diagnosis="repair",
        fix="g'(z) for the derivative written")
 mutant("gelu-prime-as-cdf", "activation derivative: gelu' written Φ(z), the z·φ(z) term dropped", "dC/dz[L-1]",
-       DEEP_GELU, lambda n: (out(n) @ n.W[n.L].T) * _gaussian_cdf(n.z[n.L - 1]))
+       DEEP_GELU, lambda n: (out(n) @ n.W[n.L].T) * _gaussian_cdf(n.z[n.L - 1]), diagnosis="repair",
+       fix=DERIVATIVE_FORM)

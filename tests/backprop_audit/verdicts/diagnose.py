@@ -4,7 +4,8 @@ Tried in order, each on every failing network the search kept (the minimal one f
 counts only if it fixes all of them:
 1. a transpose (also what swapped operands of an outer product give: aᵀδ for δaᵀ);
 2. a constant factor: -1, 2, 1/2, N, 1/N, K, 1/K (N the batch size, K the output width) and their
-   signed products; otherwise the least-squares ratio, if it is the same on every network;
+   signed products; for a claim about C, a constant offset (± 1, ± N: a term counted that the sum
+   should skip); otherwise the least-squares ratio, if it is the same on every network;
 3. σ'(a) written where σ'(z) is meant (for δ = dC/dz: the value equals dC/da ⊙ g'(a));
    a layer index that is off (the value equals the same quantity at a neighbouring layer);
 4. a reduction over the batch (a per-sample formula given a batch: sum or mean over samples);
@@ -150,6 +151,9 @@ def _transform_diagnosis(formula, outcomes, memory: RunMemory) -> Diagnosis | No
                     else f"holds when multiplied by {name}" + (" (N = batch size)" if "N" in name else "")
                     + (" (K = output width)" if "K" in name else ""))
             return Diagnosis(kind, text, f"x {name}")
+    offset = _offset_diagnosis(outcomes, conv, memory)
+    if offset is not None:
+        return offset
     for pick in ("sum", "mean"):
         reduce = (lambda m, axis: m.sum(axis=axis, keepdims=True)) if pick == "sum" else \
                  (lambda m, axis: m.mean(axis=axis, keepdims=True))
@@ -183,6 +187,26 @@ def _transform_diagnosis(formula, outcomes, memory: RunMemory) -> Diagnosis | No
     if ratios and np.allclose(ratios, ratios[0], rtol=1e-6) and not np.isclose(ratios[0], 1.0) and abs(ratios[0]) > 1e-9 and \
             _all_fit(outcomes, conv, lambda m, net, q: ratios[0] * m, memory):
         return Diagnosis(DiagnosisKind.FACTOR, f"holds when multiplied by {ratios[0]:.6g} (not a simple constant)", f"x {ratios[0]:.6g}")
+    return None
+
+
+def _named_offsets(net):
+    """The constants a cost may be off by: 1 (a term of a mean counted that its sum should skip: the hinge's own
+    class, whose margin is always 1) or N (the same without the mean), either sign."""
+    return {"- 1": 1.0, "+ 1": -1.0, "- N": float(net.batch), "+ N": -float(net.batch)}
+
+
+def _offset_diagnosis(outcomes, conv, memory: RunMemory) -> Diagnosis | None:
+    """C off by a constant on every failing network. A constant never moves a gradient, but a claim about C
+    is about its value, so it is named as what it is rather than left without a fix."""
+    if not outcomes or any(not Quantity.parse(o.quantity).is_cost for o in outcomes if o.quantity):
+        return None
+    for name in _named_offsets(outcomes[0].network):
+        if _all_fit(outcomes, conv, lambda m, net, q, name=name: m - _named_offsets(net)[name], memory):
+            amount, sign = name[2:], name[0]
+            return Diagnosis(DiagnosisKind.OFFSET, f"holds when {amount} is {'subtracted' if sign == '-' else 'added'}"
+                             + (" (N = batch size)" if amount == "N" else "") + ": C is off by a constant (a term "
+                             "counted that the sum should skip, say), which changes no gradient", name)
     return None
 
 

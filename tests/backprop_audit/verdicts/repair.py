@@ -4,7 +4,8 @@ The formula as written is traced on the minimal failing network into a tree; edi
 tried smallest first (one edit, then two), each a change a reader of the text would name: transpose
 a leaf or a subexpression, swap the operands of a product, ⊙ ↔ @, regroup a product (A ⊙ (B @ C) →
 B @ (A ⊙ C)), the axis of a reduction or a reduction added/dropped, g'(a) ↔ g'(z) or a wrong derivative
-form → g'(z), a leaf to its neighbour layer, ⊙ g'(z) dropped or added, and the claim read at a
+form → g'(z), a form of the output gradient over a[L] and y ((a - y)/N, say) → the loss row's
+dC/da[L], a leaf to its neighbour layer, ⊙ g'(z) dropped or added, and the claim read at a
 neighbour layer or as the other derivative (∂C/∂z ↔ ∂C/∂a). A constant factor (−1, 2, ½, N, 1/N, K,
 1/K and their products) is free. A formula whose literal products do not conform may take a third
 edit, when each edit of the chain is made where a product fails to conform (the shapes say where). An edit is addressed by the shape of the node it changes (its
@@ -16,6 +17,7 @@ twin, the edit applied by its address) and then on a fresh search of the formula
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from dataclasses import dataclass
 
@@ -58,6 +60,7 @@ class Edit:
                 "product": "⊙ for @" if self.variant == "A*B" else "@ for ⊙", "regroup": "regroup the product",
                 "drop-derivative": "drop ⊙ g'", "insert-derivative": "⊙ g'(z)",
                 "derivative-of-a": "g'(a) for g'(z)", "derivative-form": "g'(z) for the derivative written",
+                "loss-derivative": "the loss's dC/da[L] for the form written",
                 "derivative-at-z": "g'(z) for g'(a)", "softmax-jacobian": "the softmax Jacobian for its diagonal",
                 "axis": f"reduce over axis {self.variant}", "drop-reduction": "drop a reduction",
                 "keepdims": "keep the reduced axis", "drop-index": "drop an index", "add-bias": "add the bias",
@@ -136,10 +139,11 @@ def _shallow(node: Node, depth: int = 1) -> str:
 
 
 class _Context:
-    """What addresses need: the claim, the network's depth and the traced layer."""
+    """What addresses need: the claim, the network's depth and the traced layer (and the network's loss,
+    whose derivative an edit may put in)."""
 
-    def __init__(self, claim: Quantity, depth: int, layer: int | None, convention: str = "row"):
-        self.claim, self.depth, self.layer, self.convention = claim, depth, layer, convention
+    def __init__(self, claim: Quantity, depth: int, layer: int | None, convention: str = "row", loss: str | None = None):
+        self.claim, self.depth, self.layer, self.convention, self.loss = claim, depth, layer, convention, loss
 
     def address(self, node: Node) -> str:
         if node.op == "leaf":
@@ -204,7 +208,7 @@ def _one_leaf_elementwise(node):
         n = stack.pop()
         if n.op == "leaf":
             leaves.add(n.name)
-        elif n.op == "call" and (isinstance(n.fn, np.ufunc) or n.name in ("_astype", "ones_like")) \
+        elif n.op == "call" and (isinstance(n.fn, np.ufunc) or n.name in tr.ELEMENTWISE_CALLS) \
                 and n.name not in ("matmul",):
             stack.extend(n.children())
         else:
@@ -214,6 +218,30 @@ def _one_leaf_elementwise(node):
         if name[:2] in ("z[", "a["):
             return name
     return None
+
+
+def _output_gradient_form(node, ctx) -> bool:
+    """`node` is an elementwise subtree over a[L] and y (N aside): a form of the output gradient dC/da[L]
+    as written ((a - y)/N, (a - y)/(N·K), ...), which the loss row's own derivative may replace."""
+    if node.op != "call" or node.name in ("matmul", "dot", "transpose"):
+        return False
+    leaves, stack = set(), [node]
+    while stack:
+        n = stack.pop()
+        if n.op == "leaf":
+            leaves.add(n.name)
+        elif n.op == "call" and (isinstance(n.fn, np.ufunc) or n.name in tr.ELEMENTWISE_CALLS):
+            stack.extend(n.children())
+        else:
+            return False
+    return leaves - {"N"} == {f"a[{ctx.depth}]", "y"}
+
+
+def loss_gradient(loss: str, convention: str, a, y, N):
+    """dC/da[L] of the loss row (model/operations.py), in the formula's convention (the rows are row layout)."""
+    from backprop_audit.model import operations
+    gradient = operations.loss(loss).numpy_gradient
+    return gradient(a, y, N) if convention == "row" else gradient(a.T, y.T, N).T
 
 
 def edits_of(root: Node, ctx: _Context, activations) -> list[Edit]:
@@ -263,6 +291,8 @@ def edits_of(root: Node, ctx: _Context, activations) -> list[Edit]:
         leaf_name = _one_leaf_elementwise(node)
         if leaf_name is not None:
             edits.append(Edit("derivative-form", address, "", f"{where} replaced by g'(z) of its layer"))
+        if _output_gradient_form(node, ctx):
+            edits.append(Edit("loss-derivative", address, "", f"{where} replaced by the loss's dC/da[L]"))
         if node.op == "leaf" and "[" in node.name:
             for shift in (1, -1):
                 edits.append(Edit("neighbour", address, str(shift), f"{node.name} → its layer {shift:+d}"))
@@ -440,6 +470,11 @@ def _changed(edit, node, ctx, activations):
         if act is None or act == "softmax":
             raise ValueError(f"{name} has no elementwise derivative")
         return Node("deriv", act, args=(Node("leaf", f"z[{layer}]", ndim=node.ndim),), ndim=node.ndim)
+    if kind == "loss-derivative":
+        if not _output_gradient_form(node, ctx) or ctx.loss is None:
+            return node
+        leaves = [Node("leaf", name, ndim=ndim) for name, ndim in ((f"a[{ctx.depth}]", 2), ("y", 2), ("N", 0))]
+        return _call(f"{ctx.loss}'", functools.partial(loss_gradient, ctx.loss, ctx.convention), *leaves)
     if kind == "neighbour":
         number = int(node.name[:-1].split("[")[1]) + int(edit.variant)
         return Node("leaf", f"{node.name.split('[')[0]}[{number}]", ndim=node.ndim)
@@ -524,7 +559,7 @@ class _Case:
         self.view = view_of(net, formula.convention)
         self.leaves = tr.leaf_values(self.view)
         self.ctx = _Context(formula.target, net.depth, concrete.layer if not concrete.is_cost else None,
-                            formula.convention)
+                            formula.convention, self.view.loss)
         self.root = _faithful_tree(formula, self.view, self.layer)
         self.answers = next(iter(answers_for(net, memory).values()))
 
@@ -723,7 +758,7 @@ def _repaired_formula(formula, edits, claim: Quantity, factor: str):
         if key not in trees:
             root = _faithful_tree(formula, view, layer)
             ctx = _Context(formula.target, view.L, layer if formula.per_layer else _claim_layer(formula.target, view.L),
-                           formula.convention)
+                           formula.convention, view.loss)
             if root is not None:
                 for edit in edits:
                     root = apply(edit, root, ctx, view.activation)

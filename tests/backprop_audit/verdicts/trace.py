@@ -69,15 +69,15 @@ class Traced:
     def __array_function__(self, func, types, args, kwargs):
         return _record(func, args, kwargs)
 
-    # -- operators and attributes, each one of NumPy's calls
-    def __add__(self, o): return np.add(self, o)
-    def __radd__(self, o): return np.add(o, self)
-    def __sub__(self, o): return np.subtract(self, o)
-    def __rsub__(self, o): return np.subtract(o, self)
-    def __mul__(self, o): return np.multiply(self, o)
-    def __rmul__(self, o): return np.multiply(o, self)
-    def __truediv__(self, o): return np.true_divide(self, o)
-    def __rtruediv__(self, o): return np.true_divide(o, self)
+    # -- operators and attributes, each one of NumPy's calls (Python's own between Python scalars: N * K)
+    def __add__(self, o): return _arithmetic(operator.add, np.add, self, o)
+    def __radd__(self, o): return _arithmetic(operator.add, np.add, o, self)
+    def __sub__(self, o): return _arithmetic(operator.sub, np.subtract, self, o)
+    def __rsub__(self, o): return _arithmetic(operator.sub, np.subtract, o, self)
+    def __mul__(self, o): return _arithmetic(operator.mul, np.multiply, self, o)
+    def __rmul__(self, o): return _arithmetic(operator.mul, np.multiply, o, self)
+    def __truediv__(self, o): return _arithmetic(operator.truediv, np.true_divide, self, o)
+    def __rtruediv__(self, o): return _arithmetic(operator.truediv, np.true_divide, o, self)
     def __matmul__(self, o): return np.matmul(self, o)
     def __rmatmul__(self, o): return np.matmul(o, self)
     def __pow__(self, o): return np.power(self, o)
@@ -113,6 +113,19 @@ class Traced:
     def __int__(self): return int(self.value)
     def __float__(self): return float(self.value)
     def __bool__(self): return bool(self.value)
+
+
+def _python_scalar(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, np.generic)
+
+
+def _arithmetic(op, ufunc, left, right):
+    """Python's operator, recorded, when both operands are Python scalars (the traced N, a width, a constant),
+    else the ufunc: N * K is a Python int in compute, and np.multiply's int64 would turn a float32 array
+    divided by it into float64 on replay (NumPy 2 promotes by a NumPy scalar's dtype)."""
+    if _python_scalar(_values(left)) and _python_scalar(_values(right)):
+        return _record(op, (left, right), {})
+    return ufunc(left, right)
 
 
 def _astype(x, dtype):
@@ -217,7 +230,7 @@ def traced_view(view: View) -> View:
         return Traced(v, Node("leaf", name, ndim=np.ndim(v)))
     lists = {kind: [None if v is None else leaf(f"{kind}[{l}]", v) for l, v in enumerate(getattr(view, kind))]
              for kind in ("W", "b", "z", "a")}
-    return View(view.convention, view.L, Traced(view.N, Node("leaf", "N")), view.sizes, leaf("x", view.x),
+    return View(view.convention, view.L, Traced(int(view.N), Node("leaf", "N")), view.sizes, leaf("x", view.x),
                 leaf("y", view.y), lists["W"], lists["b"], lists["z"], lists["a"], list(view.activation), view.loss,
                 view.l2, view.eta, labels=view.labels)  # integer classes index arrays: not a leaf of the expression
 
@@ -278,6 +291,12 @@ def _form_of(node: Node, leaf: Node, leaves: dict, twin: View, memo: dict):
     return (kinds[0], act) if kinds else None
 
 
+# Calls besides the ufuncs that keep a subtree elementwise: a cast, ones_like, the dtype a cast is to
+# (operations.erf casts to np.result_type(z, float32), which NumPy hands the tracer as a call on z), and
+# Python's operators between scalars (_arithmetic).
+ELEMENTWISE_CALLS = ("_astype", "ones_like", "result_type", "add", "sub", "mul", "truediv")
+
+
 def collapse_derivatives(root: Node, leaves: dict, twin: View) -> Node:
     """Replace each one-leaf elementwise subtree equal to g'(z[l]) by a deriv node of z[l], and each
     equal to g'(a[l]) (the derivative of the wrong argument) by a deriv node of a[l]."""
@@ -291,7 +310,7 @@ def collapse_derivatives(root: Node, leaves: dict, twin: View) -> Node:
             if n.op == "leaf":
                 found.add(n)
             elif n.op == "call":
-                if not isinstance(n.fn, np.ufunc) and n.fn is not _astype and n.name not in ("ones_like",):
+                if not isinstance(n.fn, np.ufunc) and n.name not in ELEMENTWISE_CALLS:
                     return None
                 stack.extend(n.children())
             else:
@@ -345,6 +364,7 @@ def _same(a, b):
 # ---- printing ----------------------------------------------------------------------------------------
 
 _INFIX = {"add": ("+", 1), "subtract": ("-", 1), "multiply": ("*", 2), "true_divide": ("/", 2),
+          "sub": ("-", 1), "mul": ("*", 2), "truediv": ("/", 2),  # Python's operators between scalars
           "divide": ("/", 2), "matmul": ("@", 2), "dot": ("@", 2), "power": ("**", 4)}
 _GREEK = {"sigmoid": "σ'", "tanh": "tanh'", "relu": "relu'", "identity": "id'", "softplus": "softplus'"}
 
@@ -391,6 +411,8 @@ def _show(node):
     if name == "_astype":
         return _part(args[0])[0], 9
     parts = [_part(a)[0] for a in args] + [f"{k}={_part(v)[0]}" for k, v in node.kwargs.items()]
+    if name.endswith("'"):  # a loss row's derivative put in by a repair (mae'(a[L], y, N)): not NumPy's
+        return f"{name}({', '.join(parts)})", 9
     return f"np.{name}({', '.join(parts)})", 9
 
 

@@ -56,6 +56,7 @@ def verdict_of(finding: Finding) -> Verdict:
 class DiagnosisKind(StrEnum):
     TRANSPOSE = "transpose"
     FACTOR = "factor"
+    OFFSET = "offset"  # C off by a constant (a term the sum should skip, counted): never moves a gradient
     SIGN = "sign"
     DERIVATIVE_OF_A = "derivative-of-a"
     MISSING_DERIVATIVE = "missing-derivative"
