@@ -50,14 +50,17 @@ def reference(net, memory, forward: tolerance.Forward | None = None) -> Referenc
         exact = net.astype(np.float64)
         answers, float32 = memory.oracle_answers(exact), memory.oracle_answers(net)
         samples = list(float32.values()) + [sequential.quantities(net)]
-        measured = tolerance.measured_tolerances(net, _first(answers), samples, forward)
+        measured = tolerance.measured_tolerances(net, _first(answers), samples, forward, worst_case)
         # the float32 oracles are judged on the entries float32 determines (infinite B elsewhere)
         float32_bounds = {q: _with_scales_of(piece, measured[q]) for q, piece in worst_case.items()}
-        return Reference(answers, measured, tolerance.tolerances(exact), float32, float32_bounds, True)
+        # (the model's forward pass is float64 already: the cast network's is the same one)
+        instrument = tolerance.tolerances(exact, forward=forward or tolerance.forward_pass(p))
+        return Reference(answers, measured, instrument, float32, float32_bounds, True)
     answers = memory.oracle_answers(net)
     first, *others = answers.values()
     samples = others + [sequential.quantities(net)]
-    return Reference(answers, tolerance.measured_tolerances(net, first, samples, forward), worst_case, measured=True)
+    return Reference(answers, tolerance.measured_tolerances(net, first, samples, forward, worst_case), worst_case,
+                     measured=True)
 
 
 def _with_scales_of(worst: tuple, measured: tuple) -> tuple:

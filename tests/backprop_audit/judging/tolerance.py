@@ -580,13 +580,14 @@ def measured_growth(K_sum, K_chain, shown: float, dtype):
     return np.minimum(worst, np.maximum(floor, NOISE_MARGIN * shown))
 
 
-def measured_tolerances(net, reference: dict, samples: list, forward: Forward | None = None) -> dict[str, tuple]:
+def measured_tolerances(net, reference: dict, samples: list, forward: Forward | None = None,
+                        pieces: dict | None = None) -> dict[str, tuple]:
     """tolerances(net) with each quantity's count measured (measured_growth): `reference` {quantity: value}
     is what formulas are compared with, `samples` [{quantity: value}] computations of the same values in
     net's dtype whose deviation from it shows this network's rounding (see judging/reference.py); a
     sample may lack a quantity. In float32, against a float64 reference, B is infinite on the entries
     float32 does not determine (`undetermined`), which the count is not measured on."""
-    pieces = tolerances(net, forward=forward)
+    pieces = pieces if pieces is not None else tolerances(net, forward=forward)  # (given: tolerances(net) already)
     K, eps, dtype = sum_lengths(net), unit_roundoff(net.X.dtype), net.X.dtype
     measured = {}
     for name, piece in pieces.items():
