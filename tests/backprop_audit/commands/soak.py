@@ -56,14 +56,16 @@ def _commit() -> str | None:
 
 
 def _kept_soak(path: Path) -> dict | None:
-    """The soak part of an earlier trust.json (every soak_* key), with the commit and time it ran at."""
+    """The soak part of an earlier trust.json (every soak_* and worst_correct* key), with the commit and time it
+    ran at."""
     import json
 
     try:
         earlier = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    kept = {key: value for key, value in earlier.items() if key.startswith("soak") and key != "soak_commit"}
+    kept = {key: value for key, value in earlier.items()
+            if (key.startswith("soak") or key.startswith("worst_correct")) and key != "soak_commit"}
     if not kept.get("soak_checks"):
         return None
     kept["soak_commit"] = earlier.get("soak_commit") or earlier.get("commit")
@@ -141,6 +143,8 @@ def command_soak(args) -> int:
             print(f"backprop-audit soak: --keep-soak: no soak in {Path(args.out) / 'trust.json'}", file=sys.stderr)
             return 2
         report.update(kept)
+        if report.get("smallest_erratum_ratio") and report.get("worst_correct_ratio"):
+            report["margin"] = report["smallest_erratum_ratio"] / report["worst_correct_ratio"]
     report["settings"] = {"checks": args.checks, "large": args.large, "seed": args.seed, "seeds": seeds, "mutants": args.mutants,
                           "examples_per_mutant": args.examples, "dtypes": list(dtypes),
                           "oracles": oracles, "missing_oracles": references.missing()}
