@@ -199,8 +199,9 @@ def _binary(node):
         and all(isinstance(a, Node) for a in node.args)
 
 
-def _one_leaf_elementwise(node):
-    """The z or a leaf of an elementwise one-leaf subtree (a derivative form), else None."""
+def _elementwise_leaves(node) -> set | None:
+    """The leaf names of `node` when it is an elementwise subtree (ufuncs and tr.ELEMENTWISE_CALLS down to its
+    leaves, no product of arrays), else None."""
     if node.op != "call" or node.name in ("matmul", "dot", "transpose"):
         return None
     leaves, stack = set(), [node]
@@ -209,11 +210,17 @@ def _one_leaf_elementwise(node):
         if n.op == "leaf":
             leaves.add(n.name)
         elif n.op == "call" and (isinstance(n.fn, np.ufunc) or n.name in tr.ELEMENTWISE_CALLS) \
-                and n.name not in ("matmul",):
+                and n.name != "matmul":
             stack.extend(n.children())
         else:
             return None
-    if len(leaves) == 1:
+    return leaves
+
+
+def _one_leaf_elementwise(node):
+    """The z or a leaf of an elementwise one-leaf subtree (a derivative form), else None."""
+    leaves = _elementwise_leaves(node)
+    if leaves is not None and len(leaves) == 1:
         name = next(iter(leaves))
         if name[:2] in ("z[", "a["):
             return name
@@ -223,18 +230,8 @@ def _one_leaf_elementwise(node):
 def _output_gradient_form(node, ctx) -> bool:
     """`node` is an elementwise subtree over a[L] and y (N aside): a form of the output gradient dC/da[L]
     as written ((a - y)/N, (a - y)/(N·K), ...), which the loss row's own derivative may replace."""
-    if node.op != "call" or node.name in ("matmul", "dot", "transpose"):
-        return False
-    leaves, stack = set(), [node]
-    while stack:
-        n = stack.pop()
-        if n.op == "leaf":
-            leaves.add(n.name)
-        elif n.op == "call" and (isinstance(n.fn, np.ufunc) or n.name in tr.ELEMENTWISE_CALLS):
-            stack.extend(n.children())
-        else:
-            return False
-    return leaves - {"N"} == {f"a[{ctx.depth}]", "y"}
+    leaves = _elementwise_leaves(node)
+    return leaves is not None and leaves - {"N"} == {f"a[{ctx.depth}]", "y"}
 
 
 def loss_gradient(loss: str, convention: str, a, y, N):
