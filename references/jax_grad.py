@@ -24,12 +24,14 @@ oracle equals the plain one.
 """
 from __future__ import annotations
 
+import functools
 import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from backprop_audit.references.exported import Exported
 from backprop_audit.references.frameworks import start
 
 from backprop_audit.model import operations  # noqa: E402
@@ -41,7 +43,11 @@ WIDTH_BUCKETS = (16, 64, 256, 1024, 4096)
 BATCH_BUCKETS = (32, 256, 1024)
 DEPTH_BUCKET = 4  # small networks shallower than this get exact identity layers in front: one compile per dtype
 
-compile_count = 0  # how many times XLA compiled the oracle in this process (traces == compiles here)
+
+
+def compile_count() -> int:
+    """How many oracle executables this process built (one per bucket: traced, or read from an export)."""
+    return _compiled.built + _stacked.built
 
 
 def _bucket(n: int, buckets: tuple[int, ...]) -> int:
@@ -112,12 +118,21 @@ def _gradients_and_step(params, z_probes, a_probes, *rest):
 
 
 def _all_gradients(params, z_probes, a_probes, *rest):
-    global compile_count
-    compile_count += 1  # runs only while jax traces, i.e. once per compile
     return _gradients_and_step(params, z_probes, a_probes, *rest)
 
 
-_compiled = jax.jit(_all_gradients)
+def _table_digest() -> bytes:
+    """What the traced oracle reads from the operation table, as it is in this process now: each row's name
+    and the code of its jax form. The source digest covers the table as written; this covers a table
+    replaced at run time (tests/claims/broken_jax_oracle.py swaps in a mutant jax form), which must be
+    traced, never read from an export of the right one."""
+    import marshal
+
+    return b"".join(row.name.encode() + marshal.dumps(row.jax_form.__code__) for row in ACTIVATION_ROWS + LOSS_ROWS)
+
+
+# compiled once per bucket and process, traced once per bucket and machine (references/exported.py)
+_compiled = Exported(_all_gradients, "_all_gradients", depends=_table_digest)
 
 
 def _pad(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -154,7 +169,8 @@ def _run(net, padded: tuple[int, ...] | None, batch: int | None, fn, prepend: in
     if fn is not _plain:  # traced codes: one compile serves every activation and loss
         act_codes, loss_code = [np.int32(code) for code in act_codes], np.int32(loss_code)
     l2s = [np.asarray(0.0 if k < prepend else net.l2, dtype) for k in range(len(params))]  # traced data
-    value, (g_params, g_z, g_a), stepped = fn(
+    call = fn if fn is _plain else functools.partial(fn, (padded, rows, str(dtype)))  # the bucket: its key
+    value, (g_params, g_z, g_a), stepped = call(
         params, z_probes, a_probes, _pad(net.X, (rows, n_in0)), _pad(net.Y, (rows, n_outL)),
         tuple(act_codes), loss_code, unit_masks, row_mask, np.asarray(net.batch, dtype), l2s,
         np.asarray(net.eta or 0.0, dtype),
@@ -209,7 +225,7 @@ _plain = jax.jit(_gradients_and_step, static_argnums=(5, 6))
 # in front, zero weights with false unit masks, false row masks, and empty slots (all masks false, so
 # they contribute nothing). The stack's activation and loss codes are positions in the operation table,
 # as this module's are.
-_stacked = jax.jit(jax.vmap(_all_gradients))
+_stacked = Exported(jax.vmap(_all_gradients), "_all_gradients_stacked", depends=_table_digest)
 
 
 def padded_quantities(stack) -> dict[str, np.ndarray]:
@@ -233,7 +249,7 @@ def padded_quantities(stack) -> dict[str, np.ndarray]:
     l2s = [np.zeros(CHUNK, dtype)] * gap + [_pad(np.where(stack.prepend < k, stack.l2, 0).astype(dtype), (CHUNK,))
                                             for k in range(1, stack.depth + 1)]
     value, (g_params, g_z, g_a), stepped = _stacked(
-        params, probes, probes, _pad(stack.X, (CHUNK, BATCH, WIDTH)), _pad(stack.Y, (CHUNK, BATCH, WIDTH)),
+        str(np.dtype(dtype)), params, probes, probes, _pad(stack.X, (CHUNK, BATCH, WIDTH)), _pad(stack.Y, (CHUNK, BATCH, WIDTH)),
         [_pad(activation_codes[:, j], (CHUNK,)) for j in range(DEPTH)], _pad(loss_codes, (CHUNK,)),
         unit_masks, _pad(stack.row_mask, (CHUNK, BATCH)), n_true, l2s, _pad(stack.eta.astype(dtype), (CHUNK,)),
     )

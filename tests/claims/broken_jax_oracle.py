@@ -12,6 +12,7 @@ import dataclasses
 import jax
 
 from backprop_audit.references import jax_grad
+from backprop_audit.references.exported import Exported
 
 
 def _softmax_over_the_batch(jax, jnp, z):
@@ -30,7 +31,9 @@ def _mutated(rows, name, form):
 def install(setattr=builtins.setattr) -> None:
     setattr(jax_grad, "ACTIVATION_ROWS", _mutated(jax_grad.ACTIVATION_ROWS, "softmax", _softmax_over_the_batch))
     setattr(jax_grad, "LOSS_ROWS", _mutated(jax_grad.LOSS_ROWS, "softmax_ce", _cross_entropy_over_the_batch))
-    setattr(jax_grad, "_compiled", jax.jit(lambda *args: jax_grad._all_gradients(*args)))
-    setattr(jax_grad, "_stacked", jax.jit(jax.vmap(lambda *args: jax_grad._all_gradients(*args))))
+    # traced here (folder ""): never read from, nor written to, the exports of the right oracle
+    setattr(jax_grad, "_compiled", Exported(lambda *args: jax_grad._all_gradients(*args), "_all_gradients", folder=""))
+    setattr(jax_grad, "_stacked", Exported(jax.vmap(lambda *args: jax_grad._all_gradients(*args)),
+                                           "_all_gradients_stacked", folder=""))
     setattr(jax_grad, "_plain", jax.jit(jax.value_and_grad(lambda *args: jax_grad._cost(*args),
                                                            argnums=(0, 1, 2)), static_argnums=(5, 6)))

@@ -7,7 +7,7 @@ neighbours too. Measured:
   search rate (Hypothesis + both oracles + tolerance + comparison), each oracle and the tolerance model
   (with the kink test) alone on the same networks, one network at a time and over padded stacks, and the
   floor: Hypothesis drawing the same networks with no check at all;
-- JAX compiles in the session (jax_grad.compile_count);
+- JAX compiles in the session (jax_grad.compile_count(): executables built, traced or read from an export);
 - against torch.autograd.gradcheck (slow mode, every entry) on one network: its time over ours;
 - the sweep (sweep.py): networks per second on one architecture;
 - scale: one check of a wide network in float32 and float64, and whether it held.
@@ -231,7 +231,7 @@ def run_bench(examples: int = 300, formulas=None, sweep_networks: int = 20_000, 
             say(f"scale {sc['network']} {dtype}: {sc[dtype]['seconds']} s (cpu {sc[dtype]['cpu_seconds']} s; first check "
                 f"with its JAX compile {sc[dtype]['first_check_seconds']} s), held={sc[dtype]['held']} "
                 f"(worst {sc[dtype]['worst_ratio']} x tolerance)")
-    report["jax_compiles"] = jax_grad.compile_count
+    report["jax_compiles"] = jax_grad.compile_count()
     say(f"JAX compiles this session: {report['jax_compiles']}")
     return report
 
