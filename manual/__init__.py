@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-DOCUMENT_MODULES = ("doc_000", "doc_001", "doc_002", "doc_003", "doc_003_listings", "standard")
+DOCUMENT_MODULES = ("doc_000", "doc_001", "doc_002", "doc_003", "doc_003_listings", "standard", "standard_layers")
 # standard: the usual correct formulas of the losses and activations no seed document covers (CS231n, Bishop,
 # the torch documentation, the ELU and GELU papers), their quotes marked as paraphrases
 

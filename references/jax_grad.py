@@ -36,6 +36,7 @@ from backprop_audit.references.frameworks import start
 
 from backprop_audit.model import operations  # noqa: E402
 from backprop_audit.model.operations import ACTIVATION_ROWS, LOSS_ROWS, LossTerms  # noqa: E402
+from backprop_audit.model.normalization import EPS as BN_EPS  # noqa: E402  (ε of √(var + ε))
 from backprop_audit.model.regularizers import L2  # noqa: E402
 
 IDENTITY = operations.ACTIVATIONS.index("identity")
@@ -95,30 +96,57 @@ def _loss(code, z, a, a_probe, y, mask, n_true):
     return _choose(code, [lambda row=row: row.jax_form(jax, jnp, terms()) for row in LOSS_ROWS])
 
 
-def _cost(params, z_probes, a_probes, X, Y, act_codes, loss_code, unit_masks, row_mask, n_true, l2s):
+def _batch_norm(z, gamma, beta, row_mask, n_true):
+    """γ ⊙ (z - μ)/√(var + ε) + β with the batch statistics of the real rows only (a padded row is in
+    neither μ nor var), biased variance: jnp's own form, written from the definition."""
+    rows = row_mask[:, None]
+    mu = jnp.sum(jnp.where(rows, z, 0), axis=0) / n_true
+    centred = jnp.where(rows, z - mu, 0)
+    var = jnp.sum(centred * centred, axis=0) / n_true
+    return gamma * ((z - mu) / jnp.sqrt(var + BN_EPS)) + beta
+
+
+def _cost(params, z_probes, a_probes, norms, X, Y, act_codes, loss_code, unit_masks, row_mask, n_true, l2s,
+          layered=None):
     """C of one (padded) network; l2s: per layer the λ of its (λ/2)‖W‖² term, traced data (0 for an
-    identity layer in front and for a network without the term: where() then adds exactly 0)."""
+    identity layer in front and for a network without the term: where() then adds exactly 0).
+
+    norms: per layer (γ, β, u-probe), the batch normalization's parameters and the probe whose gradient is
+    dC/du; layered: (per layer a 0/1 flag "batch-normalized", the dropout mask, p), traced data, so
+    one compiled oracle serves networks with and without them: with the flag 0, u = z + 0 exactly, and the
+    mask 1 with p = 0 multiplies g(u) by 1 exactly. None for both (the padded stack of many networks, which
+    holds no network with these layers: batching/padded.fits) traces no batch-norm or dropout code at all."""
     a = X
     z = None
-    for (W, b), z_probe, a_probe, code, unit_mask in zip(params, z_probes, a_probes, act_codes, unit_masks):
+    per_layer = zip(norms, *layered) if norms is not None else [None] * len(params)
+    for (W, b), z_probe, a_probe, code, unit_mask, special in zip(params, z_probes, a_probes, act_codes, unit_masks,
+                                                                   per_layer):
         z = a @ W.T + b + z_probe
-        a = jnp.where(row_mask[:, None] & unit_mask[None, :], _activate(code, z, unit_mask[None, :]), 0) + a_probe
+        u = z
+        if special is not None:
+            (gamma, beta, u_probe), on, mask, p = special
+            u = jnp.where(on > 0, _batch_norm(z, gamma, beta, row_mask, n_true), z) + u_probe
+        g = _activate(code, u, unit_mask[None, :])
+        if special is not None:  # inverted dropout: g(u) ⊙ mask / (1 - p)
+            g = g * (mask * (1 / (1 - p)))
+        a = jnp.where(row_mask[:, None] & unit_mask[None, :], g, 0) + a_probe
     out_mask = row_mask[:, None] & unit_masks[-1][None, :]
     C = _loss(loss_code, z, a, a_probes[-1], Y, out_mask, n_true)
     return C + sum(jnp.where(lam == 0, 0, L2.jax_form(jax, jnp, W, lam)) for (W, _), lam in zip(params, l2s))
 
 
-def _gradients_and_step(params, z_probes, a_probes, *rest):
+def _gradients_and_step(params, z_probes, a_probes, norms, *rest):
     """C, its gradients, and one gradient-descent step of the parameters, (W - η·dC/dW, b - η·dC/db) per
-    layer, in jax; rest ends with η (traced: 0 for a network without a step, whose step is not read)."""
-    *rest, eta = rest
-    value, grads = jax.value_and_grad(_cost, argnums=(0, 1, 2))(params, z_probes, a_probes, *rest)
+    layer, in jax; rest ends with η (traced: 0 for a network without a step, whose step is not read) and
+    `layered` (see _cost). grads: (params, z-probes, a-probes, norms)."""
+    *rest, eta, layered = rest
+    value, grads = jax.value_and_grad(_cost, argnums=(0, 1, 2, 3))(params, z_probes, a_probes, norms, *rest, layered)
     stepped = [(W - eta * gW, b - eta * gb) for (W, b), (gW, gb) in zip(params, grads[0])]
     return value, grads, stepped
 
 
-def _all_gradients(params, z_probes, a_probes, *rest):
-    return _gradients_and_step(params, z_probes, a_probes, *rest)
+def _all_gradients(params, z_probes, a_probes, norms, *rest):
+    return _gradients_and_step(params, z_probes, a_probes, norms, *rest)
 
 
 def _table_digest() -> bytes:
@@ -169,11 +197,12 @@ def _run(net, padded: tuple[int, ...] | None, batch: int | None, fn, prepend: in
     if fn is not _plain:  # traced codes: one compile serves every activation and loss
         act_codes, loss_code = [np.int32(code) for code in act_codes], np.int32(loss_code)
     l2s = [np.asarray(0.0 if k < prepend else net.l2, dtype) for k in range(len(params))]  # traced data
+    norms, layered = _special_layers(net, padded, rows, prepend)
     call = fn if fn is _plain else functools.partial(fn, (padded, rows, str(dtype)))  # the bucket: its key
-    value, (g_params, g_z, g_a), stepped = call(
-        params, z_probes, a_probes, _pad(net.X, (rows, n_in0)), _pad(net.Y, (rows, n_outL)),
+    value, (g_params, g_z, g_a, g_norms), stepped = call(
+        params, z_probes, a_probes, norms, _pad(net.X, (rows, n_in0)), _pad(net.Y, (rows, n_outL)),
         tuple(act_codes), loss_code, unit_masks, row_mask, np.asarray(net.batch, dtype), l2s,
-        np.asarray(net.eta or 0.0, dtype),
+        np.asarray(net.eta or 0.0, dtype), layered,
     )
     out = {"C": np.asarray(value)}
     N = net.batch
@@ -187,7 +216,36 @@ def _run(net, padded: tuple[int, ...] | None, batch: int | None, fn, prepend: in
         if net.eta is not None:
             out[f"W'[{l}]"] = np.asarray(W2)[:n_out, :n_in]
             out[f"b'[{l}]"] = np.asarray(b2)[:n_out]
+        if net.batchnorm and l < net.depth:
+            ggamma, gbeta, gu = g_norms[prepend + l - 1]
+            out[f"dC/dgamma[{l}]"] = np.asarray(ggamma)[:n_out]
+            out[f"dC/dbeta[{l}]"] = np.asarray(gbeta)[:n_out]
+            out[f"dC/du[{l}]"] = np.asarray(gu)[:N, :n_out]
     return out
+
+
+def _special_layers(net, padded: tuple[int, ...], rows: int, prepend: int):
+    """(norms, layered) of _cost for `net`, padded like its layers: γ, β (0 where not normalized), zero
+    u-probes, the flags, the masks (1 where there is no dropout) and p (0 without dropout). Every network
+    passes them, so one compiled oracle serves networks with and without batch norm and dropout. (The
+    output layer has neither: its flag 0, its mask 1, its p 0.)"""
+    dtype = net.dtype
+    norms, flags, masks, ps = [], [], [], []
+    for k in range(len(padded) - 1):
+        l, n_out = k - prepend + 1, padded[k + 1]  # the network's layer (<= 0: an identity layer in front)
+        layer = net.layers[l - 1] if l >= 1 else None
+        normalized = layer is not None and layer.gamma is not None
+        gamma = _pad(layer.gamma, (n_out,)) if normalized else np.zeros(n_out, dtype)
+        beta = _pad(layer.beta, (n_out,)) if normalized else np.zeros(n_out, dtype)
+        norms.append((gamma, beta, np.zeros((rows, n_out), dtype)))
+        flags.append(np.asarray(1.0 if normalized else 0.0, dtype))
+        mask = np.ones((rows, n_out), dtype)
+        dropped = layer is not None and layer.mask is not None
+        if dropped:
+            mask[:layer.mask.shape[0], :layer.mask.shape[1]] = layer.mask
+        masks.append(mask)
+        ps.append(np.asarray(net.dropout if dropped else 0.0, dtype))  # p = 0 (a factor of 1) without dropout
+    return norms, (flags, masks, ps)
 
 
 def quantities(net) -> dict[str, np.ndarray]:
@@ -215,7 +273,7 @@ def plain_quantities(net) -> dict[str, np.ndarray]:
 
 # the activation and loss codes are static here (Python ints): each compile holds the network's own
 # activations and loss only, not every one of them as the bucketed oracle's does (~0.8 s -> ~0.2 s each)
-_plain = jax.jit(_gradients_and_step, static_argnums=(5, 6))
+_plain = jax.jit(_gradients_and_step, static_argnums=(6, 7))
 
 
 # A padded stack of many small networks (backprop_audit.batching.padded.PaddedStack): the same cost function,
@@ -248,10 +306,12 @@ def padded_quantities(stack) -> dict[str, np.ndarray]:
     # per layer, each network's λ: 0 on the identity layers in front of it (the gap's and its own prepend)
     l2s = [np.zeros(CHUNK, dtype)] * gap + [_pad(np.where(stack.prepend < k, stack.l2, 0).astype(dtype), (CHUNK,))
                                             for k in range(1, stack.depth + 1)]
-    value, (g_params, g_z, g_a), stepped = _stacked(
-        str(np.dtype(dtype)), params, probes, probes, _pad(stack.X, (CHUNK, BATCH, WIDTH)), _pad(stack.Y, (CHUNK, BATCH, WIDTH)),
+    # norms and layered None: a stack holds no network with batch normalization or dropout (padded.fits)
+    value, (g_params, g_z, g_a, _), stepped = _stacked(
+        str(np.dtype(dtype)), params, probes, probes, None, _pad(stack.X, (CHUNK, BATCH, WIDTH)),
+        _pad(stack.Y, (CHUNK, BATCH, WIDTH)),
         [_pad(activation_codes[:, j], (CHUNK,)) for j in range(DEPTH)], _pad(loss_codes, (CHUNK,)),
-        unit_masks, _pad(stack.row_mask, (CHUNK, BATCH)), n_true, l2s, _pad(stack.eta.astype(dtype), (CHUNK,)),
+        unit_masks, _pad(stack.row_mask, (CHUNK, BATCH)), n_true, l2s, _pad(stack.eta.astype(dtype), (CHUNK,)), None,
     )
     out = {"C": np.asarray(value)[:count]}
     widths, N = stack.widths, stack.batch

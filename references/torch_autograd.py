@@ -14,6 +14,7 @@ import torch
 
 from backprop_audit.model import operations
 from backprop_audit.model.operations import ACTIVATIONS, LOSSES, LossTerms  # a padded stack's codes index these
+from backprop_audit.model.normalization import EPS as BN_EPS  # ε of √(var + ε) (BatchNorm1d's default)
 from backprop_audit.model.regularizers import L2
 from backprop_audit.references.frameworks import start  # one torch thread, set before the first computation
 
@@ -49,18 +50,29 @@ def _quantities(net) -> dict[str, np.ndarray]:
     a = as_tensor(net.X)
     y = as_tensor(net.Y)
     leaves = []  # per layer: W, b, z-probe, a-probe, in this order
+    normalized = []  # per batch-normalized layer: (layer, gamma, beta, u-probe)
     z = None
-    for layer in net.layers:
+    for l, layer in enumerate(net.layers, start=1):
         W, b = as_tensor(layer.W).requires_grad_(), as_tensor(layer.b).requires_grad_()
         z_probe = torch.zeros((a.shape[0], W.shape[0]), dtype=dtype, requires_grad=True)
         a_probe = torch.zeros_like(z_probe, requires_grad=True)
         z = a @ W.T + b + z_probe
-        a = _activate(layer.activation, z) + a_probe
+        u = z
+        if layer.gamma is not None:  # batch normalization, batch statistics (biased variance)
+            gamma, beta = as_tensor(layer.gamma).requires_grad_(), as_tensor(layer.beta).requires_grad_()
+            u_probe = torch.zeros_like(z_probe, requires_grad=True)
+            u = _batch_norm(z, gamma, beta) + u_probe
+            normalized.append((l, gamma, beta, u_probe))
+        a = _activate(layer.activation, u)
+        if layer.mask is not None:  # inverted dropout with the network's fixed mask: g(u) ⊙ mask / (1 - p)
+            a = a * (as_tensor(layer.mask) / (1.0 - net.dropout))
+        a = a + a_probe
         leaves += [W, b, z_probe, a_probe]
     C = _loss(net.loss, z, a, leaves[-1], y, y.shape[0], lambda x: x.sum())
     if net.l2:  # C = loss + (λ/2) Σ_l ‖W[l]‖², the regularizer's torch form (no term at all for λ = 0)
         C = C + sum(L2.torch_form(torch, W, net.l2) for W in leaves[0::4])
-    grads = torch.autograd.grad(C, leaves)  # one backward pass, every leaf's gradient at once
+    extra = [leaf for _, gamma, beta, u_probe in normalized for leaf in (gamma, beta, u_probe)]
+    grads = torch.autograd.grad(C, leaves + extra)  # one backward pass, every leaf's gradient at once
     out = {"C": C.detach().numpy()}
     for l in range(1, net.depth + 1):
         gW, gb, gz, ga = grads[4 * (l - 1): 4 * l]
@@ -72,7 +84,19 @@ def _quantities(net) -> dict[str, np.ndarray]:
             W, b = leaves[4 * (l - 1)].detach(), leaves[4 * (l - 1) + 1].detach()
             out[f"W'[{l}]"] = (W - net.eta * gW).numpy()
             out[f"b'[{l}]"] = (b - net.eta * gb).numpy()
+    for i, (l, *_) in enumerate(normalized):
+        ggamma, gbeta, gu = grads[len(leaves) + 3 * i: len(leaves) + 3 * i + 3]
+        out[f"dC/dgamma[{l}]"], out[f"dC/dbeta[{l}]"], out[f"dC/du[{l}]"] = ggamma.numpy(), gbeta.numpy(), gu.numpy()
     return out
+
+
+
+
+def _batch_norm(z: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+    """γ ⊙ (z - μ)/√(var + ε) + β over the batch (dim 0), biased variance: what torch.nn.BatchNorm1d computes
+    in training mode, written out here because F.batch_norm refuses a batch of one sample."""
+    var, mu = torch.var_mean(z, dim=0, correction=0)
+    return gamma * ((z - mu) * torch.rsqrt(var + BN_EPS)) + beta
 
 
 def stacked_quantities(Ws, bs, X, Y, activations, loss, names=None) -> dict[str, np.ndarray]:

@@ -45,13 +45,14 @@ QUOTES = ([(e.id, e.document, e.quote) for e in we.EXAMPLES]
 def test_only_records_citing_outside_the_seeds_paraphrase():
     """A quote is verbatim from a seed document, or marked a paraphrase and cites a source with its address:
     no seed record escapes the verbatim check by the marking."""
-    from backprop_audit.manual import standard
+    from backprop_audit.manual import standard, standard_layers
 
-    seed_documents = {f.source.document for f in catalog() if f not in standard.FORMULAS}
+    paraphrased = standard.FORMULAS + standard_layers.FORMULAS
+    seed_documents = {f.source.document for f in catalog() if f not in paraphrased}
     assert all(name.endswith(".txt") and "_" in name for name in seed_documents), seed_documents
     for f in catalog():
         marked = f.source.quote.startswith(PARAPHRASE)
-        assert marked == (f in standard.FORMULAS), f"{f.id}: a paraphrase outside manual/standard.py, or the reverse"
+        assert marked == (f in paraphrased), f"{f.id}: a paraphrase outside manual/standard*.py, or the reverse"
         if marked:
             # a citation (authors or title, and an address or a year), not a seed file name
             assert " " in f.source.document and f.source.document not in seed_documents and f.source.where, f.id

@@ -35,5 +35,4 @@ def install(setattr=builtins.setattr) -> None:
     setattr(jax_grad, "_compiled", Exported(lambda *args: jax_grad._all_gradients(*args), "_all_gradients", folder=""))
     setattr(jax_grad, "_stacked", Exported(jax.vmap(lambda *args: jax_grad._all_gradients(*args)),
                                            "_all_gradients_stacked", folder=""))
-    setattr(jax_grad, "_plain", jax.jit(jax.value_and_grad(lambda *args: jax_grad._cost(*args),
-                                                           argnums=(0, 1, 2)), static_argnums=(5, 6)))
+    setattr(jax_grad, "_plain", jax.jit(lambda *args: jax_grad._gradients_and_step(*args), static_argnums=(6, 7)))

@@ -41,8 +41,10 @@ IDENTITY = ACTIVATIONS.index("identity")
 
 
 def fits(net: Network) -> bool:
-    """Whether `net` can be padded into the stack shape."""
-    return net.depth <= DEPTH and max(net.widths) <= WIDTH and net.batch <= BATCH
+    """Whether `net` can be padded into the stack shape. A network with batch normalization or dropout never
+    does: the stacked oracles (torch and jax) and the padded tolerance do not compute those layers, so
+    check_many routes such a network to the single-network path (evaluate), which does."""
+    return net.depth <= DEPTH and max(net.widths) <= WIDTH and net.batch <= BATCH and not net.special_layers
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,8 @@ import numpy as np
 
 from backprop_audit.model import operations
 from backprop_audit.model.operations import ACTIVATIONS, LOSSES
-from backprop_audit.model.quantity import Quantity, layer_names
+from backprop_audit.model.quantity import NORM_KINDS, Quantity, layer_names
+from backprop_audit.model.normalization import EPS, batch_normalize
 from backprop_audit.model.regularizers import L2
 
 SAFETY = 4.0  # the worst-case count's factor for the short elementwise chain (see the module docstring)
@@ -165,11 +166,31 @@ class Parameters:
     padding: Padding | None = None
     l2: float | np.ndarray = 0.0  # λ of the L2 term: a number, or (count,) one per network of a stack
     eta: float | np.ndarray | None = None  # the step's learning rate (None: no step quantities)
+    # batch normalization and dropout (one network only: a stack never holds them): per layer (γ, β) or None,
+    # per layer the 0/1 mask or None, and p (see normalization.py); None when the network has neither
+    norms: tuple | None = None
+    masks: tuple | None = None
+    dropout: float | None = None
 
     @classmethod
     def of(cls, net) -> "Parameters":
+        special = {} if not net.special_layers else dict(
+            norms=tuple(None if l.gamma is None else (l.gamma, l.beta) for l in net.layers),
+            masks=tuple(l.mask for l in net.layers), dropout=net.dropout)
         return cls([l.W for l in net.layers], [l.b for l in net.layers],
-                   tuple(l.activation for l in net.layers), net.loss, net.X, net.Y, l2=net.l2, eta=net.eta)
+                   tuple(l.activation for l in net.layers), net.loss, net.X, net.Y, l2=net.l2, eta=net.eta, **special)
+
+    def norm_at(self, k: int):
+        """(γ, β) in float64 of layer k if it is batch-normalized, else None."""
+        if self.norms is None or self.norms[k - 1] is None:
+            return None
+        return tuple(x.astype(np.float64) for x in self.norms[k - 1])
+
+    def keep_at(self, k: int):
+        """mask ⊙ 1/(1 - p) of layer k in float64 (what dropout multiplies g(u) by), None without dropout."""
+        if self.masks is None or self.masks[k - 1] is None:
+            return None
+        return self.masks[k - 1].astype(np.float64) / (1 - self.dropout)
 
     @classmethod
     def of_padded(cls, stack) -> "Parameters":
@@ -288,8 +309,13 @@ def _forward64(p):
             W, b = W.astype(np.float64, copy=False), b.astype(np.float64, copy=False)
             z = _real(p, k, acts[-1] @ _transpose(W) + b[..., None, :])
             units = None if p.padding is None else np.broadcast_to(p.padding.units[k][:, None, :], z.shape)
+            norm = p.norm_at(k)
+            if norm is not None:  # the activation's input is u = γ ⊙ ẑ + β: what the model's zs hold there
+                z = batch_normalize(z, *norm).u
             zs.append(z)  # (a padded row would hold b)
-            acts.append(_real(p, k, _each(activation, ACTIVATIONS, _activate_real, z, units)))
+            a = _real(p, k, _each(activation, ACTIVATIONS, _activate_real, z, units))
+            keep = p.keep_at(k)
+            acts.append(a if keep is None else a * keep)
     return zs, acts
 
 
@@ -306,18 +332,62 @@ def forward_magnitudes(p, zs, acts) -> list:
 
 
 def _magnitudes(p: Parameters, zs, acts) -> tuple[list, list]:
-    """A (forward_magnitudes) and M[l] = A[l-1] |W[l]|ᵀ + |b[l]| (M[0] is None), the magnitude of z[l]'s sum."""
+    """A (forward_magnitudes) and M[l] = A[l-1] |W[l]|ᵀ + |b[l]| (M[0] is None), the magnitude of z[l]'s sum;
+    at a batch-normalized layer M[l] is u's (NormScales.Mu) and A is taken after dropout's scaling."""
     A, Ms = [np.abs(acts[0])], [None]
     with np.errstate(over="ignore", invalid="ignore"):
         for k, ((absW, absb), activation) in enumerate(zip(p.magnitudes, p.activations), start=1):
             M = A[-1] @ _transpose(absW)
             M += absb
-            carried = _real(p, k, _each(activation, ACTIVATIONS, _carried, zs[k], acts[k], M))
+            if p.norm_at(k) is not None:
+                M = norm_scales(p, k, acts[k - 1], A[-1]).Mu
+            g = acts[k] if p.keep_at(k) is None else _activate(activation, zs[k])  # g(u), before dropout
+            carried = _real(p, k, _each(activation, ACTIVATIONS, _carried, zs[k], g, M))
+            if p.keep_at(k) is not None:  # dropout scales g(u) and its error by mask/(1 - p) (one rounding more)
+                carried = carried * p.keep_at(k)
             front = p.in_front_at(k)  # its real units, the input's, fit both layers' widths
             A.append(carried if front is None else
                      np.where(front[:, None, None], _fit(A[-1], carried.shape[-1]), carried))
             Ms.append(M)
     return A, Ms
+
+
+class NormScales(NamedTuple):
+    """The tolerance model's facts of one batch-normalized layer (float64, row-major):
+    zhat, sigma = √(var + ε) (n,), and the scales of the rounding errors (in units of ε·K, as M): Mc of
+    z - μ, s_rel the relative error of σ, Mhat of ẑ, Mu of u = γ ⊙ ẑ + β (what g(u) inherits)."""
+    zhat: np.ndarray
+    sigma: np.ndarray
+    gamma: np.ndarray
+    Mc: np.ndarray
+    s_rel: np.ndarray
+    Mhat: np.ndarray
+    Mu: np.ndarray
+
+
+def norm_scales(p: Parameters, k: int, a_below: np.ndarray, A_below: np.ndarray) -> NormScales:
+    """How batch normalization at layer k carries z's rounding error (ε·K·M, M = A[k-1] |W|ᵀ + |b|) into u
+    (a_below, A_below: a[k-1] and A[k-1] in float64):
+    - c = z - μ errs by z's and μ's errors and the subtraction's rounding: Mc = M + mean_n M;
+    - var = mean c² errs by 2·mean(|c|·Mc) (and its own sum, on mean c²), so σ = √(var + ε) by the relative
+      s_rel = (mean(|c|·Mc) + mean c²)/σ²: where var ≈ 0, ε dominates σ² and keeps it bounded;
+    - ẑ = c/σ errs by Mhat = (Mc + |c|·s_rel)/σ + |ẑ| (its own rounding): 1/σ amplifies z's error up to
+      1/√ε ≈ 316 times on a near-constant batch;
+    - u = γ ⊙ ẑ + β: Mu = |γ|·Mhat + |γ ⊙ ẑ| + |β|."""
+    gamma, beta = p.norm_at(k)
+    absW, absb = p.magnitudes[k - 1]
+    M = A_below @ _transpose(absW) + absb
+    W, b = p.Ws[k - 1].astype(np.float64), p.bs[k - 1].astype(np.float64)
+    z = a_below @ _transpose(W) + b[..., None, :]
+    normalized = batch_normalize(z, gamma, beta)
+    c = z - normalized.mu[..., None, :]
+    sigma = np.sqrt(normalized.var + float(EPS))
+    Mc = M + M.mean(axis=-2, keepdims=True)
+    s_rel = ((np.abs(c) * Mc).mean(axis=-2) + normalized.var) / sigma ** 2
+    Mhat = (Mc + np.abs(c) * s_rel[..., None, :]) / sigma[..., None, :] + np.abs(normalized.zhat)
+    absg = np.abs(gamma)[..., None, :]
+    Mu = absg * Mhat + np.abs(absg * normalized.zhat) + np.abs(beta)[..., None, :]
+    return NormScales(normalized.zhat, sigma, gamma, Mc, s_rel, Mhat, Mu)
 
 
 class Forward(NamedTuple):
@@ -418,14 +488,20 @@ def error_scales(p, floor: float = 0.0, forward: Forward | None = None) -> dict[
                               _per_network(p, N), _per_network(p, widths[..., L]), cells, float(np.finfo(p.X.dtype).tiny))
         B["C"] = B_C[..., 0, 0]
         for l in range(L, 0, -1):
+            keep, special = p.keep_at(l), p.norm_at(l) is not None or p.keep_at(l) is not None
+            g = acts[l] if keep is None else _activate(p.activations[l - 1], zs[l])  # g(u), before dropout
             if l < L:
                 B_a = B_z_next @ p.magnitudes[l][0]  # |W[l+1]|
-                B_z = B_a * _each(p.activations[l - 1], ACTIVATIONS, _magnitude_prime, zs[l], acts[l])
-            moved = B_a * _each(p.activations[l - 1], ACTIVATIONS, _moved_slope, zs[l], acts[l], M[l], floor)
+                B_g = B_a if keep is None else B_a * keep  # dropout: dC/dg = dC/da ⊙ mask/(1 - p)
+                B_z = B_g * _each(p.activations[l - 1], ACTIVATIONS, _magnitude_prime, zs[l], g)
+            moved = (B_a if keep is None else B_a * keep) * _each(p.activations[l - 1], ACTIVATIONS, _moved_slope,
+                                                                   zs[l], g, M[l], floor)
             B_z = B_z + (moved if l < L else np.where(_elementwise_output(p), moved, 0.0))  # a cross-entropy's
             # and a softmax's dC/dz[L] carry z[L]'s error in A[L] already
             names = layer_names(l)
             B[names.a] = B_a = _real(p, l, B_a)
+            if special and p.norm_at(l) is not None:  # B_z so far is u's: through the batch norm to z
+                B_z = _norm_backward_scales(p, l, acts[l - 1], A[l - 1], B_z + floor, B)
             B_z = _real(p, l, B_z + floor)
             B[names.z] = B_z
             # a[l-1] flushed where it is subnormal (XLA; σ(z) at -88.7 < z < -87.3 in float32) moves dW by up to
@@ -436,6 +512,30 @@ def error_scales(p, floor: float = 0.0, forward: Forward | None = None) -> dict[
         if np.any(p.l2):
             _add_l2_scales(p, B)
     return B
+
+
+def _norm_backward_scales(p: Parameters, l: int, a_below, A_below, B_u, B: dict) -> np.ndarray:
+    """B of dC/du[l] (given), of dC/dgamma[l] and dC/dbeta[l] (written into B), and B of dC/dz[l] (returned).
+
+    dγ = Σ_n du ⊙ ẑ, dβ = Σ_n du: their terms and ẑ's error (Mhat). dz = (γ/σ)(du - mean du - ẑ·mean(du ⊙ ẑ))
+    cancels (it is du projected off the batch mean and off ẑ): its rounding lives on the terms,
+    (|γ|/σ)(B_u + mean B_u + |ẑ|·mean(B_u|ẑ|)), times 1 + s_rel for σ's relative error, plus ẑ's error in both
+    places it enters, (|γ|/σ)(Mhat·mean(B_u|ẑ|) + |ẑ|·mean(B_u·Mhat))."""
+    ns = norm_scales(p, l, a_below, A_below)
+    absz = np.abs(ns.zhat)
+    names = norm_names_at(l)
+    B[names[2]] = B_u
+    B[names[0]] = (B_u * (absz + ns.Mhat)).sum(axis=-2)
+    B[names[1]] = B_u.sum(axis=-2)
+    scale = (np.abs(ns.gamma) / ns.sigma)[..., None, :]
+    mean = lambda x: x.mean(axis=-2, keepdims=True)
+    terms = scale * (B_u + mean(B_u) + absz * mean(B_u * absz))
+    return terms * (1 + ns.s_rel[..., None, :]) + scale * (ns.Mhat * mean(B_u * absz) + absz * mean(B_u * ns.Mhat))
+
+
+def norm_names_at(l: int) -> tuple[str, str, str]:
+    """dC/dgamma[l], dC/dbeta[l], dC/du[l]."""
+    return tuple(str(Quantity.of(kind, l)) for kind in NORM_KINDS)
 
 
 def _l2_layers(p: Parameters):
@@ -471,11 +571,18 @@ def sum_lengths(p) -> dict[str, tuple]:
     if np.any(p.l2):  # the L2 term's sum of squares: one term per weight of the layers it covers
         weights = sum(np.where(lam > 0, widths[..., l] * widths[..., l - 1], 0) for l, lam in _l2_layers(p))
         K["C"] = (_floats(N * widths[..., L] + weights), K["C"][1])
+    normalized = [l for l in range(1, L + 1) if p.norm_at(l) is not None]
+    if normalized:  # each batch norm adds its batch sums (μ, var, the backward means) and ~8 elementwise steps
+        total = total + 3 * N * len(normalized)
     for l in range(1, L + 1):
         chain = float((L - l + 1) * 4)  # L - l: the same for every network of a padded stack
+        chain += 8.0 * sum(1 for k in normalized if k >= l) + (4.0 * (L - l + 1) if p.dropout is not None else 0.0)
         names = layer_names(l)
         K[names.a] = K[names.z] = (_floats(total), chain)
         K[names.W] = K[names.b] = (_floats(total + N), chain)
+        if l in normalized:
+            for name in norm_names_at(l):
+                K[name] = (_floats(total + N), chain)
     return K
 
 
@@ -504,7 +611,9 @@ def is_measured(p) -> bool:
     stack, whose longest sum has at least MEASURED_FROM terms. A padded stack (padded.WIDTH, BATCH,
     DEPTH) never holds one, and a sweep refuses such architectures: both judge with the worst-case count."""
     p = _parameters(p)
-    return p.X.ndim == 2 and p.padding is None and longest_sum(p) >= MEASURED_FROM
+    # a network with batch normalization or dropout: never (the term-by-term backprop, judging/sequential.py,
+    # that the measured count samples does not compute those layers), the worst-case count judges it
+    return p.X.ndim == 2 and p.padding is None and p.norms is None and p.masks is None and longest_sum(p) >= MEASURED_FROM
 
 
 def entry_scale(piece: tuple, value: np.ndarray) -> np.ndarray:
@@ -612,11 +721,13 @@ def largest_preactivation(p, forward: Forward | None = None):
     forward = forward or forward_pass(p)
     Z = 0.0
     for l, (absW, absb) in enumerate(p.magnitudes, start=1):
-        if l == 1:
+        if l == 1 and p.norm_at(1) is None:
             magnitude = forward.M[1]  # the same sum: A[0] = |a[0]|
         else:
             magnitude = np.abs(forward.acts[l - 1]) @ _transpose(absW)
             magnitude += absb
+        if p.norm_at(l) is not None:  # the activation's input is u, whose error scale Mu is (forward.M[l])
+            magnitude = np.maximum(magnitude, forward.M[l])
         largest = np.maximum(Z, _real(p, l, magnitude).max(axis=(-2, -1)))
         front = p.in_front_at(l)
         Z = largest if front is None else np.where(front, Z, largest)

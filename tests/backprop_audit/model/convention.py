@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from backprop_audit.manual.forward import forward
+from backprop_audit.manual.forward import forward_pass
+from backprop_audit.model.normalization import EPS
 from backprop_audit.model.operations import CLASS_TARGETS  # one-hot rows: View.labels holds their classes
 from backprop_audit.model.quantity import COST, Quantity
 
@@ -44,6 +45,19 @@ class View:
     l2: float = 0.0  # λ of C's term (λ/2) Σ_l ‖W[l]‖² (0: none)
     eta: float | None = None  # the learning rate of the step quantities W'[l], b'[l] (None: no step)
     labels: np.ndarray | None = None  # (N,) integer classes, the argmax of y's one-hot rows (targets onehot, labels)
+    # Batch normalization (model/normalization.py), lists by layer like z and a (None at 0, at L and without it):
+    # gamma, beta, mu, var per unit (column: (n_l, 1); row: (n_l,)), zhat, u like z; eps the ε of √(var + ε).
+    gamma: list | None = None
+    beta: list | None = None
+    mu: list | None = None
+    var: list | None = None
+    zhat: list | None = None
+    u: list | None = None
+    eps: float = EPS
+    # Dropout: mask[l] the 0/1 mask as applied (like z[l]; the 1/(1 - p) factor is NOT in it), p the probability
+    # of dropping a unit (torch's convention); both None without dropout. a[l] is after dropout.
+    mask: list | None = None
+    p: float | None = None
 
     @property
     def X(self):
@@ -55,20 +69,26 @@ class View:
         read-only arrays: a transcription that updates an input in place is judged on what it computes."""
         def own(values):
             return [None if v is None else v.copy() for v in values]
+        maybe = lambda values: None if values is None else own(values)
         return replace(self, x=self.x.copy(), y=self.y.copy(), W=own(self.W), b=own(self.b), z=own(self.z),
                        a=own(self.a), activation=list(self.activation),
-                       labels=None if self.labels is None else self.labels.copy())
+                       labels=None if self.labels is None else self.labels.copy(),
+                       **{name: maybe(getattr(self, name)) for name in _LAYER_LISTS})
 
     @property
     def Y(self):
         return self.y
 
 
+_LAYER_LISTS = ("gamma", "beta", "mu", "var", "zhat", "u", "mask")  # the optional per-layer lists of a View
+
+
 def view_of(net, convention: str) -> View:
     """The network `net` in `convention`, with z and a from the manual NumPy forward pass."""
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; known: {', '.join(CONVENTIONS)}")
-    zs, activations = forward(net)
+    passed = forward_pass(net)
+    zs, activations = passed.z, passed.a
     acts = [None] + [layer.activation for layer in net.layers]
     if convention == "row":
         W = [None] + [layer.W.T.copy() for layer in net.layers]
@@ -82,7 +102,24 @@ def view_of(net, convention: str) -> View:
         a = [v.T.copy() for v in activations]
         x, y = net.X.T.copy(), net.Y.T.copy()
     return View(convention, net.depth, net.batch, net.widths, x, y, W, b, z, a, acts, net.loss, net.l2, net.eta,
-                labels_of(net.Y, net.targets))
+                labels_of(net.Y, net.targets), **_layer_lists(net, passed, convention))
+
+
+def _layer_lists(net, passed, convention: str) -> dict:
+    """The View's batch-norm and dropout lists in `convention`: per-unit vectors as b is (a column (n, 1), or
+    (n,)), per-sample arrays as z is ((n, N), or (N, n)); None for a network without them."""
+    unit = (lambda v: v[:, None].copy()) if convention == "column" else (lambda v: v.copy())
+    cell = (lambda v: v.T.copy()) if convention == "column" else (lambda v: v.copy())
+    lists = {}
+    if net.batchnorm:
+        hidden = lambda values, shape: [None] + [shape(v) for v in values[1:net.depth]] + [None]
+        lists.update(gamma=hidden([None] + [layer.gamma for layer in net.layers], unit),
+                     beta=hidden([None] + [layer.beta for layer in net.layers], unit),
+                     mu=hidden(passed.mu, unit), var=hidden(passed.var, unit),
+                     zhat=hidden(passed.zhat, cell), u=hidden(passed.u, cell))
+    if net.dropout is not None:
+        lists.update(mask=[None] + [cell(layer.mask) for layer in net.layers[:-1]] + [None], p=net.dropout)
+    return lists
 
 
 def labels_of(Y: np.ndarray, targets: str) -> np.ndarray | None:
@@ -103,6 +140,7 @@ def canonical_value(name: str, value: np.ndarray, convention: str) -> np.ndarray
 
 def _relayout(name: str, value: np.ndarray, convention: str, to_convention: bool) -> np.ndarray:
     kind = Quantity.parse(name).parameter  # a stepped W'[l] (b'[l]) has W's (b's) layout
+    kind = {"gamma": "b", "beta": "b", "u": "z"}.get(kind, kind)  # γ, β per unit as b is; u per sample as z is
     if kind == COST:
         return value
     if convention == "row":  # W is (in, out) there: dW transposed; the rest is already row-major

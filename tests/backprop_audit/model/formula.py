@@ -104,6 +104,12 @@ class Setting:
     # needed by the step quantities W'[l], b'[l]. None adds no byte to the draw (the default is unchanged).
     l2: tuple[float, float] | None = None
     eta: tuple[float, float] | None = None
+    # batch normalization after every hidden dense layer (model/normalization.py: u = γ ⊙ ẑ + β, a = g(u);
+    # γ, β drawn per network, v.gamma, v.beta, v.zhat, v.mu, v.var, v.u, v.eps), and (low, high) of p, the
+    # probability of DROPPING a unit (torch's convention) of inverted dropout after every hidden activation
+    # (a fixed mask per network, v.mask 0/1, v.p). Off/None add no byte to the draw (the default is unchanged).
+    batchnorm: bool = False
+    dropout: tuple[float, float] | None = None
 
     def as_dict(self) -> dict:
         """The setting as report.json writes it: its keyword arguments, tuples as lists."""
@@ -122,7 +128,8 @@ def describe_setting(setting: dict) -> str:
         f", {name} width {_span(setting[key])}" for name, key in (("input", "input_width"), ("output", "output_width"))
         if setting.get(key) is not None)
     parts = [f"depth {_span(setting['depth'])}", widths, f"batch {_span(setting['batch'])}"] + [
-        f"{key} {_span(setting[key])}" for key in ("l2", "eta") if setting.get(key) is not None] + [
+        f"{key} {_span(setting[key])}" for key in ("l2", "eta", "dropout") if setting.get(key) is not None] + [
+        "batch normalization" for _ in [0] if setting.get("batchnorm")] + [
         f"hidden {'/'.join(setting['hidden'])}", f"output {'/'.join(setting['output'])}",
         f"loss {'/'.join(setting['loss'])}", f"targets {'/'.join(setting['targets'])}"]
     if setting["square"]:
@@ -207,6 +214,8 @@ def check_record(f: Formula) -> None:
     if f.target.is_step and s.eta is None:
         raise RecordError(f"{name}: quantity {f.quantity} is a parameter after a gradient-descent step: "
                           f"the setting needs eta=(low, high), the learning rates to draw")
+    if f.target.hidden_only and not s.batchnorm:
+        raise RecordError(f"{name}: quantity {f.quantity} is batch normalization's: the setting needs batchnorm=True")
     if f.min_depth() > s.depth[1]:
         raise RecordError(f"{name}: quantity {f.quantity} needs depth >= {f.min_depth()}, setting allows {s.depth}")
 
@@ -244,6 +253,15 @@ def _check_setting(where: str, s: Setting) -> None:
         if not numbers or not (pair[0] >= 0 if least is not None else pair[0] > 0) or pair[0] > pair[1]:
             raise RecordError(f"{where}.{field_name} must be (low, high), two finite numbers with {bound} <= high "
                               f"(or None: {'no L2 term' if field_name == 'l2' else 'no step'}), got {pair!r}")
+    if not isinstance(s.batchnorm, bool):
+        raise RecordError(f"{where}.batchnorm must be True or False, got {s.batchnorm!r}")
+    if s.dropout is not None:
+        pair = s.dropout
+        numbers = isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pair)
+        if not numbers or not (0 <= pair[0] <= pair[1] < 1):
+            raise RecordError(f"{where}.dropout must be (low, high), p the probability of dropping a unit with "
+                              f"0 <= low <= high < 1 (or None: no dropout), got {pair!r}")
     if s.square and (s.input_width is not None or s.output_width is not None):
         raise RecordError(f"{where}: square layers are all as wide as the input; input_width and "
                           f"output_width cannot be set with square=True")

@@ -31,6 +31,22 @@ class Layer:
     W: np.ndarray  # (out, in)
     b: np.ndarray  # (out,)
     activation: str
+    # batch normalization after the dense layer (model/normalization.py): γ, β of shape (out,), both or
+    # neither, on every hidden layer of a network or none (the output layer never); None: no batch norm
+    gamma: np.ndarray | None = None
+    beta: np.ndarray | None = None
+    # the dropout mask after the activation, (N, out) of 0/1 in the network's dtype (Network.dropout is p,
+    # the probability of dropping); None: no dropout. On every hidden layer of a network with dropout.
+    mask: np.ndarray | None = None
+
+    def cast(self, dtype) -> "Layer":
+        as_dtype = lambda x: None if x is None else np.asarray(x, dtype=dtype)
+        return Layer(as_dtype(self.W), as_dtype(self.b), self.activation, as_dtype(self.gamma),
+                     as_dtype(self.beta), as_dtype(self.mask))
+
+    def extra_arrays(self) -> list:
+        """γ, β and the mask where present (what the fingerprint adds for a layer with them)."""
+        return [x for x in (self.gamma, self.beta, self.mask) if x is not None]
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,9 @@ class Network:
     # gradient-descent step W' = W - η·dC/dW (None: the network has no step quantities W'[l], b'[l])
     l2: float = 0.0
     eta: float | None = None
+    # p of inverted dropout (the probability of dropping a unit, torch's convention); each hidden layer then
+    # has its mask. None: no dropout. (Batch normalization is on the layers: Layer.gamma, Layer.beta.)
+    dropout: float | None = None
 
     def __post_init__(self):
         validate(self)
@@ -68,6 +87,17 @@ class Network:
         return self.X.dtype
 
     @property
+    def batchnorm(self) -> bool:
+        """Whether the hidden layers are batch-normalized (Layer.gamma, Layer.beta)."""
+        return self.layers[0].gamma is not None and len(self.layers) > 1
+
+    @property
+    def special_layers(self) -> bool:
+        """Batch normalization or dropout: what the padded stacks, the sweep and the measured count (the
+        term-by-term backprop) do not compute; such a network takes the single-network path."""
+        return self.batchnorm or self.dropout is not None
+
+    @property
     def hidden_activations(self) -> tuple[str, ...]:
         return tuple(layer.activation for layer in self.layers[:-1])
 
@@ -84,8 +114,9 @@ class Network:
 
     def astype(self, dtype) -> "Network":
         cast = lambda x: np.asarray(x, dtype=dtype)
-        layers = tuple(Layer(cast(L.W), cast(L.b), L.activation) for L in self.layers)
-        return Network(layers, self.loss, cast(self.X), cast(self.Y), self.targets, dict(self.notes), self.l2, self.eta)
+        layers = tuple(layer.cast(dtype) for layer in self.layers)
+        return Network(layers, self.loss, cast(self.X), cast(self.Y), self.targets, dict(self.notes), self.l2, self.eta,
+                       self.dropout)
 
     def fingerprint(self) -> bytes:
         """A digest of everything a check reads (structure, loss, targets, dtype, every entry): two networks
@@ -96,6 +127,8 @@ class Network:
             digest = hashlib.blake2b(self.describe().encode(), digest_size=16)
             for array in [a for layer in self.layers for a in (layer.W, layer.b)] + [self.X, self.Y]:
                 digest.update(np.ascontiguousarray(array).tobytes())
+            for array in [a for layer in self.layers for a in layer.extra_arrays()]:  # after: none, digest as before
+                digest.update(np.ascontiguousarray(array).tobytes())
             found = digest.digest()
             object.__setattr__(self, "_fingerprint", found)
         return found
@@ -105,6 +138,7 @@ class Network:
         # l2 and eta only when set: an unregularized network without a step is described (and
         # fingerprinted) as before
         extra = (f", l2 {self.l2!r}" if self.l2 else "") + (f", eta {self.eta!r}" if self.eta is not None else "")
+        extra += (", batchnorm" if self.batchnorm else "") + (f", dropout p {self.dropout!r}" if self.dropout is not None else "")
         return (f"widths {list(self.widths)}, batch {self.batch}, activations {acts}, "
                 f"loss {self.loss}{extra}, targets {self.targets}, {self.dtype}")
 
@@ -149,6 +183,39 @@ def validate(net: Network) -> None:
         raise NetworkError(f"l2 must be a finite number >= 0 (λ of (λ/2) Σ ‖W‖²), got {net.l2!r}")
     if net.eta is not None and (not finite(net.eta) or net.eta <= 0):
         raise NetworkError(f"eta must be a finite number > 0 (the learning rate of W - η·dC/dW) or None, got {net.eta!r}")
+    _validate_layers(net)
     if not operations.fits(net.loss, net.layers[-1].activation):
         raise NetworkError(f"loss {net.loss} needs output activation {operations.loss(net.loss).output}, "
                            f"got {net.layers[-1].activation}")
+
+
+def _validate_layers(net: Network) -> None:
+    """Batch normalization and dropout: on every hidden layer or none, never on the output layer; shapes, 0/1
+    masks, 0 <= p < 1."""
+    hidden, output = net.layers[:-1], net.layers[-1]
+    if output.gamma is not None or output.beta is not None or output.mask is not None:
+        raise NetworkError("the output layer has no batch normalization and no dropout mask (gamma, beta, mask None)")
+    normalized = [layer.gamma is not None for layer in hidden]
+    if any(normalized) and not all(normalized):
+        raise NetworkError("batch normalization is on every hidden layer or none: some layers have gamma, some not")
+    for l, layer in enumerate(hidden, start=1):
+        n = layer.W.shape[0]
+        if (layer.gamma is None) != (layer.beta is None):
+            raise NetworkError(f"layer {l}: gamma and beta come together (batch normalization), got one of them")
+        for name in ("gamma", "beta"):
+            value = getattr(layer, name)
+            if value is not None and (value.shape != (n,) or value.dtype != net.X.dtype):
+                raise NetworkError(f"layer {l}: {name} must have shape ({n},) and dtype {net.X.dtype}, got "
+                                   f"{value.shape} {value.dtype}")
+        if (layer.mask is None) != (net.dropout is None):
+            raise NetworkError(f"layer {l}: a network with dropout p has a mask on every hidden layer, and one "
+                               f"without has none (dropout {net.dropout!r}, mask {'set' if layer.mask is not None else 'None'})")
+        if layer.mask is not None:
+            mask = layer.mask
+            if mask.shape != (net.batch, n) or mask.dtype != net.X.dtype or not np.all((mask == 0) | (mask == 1)):
+                raise NetworkError(f"layer {l}: the dropout mask must be 0/1 of shape ({net.batch}, {n}) in "
+                                   f"{net.X.dtype}, got {mask.shape} {mask.dtype}")
+    if net.dropout is not None:
+        p = net.dropout
+        if not isinstance(p, (int, float)) or isinstance(p, bool) or not (0 <= p < 1):
+            raise NetworkError(f"dropout must be p with 0 <= p < 1 (the probability of dropping a unit) or None, got {p!r}")

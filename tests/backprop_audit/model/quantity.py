@@ -24,6 +24,9 @@ from typing import NamedTuple
 
 COST = "C"
 KINDS = ("W", "b", "z", "a")  # what C is differentiated with respect to
+# batch normalization's (model/normalization.py): γ and β of a hidden layer, and u = γ ⊙ ẑ + β, the input
+# of its activation. They exist on the hidden layers 1..L-1 of a batch-normalized network only.
+NORM_KINDS = ("gamma", "beta", "u")
 STEP_KINDS = ("W'", "b'")  # a parameter after one gradient-descent step: W' = W - η·dC/dW, b' = b - η·dC/db
 SPECS = ("l", "L")  # a claim's layer: every layer, the output layer (and "L-k", counted from the output)
 _TEXT = re.compile(r"dC/d(?P<kind>.*)\[(?P<layer>.*)\]")
@@ -48,8 +51,8 @@ class Quantity:
     from_output: int | None = field(init=False, repr=False, compare=False)  # k of "L-k" (0 for "L")
 
     def __post_init__(self):
-        if self.kind != COST and self.kind not in KINDS + STEP_KINDS:
-            raise QuantityError(f"{self.kind!r}: unknown kind; known: {COST}, {', '.join(KINDS + STEP_KINDS)}")
+        if self.kind != COST and self.kind not in KINDS + NORM_KINDS + STEP_KINDS:
+            raise QuantityError(f"{self.kind!r}: unknown kind; known: {COST}, {', '.join(KINDS + NORM_KINDS + STEP_KINDS)}")
         if (self.kind == COST) != (self.layer is None):
             raise QuantityError(f"{self.kind!r} at {self.layer!r}: C has no layer, every other kind has one")
         text = COST if self.kind == COST else f"{self.kind}[{self.layer}]" if self.kind in STEP_KINDS else \
@@ -88,6 +91,11 @@ class Quantity:
         return self.kind in STEP_KINDS
 
     @property
+    def hidden_only(self) -> bool:
+        """dC/dgamma, dC/dbeta, dC/du: a batch-normalized hidden layer's (1..L-1; "l" means those)."""
+        return self.kind in NORM_KINDS
+
+    @property
     def parameter(self) -> str:
         """The parameter kind a quantity is of or about: "W" for W'[l] and dC/dW[l], "b" for b'[l] and dC/db[l]."""
         return self.kind.rstrip("'")
@@ -111,7 +119,7 @@ class Quantity:
         if self.is_cost:
             return [0]
         if self.layer == "l":
-            return list(range(1, depth + 1))
+            return list(range(1, depth + (0 if self.hidden_only else 1)))
         if self.from_output is not None:  # "L" or "L-k"
             return [depth - self.from_output]
         return [self.layer]
@@ -126,15 +134,16 @@ class Quantity:
 
     def min_depth(self) -> int:
         """The shallowest network on which the quantity exists (dC/dW[L-1] needs two layers)."""
+        hidden = 1 if self.hidden_only else 0  # a hidden layer needs one layer above it
         if isinstance(self.layer, int):
-            return self.layer
+            return self.layer + hidden
         if self.from_output is not None:
             return self.from_output + 1
-        return 1
+        return 1 + hidden
 
     def exists_on(self, depth: int) -> bool:
         """Whether a network of `depth` layers has this concrete quantity."""
-        return self.is_cost or 1 <= self._number() <= depth
+        return self.is_cost or 1 <= self._number() <= depth - (1 if self.hidden_only else 0)
 
     def neighbour(self, shift: int) -> "Quantity":
         """The same kind `shift` layers up (a negative shift: down); C has no layer, so no neighbour."""
@@ -186,11 +195,12 @@ def _parsed(text: str) -> Quantity:
         match = _TEXT.fullmatch(text)
     if match is None:
         raise QuantityError(f"{text!r}: neither C nor dC/d<kind>[<layer>]; write C, or dC/dW[l], dC/db[L], "
-                            f"dC/dz[L-1], dC/da[2] (the derivative of C with respect to W, b, z or a at a layer), "
+                            f"dC/dz[L-1], dC/da[2] (the derivative of C with respect to W, b, z or a at a layer; "
+                            f"dC/dgamma[l], dC/dbeta[l], dC/du[l] at a batch-normalized hidden layer), "
                             f"or W'[l], b'[l] (the parameters after one gradient-descent step)")
     kind, layer = match["kind"], match["layer"]
-    if kind not in KINDS + STEP_KINDS:
-        raise QuantityError(f"{text!r}: unknown kind {kind!r} after dC/d; known: {', '.join(KINDS)}")
+    if kind not in KINDS + NORM_KINDS + STEP_KINDS:
+        raise QuantityError(f"{text!r}: unknown kind {kind!r} after dC/d; known: {', '.join(KINDS + NORM_KINDS)}")
     number = layer.isdigit() and layer[0] != "0"
     try:
         return Quantity(kind, int(layer) if number else layer)
@@ -203,6 +213,12 @@ def quantity_names(depth: int, steps: bool = False) -> list[str]:
     of each layer from the input up; with `steps` (a network with an η) then W', b' of each layer."""
     names = [COST] + [str(Quantity.of(kind, l)) for l in range(1, depth + 1) for kind in KINDS]
     return names + (step_names(depth) if steps else [])
+
+
+def norm_names(depth: int) -> list[str]:
+    """dC/dgamma[l], dC/dbeta[l], dC/du[l] for the hidden layers l = 1..depth-1: what an oracle adds for a
+    batch-normalized network."""
+    return [str(Quantity.of(kind, l)) for l in range(1, depth) for kind in NORM_KINDS]
 
 
 def step_names(depth: int) -> list[str]:

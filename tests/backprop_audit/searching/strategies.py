@@ -28,11 +28,19 @@ from hypothesis import strategies as st
 from backprop_audit.model.formula import Setting
 from backprop_audit.model import operations
 from backprop_audit.model.network import Layer, Network
+from backprop_audit.model.normalization import batch_normalize
 
 SCALES = (1.0, 0.5, 2.0, 0.25, 4.0)  # first is the shrink target
 DIGITS = (1, 0, 2, 3, 6)
 KINK_MARGIN = 1e-3
 RATE_STEPS = 256  # the values of λ (Setting.l2) and η (Setting.eta) drawn in their range, evenly spaced
+# Batch normalization's γ = 1 + spread·U(-1, 1) and β = spread·U(-1, 1), two decimals (the first spread is the
+# shrink target; never 0: γ = 1, β = 0 would hide a formula that forgets them)
+NORM_SPREADS = (0.5, 0.1, 1.0, 2.0)
+# How the batch is drawn in a batch-normalized setting: as always, or near-constant (every sample the first one
+# plus NEAR_CONSTANT times noise: var ≈ 0 over the batch, where ε dominates √(var + ε))
+BATCH_REGIMES = ("spread", "near-constant")
+NEAR_CONSTANT = 1e-4
 
 
 def _fill(rng, shape: tuple[int, ...], dtype, scale: float, places: int) -> np.ndarray:
@@ -97,24 +105,40 @@ def _kinked(name: str) -> bool:
     return name in operations.KINKED_ACTIVATIONS
 
 
-def _move_off_kinks(layers: list[Layer], X: np.ndarray) -> list[Layer]:
+def _move_off_kinks(layers: list[Layer], X: np.ndarray, p: float | None = None) -> list[Layer]:
     """Shift the biases of units with a kinked activation (relu) so no pre-activation lies within
-    KINK_MARGIN of the kink at 0 (float64 forward)."""
+    KINK_MARGIN of the kink at 0 (float64 forward). With batch normalization the activation's input is
+    u = γ ⊙ ẑ + β, which b does not move (the batch mean takes it away): β is shifted instead."""
     a = X.astype(np.float64)
     out = []
     for layer in layers:
-        W, b = layer.W, layer.b.copy()
+        W, b, beta = layer.W, layer.b.copy(), None if layer.beta is None else layer.beta.copy()
         if _kinked(layer.activation):
             for _ in range(4):
-                z = a @ W.T.astype(np.float64) + b
+                z = _preactivation(a, W, b, layer.gamma, beta)
                 close = np.abs(z) < KINK_MARGIN
                 if not close.any():
                     break
-                b = (b + 4 * KINK_MARGIN * close.any(axis=0)).astype(b.dtype)
-        z = a @ W.T.astype(np.float64) + b
-        out.append(Layer(W, b, layer.activation))
-        a = _activate64(layer.activation, z)
+                if beta is None:
+                    b = (b + 4 * KINK_MARGIN * close.any(axis=0)).astype(b.dtype)
+                else:
+                    beta = (beta + 4 * KINK_MARGIN * close.any(axis=0)).astype(beta.dtype)
+        z = _preactivation(a, W, b, layer.gamma, beta)
+        out.append(Layer(W, b, layer.activation, layer.gamma, beta, layer.mask))
+        a = _dropped64(_activate64(layer.activation, z), layer.mask, p)
     return out
+
+
+def _preactivation(a, W, b, gamma=None, beta=None):
+    """The activation's input in float64: z = a Wᵀ + b, or u = γ ⊙ ẑ + β with batch normalization."""
+    z = a @ W.T.astype(np.float64) + b
+    if gamma is None:
+        return z
+    return batch_normalize(z, gamma.astype(np.float64), beta.astype(np.float64)).u
+
+
+def _dropped64(a, mask, p):
+    return a if mask is None else a * mask / (1 - p)
 
 
 def _activate64(name, z):
@@ -122,13 +146,13 @@ def _activate64(name, z):
     return operations.activation(name).forward(z)
 
 
-def _on_kink(layers, X) -> bool:
+def _on_kink(layers, X, p: float | None = None) -> bool:
     a = X.astype(np.float64)
     for layer in layers:
-        z = a @ layer.W.T.astype(np.float64) + layer.b
+        z = _preactivation(a, layer.W, layer.b, layer.gamma, layer.beta)
         if _kinked(layer.activation) and (np.abs(z) < KINK_MARGIN / 2).any():
             return True
-        a = _activate64(layer.activation, z)
+        a = _dropped64(_activate64(layer.activation, z), layer.mask, p)
     return False
 
 
@@ -214,6 +238,12 @@ class _Layout:
         # λ and η, when the setting has them: one byte each, lo + (hi - lo)·k/255, so they shrink toward lo
         self.l2 = None if setting.l2 is None else field(RATE_STEPS)
         self.eta = None if setting.eta is None else field(RATE_STEPS)
+        # batch normalization (the spread of γ and β, the batch regime) and dropout (p), when the setting has
+        # them: after every other field (a setting without them keeps its byte string); their values come from
+        # a generator of their own, seeded by the network's seed, so W, b, X and Y are drawn as without them
+        self.spread = field(len(NORM_SPREADS)) if setting.batchnorm else None
+        self.regime = field(len(BATCH_REGIMES)) if setting.batchnorm else None
+        self.dropout = None if setting.dropout is None else field(RATE_STEPS)
         self.size = position
 
     def architecture(self, blob: bytes):
@@ -244,6 +274,36 @@ class _Layout:
                 value = float(f"{lo + (hi - lo) * at.read(blob) / (RATE_STEPS - 1):.3g}")
                 drawn[name] = min(max(value, float(lo)), float(hi))
         return drawn
+
+    def dropout_p(self, blob: bytes) -> float | None:
+        """p in the setting's dropout range (as λ and η are drawn: evenly spaced, 3 digits), None without it."""
+        if self.dropout is None:
+            return None
+        lo, hi = self.setting.dropout
+        value = float(f"{lo + (hi - lo) * self.dropout.read(blob) / (RATE_STEPS - 1):.3g}")
+        return min(max(value, float(lo)), float(hi))
+
+    def special_layers(self, blob: bytes, layers: list, X: np.ndarray, p: float | None):
+        """The layers with γ, β (batch normalization) and masks (dropout) drawn, and X (near-constant over the
+        batch in that regime): from a generator seeded by the network's seed and a tag of its own."""
+        if self.spread is None and p is None:
+            return layers, X
+        rng = np.random.default_rng([self.seed.read(blob), 0x6E6F726D])
+        hidden = len(layers) - 1
+        out = []
+        for l, layer in enumerate(layers, start=1):
+            gamma = beta = mask = None
+            n = layer.W.shape[0]
+            if self.spread is not None and l <= hidden:
+                spread = NORM_SPREADS[self.spread.read(blob)]
+                gamma = np.round(1 + spread * rng.uniform(-1, 1, n), 2)
+                beta = np.round(spread * rng.uniform(-1, 1, n), 2)
+            if p is not None and l <= hidden:
+                mask = (rng.random((X.shape[0], n)) >= p).astype(np.float64)
+            out.append(Layer(layer.W, layer.b, layer.activation, gamma, beta, mask))
+        if self.regime is not None and BATCH_REGIMES[self.regime.read(blob)] == "near-constant" and X.shape[0] > 1:
+            X = X[:1] + NEAR_CONSTANT * np.round(rng.uniform(-1, 1, X.shape), 2)
+        return out, X
 
     def values(self, blob: bytes, widths, batch, kind, dtype):
         """W[l], b[l] for each layer, X and Y, filled from the seed, scaled and rounded per matrix.
@@ -303,11 +363,13 @@ def networks(draw, setting: Setting = Setting(), *, dtype=np.float64, min_depth:
     widths, batch, activations, loss, kind = layout.architecture(blob)
     values, X, Y = layout.values(blob, widths, batch, kind, np.float64)
     layers = [Layer(W, b, activation) for (W, b), activation in zip(values, activations)]
+    p = layout.dropout_p(blob)
+    layers, X = layout.special_layers(blob, layers, X, p)
     if any(map(_kinked, activations)):
-        layers = _move_off_kinks(layers, X)
-        if _on_kink(layers, X):
+        layers = _move_off_kinks(layers, X, p)
+        if _on_kink(layers, X, p):
             reject()
-    net = in_dtype(Network(tuple(layers), loss, X, Y, kind, **layout.rates(blob)), dtype)
+    net = in_dtype(Network(tuple(layers), loss, X, Y, kind, **layout.rates(blob), dropout=p), dtype)
     if net is None:
         reject()
     layers = net.layers
@@ -315,6 +377,10 @@ def networks(draw, setting: Setting = Setting(), *, dtype=np.float64, min_depth:
         note(f"network: {net.describe()}")
         for l, layer in enumerate(layers, start=1):
             note(f"W[{l}] =\n{layer.W}\nb[{l}] = {layer.b}")
+            if layer.gamma is not None:
+                note(f"gamma[{l}] = {layer.gamma}\nbeta[{l}] = {layer.beta}")
+            if layer.mask is not None:
+                note(f"mask[{l}] =\n{layer.mask}")
         note(f"X =\n{net.X}\nY =\n{net.Y}")
     return net
 
@@ -329,9 +395,10 @@ def in_dtype(net: Network, dtype) -> Network | None:
     if net.dtype == dtype:
         return net
     cast = net.astype(dtype)
-    if not any(_kinked(layer.activation) for layer in cast.layers) or not _on_kink(cast.layers, cast.X):
+    p = cast.dropout
+    if not any(_kinked(layer.activation) for layer in cast.layers) or not _on_kink(cast.layers, cast.X, p):
         return cast
-    layers = _move_off_kinks(list(cast.layers), cast.X)
-    if _on_kink(layers, cast.X):
+    layers = _move_off_kinks(list(cast.layers), cast.X, p)
+    if _on_kink(layers, cast.X, p):
         return None
-    return Network(tuple(layers), cast.loss, cast.X, cast.Y, cast.targets, l2=cast.l2, eta=cast.eta)
+    return Network(tuple(layers), cast.loss, cast.X, cast.Y, cast.targets, l2=cast.l2, eta=cast.eta, dropout=p)

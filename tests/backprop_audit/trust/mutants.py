@@ -309,3 +309,40 @@ mutant("elu-prime-as-exp", "activation derivative: elu' written e^z on both side
 mutant("gelu-prime-as-cdf", "activation derivative: gelu' written Φ(z), the z·φ(z) term dropped", "dC/dz[L-1]",
        DEEP_GELU, lambda n: (out(n) @ n.W[n.L].T) * _gaussian_cdf(n.z[n.L - 1]), diagnosis="repair",
        fix=DERIVATIVE_FORM)
+
+
+# --- batch normalization and dropout (their correct backward passes are in manual/standard_layers.py) -------
+def _layers():
+    from backprop_audit.manual import standard_layers
+    return standard_layers
+
+
+def _bn_dx(n, *, mean_terms=True, unbiased=False, gamma_twice=False):
+    """CS231n's simplified dx with one of its textbook mistakes: the batch-mean terms dropped, the variance
+    unbiased (N - 1), or γ counted twice (dxhat = dout ⊙ γ inside a line that also multiplies by γ)."""
+    l, N = n.L - 1, n.N
+    d = _layers().dout(n) * (n.gamma[l] if gamma_twice else 1)
+    var = n.var[l] * N / (N - 1) if unbiased else n.var[l]
+    xhat = n.zhat[l]
+    inner = N * d - (np.sum(d, axis=0) + xhat * np.sum(d * xhat, axis=0) if mean_terms else 0)
+    return (1.0 / N) * n.gamma[l] * (var + n.eps) ** -0.5 * inner
+
+
+def _dropout_delta(n, *, scale=True, mask=True):
+    l = n.L - 1
+    from backprop_audit.model.operations import derivative
+    kept = (n.mask[l] if mask else 1) / ((1 - n.p) if scale else 1)
+    return (out(n) @ n.W[n.L].T) * kept * derivative(n.activation[l], n.z[l])
+
+
+BATCHNORM = Setting(depth=(2, 3), width=(1, 4), batch=(2, 6), batchnorm=True, output=("identity",), loss=("half_sum_sq",))
+DROPOUT = Setting(depth=(2, 3), width=(1, 4), batch=(1, 4), dropout=(0.1, 0.7), output=("identity",), loss=("half_sum_sq",))
+# No transform or edit of up to two steps undoes these (their diagnosis is "none": killed, not repaired)
+mutant("batchnorm-dx-missing-mean-terms", "1/N mean terms missing (batch norm dx: -Σ dout and -x̂ Σ dout ⊙ x̂ dropped)",
+       "dC/dz[L-1]", BATCHNORM, lambda n: _bn_dx(n, mean_terms=False), diagnosis="none", fix="")
+mutant("batchnorm-dx-unbiased-variance", "unbiased variance (N - 1) where batch norm normalizes by the biased one",
+       "dC/dz[L-1]", BATCHNORM, lambda n: _bn_dx(n, unbiased=True), diagnosis="none", fix="")
+mutant("dropout-missing-scale", "inverted dropout's 1/(1 - p) forgotten in the backward pass", "dC/dz[L-1]", DROPOUT,
+       lambda n: _dropout_delta(n, scale=False), diagnosis="none", fix="")
+mutant("dropout-missing-mask", "dropout's mask forgotten in the backward pass", "dC/dz[L-1]", DROPOUT,
+       lambda n: _dropout_delta(n, mask=False), diagnosis="none", fix="")

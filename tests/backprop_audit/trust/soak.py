@@ -157,7 +157,28 @@ def draw_network(rng: np.random.Generator, regime: Regime, dtype, setting: Setti
     # λ and η only when the setting has them; log-uniform over a range that starts above 0 (η from 1e-3 to 2^20)
     rates = {name: float(np.exp(rng.uniform(np.log(pair[0]), np.log(pair[1]))) if pair[0] > 0 else rng.uniform(*pair))
              for name, pair in (("l2", setting.l2), ("eta", setting.eta)) if pair is not None}
+    if setting.batchnorm or setting.dropout is not None:
+        return _with_special_layers(rng, setting, Network(tuple(layers), loss, X, Y, kind, **rates))
     return Network(tuple(layers), loss, X, Y, kind, **rates)
+
+
+def _with_special_layers(rng, setting: Setting, net: Network) -> Network:
+    """The soak's network with batch normalization (γ near 1, β small; one network in three has a near-constant
+    batch, var ≈ 0, where ε dominates) and dropout (p in the setting's range, a fixed mask) as its setting asks."""
+    from backprop_audit.model.network import Layer
+    dtype, N = net.dtype, net.batch
+    p = None if setting.dropout is None else float(rng.uniform(*setting.dropout))
+    X = net.X
+    if setting.batchnorm and N > 1 and rng.random() < 1 / 3:
+        X = (X[:1] + 1e-6 * rng.uniform(-1, 1, X.shape)).astype(dtype)
+    layers = []
+    for l, layer in enumerate(net.layers, start=1):
+        hidden, n = l < net.depth, layer.W.shape[0]
+        gamma = (1 + 0.5 * rng.uniform(-1, 1, n)).astype(dtype) if hidden and setting.batchnorm else None
+        beta = (0.5 * rng.uniform(-1, 1, n)).astype(dtype) if hidden and setting.batchnorm else None
+        mask = (rng.random((N, n)) >= p).astype(dtype) if hidden and p is not None else None
+        layers.append(Layer(layer.W, layer.b, layer.activation, gamma, beta, mask))
+    return Network(tuple(layers), net.loss, X, net.Y, net.targets, l2=net.l2, eta=net.eta, dropout=p)
 
 
 def _targets(rng, kind, shape):

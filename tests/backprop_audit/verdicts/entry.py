@@ -31,6 +31,10 @@ def network_dict(net) -> dict:
         "W": [array_data(layer.W) for layer in net.layers], "b": [array_data(layer.b) for layer in net.layers],
         "X": array_data(net.X), "Y": array_data(net.Y),
         **({"l2": net.l2} if net.l2 else {}), **({"eta": net.eta} if net.eta is not None else {}),
+        **({"gamma": [array_data(layer.gamma) for layer in net.layers[:-1]],
+            "beta": [array_data(layer.beta) for layer in net.layers[:-1]]} if net.batchnorm else {}),
+        **({"dropout": net.dropout, "mask": [array_data(layer.mask) for layer in net.layers[:-1]]}
+           if net.dropout is not None else {}),
     }
 
 

@@ -1,0 +1,125 @@
+"""Batch normalization and dropout (model/normalization.py): the oracles agree on the new quantities, the
+catalog's correct backward passes hold and their textbook mistakes fail, in float64 and float32, on ordinary
+and near-constant batches (var ≈ 0, where ε dominates √(var + ε)) and saturated ones. Networks are built by
+hand from a generator (cheap: no Hypothesis search here; the catalog gate and tests/test_mutants.py search)."""
+import numpy as np
+import pytest
+
+from backprop_audit.batching.padded import fits
+from backprop_audit.judging import tolerance
+from backprop_audit.judging.evaluate import evaluate
+from backprop_audit.manual import standard_layers
+from backprop_audit.model.formula import Formula, RecordError, Setting, Source
+from backprop_audit.model.network import Layer, Network, NetworkError
+from backprop_audit.model.quantity import Quantity, norm_names
+from backprop_audit.references import jax_grad, torch_autograd
+from backprop_audit.trust import mutants as M
+
+
+def network(seed, *, batch=5, widths=(3, 4, 3, 2), constant=False, saturated=False, dropout=None, norm=True,
+            activation="tanh"):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1.5, 1.5, (batch, widths[0]))
+    if constant:  # every sample the first one, plus 1e-6 noise: var ≈ 1e-12 over the batch, ε = 1e-5 dominates
+        X = X[:1] + 1e-6 * rng.uniform(-1, 1, X.shape)
+    layers = []
+    for l in range(1, len(widths)):
+        hidden = l < len(widths) - 1
+        W = rng.uniform(-1.5, 1.5, (widths[l], widths[l - 1])) * (8.0 if saturated else 1.0)
+        gamma = rng.uniform(0.5, 1.5, widths[l]) * (20.0 if saturated else 1.0) if hidden and norm else None
+        beta = rng.uniform(-0.5, 0.5, widths[l]) if hidden and norm else None
+        mask = (rng.random((batch, widths[l])) >= dropout).astype(float) if hidden and dropout is not None else None
+        layers.append(Layer(W, rng.uniform(-1, 1, widths[l]), activation if hidden else "identity", gamma, beta, mask))
+    return Network(tuple(layers), "half_sum_sq", X, rng.uniform(-1, 1, (batch, widths[-1])), dropout=dropout)
+
+
+CASES = {"ordinary": {}, "near-constant": {"constant": True}, "saturated": {"saturated": True},
+         "dropout": {"dropout": 0.4}, "dropout-only": {"dropout": 0.3, "norm": False}}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_torch_and_jax_agree_on_the_new_quantities(case):
+    """≤ 1e-12 relative (to the quantity's largest entry) in float64, on dC/dgamma, dC/dbeta, dC/du and the rest;
+    on a near-constant batch z - μ cancels ~6 digits (1e-6 spread on entries of ~1), so there the network itself
+    does not determine 12 digits: the two agree within the tolerance model instead (which carries 1/σ)."""
+    net = network(1, **CASES[case])
+    t, j = torch_autograd.quantities(net), jax_grad.quantities(net)
+    if case == "near-constant":
+        pieces = tolerance.tolerances(net)
+        assert all(np.all(np.abs(t[q] - j[q]) <= tolerance.tolerance_for(pieces[q], t[q])) for q in t)
+        return
+    assert set(t) == set(j)
+    if net.batchnorm:
+        assert set(norm_names(net.depth)) <= set(t)
+    for q in t:
+        scale = max(np.max(np.abs(t[q])), np.finfo(np.float64).tiny)
+        parsed = Quantity.parse(q)
+        if parsed.kind == "b" and net.batchnorm and parsed.layer < net.depth:
+            # b before a batch norm: dC/db = Σ_n dC/dz = 0 exactly (the mean takes b away), so only rounding of
+            # the terms is left: judged relative to them
+            scale = net.batch * np.max(np.abs(t[str(parsed.with_kind("z"))]))
+        assert np.max(np.abs(t[q] - j[q])) <= 1e-12 * scale, (case, q)
+
+
+def _formula(compute, setting, quantity="dC/dz[L-1]"):
+    return Formula(id="t", title="t", source=Source("test", "-", "-"), written="-", convention="row",
+                   quantity=quantity, setting=setting, compute=compute)
+
+
+RIGHT = {f.id: f for f in standard_layers.FORMULAS}
+WRONG = {
+    "missing-mean-terms": (lambda n: M._bn_dx(n, mean_terms=False), M.BATCHNORM),
+    "unbiased-variance": (lambda n: M._bn_dx(n, unbiased=True), M.BATCHNORM),
+    "gamma-twice": (lambda n: M._bn_dx(n, gamma_twice=True), M.BATCHNORM),
+    "dropout-missing-scale": (lambda n: M._dropout_delta(n, scale=False), M.DROPOUT),
+    "dropout-missing-mask": (lambda n: M._dropout_delta(n, mask=False), M.DROPOUT),
+}
+
+
+OPEN_FLOAT32 = pytest.mark.xfail(strict=True, reason="OPEN: the float32 tolerance through batch norm is too loose: "
+                                  "missing-mean-terms passes on these networks (the search still kills it in float32)")
+
+
+@pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=OPEN_FLOAT32)])
+@pytest.mark.parametrize("case", ["ordinary", "saturated"])
+def test_wrong_formulas_fail_with_their_float32_caveat(case, dtype, memory):
+    normalized = network(2, **CASES[case]).astype(dtype)
+    dropped = network(3, dropout=0.4, norm=False, **CASES[case]).astype(dtype)
+    for name, (compute, setting) in WRONG.items():
+        outcome = evaluate(_formula(compute, setting), dropped if setting.dropout else normalized, memory=memory)
+        assert outcome.status == "fails", (name, case, dtype, outcome.ratio)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", ["ordinary", "near-constant", "saturated"])
+def test_right_formulas_hold_and_wrong_ones_fail(case, dtype, memory):
+    kwargs = CASES[case]
+    normalized = network(2, **kwargs).astype(dtype)
+    dropped = network(3, dropout=0.4, norm=False, **kwargs).astype(dtype)
+    for formula in RIGHT.values():
+        net = dropped if formula.setting.dropout else normalized
+        outcome = evaluate(formula, net, memory=memory)
+        assert outcome.status == "holds", (formula.id, outcome.message)
+        # OPEN: in float32 the dC/dgamma bound is too loose (vacuous: detects 13 at ordinary networks), and on
+        # near-constant batches every bound through 1/σ is; only float64 ordinary/saturated is asserted powerful
+        assert not outcome.vacuous or case == "near-constant" or dtype == "float32", (formula.id, outcome.detects)
+    for name, (compute, setting) in WRONG.items():
+        net = dropped if setting.dropout else normalized
+        outcome = evaluate(_formula(compute, setting), net, memory=memory)
+        if (case == "near-constant" or dtype == "float32") and setting.batchnorm:
+            continue  # OPEN: the near-constant and float32 bounds through 1/σ are too loose to fail these (above)
+        assert outcome.status == "fails", (name, case, dtype, outcome.ratio)
+
+
+def test_names_settings_and_routing():
+    assert Quantity.parse("dC/dgamma[l]").layers(3) == [1, 2]
+    assert not Quantity.parse("dC/du[L]").on(3)[0].exists_on(3) and Quantity.parse("dC/dbeta[L-1]").on(2)[0].exists_on(2)
+    with pytest.raises(RecordError, match="batchnorm=True"):
+        _formula(lambda n: 0, Setting(depth=(2, 3)), "dC/dgamma[l]")
+    with pytest.raises(RecordError, match="dropout"):
+        Setting(dropout=(0.5, 1.0)) and _formula(lambda n: 0, Setting(dropout=(0.5, 1.0)))
+    assert Setting(batchnorm=True, dropout=(0.1, 0.2)).as_dict()["dropout"] == [0.1, 0.2]
+    net = network(4, dropout=0.2)
+    assert not fits(net) and fits(network(4, norm=False))  # stacks refuse them: the single-network path judges
+    with pytest.raises(NetworkError, match="mask"):
+        Network(net.layers, net.loss, net.X, net.Y)  # masks without p
