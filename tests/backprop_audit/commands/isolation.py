@@ -1,7 +1,8 @@
 """Running claims files in a worker process with a watchdog: whatever a claim does costs it its verdict
 and nothing else.
 
-`check` never imports a claims file. It starts a worker (commands/worker.py) and reads its messages;
+`check` never imports a claims file. It starts a zygote (commands/zygote.py: torch, jax and the engine
+imported once), which forks each worker (commands/worker.py) `check` asks for; `check` reads its messages;
 the watchdog here gives a claims file --time-limit to load and a claim --time-limit to be checked,
 plus GRACE (the worker's own timer stops a claim at --time-limit; the watchdog is for a claim that
 does not stop then, such as a loop with a bare `except:` that swallows the time-limit exception).
@@ -66,21 +67,90 @@ class Checked:
         return [self.entries[claim] for claim in self.records if claim in self.entries]
 
 
-class _Worker:
-    """One worker process and its pipe; `message(deadline)` is its next message, or None when it is gone
-    (it died, or the deadline passed: then it is killed)."""
+class _Zygote:
+    """The process that forks the workers of one run (commands/zygote.py), and its control socket."""
 
-    def __init__(self, job: Job, checked: Checked, folder: Path, log_file):
+    def __init__(self, log_file):
+        import socket
+
+        self.control, theirs = socket.socketpair()
+        # -P: the current folder is not put on sys.path (as for the backprop-audit script); a claims
+        # file's own folder is (claims.py). The workers it forks inherit that sys.path.
+        self.process = subprocess.Popen([sys.executable, "-P", "-m", "backprop_audit.commands.zygote",
+                                         str(theirs.fileno())], pass_fds=(theirs.fileno(),),
+                                        stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
+        theirs.close()
+        self.pending = b""
+
+    def fork(self, task: dict, channel: int, log_file) -> "_Forked":
+        import socket
+
+        socket.send_fds(self.control, [json.dumps(task).encode()], [channel, log_file.fileno()])
+        reply = self.reply()
+        if reply is None:
+            raise WorkerFailed("the process that starts the claims workers ended (see its log above)")
+        return _Forked(reply["pid"], self)
+
+    def reply(self):
+        """The next line the zygote sent, or None when it is gone."""
+        while b"\n" not in self.pending:
+            chunk = self.control.recv(1 << 16)
+            if not chunk:
+                return None
+            self.pending += chunk
+        line, self.pending = self.pending.split(b"\n", 1)
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.control.close()  # the zygote's loop ends on the closed socket
+        try:
+            self.process.wait(timeout=GRACE)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class _Forked:
+    """A worker forked by the zygote, with subprocess.Popen's poll/kill/wait (the zygote reports its end)."""
+
+    def __init__(self, pid: int, zygote: _Zygote):
+        self.pid, self.zygote, self.returncode = pid, zygote, None
+
+    def poll(self):
+        """The exit code if the zygote has reported it (without waiting), else None."""
+        if self.returncode is None and (b"\n" in self.zygote.pending
+                                        or select.select([self.zygote.control], [], [], 0)[0]):
+            self.wait()
+        return self.returncode
+
+    def kill(self) -> None:
+        import signal
+
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:  # it ended on its own in the meantime; the zygote says how
+                pass
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            reply = self.zygote.reply()
+            self.returncode = reply["exited"] if reply else -9  # the zygote gone: its worker went with it
+        return self.returncode
+
+
+class _Worker:
+    """One worker process (forked by the run's zygote) and its pipe; `message(deadline)` is its next
+    message, or None when it is gone (it died, or the deadline passed: then it is killed)."""
+
+    def __init__(self, job: Job, checked: Checked, folder: Path, log_file, zygote: _Zygote):
         read, write = os.pipe()
         task = {**job.__dict__, "folder": str(folder), "skip": checked.lost_files,
                 "done": list(checked.entries)}
-        # -P: the current folder is not put on sys.path (as for the backprop-audit script); a claims
-        # file's own folder is (claims.py)
-        self.process = subprocess.Popen([sys.executable, "-P", "-m", "backprop_audit.commands.worker",
-                                         json.dumps(task), str(write)],
-                                        pass_fds=(write,), stdin=subprocess.DEVNULL, stdout=log_file,
-                                        stderr=subprocess.STDOUT)
-        os.close(write)
+        try:
+            self.process = zygote.fork(task, write, log_file)
+        finally:
+            os.close(write)
         self.pipe, self.pending, self.timed_out = read, b"", False
 
     def message(self, deadline: float | None):
@@ -123,11 +193,11 @@ def _stopped_entry(job: Job, checked: Checked, claim: str, finding: Finding, mes
                                               output=output))
 
 
-def _one_worker(job: Job, checked: Checked, folder: Path, log_file, log) -> bool:
+def _one_worker(job: Job, checked: Checked, folder: Path, log_file, log, zygote: _Zygote) -> bool:
     """Run one worker until it finishes (True) or dies (False: the claim or file it was in is charged)."""
     from backprop_audit.commands.worker import read_output
 
-    worker = _Worker(job, checked, folder, log_file)
+    worker = _Worker(job, checked, folder, log_file, zygote)
     limit = job.time_limit + GRACE
     phase, started, output = None, 0.0, None  # ("file", path) or ("claim", id), while in one
     try:
@@ -194,11 +264,14 @@ def check_in_workers(job: Job, log) -> Checked:
     folder = Path(tempfile.mkdtemp(prefix="backprop-audit-check-"))
     try:
         with open(folder / "worker.log", "w+b") as log_file:
+            zygote = _Zygote(log_file)
             try:
-                while not _one_worker(job, checked, folder, log_file, log):
+                while not _one_worker(job, checked, folder, log_file, log, zygote):
                     pass
             except WorkerFailed as failure:
                 _charge_the_rest(job, checked, str(failure))
+            finally:
+                zygote.close()
             log_file.seek(0)
             logged = log_file.read().decode("utf-8", errors="replace")
             if logged:  # what the worker printed outside any claim (a file's prints while loading, warnings)
