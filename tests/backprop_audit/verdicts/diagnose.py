@@ -13,9 +13,10 @@ counts only if it fixes all of them:
 then, when no transform of the value fits: the smallest edit of the formula as written, traced
 (verdicts/repair.py: a transpose or swapped operands inside it, ⊙ ↔ @, σ' dropped, ...);
 5. a violated precondition: the search is run again restricted to N = 1, to target rows summing to 1,
-   to square layers, to one activation or one loss at a time; a restriction names it only when every
-   failing network seen (the minimal counterexample among them) violates it and the restricted search
-   holds on PRECONDITION_EXAMPLES networks.
+   to one-hot target rows (where soft labels may be drawn), to square layers, to one activation or one
+   loss at a time; a restriction names it only when every failing network seen (the minimal
+   counterexample among them) violates it and the restricted search holds on PRECONDITION_EXAMPLES
+   networks.
 If nothing fits: "no simple fix found".
 
 Before all of these (verdicts/numerical.py): a failure of arithmetic is "numerically unstable as
@@ -273,6 +274,10 @@ def _precondition_settings(formula):
     if any(k in s.targets for k in ("real", "binary")) and any(k in s.targets for k in summing):
         yield ("rows of y summing to 1", s.restricted(targets=tuple(k for k in s.targets if k in summing)),
                lambda net: net.targets in summing)
+    one_hot = ("onehot", "labels")  # soft labels ("prob") sum to 1 too: a formula that reads argmax(y) needs more
+    if "prob" in s.targets and any(k in s.targets for k in one_hot):
+        yield ("rows of y one-hot (hard labels, not soft ones)",
+               s.restricted(targets=tuple(k for k in s.targets if k in one_hot)), lambda net: net.targets in one_hot)
     if not s.square and s.width[1] > 1 and s.input_width is None and s.output_width is None:
         yield "square layers", s.restricted(square=True), lambda net: len(set(net.widths)) == 1
     for loss in s.loss if len(s.loss) > 1 else ():
