@@ -216,6 +216,12 @@ mutant("hard-label-softmax-ce", "soft labels where one-hot is needed: y read as 
        SOFTMAX_CE_SOFT, lambda n: (n.a[n.L] - (np.arange(n.sizes[-1]) == n.y.argmax(axis=1)[:, None])) / n.N,
        diagnosis="precondition", fix="require rows of y one-hot (hard labels, not soft ones)")
 
+# --- a gradient-descent step built from a wrong gradient (W'[l] = W - η·g: the mistake sits in g) -------------
+SIGMOID_STEP = SIGMOID_HALF.restricted(eta=(0.1, 3.0))
+mutant("step-missing-derivative", "a step whose gradient misses ⊙ σ'(z): W' = W - η·a[L-1]ᵀ(a - y)", "W'[L]",
+       SIGMOID_STEP, lambda n: n.W[n.L] - n.eta * (n.a[n.L - 1].T @ out(n)), diagnosis="missing-derivative",
+       fix="multiply dC/da by g'(z) first")
+
 # --- a per-sample formula given a batch -----------------------------------------------------------------
 mutant("per-sample-bias-gradient", "per-sample: db = δ, no sum over the batch", "dC/db[L]", IDENTITY_HALF,
        lambda n: n.a[n.L] - n.y, convention="column", diagnosis="batch-reduction", fix="sum over samples")
