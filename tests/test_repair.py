@@ -113,3 +113,18 @@ def test_a_sum_whose_terms_are_not_indexed_by_their_position_stays_as_written():
     assert trace.show(symbols.fold_sums(tree)) == "2 * W[1] + 2 * W[2] + W[1][0:1, :] + W[1][1:2, :]"
     folded = symbols.fold_sums(trace.trace(lambda n: sum(n.W[1][k:k + 1, :] * 2.0 for k in range(2)), view, None)[0])
     assert trace.show(folded) == "sum(W[1][j:j+1, :] * 2 for j in range(2))"
+
+
+def test_constants_that_follow_the_sizes_print_as_their_symbols_and_the_record_s_own_numbers_as_written():
+    """1 / y.shape[0] is 1/N, a width read from sizes is K, η is η; 2 and 0.5 are the record's: traced, all are
+    numbers, and only those that change with the printer views' sizes are named."""
+    from backprop_audit.verdicts import symbols
+    import dataclasses
+    view = dataclasses.replace(view_of(a_network(), "row"), eta=0.25)
+
+    def compute(n):
+        return n.W[2] - n.eta * (2 * (n.a[2] - n.y) * (1.0 / n.y.shape[0]) / (n.N * n.sizes[-1]) * 0.5).sum()
+    text = symbols.expression_in_symbols(lambda v: trace.trace(compute, v, None, on_view=True)[0], view)
+    assert text == "W[2] - η * np.sum(2 * (a[2] - y) * 1/N / (N * K) * 0.5)"
+    assert trace.show(trace.trace(compute, view, None, on_view=True)[0]) == \
+        "W[2] - 0.25 * np.sum(2 * (a[2] - y) * 0.5 / (N * 2) * 0.5)"  # as traced on the network (N = K = 2)

@@ -416,10 +416,15 @@ def _show(node):
     if name == "_astype":
         return _part(args[0])[0], 9
     parts = [_part(a)[0] for a in args] + [f"{k}={_part(v)[0]}" for k, v in node.kwargs.items()
-                                           if not (k == "keepdims" and v is False)]  # NumPy's default, unwritten
+                                           if not _default(k, v)]  # NumPy's defaults, unwritten
     if name.endswith("'"):  # a loss row's derivative put in by a repair (mae'(a[L], y, N)): not NumPy's
         return f"{name}({', '.join(parts)})", 9
     return f"np.{name}({', '.join(parts)})", 9
+
+
+def _default(keyword, value) -> bool:
+    """A reduction's keyword at NumPy's default (keepdims=False, axis=None): not printed."""
+    return (keyword == "keepdims" and value is False) or (keyword == "axis" and value is None)
 
 
 def _part(template):
