@@ -120,3 +120,25 @@ def test_a_malformed_l2_or_eta_is_named(changes, quantity, message):
     with pytest.raises(RecordError, match=message):
         Formula(id="bad", title="bad", source=SOURCE, written="-", convention="row", quantity=quantity,
                 setting=Setting(**changes), compute=lambda n, l: n.W[l])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_mistake_model_of_a_step_is_judged_on_the_step_not_on_the_steps_fields(dtype):
+    """diagnose._fits widens a quantity's tolerance by its value-proportional part at a mistake model (the
+    model's own rounding). A step's StepScale is (gradient pieces, W, η, rounding), not a gradient's
+    (coefficient, B, amplification, floor): read as those, η·tol(g) became (pieces)·η, which raised TypeError
+    (and a diagnosis of a step erratum with a model crashed: trust/mutants.py step-missing-derivative)."""
+    net = _network(dtype, 0.0, 0.7, 1.0)
+    scales, answers = tolerance.tolerances(net), torch_autograd.quantities(net)
+    step, gradient = scales["W'[2]"], scales["dC/dW[2]"]
+    assert isinstance(step, tolerance.StepScale)
+    model_gradient = 3.0 * answers["dC/dW[2]"].astype(np.float64)  # a model far from the truth: its own scale must count
+    eta = step.eta  # (the η the tolerance model holds: a float32 network's own, cast)
+    model = net.W(2).astype(np.float64) - eta * model_gradient
+    coefficient, _, amplification, _ = gradient
+    expected = eta * coefficient * amplification * np.abs(model_gradient) + step.rounding * np.abs(eta * model_gradient)
+    np.testing.assert_allclose(tolerance.value_tolerance(step, model), expected, rtol=1e-9)
+    # a gradient's part is the expression _fits always used, to the bit
+    assert np.array_equal(tolerance.value_tolerance(gradient, model_gradient),
+                          coefficient * amplification * np.abs(model_gradient))
+    assert np.all(tolerance.value_tolerance(step, model) > 0)

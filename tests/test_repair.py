@@ -86,3 +86,45 @@ def test_n_times_a_width_replays_as_python_s_int_so_float32_stays_float32():
     replayed = trace.evaluate(tree, trace.leaf_values(view))
     assert replayed.dtype == compute(view).dtype == np.float32
     assert np.array_equal(replayed, compute(view))
+
+
+def test_a_repair_prints_a_loop_over_nodes_as_a_sum_and_a_size_read_from_a_shape_by_its_symbol():
+    """Σ_j written as Python's sum over the output nodes, and 1/N as 1 / y.shape[0]: traced, both are what they
+    were on the network (one term per node, the number N); the corrected formula prints them as the record
+    writes them (issue 15: the corrected formula in the record's own symbols), and the fit is unchanged."""
+    memory = RunMemory()
+
+    def by_nodes(n):  # tanh'(a[2]) for tanh'(z[2]) inside each term of Σ_j δ_j W[2][:, j]
+        delta = (n.a[2] - n.y) / n.y.shape[0] * derivative("tanh", n.a[2])
+        return sum(delta[:, j:j + 1] * n.W[2][:, j][None, :] for j in range(n.sizes[-1]))
+    wrong = claim(by_nodes, setting=TWO_LAYERS.restricted(output=("tanh",), width=(2, 4)))
+    failures = search(wrong, examples=40, shrink=False, keep_going=True, seed=1, memory=memory).failures
+    repair = find_repair(wrong, failures, "float64", memory)
+    assert repair is not None and repair.labels == ["g'(z) for g'(a)"]
+    assert repair.expression == "sum(((a[2] - y) / N * tanh'(z[2]))[:, j:j+1] * W[2][:, j][None, :] for j in range(K))"
+
+
+def test_a_sum_whose_terms_are_not_indexed_by_their_position_stays_as_written():
+    """Only a sum whose k-th term is the first with k added to its indices is folded; a sum of the layers'
+    weights is printed term by term, and constants the same on both printer views keep their number."""
+    from backprop_audit.verdicts import symbols
+    view = view_of(a_network(widths=(2, 2, 2)), "row")
+    tree, _ = trace.trace(lambda n: sum(2 * n.W[l] for l in (1, 2)) + n.W[1][0:1, :] + n.W[1][1:2, :], view, None)
+    assert trace.show(symbols.fold_sums(tree)) == "2 * W[1] + 2 * W[2] + W[1][0:1, :] + W[1][1:2, :]"
+    folded = symbols.fold_sums(trace.trace(lambda n: sum(n.W[1][k:k + 1, :] * 2.0 for k in range(2)), view, None)[0])
+    assert trace.show(folded) == "sum(W[1][j:j+1, :] * 2 for j in range(2))"
+
+
+def test_constants_that_follow_the_sizes_print_as_their_symbols_and_the_record_s_own_numbers_as_written():
+    """1 / y.shape[0] is 1/N, a width read from sizes is K, η is η; 2 and 0.5 are the record's: traced, all are
+    numbers, and only those that change with the printer views' sizes are named."""
+    from backprop_audit.verdicts import symbols
+    import dataclasses
+    view = dataclasses.replace(view_of(a_network(), "row"), eta=0.25)
+
+    def compute(n):
+        return n.W[2] - n.eta * (2 * (n.a[2] - n.y) * (1.0 / n.y.shape[0]) / (n.N * n.sizes[-1]) * 0.5).sum()
+    text = symbols.expression_in_symbols(lambda v: trace.trace(compute, v, None, on_view=True)[0], view)
+    assert text == "W[2] - η * np.sum(2 * (a[2] - y) * 1/N / (N * K) * 0.5)"
+    assert trace.show(trace.trace(compute, view, None, on_view=True)[0]) == \
+        "W[2] - 0.25 * np.sum(2 * (a[2] - y) * 0.5 / (N * 2) * 0.5)"  # as traced on the network (N = K = 2)

@@ -787,6 +787,21 @@ def step_tolerance(scale: StepScale, value: np.ndarray, gradient_tolerance) -> n
         return tol
 
 
+def value_tolerance(scale: tuple, value: np.ndarray) -> np.ndarray:
+    """The part of a quantity's tolerance that grows with its value, at `value` (canonical layout): what two
+    roundings of a mistake model (diagnose._fits) differ by on the model's own scale. A gradient's is
+    coefficient·amplification·|value|; a step W' = W - η·g's is η times its gradient's at |W - value|/η plus
+    the step's rounding on |W - value| (its |W| part is in the step's tolerance already): a StepScale's
+    fields are (gradient, parameter, η, rounding), not a gradient's four pieces."""
+    if isinstance(scale, StepScale):
+        with np.errstate(over="ignore", invalid="ignore"):
+            step = np.abs(scale.parameter - value.astype(np.float64, copy=False))
+            eta = np.reshape(scale.eta, np.shape(scale.eta) + (1,) * (step.ndim - np.ndim(scale.eta)))
+            return eta * value_tolerance(scale.gradient, step / eta) + scale.rounding * step
+    coefficient, _, amplification, _ = scale
+    return coefficient * amplification * np.abs(value)
+
+
 def kink_cells(p, forward: Forward | None = None) -> list[tuple[int, np.ndarray]]:
     """[(layer, boolean z[layer] on the kink)] for every layer where a network has a kinked activation (ReLU).
 

@@ -207,6 +207,21 @@ mutant("sigmoid-slope-at-input", "activation derivative: σ'(x) = x(1 - x) appli
        "dC/dz[L-1]", DEEP_SIGMOID, lambda n: (out(n) @ n.W[n.L].T) * slope_of_output(n.z[n.L - 1]), diagnosis="repair",
        fix=DERIVATIVE_FORM)
 
+# --- hard labels assumed: right for one-hot y only ----------------------------------------------------------
+# CS231n's `dscores[range(N), y] -= 1` with the class taken as argmax(y): (a - onehot(argmax y))/N equals
+# (a - y)/N when every row of y is one-hot, not for soft labels (probability rows, also summing to 1: so
+# "rows of y summing to 1" does not explain it). Soft labels are drawn ("prob" targets) beside one-hot ones.
+SOFTMAX_CE_SOFT = SOFTMAX_CE.restricted(targets=("onehot", "prob"))
+mutant("hard-label-softmax-ce", "soft labels where one-hot is needed: y read as its argmax class", "dC/dz[L]",
+       SOFTMAX_CE_SOFT, lambda n: (n.a[n.L] - (np.arange(n.sizes[-1]) == n.y.argmax(axis=1)[:, None])) / n.N,
+       diagnosis="precondition", fix="require rows of y one-hot (hard labels, not soft ones)")
+
+# --- a gradient-descent step built from a wrong gradient (W'[l] = W - η·g: the mistake sits in g) -------------
+SIGMOID_STEP = SIGMOID_HALF.restricted(eta=(0.1, 3.0))
+mutant("step-missing-derivative", "a step whose gradient misses ⊙ σ'(z): W' = W - η·a[L-1]ᵀ(a - y)", "W'[L]",
+       SIGMOID_STEP, lambda n: n.W[n.L] - n.eta * (n.a[n.L - 1].T @ out(n)), diagnosis="missing-derivative",
+       fix="multiply dC/da by g'(z) first")
+
 # --- a per-sample formula given a batch -----------------------------------------------------------------
 mutant("per-sample-bias-gradient", "per-sample: db = δ, no sum over the batch", "dC/db[L]", IDENTITY_HALF,
        lambda n: n.a[n.L] - n.y, convention="column", diagnosis="batch-reduction", fix="sum over samples")

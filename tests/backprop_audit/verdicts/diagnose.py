@@ -13,9 +13,10 @@ counts only if it fixes all of them:
 then, when no transform of the value fits: the smallest edit of the formula as written, traced
 (verdicts/repair.py: a transpose or swapped operands inside it, ⊙ ↔ @, σ' dropped, ...);
 5. a violated precondition: the search is run again restricted to N = 1, to target rows summing to 1,
-   to square layers, to one activation or one loss at a time; a restriction names it only when every
-   failing network seen (the minimal counterexample among them) violates it and the restricted search
-   holds on PRECONDITION_EXAMPLES networks.
+   to one-hot target rows (where soft labels may be drawn), to square layers, to one activation or one
+   loss at a time; a restriction names it only when every failing network seen (the minimal
+   counterexample among them) violates it and the restricted search holds on PRECONDITION_EXAMPLES
+   networks.
 If nothing fits: "no simple fix found".
 
 Before all of these (verdicts/numerical.py): a failure of arithmetic is "numerically unstable as
@@ -37,7 +38,7 @@ from backprop_audit.judging.evaluate import judged_network
 from backprop_audit.model.operations import derivative
 from backprop_audit.judging import tolerance
 from backprop_audit.judging.compare import worst_ratio
-from backprop_audit.model.convention import expected_value, view_of
+from backprop_audit.model.convention import canonical_value, expected_value, view_of
 from backprop_audit.model.quantity import Quantity
 from backprop_audit.verdicts.numerical import (agreeing_digits, numerical_failures, rounding_level, stable_rewrite,
                                                where_it_breaks)
@@ -83,12 +84,12 @@ def _fits(candidate, oracle, net, q, convention, memory: RunMemory, model: bool 
     if candidate.shape != oracle.shape or not np.all(np.isfinite(candidate)):
         return False
     answers, judged = judged_network(net, memory)  # the reference and tolerances evaluate() judged it with
-    scale = judged[0][q]
-    coefficient, _, amplification, _ = scale
+    scale = judged[0][q]  # a gradient's four pieces, or a step W'[l]'s StepScale
     canonical_tol = tolerance.tolerance_for(scale, next(iter(answers.values()))[q])
     tol = expected_value(q, canonical_tol, convention)
     if model:
-        tol = tol + coefficient * amplification * np.abs(oracle)
+        model_tol = tolerance.value_tolerance(scale, canonical_value(q, oracle, convention))
+        tol = tol + expected_value(q, model_tol, convention)
     return worst_ratio(candidate, oracle, tol)[0] <= 1.0
 
 
@@ -128,14 +129,19 @@ def _derivative_of_a(net, q, convention, memory: RunMemory):
 
 def _gradient_without_derivative(net, q, convention, memory: RunMemory):
     """dW[l] or db[l] built from dC/da[l] instead of δ = dC/dz[l]: what a weight or bias gradient is when
-    the factor ⊙ g'(z[l]) is left out."""
-    gradient = Quantity.parse(q)
+    the factor ⊙ g'(z[l]) is left out; for a step W'[l] (b'[l]), the step W - η·g taken with that gradient."""
+    claim = Quantity.parse(q)
+    gradient = claim.gradient()
     if gradient.kind not in ("W", "b"):  # (not C either: it has no layer)
         return None
     answers = next(iter(answers_for(net, memory).values()))
-    dC_da = answers[str(gradient.with_kind("a"))]  # canonical (N, n_l)
+    dC_da = answers[str(Quantity.of("a", gradient.layer))]  # canonical (N, n_l)
     a_below = view_of(net, "row").a[gradient.layer - 1].astype(np.float64)  # canonical (N, n_{l-1})
     canonical = dC_da.T @ a_below if gradient.kind == "W" else dC_da.sum(axis=0)
+    if claim.is_step:
+        layer = net.layers[gradient.layer - 1]
+        parameter = (layer.W if gradient.kind == "W" else layer.b).astype(np.float64)
+        canonical = parameter - net.eta * canonical
     return expected_value(q, canonical, convention)
 
 
@@ -273,6 +279,10 @@ def _precondition_settings(formula):
     if any(k in s.targets for k in ("real", "binary")) and any(k in s.targets for k in summing):
         yield ("rows of y summing to 1", s.restricted(targets=tuple(k for k in s.targets if k in summing)),
                lambda net: net.targets in summing)
+    one_hot = ("onehot", "labels")  # soft labels ("prob") sum to 1 too: a formula that reads argmax(y) needs more
+    if "prob" in s.targets and any(k in s.targets for k in one_hot):
+        yield ("rows of y one-hot (hard labels, not soft ones)",
+               s.restricted(targets=tuple(k for k in s.targets if k in one_hot)), lambda net: net.targets in one_hot)
     if not s.square and s.width[1] > 1 and s.input_width is None and s.output_width is None:
         yield "square layers", s.restricted(square=True), lambda net: len(set(net.widths)) == 1
     for loss in s.loss if len(s.loss) > 1 else ():

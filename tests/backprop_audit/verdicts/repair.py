@@ -27,7 +27,7 @@ from backprop_audit.judging.memory import RunMemory
 from backprop_audit.judging.reference import answers_for
 from backprop_audit.model.convention import expected_value, view_of
 from backprop_audit.model.quantity import Quantity
-from backprop_audit.verdicts import trace as tr
+from backprop_audit.verdicts import symbols, trace as tr
 from backprop_audit.verdicts.trace import Node
 
 MAX_EDITS = 2
@@ -727,8 +727,9 @@ def find_repair(formula, outcomes, dtype, memory: RunMemory, examples: int = REP
         sentences = [e.text for e in edits] + ([relabel] if relabel else []) + ([f"× {factor}"] if factor else [])
         labels = [e.label for e in edits] + ([f"read as {claim}"] if relabel else []) + ([f"x {factor}"] if factor else [])
         fitted = [(case.net, case.concrete(claim)) for case in cases]
-        return Repair(sentences, labels, _expression(root, factor), str(claim), factor, result.examples,
-                      time.perf_counter() - start, formula=repaired, cases=fitted)
+        text = symbols.expression_in_symbols(lambda view: _repaired_tree(formula, edits, view, first.layer), first.view)
+        return Repair(sentences, labels, _expression(text or tr.show(root), factor), str(claim), factor,
+                      result.examples, time.perf_counter() - start, formula=repaired, cases=fitted)
     return None
 
 
@@ -741,9 +742,22 @@ def _holds_on(cases, edits, claim, factor) -> bool:
     return True
 
 
-def _expression(root: Node, factor: str) -> str:
-    text = tr.show(root)
+def _expression(text: str, factor: str) -> str:
+    """The corrected formula's text (symbols.expression_in_symbols, else the fitted network's tree printed),
+    with the free factor in front."""
     return f"{factor} * ({text})" if factor else text
+
+
+def _repaired_tree(formula, edits, view, layer) -> Node | None:
+    """The formula's tree on `view` with the edits made (each by its address), None when it does not trace."""
+    root = _faithful_tree(formula, view, layer)
+    if root is None:
+        return None
+    ctx = _Context(formula.target, view.L, layer if formula.per_layer else _claim_layer(formula.target, view.L),
+                   formula.convention, view.loss)
+    for edit in edits:
+        root = apply(edit, root, ctx, view.activation)
+    return root
 
 
 def _repaired_formula(formula, edits, claim: Quantity, factor: str):
@@ -753,13 +767,7 @@ def _repaired_formula(formula, edits, claim: Quantity, factor: str):
     def compute(view, layer=None):
         key = (view.L, view.N, tuple(view.sizes), tuple(view.activation), view.loss, layer)
         if key not in trees:
-            root = _faithful_tree(formula, view, layer)
-            ctx = _Context(formula.target, view.L, layer if formula.per_layer else _claim_layer(formula.target, view.L),
-                           formula.convention, view.loss)
-            if root is not None:
-                for edit in edits:
-                    root = apply(edit, root, ctx, view.activation)
-            trees[key] = root
+            trees[key] = _repaired_tree(formula, edits, view, layer)
         if trees[key] is None:
             raise ValueError("the formula could not be traced on this network")
         return factor_values(view.N, view.sizes[-1])[factor] * tr.evaluate(trees[key], tr.leaf_values(view))

@@ -201,27 +201,30 @@ def _fill(template, leaves, oracle, memo):
 
 # ---- the twin and the trace ------------------------------------------------------------------------
 
-def twin_view(view: View, width: int, seed: int = 7) -> View:
+def twin_view(view: View, width: int, seed: int = 7, *, sizes: tuple | None = None, batch: int | None = None,
+              eta: float | None = None) -> View:
     """A view with `view`'s depth, batch, activations, loss and convention, every layer `width` wide,
-    random values and z, a from the activations (so a(1 - a) equals σ'(z) on it as on the real one)."""
+    random values and z, a from the activations (so a(1 - a) equals σ'(z) on it as on the real one).
+    sizes, batch, eta: other widths n0..nL, batch size and η instead (the printer's views, verdicts/symbols.py)."""
     rng = np.random.default_rng(seed)
-    L, N, column = view.L, view.N, view.convention == "column"
-    sizes = (width,) * (L + 1)
+    L, column = view.L, view.convention == "column"
+    N = view.N if batch is None else batch
+    sizes = (width,) * (L + 1) if sizes is None else tuple(sizes)
 
-    def batch(n):  # a (units, batch) array in column layout, (batch, units) in row layout
+    def batch_of(n):  # a (units, batch) array in column layout, (batch, units) in row layout
         return rng.normal(size=(n, N) if column else (N, n))
-    x = batch(width)
+    x = batch_of(sizes[0])
     W, b, z, a = [None], [None], [None], [x]
     for l in range(1, L + 1):
-        W.append(rng.normal(size=(width, width)))
-        b.append(rng.normal(size=(width, 1) if column else (width,)))
-        z_l = batch(width)
+        W.append(rng.normal(size=(sizes[l], sizes[l - 1]) if column else (sizes[l - 1], sizes[l])))
+        b.append(rng.normal(size=(sizes[l], 1) if column else (sizes[l],)))
+        z_l = batch_of(sizes[l])
         z.append(z_l)
         a.append(operations.activation(view.activation[l]).forward(z_l, axis=0 if column else -1))
     y = rng.uniform(0.05, 0.95, size=a[L].shape)
-    labels = None if view.labels is None else rng.integers(0, width, size=N)  # classes of the twin's own width
-    return View(view.convention, L, N, sizes, x, y, W, b, z, a, list(view.activation), view.loss, view.l2, view.eta,
-                labels=labels)
+    labels = None if view.labels is None else rng.integers(0, sizes[-1], size=N)  # classes of the twin's own width
+    return View(view.convention, L, N, sizes, x, y, W, b, z, a, list(view.activation), view.loss, view.l2,
+                view.eta if eta is None else eta, labels=labels)
 
 
 def traced_view(view: View) -> View:
@@ -389,6 +392,8 @@ def _show(node):
         return node.name, 9
     if node.op == "deriv":
         return f"{_GREEK.get(node.name, node.name + chr(39))}({show(node.args[0])})", 9
+    if node.op == "sum-over":  # a Python sum over an index, folded (verdicts/symbols.py)
+        return f"sum({show(node.args[0])} for {node.name} in range({_part(node.kwargs['count'])[0]}))", 9
     name, args = node.name, node.args
     if name == "add" and len(args) == 2 and not node.kwargs and any(_is_zero(a) for a in args):
         return _show(next(a for a in args if not _is_zero(a)))  # Python's sum() starts from 0
@@ -410,17 +415,25 @@ def _show(node):
         return (text if p >= 9 else f"({text})") + f"[{_key(args[1])}]", 9
     if name == "_astype":
         return _part(args[0])[0], 9
-    parts = [_part(a)[0] for a in args] + [f"{k}={_part(v)[0]}" for k, v in node.kwargs.items()]
+    parts = [_part(a)[0] for a in args] + [f"{k}={_part(v)[0]}" for k, v in node.kwargs.items()
+                                           if not _default(k, v)]  # NumPy's defaults, unwritten
     if name.endswith("'"):  # a loss row's derivative put in by a repair (mae'(a[L], y, N)): not NumPy's
         return f"{name}({', '.join(parts)})", 9
     return f"np.{name}({', '.join(parts)})", 9
 
 
+def _default(keyword, value) -> bool:
+    """A reduction's keyword at NumPy's default (keepdims=False, axis=None): not printed."""
+    return (keyword == "keepdims" and value is False) or (keyword == "axis" and value is None)
+
+
 def _part(template):
     if isinstance(template, Node):
         return _show(template)
-    if isinstance(template, float):
-        return f"{template:.6g}", 9
+    if isinstance(template, (float, np.floating)):  # np.float32(2.0) as the record writes it: 2
+        return f"{float(template):.6g}", 9
+    if isinstance(template, np.integer):
+        return str(int(template)), 9
     return repr(template), 9
 
 
