@@ -8,7 +8,7 @@ import numpy as np
 from backprop_audit.references.exported import SUFFIX, Exported
 
 
-def _cost_and_gradient(W, x):
+def _squared_tanh_and_gradient(W, x):
     return jax.value_and_grad(lambda W: jnp.sum(jnp.tanh(x @ W.T) ** 2))(W)
 
 
@@ -18,31 +18,31 @@ def _arguments(rows=3):
 
 
 def test_a_second_process_reads_the_export_and_computes_the_same_bits(tmp_path):
-    first = Exported(_cost_and_gradient, "_test_oracle", folder=str(tmp_path))
+    first = Exported(_squared_tanh_and_gradient, "_test_oracle", folder=str(tmp_path))
     traced = first("key", *_arguments())
     assert first.traced == 1 and len(list(tmp_path.glob(f"*{SUFFIX}"))) == 1
-    later = Exported(_cost_and_gradient, "_test_oracle", folder=str(tmp_path))  # as a new process would
+    later = Exported(_squared_tanh_and_gradient, "_test_oracle", folder=str(tmp_path))  # as a new process would
     read = later("key", *_arguments())
     assert later.traced == 0 and later.built == 1
     for a, b in zip(jax.tree.leaves(traced), jax.tree.leaves(read)):
         assert np.array_equal(np.asarray(a), np.asarray(b))
-    assert np.array_equal(np.asarray(read[1]), np.asarray(jax.jit(_cost_and_gradient)(*_arguments())[1]))
+    assert np.array_equal(np.asarray(read[1]), np.asarray(jax.jit(_squared_tanh_and_gradient)(*_arguments())[1]))
 
 
 def test_a_file_that_is_broken_or_does_not_fit_is_traced_again(tmp_path):
-    Exported(_cost_and_gradient, "_test_oracle", folder=str(tmp_path))("key", *_arguments())
+    Exported(_squared_tanh_and_gradient, "_test_oracle", folder=str(tmp_path))("key", *_arguments())
     (path,) = tmp_path.glob(f"*{SUFFIX}")
     path.write_bytes(b"not an export")
-    again = Exported(_cost_and_gradient, "_test_oracle", folder=str(tmp_path))
+    again = Exported(_squared_tanh_and_gradient, "_test_oracle", folder=str(tmp_path))
     value, gradient = again("key", *_arguments())
     assert again.traced == 1 and np.isfinite(float(value)) and gradient.shape == (4, 5)
-    other_shape = Exported(_cost_and_gradient, "_test_oracle", folder=str(tmp_path))
+    other_shape = Exported(_squared_tanh_and_gradient, "_test_oracle", folder=str(tmp_path))
     other_shape("key", *_arguments(rows=7))  # other avals: another file, traced
     assert other_shape.traced == 1 and len(list(tmp_path.glob(f"*{SUFFIX}"))) == 2
 
 
 def test_without_a_cache_folder_it_is_plain_jit_and_writes_nothing(tmp_path):
-    plain = Exported(_cost_and_gradient, "_test_oracle", folder="")
+    plain = Exported(_squared_tanh_and_gradient, "_test_oracle", folder="")
     plain("key", *_arguments())
     assert plain.traced == 0 and plain.by_key["key"] is plain.jitted and not list(tmp_path.iterdir())
 
