@@ -252,6 +252,73 @@ def padded_quantities(stack) -> dict[str, np.ndarray]:
     return out
 
 
+# ---- local Jacobians (Quantity.is_jacobian) ------------------------------------------------------------
+# Each from jax.jacobian of the one function it differentiates, per sample (vmap over the batch), so the
+# cross-sample blocks are never formed: da[l]/dz[l] of g, dz[l]/da[l-1] and dz[l]/dW[l] of W a + b,
+# da[l]/da[l-1] and da[l]/dW[l] of g(W a + b). A separate compiled function, padded into the same buckets
+# as the gradients' oracle (so every small network of a dtype shares one executable): it runs only for a
+# Jacobian claim, and the gradients' oracle and its stacks stay as they were.
+
+def _along_rows(J):
+    """∂out_i/∂W_ik from the full per-sample (out, out, in) Jacobian: the entries that are not structurally
+    zero (∂out_i/∂W_jk = 0 for j ≠ i when out is W a + b; see model/quantity.py for the layout)."""
+    return jnp.einsum("iik->ik", J)
+
+
+def _sample_jacobians(W, b, a_prev, code, unit_mask):
+    """One layer's local Jacobians at one sample (a_prev: (in,)), and a = g(W a_prev + b) for the next layer."""
+    act = lambda z: _activate(code, z, unit_mask)
+    linear = lambda W_, a_: W_ @ a_ + b
+    layer = lambda W_, a_: act(linear(W_, a_))
+    z = linear(W, a_prev)
+    return {"da/dz": jax.jacobian(act)(z),
+            "dz/da": jax.jacobian(linear, argnums=1)(W, a_prev),
+            "dz/dW": _along_rows(jax.jacobian(linear)(W, a_prev)),
+            "da/da": jax.jacobian(layer, argnums=1)(W, a_prev),  # da[l]/da[l-1]: the kind da[l+1]/da[l] at l - 1
+            "da/dW": _along_rows(jax.jacobian(layer)(W, a_prev))}, act(z)
+
+
+def _all_jacobians(params, X, act_codes, unit_masks):
+    global compile_count
+    compile_count += 1  # runs only while jax traces, i.e. once per compile
+    per_layer, a = [], X
+    for (W, b), code, unit_mask in zip(params, act_codes, unit_masks):
+        J, a = jax.vmap(_sample_jacobians, in_axes=(None, None, 0, None, None))(W, b, a, code, unit_mask)
+        per_layer.append(J)
+    return per_layer
+
+
+_jacobians_compiled = jax.jit(_all_jacobians)
+
+
+def jacobians(net) -> dict[str, np.ndarray]:
+    """Every local Jacobian of `net` (quantity.jacobian_names), (N, out, in) each, from jax.jacobian."""
+    from backprop_audit.model.quantity import Quantity
+
+    start()
+    dtype, widths = net.dtype, net.widths
+    padded = tuple(_bucket(w, WIDTH_BUCKETS) for w in widths)
+    rows = _bucket(net.batch, BATCH_BUCKETS)
+    prepend = max(DEPTH_BUCKET - net.depth, 0) if max(padded) <= WIDTH_BUCKETS[0] else 0
+    params = [(np.eye(padded[0], dtype=dtype), np.zeros(padded[0], dtype))] * prepend + [
+        (_pad(layer.W, (padded[l], padded[l - 1])), _pad(layer.b, (padded[l],)))
+        for l, layer in enumerate(net.layers, start=1)]
+    codes = [IDENTITY] * prepend + [operations.ACTIVATIONS.index(layer.activation) for layer in net.layers]
+    masks = [np.arange(padded[0]) < widths[0]] * prepend + [np.arange(padded[l]) < widths[l]
+                                                            for l in range(1, net.depth + 1)]
+    per_layer = _jacobians_compiled(params, _pad(net.X, (rows, padded[0])), [np.int32(c) for c in codes], masks)
+    out, N = {}, net.batch
+    for l, J in enumerate(per_layer[prepend:], start=1):
+        n_out, n_in = widths[l], widths[l - 1]
+        out[str(Quantity.of("da/dz", l))] = np.asarray(J["da/dz"])[:N, :n_out, :n_out]
+        out[str(Quantity.of("dz/da", l))] = np.asarray(J["dz/da"])[:N, :n_out, :n_in]
+        out[str(Quantity.of("dz/dW", l))] = np.asarray(J["dz/dW"])[:N, :n_out, :n_in]
+        out[str(Quantity.of("da/dW", l))] = np.asarray(J["da/dW"])[:N, :n_out, :n_in]
+        if l >= 2:
+            out[str(Quantity.of("da/da", l - 1))] = np.asarray(J["da/da"])[:N, :n_out, :n_in]
+    return out
+
+
 def warm(dtypes=("float64", "float32")) -> None:
     """Compile, or load from the persistent cache, the executables nearly every check uses: the single
     network bucket of all small networks and the stack, in each dtype.
