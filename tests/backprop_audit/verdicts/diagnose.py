@@ -163,7 +163,20 @@ def _jacobian_diagnosis(formula, outcomes, memory: RunMemory) -> Diagnosis | Non
     if _all_fit(outcomes, conv, repeated, memory):
         return Diagnosis(DiagnosisKind.JACOBIAN_LAYOUT, "holds repeated for every output unit: ∂z_i/∂W_ik = a_k is the same "
                          "for every unit i, and the text writes it once", "repeat over the output units")
+    if _made_mistake(outcomes, conv, _linear_jacobian, memory):
+        return Diagnosis(DiagnosisKind.MISSING_DERIVATIVE, "matches the Jacobian of z, not of a = g(z): the factor "
+                         "diag(g'(z)) is missing", "diag(g'(z)) in front")
     return None
+
+
+def _linear_jacobian(net, q, convention, memory: RunMemory):
+    """For a Jacobian of a[l] (da[l+1]/da[l], da[l]/dW[l]): the oracles' Jacobian of z at the same layers (dz[l+1]/da[l],
+    dz[l]/dW[l]), what the formula gives when it leaves out g'; None for the others."""
+    claimed = Quantity.parse(q)
+    if claimed.kind not in ("da/da", "da/dW"):
+        return None
+    linear = Quantity.of("dz/da", claimed.layer + 1) if claimed.kind == "da/da" else Quantity.of("dz/dW", claimed.layer)
+    return expected_value(str(linear), next(iter(answers_for(net, memory, str(linear)).values()))[str(linear)], convention)
 
 
 def _transform_diagnosis(formula, outcomes, memory: RunMemory) -> Diagnosis | None:
