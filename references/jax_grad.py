@@ -255,9 +255,9 @@ def padded_quantities(stack) -> dict[str, np.ndarray]:
 # ---- local Jacobians (Quantity.is_jacobian) ------------------------------------------------------------
 # Each from jax.jacobian of the one function it differentiates, per sample (vmap over the batch), so the
 # cross-sample blocks are never formed: da[l]/dz[l] of g, dz[l]/da[l-1] and dz[l]/dW[l] of W a + b,
-# da[l]/da[l-1] and da[l]/dW[l] of g(W a + b). A separate compiled function, padded into the same buckets
-# as the gradients' oracle (so every small network of a dtype shares one executable): it runs only for a
-# Jacobian claim, and the gradients' oracle and its stacks stay as they were.
+# da[l]/da[l-1] and da[l]/dW[l] of g(W a + b). A separate compiled function, one layer at a time, padded into the
+# gradients' oracle's width and batch buckets: it runs only for a Jacobian claim, and the gradients' oracle and
+# its stacks stay as they were. The forward pass from layer to layer is its own (a = g(W a + b), in jax).
 
 def _along_rows(J):
     """∂out_i/∂W_ik from the full per-sample (out, out, in) Jacobian: the entries that are not structurally
@@ -278,16 +278,16 @@ def _sample_jacobians(W, b, a_prev, code, unit_mask):
             "da/dW": _along_rows(jax.jacobian(layer)(W, a_prev))}, act(z)
 
 
-def _all_jacobians(params, X, act_codes, unit_masks):
+def _all_jacobians(W, b, a_prev, code, unit_mask):
+    """One layer's local Jacobians at every sample (vmap over the batch) and its output a, for the next layer."""
     global compile_count
     compile_count += 1  # runs only while jax traces, i.e. once per compile
-    per_layer, a = [], X
-    for (W, b), code, unit_mask in zip(params, act_codes, unit_masks):
-        J, a = jax.vmap(_sample_jacobians, in_axes=(None, None, 0, None, None))(W, b, a, code, unit_mask)
-        per_layer.append(J)
-    return per_layer
+    return jax.vmap(_sample_jacobians, in_axes=(None, None, 0, None, None))(W, b, a_prev, code, unit_mask)
 
 
+# One layer at a time: one executable per (width buckets of its input and output, batch bucket, dtype) serves every
+# layer of every network of those buckets (all small networks: one per dtype), and its trace is one layer's (a
+# whole network's, four layers of five jacobians through the activations' switch, took ~8 s to trace here).
 _jacobians_compiled = jax.jit(_all_jacobians)
 
 
@@ -296,20 +296,16 @@ def jacobians(net) -> dict[str, np.ndarray]:
     from backprop_audit.model.quantity import Quantity
 
     start()
-    dtype, widths = net.dtype, net.widths
+    dtype, widths, N = net.dtype, net.widths, net.batch
     padded = tuple(_bucket(w, WIDTH_BUCKETS) for w in widths)
-    rows = _bucket(net.batch, BATCH_BUCKETS)
-    prepend = max(DEPTH_BUCKET - net.depth, 0) if max(padded) <= WIDTH_BUCKETS[0] else 0
-    params = [(np.eye(padded[0], dtype=dtype), np.zeros(padded[0], dtype))] * prepend + [
-        (_pad(layer.W, (padded[l], padded[l - 1])), _pad(layer.b, (padded[l],)))
-        for l, layer in enumerate(net.layers, start=1)]
-    codes = [IDENTITY] * prepend + [operations.ACTIVATIONS.index(layer.activation) for layer in net.layers]
-    masks = [np.arange(padded[0]) < widths[0]] * prepend + [np.arange(padded[l]) < widths[l]
-                                                            for l in range(1, net.depth + 1)]
-    per_layer = _jacobians_compiled(params, _pad(net.X, (rows, padded[0])), [np.int32(c) for c in codes], masks)
-    out, N = {}, net.batch
-    for l, J in enumerate(per_layer[prepend:], start=1):
+    a = _pad(net.X, (_bucket(N, BATCH_BUCKETS), padded[0]))
+    out = {}
+    for l, layer in enumerate(net.layers, start=1):
         n_out, n_in = widths[l], widths[l - 1]
+        code = np.int32(operations.ACTIVATIONS.index(layer.activation))
+        # padded units: zero weights and inputs, masked out of a softmax; padded rows: sliced off below
+        J, a = _jacobians_compiled(_pad(layer.W, (padded[l], padded[l - 1])), _pad(layer.b, (padded[l],)), a, code,
+                                   np.arange(padded[l]) < n_out)
         out[str(Quantity.of("da/dz", l))] = np.asarray(J["da/dz"])[:N, :n_out, :n_out]
         out[str(Quantity.of("dz/da", l))] = np.asarray(J["dz/da"])[:N, :n_out, :n_in]
         out[str(Quantity.of("dz/dW", l))] = np.asarray(J["dz/dW"])[:N, :n_out, :n_in]

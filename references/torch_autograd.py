@@ -75,47 +75,51 @@ def _quantities(net) -> dict[str, np.ndarray]:
     return out
 
 
-# Jacobians of the whole batch at once (cross-sample blocks included, then dropped) are up to (N·n)² entries:
-# below this many, one jacrev of the batch is ~2x faster than vmapping it over the samples (~3.5 against
-# ~7 ms a small network here, torch.func's per-call cost dominating); above it, per sample (vmap).
-WHOLE_BATCH_ENTRIES = 1 << 20
-
-
 def jacobians(net) -> dict[str, np.ndarray]:
-    """Every local Jacobian of `net` (quantity.jacobian_names), (N, out, in) each, from torch.func.jacrev.
+    """Every local Jacobian of `net` (quantity.jacobian_names), (N, out, in) each, from torch.autograd.
 
-    Per layer, one jacrev of (z, W, a[l-1]) -> (g(z), a[l-1] Wᵀ + b, g(a[l-1] Wᵀ + b)) gives all five:
-    da[l]/dz[l] = ∂g/∂z, dz[l]/dW[l] and dz[l]/da[l-1] of the linear map, da[l]/dW[l] and da[l]/da[l-1] of
-    the layer. Per sample: either vmapped over the batch, or of the whole batch with each sample's own block
-    kept (the others are exactly zero: every operation here is row by row). With respect to W only
-    ∂out_i/∂W_ik is kept (the reduced layout of model/quantity.py)."""
+    Row by row: every operation here is sample by sample, so the gradient of Σ_n out[n, i] with respect to a
+    layer's input (N, in) is row i of each sample's own Jacobian (the cross-sample blocks are zero), one backward
+    pass per output unit. Per layer: of g at z for da[l]/dz[l]; of a[l-1] Wᵀ + b for dz[l]/da[l-1] and dz[l]/dW[l];
+    of g(a[l-1] Wᵀ + b) for da[l]/da[l-1] and da[l]/dW[l]. With respect to W each sample has its own copy of W
+    (so its gradient is that sample's), of which only row i is kept: ∂out_i/∂W_ik (the reduced layout of
+    model/quantity.py).
+
+    Why not torch.func.jacrev: its first call in a process imports torch._dynamo (827 modules, 3.3 s here, every
+    pytest worker and claims worker), and autograd.grad's is_grads_batched 0.95 s; the loop costs nothing to start,
+    and on the catalog's widths (1-5 units) fewer backward passes than a jacrev's vmapped ones (~1 against ~3.5 ms
+    a network)."""
     from backprop_audit.model.quantity import Quantity
 
     start()
     dtype = TORCH_DTYPES[str(net.dtype)]
     as_tensor = lambda x: torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
-    along_rows = lambda J: torch.einsum("niik->nik", J)  # (N, out, out, in) -> (N, out, in)
-    whole = net.batch ** 2 * max(net.widths) ** 2 <= WHOLE_BATCH_ENTRIES
     a, out = as_tensor(net.X), {}
     for l, layer in enumerate(net.layers, start=1):
         W, b = as_tensor(layer.W), as_tensor(layer.b)
-        act = lambda z, name=layer.activation: _activate(name, z)
-        local = lambda z, W, a_prev, b=b, act=act: (act(z), a_prev @ W.T + b, act(a_prev @ W.T + b))
         z = a @ W.T + b
-        if whole:  # (N, out, N, in) per pair: each sample's own block, (N, out, in)
-            (act_z, _, _), (_, lin_W, lin_a), (_, layer_W, layer_a) = torch.func.jacrev(local, argnums=(0, 1, 2))(z, W, a)
-            own = lambda J: J.diagonal(dim1=0, dim2=2).permute(2, 0, 1)
-            act_z, lin_a, layer_a = own(act_z), own(lin_a), own(layer_a)
-        else:  # per sample, vmapped: a (in,) row at a time
-            (act_z, _, _), (_, lin_W, lin_a), (_, layer_W, layer_a) = torch.func.vmap(
-                torch.func.jacrev(local, argnums=(0, 1, 2)), in_dims=(0, None, 0))(z, W, a)
-        out[str(Quantity.of("da/dz", l))] = act_z.contiguous().numpy()
-        out[str(Quantity.of("dz/da", l))] = lin_a.contiguous().numpy()
-        out[str(Quantity.of("dz/dW", l))] = along_rows(lin_W).contiguous().numpy()
-        out[str(Quantity.of("da/dW", l))] = along_rows(layer_W).contiguous().numpy()
+        z_in = z.detach().requires_grad_()
+        a_in = a.detach().requires_grad_()
+        W_own = W.expand(net.batch, *W.shape).clone().requires_grad_()  # one W per sample: per-sample gradients
+        act_z = _activate(layer.activation, z_in)
+        linear = torch.baddbmm(b[None, :, None], W_own, a_in[:, :, None])[:, :, 0]  # per sample W a + b
+        layer_out = _activate(layer.activation, linear)
+        n_out = W.shape[0]
+        rows = {kind: [] for kind in ("da/dz", "dz/da", "dz/dW", "da/da", "da/dW")}
+        for i in range(n_out):
+            rows["da/dz"].append(torch.autograd.grad(act_z[:, i].sum(), z_in, retain_graph=True)[0])
+            d_a, d_W = torch.autograd.grad(linear[:, i].sum(), (a_in, W_own), retain_graph=True)
+            rows["dz/da"].append(d_a)
+            rows["dz/dW"].append(d_W[:, i, :])
+            d_a, d_W = torch.autograd.grad(layer_out[:, i].sum(), (a_in, W_own), retain_graph=i < n_out - 1)
+            rows["da/da"].append(d_a)
+            rows["da/dW"].append(d_W[:, i, :])
+        stacked = {kind: torch.stack(r, dim=1).numpy() for kind, r in rows.items()}  # (N, out, in)
+        for kind in ("da/dz", "dz/da", "dz/dW", "da/dW"):
+            out[str(Quantity.of(kind, l))] = stacked[kind]
         if l >= 2:
-            out[str(Quantity.of("da/da", l - 1))] = layer_a.contiguous().numpy()
-        a = act(z)
+            out[str(Quantity.of("da/da", l - 1))] = stacked["da/da"]
+        a = _activate(layer.activation, z)
     return out
 
 
