@@ -151,3 +151,9 @@ def test_a_relu_kink_in_a_jacobian_is_classified_not_a_mismatch(memory):
                   np.array([[1.0, 1.0]]), np.array([[0.0, 1.0]]))  # z[1][0, 0] = 1 - 1 = 0
     outcome = evaluate(claim("da[l]/dz[l]", backprop.activation_jacobian), net, memory=memory)
     assert outcome.status == Verdict.HOLDS and outcome.kind == Finding.KINK, outcome.message
+
+
+def test_the_sweep_refuses_a_jacobian_with_a_message():
+    from backprop_audit.batching.sweep import Architecture, sweep
+    with pytest.raises(ValueError, match="local Jacobian, judged one network at a time"):
+        sweep(claim("da[l]/dz[l]", backprop.activation_jacobian), Architecture((2, 2), 2, ("tanh",), "half_sum_sq"))
