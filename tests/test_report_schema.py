@@ -121,23 +121,7 @@ def test_the_schema_lists_the_vocabulary(report_schema):
     assert definitions["finding"]["enum"] == [f.value for f in Finding]
     assert definitions["diagnosis_kind"]["enum"] == [k.value for k in DiagnosisKind]
     from backprop_audit.model.operations import TARGET_KINDS  # "labels" was missing: catalog reports did not validate
-    setting = report_schema.schema["$defs"]["setting"] if "setting" in definitions else None
-    targets = (setting or {}).get("properties", {}).get("targets") or _find_targets(report_schema.schema)
+    setting = report_schema.schema["properties"]["formulas"]["items"]["properties"]["setting"]
+    targets = setting["properties"]["targets"]
     assert targets["items"]["enum"] == list(TARGET_KINDS)
 
-
-def _find_targets(schema):
-    """The schema's "targets" property, wherever the setting object is defined."""
-    if isinstance(schema, dict):
-        if "targets" in schema and isinstance(schema["targets"], dict) and "items" in schema["targets"]:
-            return schema["targets"]
-        for value in schema.values():
-            found = _find_targets(value)
-            if found is not None:
-                return found
-    elif isinstance(schema, list):
-        for value in schema:
-            found = _find_targets(value)
-            if found is not None:
-                return found
-    return None
