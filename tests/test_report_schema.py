@@ -121,7 +121,6 @@ def test_the_schema_lists_the_vocabulary(report_schema):
     assert definitions["finding"]["enum"] == [f.value for f in Finding]
     assert definitions["diagnosis_kind"]["enum"] == [k.value for k in DiagnosisKind]
     from backprop_audit.model.operations import TARGET_KINDS  # "labels" was missing: catalog reports did not validate
-    setting = report_schema.schema["properties"]["formulas"]["items"]["properties"]["setting"]
-    targets = setting["properties"]["targets"]
+    targets = definitions["setting"]["properties"]["targets"]
     assert targets["items"]["enum"] == list(TARGET_KINDS)
 
