@@ -130,8 +130,8 @@ FORMULAS = [
         setting=TOY,
         compute=lambda n: (n.a[2] - n.Y) / n.N * df(n, 2),
         violates=TOY.restricted(**SOFTMAX_OUTPUT),
-        note="A Jacobian has no value of its own to compare, so the checkable reading is the chain step it is "
-             "used for: dE/dz[1] = dE/da[2] * da[2]/dz[1], with the corrected dE/da[2] (1/N), i.e. the output "
+        note="Checked here as the chain step it is used for (as a Jacobian of its own: "
+             "000-output-activation-jacobian-literal): dE/dz[1] = dE/da[2] * da[2]/dz[1], with the corrected dE/da[2] (1/N), i.e. the output "
              "delta d[1]. The text's 'df[l]' means df[1], the output layer's f (it just wrote a[l+1] = f[l]); "
              "the elementwise product is right only for an activation that acts elementwise, so softmax "
              "breaks it.",
