@@ -80,7 +80,7 @@ def jacobians(net) -> dict[str, np.ndarray]:
 
     Row by row: every operation here is sample by sample, so the gradient of Σ_n out[n, i] with respect to a
     layer's input (N, in) is row i of each sample's own Jacobian (the cross-sample blocks are zero), one backward
-    pass per output unit. Per layer: of g at z for da[l]/dz[l]; of a[l-1] Wᵀ + b for dz[l]/da[l-1] and dz[l]/dW[l];
+    pass per output unit (of the three functions' sum, each with leaves of its own). Per layer: of g at z for da[l]/dz[l]; of a[l-1] Wᵀ + b for dz[l]/da[l-1] and dz[l]/dW[l];
     of g(a[l-1] Wᵀ + b) for da[l]/da[l-1] and da[l]/dW[l]. With respect to W each sample has its own copy of W
     (so its gradient is that sample's), of which only row i is kept: ∂out_i/∂W_ik (the reduced layout of
     model/quantity.py).
@@ -98,22 +98,27 @@ def jacobians(net) -> dict[str, np.ndarray]:
     for l, layer in enumerate(net.layers, start=1):
         W, b = as_tensor(layer.W), as_tensor(layer.b)
         z = a @ W.T + b
+        # leaves of their own for each of the three functions, so that one backward pass of their sum per output
+        # unit gives each its own gradients (no function reads another's leaves)
         z_in = z.detach().requires_grad_()
-        a_in = a.detach().requires_grad_()
-        W_own = W.expand(net.batch, *W.shape).clone().requires_grad_()  # one W per sample: per-sample gradients
+        a_linear, a_layer = a.detach().requires_grad_(), a.detach().requires_grad_()
+        # one W per sample (per-sample gradients), for each function
+        W_linear = W.expand(net.batch, *W.shape).clone().requires_grad_()
+        W_layer = W.expand(net.batch, *W.shape).clone().requires_grad_()
         act_z = _activate(layer.activation, z_in)
-        linear = torch.baddbmm(b[None, :, None], W_own, a_in[:, :, None])[:, :, 0]  # per sample W a + b
-        layer_out = _activate(layer.activation, linear)
+        linear = torch.baddbmm(b[None, :, None], W_linear, a_linear[:, :, None])[:, :, 0]  # per sample W a + b
+        layer_out = _activate(layer.activation, torch.baddbmm(b[None, :, None], W_layer, a_layer[:, :, None])[:, :, 0])
         n_out = W.shape[0]
         rows = {kind: [] for kind in ("da/dz", "dz/da", "dz/dW", "da/da", "da/dW")}
         for i in range(n_out):
-            rows["da/dz"].append(torch.autograd.grad(act_z[:, i].sum(), z_in, retain_graph=True)[0])
-            d_a, d_W = torch.autograd.grad(linear[:, i].sum(), (a_in, W_own), retain_graph=True)
-            rows["dz/da"].append(d_a)
-            rows["dz/dW"].append(d_W[:, i, :])
-            d_a, d_W = torch.autograd.grad(layer_out[:, i].sum(), (a_in, W_own), retain_graph=i < n_out - 1)
-            rows["da/da"].append(d_a)
-            rows["da/dW"].append(d_W[:, i, :])
+            total = act_z[:, i].sum() + linear[:, i].sum() + layer_out[:, i].sum()
+            d_z, d_a_linear, d_W_linear, d_a_layer, d_W_layer = torch.autograd.grad(
+                total, (z_in, a_linear, W_linear, a_layer, W_layer), retain_graph=i < n_out - 1)
+            rows["da/dz"].append(d_z)
+            rows["dz/da"].append(d_a_linear)
+            rows["dz/dW"].append(d_W_linear[:, i, :])
+            rows["da/da"].append(d_a_layer)
+            rows["da/dW"].append(d_W_layer[:, i, :])
         stacked = {kind: torch.stack(r, dim=1).numpy() for kind, r in rows.items()}  # (N, out, in)
         for kind in ("da/dz", "dz/da", "dz/dW", "da/dW"):
             out[str(Quantity.of(kind, l))] = stacked[kind]
