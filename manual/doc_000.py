@@ -130,8 +130,8 @@ FORMULAS = [
         setting=TOY,
         compute=lambda n: (n.a[2] - n.Y) / n.N * df(n, 2),
         violates=TOY.restricted(**SOFTMAX_OUTPUT),
-        note="A Jacobian has no value of its own to compare, so the checkable reading is the chain step it is "
-             "used for: dE/dz[1] = dE/da[2] * da[2]/dz[1], with the corrected dE/da[2] (1/N), i.e. the output "
+        note="Checked here as the chain step it is used for (as a Jacobian of its own: "
+             "000-output-activation-jacobian-literal): dE/dz[1] = dE/da[2] * da[2]/dz[1], with the corrected dE/da[2] (1/N), i.e. the output "
              "delta d[1]. The text's 'df[l]' means df[1], the output layer's f (it just wrote a[l+1] = f[l]); "
              "the elementwise product is right only for an activation that acts elementwise, so softmax "
              "breaks it.",
@@ -378,5 +378,89 @@ FORMULAS = [
         corrects="000-weight-gradient-recursion-literal",
         violates=ANY_DEPTH.restricted(**SOFTMAX_OUTPUT),
         note="a[i].T on the left (z = a @ w), deltas from 000-delta-recursion-corrected.",
+    ),
+    # --- The local Jacobians as the text writes them (model/quantity.py: per sample (out, in), stacked over
+    # the batch; with respect to w, w's own (in, out) layout per sample). The chain steps they are used in
+    # are checked above; here each is checked as a Jacobian of its own.
+    Formula(
+        id="000-output-activation-jacobian-literal",
+        title="da[2]/dz[1] = df[l](z[1]) as a Jacobian: the vector of its diagonal",
+        source=Source(DOC, "toy example, 'For da[2]/dz[1]'",
+                      "For da[2]/dz[1], remember that a[l+1] = f[l](z[1]): da[2]/dz[1] = df[l](z[1])"),
+        written=r"\frac{da[2]}{dz[1]} = df[l](z[1])",
+        convention="row",
+        quantity="da[L]/dz[L]",  # the document's a[2], z[1] are our a[2], z[2] (its layers are numbered from 0)
+        setting=TOY,
+        compute=lambda n: df(n, 2),  # (N, n2): f'(z) of each unit of each sample
+        expected="erratum", expected_diagnosis=Expected(kind="jacobian-layout", fix="diag(v) per sample"),
+        note="As written da[2]/dz[1] is the vector df(z[1]), one derivative per unit; the Jacobian of the elementwise "
+             "f is the diagonal matrix with that vector on its diagonal. The text only ever multiplies it elementwise "
+             "('*'), which is what a diagonal matrix does, so its chain steps hold (000-output-activation-derivative); "
+             "as a Jacobian the vector is its diagonal only. 'df[l]' is df[1] (it just wrote a[l+1] = f[l]). "
+             "Corrected: 000-output-activation-jacobian-corrected.",
+    ),
+    Formula(
+        id="000-output-activation-jacobian-corrected",
+        title="da[2]/dz[1] = diag(df[1](z[1])) per sample",
+        source=Source(DOC, "toy example, 'For da[2]/dz[1]'",
+                      "For da[2]/dz[1], remember that a[l+1] = f[l](z[1]): da[2]/dz[1] = df[l](z[1])"),
+        written=r"\frac{da[2]}{dz[1]} = \operatorname{diag}(df[1](z[1]))",
+        convention="row",
+        quantity="da[L]/dz[L]",
+        setting=TOY,
+        compute=lambda n: df(n, 2)[:, :, None] * np.eye(n.sizes[2], dtype=n.z[2].dtype),
+        corrects="000-output-activation-jacobian-literal",
+        violates=TOY.restricted(**SOFTMAX_OUTPUT),
+        note="The elementwise f's Jacobian is diagonal; a softmax output has off-diagonal terms and breaks it.",
+    ),
+    Formula(
+        id="000-output-weight-jacobian-literal",
+        title="dz[1]/dw[1] = a[1] as a Jacobian: one row for every unit",
+        source=Source(DOC, "toy example, 'Finally:'", "Finally: dz[1]/dw[1] = a[1]"),
+        written=r"\frac{dz[1]}{dw[1]} = a[1]",
+        convention="row",
+        quantity="dz[L]/dW[L]",  # the document's z[1], w[1] are our z[2], W[2]; its a[1] is ours
+        setting=TOY,
+        compute=lambda n: n.a[1],  # (N, n1)
+        expected="erratum", expected_diagnosis=Expected(kind="jacobian-layout", fix="repeat over the output units"),
+        note="∂z_i/∂w_ki = a_k for every output unit i (and 0 for another unit's weights): the text gives the part that "
+             "is the same for every unit, a[1] (N, n1), where the Jacobian in w's (in, out) layout is (N, n1, n2). "
+             "Corrected: 000-output-weight-jacobian-corrected.",
+    ),
+    Formula(
+        id="000-output-weight-jacobian-corrected",
+        title="dz[1]/dw[1]: a[1] for every output unit, in w[1]'s (in, out) layout",
+        source=Source(DOC, "toy example, 'Finally:'", "Finally: dz[1]/dw[1] = a[1]"),
+        written=r"\frac{\partial z[1]_i}{\partial w[1]_{ki}} = a[1]_k",
+        convention="row",
+        quantity="dz[L]/dW[L]",
+        setting=TOY,
+        compute=lambda n: np.repeat(n.a[1][:, :, None], n.sizes[2], axis=2),
+        corrects="000-output-weight-jacobian-literal",
+    ),
+    Formula(
+        id="000-hidden-input-jacobian-literal",
+        title="dz[1]/da[1] = w[1] as a Jacobian: w's (in, out), its transpose",
+        source=Source(DOC, "the hidden layer, 'Where dE/da[2] * da[2]/dz[1] is common'", "dz[1]/da[1] = w[1]"),
+        written=r"\frac{dz[1]}{da[1]} = w[1]",
+        convention="row",
+        quantity="dz[L]/da[L-1]",  # the document's z[1], w[1] are our z[2], W[2]; its a[1] is ours
+        setting=TOY,
+        # the same matrix for every sample: stacked over the batch, as the quantity holds it
+        compute=lambda n: np.broadcast_to(n.W[2], (n.N,) + n.W[2].shape),
+        expected="erratum", expected_diagnosis=Expected(kind="transpose", fix="transpose"),
+        note="With z = a @ w + b (w (in, out)), ∂z_i/∂a_k = w_ki: the Jacobian (out, in) is wᵀ. The text says so itself: "
+             "'w[1] and a[0] might need to be transposed'. Corrected: 000-hidden-input-jacobian-corrected.",
+    ),
+    Formula(
+        id="000-hidden-input-jacobian-corrected",
+        title="dz[1]/da[1] = w[1]ᵀ per sample",
+        source=Source(DOC, "the hidden layer, 'Where dE/da[2] * da[2]/dz[1] is common'", "dz[1]/da[1] = w[1]"),
+        written=r"\frac{dz[1]}{da[1]} = w[1]^T",
+        convention="row",
+        quantity="dz[L]/da[L-1]",
+        setting=TOY,
+        compute=lambda n: np.broadcast_to(n.W[2].T, (n.N,) + n.W[2].T.shape),
+        corrects="000-hidden-input-jacobian-literal",
     ),
 ]

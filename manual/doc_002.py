@@ -15,16 +15,20 @@ and Z_1 is (m, n1). Each gets a literal record (expected erratum) and the eviden
 form. The output delta 1/m (Z_2 - y) needs the rows of y to sum to 1 (one-hot or probability labels),
 so those records name real/binary targets as the setting that breaks them.
 
-Two statements are not given records of their own:
-- ∂z/∂w = X∇f, the local gradient of a neuron with respect to its weights, is a Jacobian: entry
-  ∂z_nj/∂w_ij = X_ni f'(·)_nj has four indices, and no gradient of the loss equals it. What can be
-  checked is what the text does with it: substituted into the chain rule it gives
-  ∂J/∂W_1 = ... ∇f_1 . X, checked by 002-hidden-weight-gradient-literal and -intended.
+The local gradients ("Local gradients for a neuron is the derivative of it's output wrt each of it's
+input") are Jacobians of a neuron's output, which the text calls z: after its activation f, our a. They
+are checked as local Jacobians (model/quantity.py: per sample (out, in); with respect to w the entries
+∂a_j/∂w_ij = x_i f'_j, laid out as W (in, out) per sample), and also through the chain rule they enter:
+- ∂z/∂w = X∇f is da[l]/dW[l], checked on the relu hidden neuron (the softmax's ∇f_2 couples its units,
+  whose cross terms the reduced layout leaves out): 002-local-weight-jacobian-literal and -intended;
+  substituted into the chain rule it gives ∂J/∂W_1 = ... ∇f_1 . X, checked by
+  002-hidden-weight-gradient-literal and -intended.
+- ∂z/∂x = W∇f is da[l]/da[l-1]; the text applies it to layer 2, ∂Z_2/∂Z_1 = W_2∇f_2 (on the hidden neuron
+  it would be ∂Z_1/∂X, the input's, which is no quantity here): 002-layer-jacobian-literal and -intended.
 - ∂J/∂W_2 = ∂J/∂Z_2 . ∇f_2 . Z_1 before the softmax is substituted: ∇f_2, the softmax Jacobian, is
   (m, K, K) per batch and the text gives no product that contracts it, so there is no literal reading
-  to run; its substituted form 1/m (Z_2 - y) . Z_1 is checked. The other local gradient,
-  ∂z/∂x = W∇f, is used as ∂Z_2/∂Z_1 = W_2∇f_2 and checked as the step ∂J/∂Z_1 (the hidden-activation
-  records).
+  to run; its substituted form 1/m (Z_2 - y) . Z_1 is checked. ∂Z_2/∂Z_1 = W_2∇f_2 is also checked as
+  the step ∂J/∂Z_1 it makes (the hidden-activation records).
 """
 import numpy as np
 
@@ -51,6 +55,12 @@ def output_delta(n):
 def grad_f1(n):
     """∇f_1: relu' at the hidden layer's input."""
     return relu_prime(n.z[1])
+
+
+def grad_f2(n):
+    """∇f_2, the softmax's Jacobian ∂p/∂z at each sample, (m, K, K): diag(p) - p pᵀ with p = Z_2."""
+    p = n.a[2]
+    return p[:, :, None] * np.eye(p.shape[1], dtype=p.dtype) - p[:, :, None] * p[:, None, :]
 
 
 FORMULAS = [
@@ -218,5 +228,63 @@ FORMULAS = [
         note="Intended reading: X transposed and on the left. Holds for any labels in [0, 1]; its precondition "
              "is that X is the sigmoid layer's input (logistic regression), so a hidden layer in between "
              "breaks it.",
+    ),
+    Formula(
+        id="002-local-weight-jacobian-literal",
+        title="∂z/∂w = X∇f, the neuron's local gradient, read as the matrix product in the order written",
+        source=Source(DOC, "'For a neuron with activation function f'",
+                      "For a neuron with activation function f, $\\frac{\\partial z}{\\partial w} = X\\nabla f$"),
+        written=r"\frac{\partial z}{\partial w} = X\nabla f",
+        convention="row",
+        quantity="da[1]/dW[1]",  # the text's z is the neuron's output after f: our a[1]; its w our W[1]
+        setting=NETWORK,
+        compute=lambda n: np.dot(n.X, grad_f1(n)),  # (m, n0) . (m, n1)
+        expected="erratum", expected_diagnosis=Expected(kind="shape"),
+        note="Literal reading, as the module reads '.': X (m, n0) times ∇f_1 (m, n1) conforms only when n0 = m, and "
+             "is then a sum over samples, not a neuron's local gradient. Intended reading: "
+             "002-local-weight-jacobian-intended.",
+    ),
+    Formula(
+        id="002-local-weight-jacobian-intended",
+        title="∂z_j/∂w_ij = x_i ∇f_j per sample: the outer product xᵀ∇f, W's (in, out) shape",
+        source=Source(DOC, "'For a neuron with activation function f'",
+                      "For a neuron with activation function f, $\\frac{\\partial z}{\\partial w} = X\\nabla f$"),
+        written=r"\frac{\partial z_j}{\partial w_{ij}} = x_i \nabla f_j",
+        convention="row",
+        quantity="da[1]/dW[1]",
+        setting=NETWORK,
+        compute=lambda n: n.X[:, :, None] * grad_f1(n)[:, None, :],  # per sample x ∇fᵀ, (m, n0, n1)
+        corrects="002-local-weight-jacobian-literal",
+        note="Per sample x is a row (1, n0) and ∇f_1 a row (1, n1): the product of the two with W_1's (n0, n1) shape "
+             "is the outer product xᵀ∇f, entry (i, j) = x_i relu'(z_j) = ∂a_j/∂w_ij (a unit depends on its own "
+             "column of W only, so this is every entry that is not structurally 0).",
+    ),
+    Formula(
+        id="002-layer-jacobian-literal",
+        title="∂Z_2/∂Z_1 = W_2∇f_2 as a Jacobian, in the order written: its transpose",
+        source=Source(DOC, "'Substituting the local gradient for layer 2'",
+                      "Substituting the local gradient for layer 2 - $\\frac{\\partial Z_2}{\\partial Z_1} = W_2\\nabla f_2$"),
+        written=r"\frac{\partial Z_2}{\partial Z_1} = W_2\nabla f_2",
+        convention="row",
+        quantity="da[L]/da[L-1]",  # Z_2 = our a[2], Z_1 = our a[1]
+        setting=NETWORK,
+        compute=lambda n: n.W[2] @ grad_f2(n),  # per sample (n1, K) @ (K, K)
+        expected="erratum", expected_diagnosis=Expected(kind="transpose", fix="transpose"),
+        note="∂z/∂x = W∇f applied to layer 2. With Z_2 = f_2(Z_1 W_2), W_2 (n1, K), ∂Z_2k/∂Z_1i = Σ_j ∇f_2[k, j] W_2[i, j]: "
+             "the Jacobian (K, n1), rows the outputs (the layout document 003 defines, 'whose (i, j)th entry is "
+             "∂y_i/∂x_j'), is ∇f_2 W_2ᵀ; W_2∇f_2 (n1, K) is its transpose, the denominator layout, which the text never "
+             "states. Intended reading: 002-layer-jacobian-intended.",
+    ),
+    Formula(
+        id="002-layer-jacobian-intended",
+        title="∂Z_2/∂Z_1 = ∇f_2 W_2ᵀ per sample",
+        source=Source(DOC, "'Substituting the local gradient for layer 2'",
+                      "Substituting the local gradient for layer 2 - $\\frac{\\partial Z_2}{\\partial Z_1} = W_2\\nabla f_2$"),
+        written=r"\frac{\partial Z_2}{\partial Z_1} = \nabla f_2\, W_2^\top",
+        convention="row",
+        quantity="da[L]/da[L-1]",
+        setting=NETWORK,
+        compute=lambda n: grad_f2(n) @ n.W[2].T,
+        corrects="002-layer-jacobian-literal",
     ),
 ]

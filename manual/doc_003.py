@@ -739,4 +739,83 @@ TAKEAWAY = [
     ),
 ]
 
-FORMULAS = COSTS + GENERAL + UPDATES + IMPLEMENTATION + TAKEAWAY
+# The local Jacobians of "What form does this take with the sigmoid activation function?", each checked as a
+# Jacobian of its own (model/quantity.py: per sample (out, in), rows the outputs, the layout the text itself
+# defines, "whose (i,j)-th entry is ∂y_i/∂x_j"; one sample here, as the text's derivation: a batch axis of 1).
+# The text's l+1 is our l for the one-layer Jacobians: ∂z^{l+1}/∂a^l is dz[l]/da[l-1].
+JACOBIAN_WHERE = "Algorithm and implementation, 'What form does this take with the sigmoid activation function?'"
+
+
+def one_sample(J):
+    """The text's per-sample matrix with the quantity's batch axis (N = 1) in front."""
+    return J[None]
+
+
+JACOBIANS = [
+    Formula(
+        id="003-linear-input-jacobian",
+        title="∂z^{l+1}/∂a^l = W^{l+1}",
+        source=src(JACOBIAN_WHERE, "Since this is a linear function of ala^l, taking it’s derivative the second term "
+                   "of the last expression becomes:"),
+        written=r"\frac{\partial z^{l+1}}{\partial a^l} = W^{l+1}",
+        convention="column",
+        quantity="dz[l]/da[l-1]",  # the text's l+1 is our l
+        setting=SIGMOID_HALF_SQ_ONE_SAMPLE,
+        compute=lambda n, l: one_sample(n.W[l]),
+    ),
+    Formula(
+        id="003-sigmoid-jacobian-diag",
+        title="∂σ(z^{l+1})/∂z^{l+1} = diag(σ'(z^{l+1}))",
+        source=src(JACOBIAN_WHERE, "So the derivative is a diagonal matrix with the derivative of σ\\sigma applied "
+                   "to each entry:"),
+        written=r"\frac{\partial \sigma(z^{l+1})}{\partial z^{l+1}} = \mathrm{diag}(\sigma'(z^{l+1}))",
+        convention="column",
+        quantity="da[l]/dz[l]",  # the text's l+1 is our l
+        setting=SIGMOID_HALF_SQ_ONE_SAMPLE,
+        compute=lambda n, l: one_sample(np.diag(sigmoid_prime(n.z[l])[:, 0])),
+    ),
+    Formula(
+        id="003-layer-jacobian-chain-rule",
+        title="∂a^{l+1}/∂a^l = ∂σ(z^{l+1})/∂z^{l+1} · ∂z^{l+1}/∂a^l = diag(σ'(z^{l+1})) · W^{l+1}",
+        source=src(JACOBIAN_WHERE, "In the last term I’ve just applied the chain rule. We know:"),
+        written=r"\frac{\partial a^{l+1}}{\partial a^l} = \frac{\partial \sigma(z^{l+1})}{\partial z^{l+1}} \cdot "
+                r"\frac{\partial z^{l+1}}{\partial a^l}",
+        convention="column",
+        quantity="da[l+1]/da[l]",
+        setting=SIGMOID_HALF_SQ_ONE_SAMPLE,
+        compute=lambda n, l: one_sample(np.diag(sigmoid_prime(n.z[l + 1])[:, 0]) @ n.W[l + 1]),
+        note="The two factors the text derives next (003-sigmoid-jacobian-diag, 003-linear-input-jacobian), multiplied "
+             "in the chain rule's order.",
+    ),
+    Formula(
+        id="003-layer-jacobian-transpose-literal",
+        title="(∂a^{l+1}/∂a^l)ᵀ = diag(σ'(z^{l+1})) · (W^{l+1})ᵀ as a Jacobian: the factors in the wrong order",
+        source=src(JACOBIAN_WHERE, "So adding all up together, the transpose becomes:"),
+        written=r"\left( \frac{\partial a^{l+1}}{\partial a^l} \right)^\top = \left(\mathrm{diag}(\sigma'(z^{l+1}))"
+                r" \cdot (W^{l+1})^\top \right)",
+        convention="column",
+        quantity="da[l+1]/da[l]",
+        setting=SIGMOID_HALF_SQ_ONE_SAMPLE,
+        # the claim is about the transpose: the Jacobian it claims is the printed matrix transposed back
+        compute=lambda n, l: one_sample(jacobian_transpose_as_printed(n, l).T),
+        expected="erratum", expected_diagnosis=Expected(kind="repair", fix="swap the operands"),
+        note="The printed transpose, transposed back, is W^{l+1} · diag(σ'(z^{l+1})) where the chain rule the text just "
+             "derived gives diag(σ'(z^{l+1})) · W^{l+1}: (AB)ᵀ = BᵀAᵀ reverses the factors, the printed form keeps their "
+             "order. Non-square layers do not even conform. Checked through eq (9) as well: "
+             "003-jacobian-transpose-as-printed. Corrected: 003-layer-jacobian-transpose-corrected.",
+    ),
+    Formula(
+        id="003-layer-jacobian-transpose-corrected",
+        title="Corrected: (∂a^{l+1}/∂a^l)ᵀ = (W^{l+1})ᵀ · diag(σ'(z^{l+1})), as a Jacobian",
+        source=src(JACOBIAN_WHERE, "So adding all up together, the transpose becomes:"),
+        written=r"\left( \frac{\partial a^{l+1}}{\partial a^l} \right)^\top = (W^{l+1})^\top \cdot "
+                r"\mathrm{diag}(\sigma'(z^{l+1}))",
+        convention="column",
+        quantity="da[l+1]/da[l]",
+        setting=SIGMOID_HALF_SQ_ONE_SAMPLE,
+        compute=lambda n, l: one_sample((n.W[l + 1].T @ np.diag(sigmoid_prime(n.z[l + 1])[:, 0])).T),
+        corrects="003-layer-jacobian-transpose-literal",
+    ),
+]
+
+FORMULAS = COSTS + GENERAL + UPDATES + IMPLEMENTATION + TAKEAWAY + JACOBIANS

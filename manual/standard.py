@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from backprop_audit import Formula, Setting, Source
+from backprop_audit.model import operations
 
 PYTORCH_MSE = "PyTorch documentation, torch.nn.MSELoss (https://pytorch.org/docs/stable/generated/torch.nn.MSELoss.html)"
 PYTORCH_L1 = "PyTorch documentation, torch.nn.L1Loss (https://pytorch.org/docs/stable/generated/torch.nn.L1Loss.html)"
@@ -32,6 +33,7 @@ CS231N_LINEAR = "CS231n course notes, Linear classification (https://cs231n.gith
 CS231N_NET = "CS231n course notes, Putting it together: Minimal Neural Network Case Study (https://cs231n.github.io/neural-networks-case-study/)"
 ELU_PAPER = ("D.-A. Clevert, T. Unterthiner, S. Hochreiter, Fast and Accurate Deep Network Learning by Exponential "
              "Linear Units (ELUs), ICLR 2016 (https://arxiv.org/abs/1511.07289)")
+GOODFELLOW = "I. Goodfellow, Y. Bengio, A. Courville, Deep Learning (MIT Press, 2016)"
 GELU_PAPER = "D. Hendrycks, K. Gimpel, Gaussian Error Linear Units (GELUs), 2016 (https://arxiv.org/abs/1606.08415)"
 
 ELEMENTWISE_OUTPUTS = ("identity", "tanh", "sigmoid")
@@ -43,6 +45,27 @@ SIGMOID_BCE_SUM = Setting(output=("sigmoid",), loss=("sigmoid_bce_sum",), target
 # CS231n's linear SVM: scores s = X W + b straight from the input (one layer, identity output), one label a sample
 SVM = Setting(depth=(1, 1), width=(2, 5), output=("identity",), loss=("multiclass_hinge",), targets=("labels",))
 SVM_SCORES = SVM.restricted(depth=(1, 3), hidden=("relu", "tanh", "leaky_relu"))
+
+
+# The local Jacobians (model/quantity.py): per sample (out, in), stacked over the batch (N, out, in); with
+# respect to W the reduced layout ∂z_i/∂W_ik, laid out as W is here, (in, out) per sample (N, in, out).
+ELEMENTWISE_JACOBIANS = Setting(output=ELEMENTWISE_OUTPUTS)
+SOFTMAX_JACOBIANS = Setting(depth=(2, 3), output=("softmax",), loss=("softmax_ce",), targets=("onehot", "prob"))
+
+
+def derivative(n, l):
+    """g'(z[l]) of layer l's (elementwise) activation, the operation table's NumPy derivative, (N, n_l)."""
+    return operations.activation(n.activation[l]).numpy_prime(n.z[l])
+
+
+def diag(v):
+    """diag(v) per sample: (N, n) -> (N, n, n)."""
+    return v[:, :, None] * np.eye(v.shape[-1], dtype=v.dtype)
+
+
+def softmax_jacobian(s):
+    """diag(s) - s sᵀ per sample."""
+    return diag(s) - s[:, :, None] * s[:, None, :]
 
 
 def hidden(activation):
@@ -206,4 +229,46 @@ FORMULAS = [
            "dC/dz[L-1]", hidden("gelu"), hidden_delta(gelu_prime),
            note="The paper gives the function; the derivative Φ(z) + z φ(z) is the product rule's, the form every "
                 "implementation's backward uses. torch's default gelu (approximate='none') is this erf form."),
+    record("std-activation-jacobian", "An elementwise activation's Jacobian: da/dz = diag(g'(z)) per sample", GOODFELLOW,
+           "section 6.5.2, Chain Rule of Calculus",
+           "for a function applied elementwise the Jacobian is diagonal, with the derivative of the function at each "
+           "input on the diagonal",
+           r"\frac{\partial a^l}{\partial z^l} = \operatorname{diag}(g'(z^l))", "da[l]/dz[l]", ELEMENTWISE_JACOBIANS,
+           lambda n, l: diag(derivative(n, l))),
+    record("std-softmax-jacobian", "The softmax's Jacobian: ds/dz = diag(s) - s sᵀ per sample", GOODFELLOW,
+           "section 6.2.2.3, Softmax Units",
+           "the derivative of softmax(z)_i with respect to z_j is softmax(z)_i (1(i = j) - softmax(z)_j)",
+           r"\frac{\partial a^L}{\partial z^L} = \operatorname{diag}(s) - s s^\top,\ s = a^L", "da[L]/dz[L]",
+           SOFTMAX_JACOBIANS, lambda n: softmax_jacobian(n.a[n.L])),
+    record("std-linear-input-jacobian", "The linear map's Jacobian in its input: dz^l/da^{l-1} = W^l (out, in)",
+           GOODFELLOW, "section 6.5.2, Chain Rule of Calculus",
+           "for z = W a + b the Jacobian of z with respect to a is W",
+           r"\frac{\partial z^l}{\partial a^{l-1}} = W^{l\,T}", "dz[l]/da[l-1]", ELEMENTWISE_JACOBIANS,
+           lambda n, l: np.broadcast_to(n.W[l].T, (n.N,) + n.W[l].T.shape),
+           note="Row convention: W here is (in, out), its transpose the Jacobian's (out, in), the same for every sample."),
+    record("std-linear-weight-jacobian", "The linear map's Jacobian in its weights: ∂z_i/∂W_ki = a^{l-1}_k",
+           GOODFELLOW, "section 6.5.4, Back-Propagation Computation in Fully-Connected MLP",
+           "z = W a + b is linear in W: the derivative of z_i with respect to the weight from unit k to unit i is the "
+           "input a_k, and z_i does not depend on the other units' weights",
+           r"\frac{\partial z^l_i}{\partial W^l_{ki}} = a^{l-1}_k", "dz[l]/dW[l]", ELEMENTWISE_JACOBIANS,
+           lambda n, l: np.broadcast_to(n.a[l - 1][:, :, None], (n.N,) + n.W[l].shape),
+           note="Laid out as W (in, out) per sample: entry [n, k, i] is a^{l-1}_k of sample n, for every unit i."),
+    record("std-layer-input-jacobian", "One layer's Jacobian: da^{l+1}/da^l = diag(g'(z^{l+1})) W^{l+1} per sample",
+           GOODFELLOW, "section 6.5.2, Chain Rule of Calculus",
+           "by the chain rule the Jacobian of a layer is the product of its activation's Jacobian and its linear "
+           "map's, diag(g'(z)) W",
+           r"\frac{\partial a^{l+1}}{\partial a^l} = \operatorname{diag}(g'(z^{l+1}))\, W^{l+1\,T}",
+           "da[l+1]/da[l]", ELEMENTWISE_JACOBIANS, lambda n, l: derivative(n, l + 1)[:, :, None] * n.W[l + 1].T),
+    record("std-softmax-layer-input-jacobian", "A softmax layer's Jacobian: da^L/da^{L-1} = (diag(s) - s sᵀ) W^L",
+           GOODFELLOW, "section 6.2.2.3, Softmax Units",
+           "the Jacobian of the softmax layer is the softmax's Jacobian times the linear map's W",
+           r"\frac{\partial a^L}{\partial a^{L-1}} = (\operatorname{diag}(s) - s s^\top)\, W^{L\,T}",
+           "da[L]/da[L-1]", SOFTMAX_JACOBIANS, lambda n: softmax_jacobian(n.a[n.L]) @ n.W[n.L].T),
+    record("std-layer-weight-jacobian", "One layer's Jacobian in its weights: ∂a_i/∂W_ki = g'(z_i) a^{l-1}_k",
+           GOODFELLOW, "section 6.5.4, Back-Propagation Computation in Fully-Connected MLP",
+           "an elementwise unit's output a_i = g(z_i) depends on its own weights only, through g'(z_i) times the "
+           "input a_k",
+           r"\frac{\partial a^l_i}{\partial W^l_{ki}} = g'(z^l_i)\, a^{l-1}_k", "da[l]/dW[l]", ELEMENTWISE_JACOBIANS,
+           lambda n, l: n.a[l - 1][:, :, None] * derivative(n, l)[:, None, :],
+           note="Laid out as W (in, out) per sample, as dz[l]/dW[l]."),
 ]

@@ -75,3 +75,9 @@ def quantities(net) -> dict[str, dict]:
     """{oracle name: {quantity name: canonical array}} for every available oracle (at least one), computed
     afresh: a run remembers them (backprop_audit.judging.memory.RunMemory.oracle_answers)."""
     return {name: _load(name).quantities(net) for name in require()}
+
+
+def jacobians(net) -> dict[str, dict]:
+    """{oracle name: {Jacobian name: (N, out, in) array}} for every available oracle: the local Jacobians
+    (model/quantity.py), computed only for a Jacobian claim (RunMemory.jacobian_answers remembers them)."""
+    return {name: _load(name).jacobians(net) for name in require()}

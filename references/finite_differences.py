@@ -16,6 +16,10 @@ dC/dz[l] has no parameter of its own, but the bias is a probe on it one sample a
 cut down to sample n alone, ∂C_n/∂b[l] = ∂c_n/∂z[l][n], and C = w·Σ_n c_n with w = 1/N for the mean
 losses (every cross-entropy here is a mean), 1 for the sums. dC/da[l] = dC/dz[l+1] @ W[l+1] for l < L;
 dC/da[L] is "undecided" (an a-probe at the output would need the oracles' probe forms).
+
+A local Jacobian (model/quantity.py) is the central difference of its layer's own function (g, W a + b or
+g(W a + b), the table's NumPy forms) at the network's float64 forward values, one sample and one entry of its
+denominator at a time.
 """
 from __future__ import annotations
 
@@ -78,11 +82,60 @@ def preactivation_gradient(net: Network, layer: int) -> np.ndarray:
     return np.stack([weight * gradient(_one_sample(net, n), layer, "b") for n in range(net.batch)])
 
 
+def _forward64(net: Network) -> tuple[list, list]:
+    """z[l] (zs[0] None) and a[l] in float64, the table's NumPy forms."""
+    zs, acts = [None], [net.X.astype(np.float64)]
+    with np.errstate(over="ignore", under="ignore"):
+        for layer in net.layers:
+            zs.append(acts[-1] @ layer.W.astype(np.float64).T + layer.b.astype(np.float64))
+            acts.append(operations.activation(layer.activation).forward(zs[-1]))
+    return zs, acts
+
+
+def _central(f, x0: np.ndarray) -> np.ndarray:
+    """∂f/∂x at x0 by central differences, shape f(x0).shape + x0.shape."""
+    out = np.zeros(np.shape(f(x0)) + x0.shape)
+    for index in np.ndindex(x0.shape):
+        h = np.finfo(np.float64).eps ** (1 / 3) * max(1.0, abs(x0[index]))
+        plus, minus = x0.copy(), x0.copy()
+        plus[index] += h
+        minus[index] -= h
+        out[(...,) + index] = (f(plus) - f(minus)) / (2 * h)
+    return out
+
+
+def jacobian(net: Network, q: Quantity) -> np.ndarray:
+    """The local Jacobian q (canonical (N, out, in)) by central differences, in float64."""
+    zs, acts = _forward64(net)
+    num, top = q.numerator
+    l = q.layer + top  # the layer whose function is differentiated
+    layer = net.layers[l - 1]
+    W, b = layer.W.astype(np.float64), layer.b.astype(np.float64)
+    g = operations.activation(layer.activation).forward
+    den = q.denominator[0]
+    per_sample = []
+    for n in range(net.batch):
+        if den == "z":
+            J = _central(g, zs[l][n])
+        elif den == "a":
+            J = _central(lambda a: (g if num == "a" else (lambda z: z))(W @ a + b), acts[l - 1][n])
+        else:  # with respect to W: ∂out_i/∂W_ik of the full (out, out, in)
+            full = _central(lambda W_: (g if num == "a" else (lambda z: z))(W_ @ acts[l - 1][n] + b), W)
+            J = np.einsum("iik->ik", full)
+        per_sample.append(J)
+    return np.stack(per_sample)
+
+
 def probes(net: Network, name: str) -> int:
-    """How many loss evaluations `quantity(net, name)` costs."""
+    """How many loss evaluations `quantity(net, name)` costs (for a Jacobian: evaluations of its layer)."""
     q = Quantity.parse(name)
     if q.is_cost:
         return 1
+    if q.is_jacobian:
+        den, bottom = q.denominator
+        l = q.layer + bottom
+        size = net.W(l).size if den == "W" else net.widths[l]
+        return 2 * net.batch * size
     kind, layer = q.parameter, q.layer  # a step W'[l] costs what its gradient dC/dW[l] costs
     if kind == "W":
         return 2 * net.W(layer).size
@@ -96,6 +149,8 @@ def quantity(net: Network, name: str) -> np.ndarray | None:
     q = Quantity.parse(name)
     if q.is_cost:
         return np.asarray(loss(net))
+    if q.is_jacobian:
+        return jacobian(net.astype(np.float64), q)
     if q.is_step:  # W - η·dC/dW from the differences' gradient, in float64
         parameter = getattr(net.layers[q.layer - 1], q.parameter).astype(np.float64)
         return parameter - net.eta * gradient(net, q.layer, q.parameter)

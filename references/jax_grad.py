@@ -48,7 +48,7 @@ DEPTH_BUCKET = 4  # small networks shallower than this get exact identity layers
 
 def compile_count() -> int:
     """How many oracle executables this process built (one per bucket: traced, or read from an export)."""
-    return _compiled.built + _stacked.built
+    return _compiled.built + _stacked.built + _jacobians_compiled.built
 
 
 def _bucket(n: int, buckets: tuple[int, ...]) -> int:
@@ -325,6 +325,68 @@ def padded_quantities(stack) -> dict[str, np.ndarray]:
             W2, b2 = stepped[k - 1 + gap]
             out[f"W'[{k}]"] = np.asarray(W2)[:count, :widths[k], :widths[k - 1]]
             out[f"b'[{k}]"] = np.asarray(b2)[:count, :widths[k]]
+    return out
+
+
+# ---- local Jacobians (Quantity.is_jacobian) ------------------------------------------------------------
+# Each from jax.jacobian of the one function it differentiates, per sample (vmap over the batch), so the
+# cross-sample blocks are never formed: da[l]/dz[l] of g, dz[l]/da[l-1] and dz[l]/dW[l] of W a + b,
+# da[l]/da[l-1] and da[l]/dW[l] of g(W a + b). A separate compiled function, one layer at a time, padded into the
+# gradients' oracle's width and batch buckets: it runs only for a Jacobian claim, and the gradients' oracle and
+# its stacks stay as they were. The forward pass from layer to layer is its own (a = g(W a + b), in jax).
+
+def _along_rows(J):
+    """∂out_i/∂W_ik from the full per-sample (out, out, in) Jacobian: the entries that are not structurally
+    zero (∂out_i/∂W_jk = 0 for j ≠ i when out is W a + b; see model/quantity.py for the layout)."""
+    return jnp.einsum("iik->ik", J)
+
+
+def _sample_jacobians(W, b, a_prev, code, unit_mask):
+    """One layer's local Jacobians at one sample (a_prev: (in,)), and a = g(W a_prev + b) for the next layer."""
+    act = lambda z: _activate(code, z, unit_mask)
+    linear = lambda W_, a_: W_ @ a_ + b
+    layer = lambda W_, a_: act(linear(W_, a_))
+    z = linear(W, a_prev)
+    return {"da/dz": jax.jacobian(act)(z),
+            "dz/da": jax.jacobian(linear, argnums=1)(W, a_prev),
+            "dz/dW": _along_rows(jax.jacobian(linear)(W, a_prev)),
+            "da/da": jax.jacobian(layer, argnums=1)(W, a_prev),  # da[l]/da[l-1]: the kind da[l+1]/da[l] at l - 1
+            "da/dW": _along_rows(jax.jacobian(layer)(W, a_prev))}, act(z)
+
+
+def _all_jacobians(W, b, a_prev, code, unit_mask):
+    """One layer's local Jacobians at every sample (vmap over the batch) and its output a, for the next layer."""
+    return jax.vmap(_sample_jacobians, in_axes=(None, None, 0, None, None))(W, b, a_prev, code, unit_mask)
+
+
+# One layer at a time: one executable per (width buckets of its input and output, batch bucket, dtype) serves every
+# layer of every network of those buckets (all small networks: one per dtype), and its trace is one layer's (a
+# whole network's, four layers of five jacobians through the activations' switch, took ~8 s to trace here).
+_jacobians_compiled = Exported(_all_jacobians, "_all_jacobians", depends=_table_digest)
+
+
+def jacobians(net) -> dict[str, np.ndarray]:
+    """Every local Jacobian of `net` (quantity.jacobian_names), (N, out, in) each, from jax.jacobian."""
+    from backprop_audit.model.quantity import Quantity
+
+    start()
+    dtype, widths, N = net.dtype, net.widths, net.batch
+    padded = tuple(_bucket(w, WIDTH_BUCKETS) for w in widths)
+    a = _pad(net.X, (_bucket(N, BATCH_BUCKETS), padded[0]))
+    out = {}
+    for l, layer in enumerate(net.layers, start=1):
+        n_out, n_in = widths[l], widths[l - 1]
+        code = np.int32(operations.ACTIVATIONS.index(layer.activation))
+        # padded units: zero weights and inputs, masked out of a softmax; padded rows: sliced off below
+        key = (padded[l], padded[l - 1], a.shape[0], str(dtype))  # the layer's bucket
+        J, a = _jacobians_compiled(key, _pad(layer.W, (padded[l], padded[l - 1])), _pad(layer.b, (padded[l],)), a,
+                                   code, np.arange(padded[l]) < n_out)
+        out[str(Quantity.of("da/dz", l))] = np.asarray(J["da/dz"])[:N, :n_out, :n_out]
+        out[str(Quantity.of("dz/da", l))] = np.asarray(J["dz/da"])[:N, :n_out, :n_in]
+        out[str(Quantity.of("dz/dW", l))] = np.asarray(J["dz/dW"])[:N, :n_out, :n_in]
+        out[str(Quantity.of("da/dW", l))] = np.asarray(J["da/dW"])[:N, :n_out, :n_in]
+        if l >= 2:
+            out[str(Quantity.of("da/da", l - 1))] = np.asarray(J["da/da"])[:N, :n_out, :n_in]
     return out
 
 

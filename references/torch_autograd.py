@@ -99,6 +99,59 @@ def _batch_norm(z: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> tor
     return gamma * ((z - mu) * torch.rsqrt(var + BN_EPS)) + beta
 
 
+def jacobians(net) -> dict[str, np.ndarray]:
+    """Every local Jacobian of `net` (quantity.jacobian_names), (N, out, in) each, from torch.autograd.
+
+    Row by row: every operation here is sample by sample, so the gradient of Σ_n out[n, i] with respect to a
+    layer's input (N, in) is row i of each sample's own Jacobian (the cross-sample blocks are zero), one backward
+    pass per output unit (of the three functions' sum, each with leaves of its own). Per layer: of g at z for da[l]/dz[l]; of a[l-1] Wᵀ + b for dz[l]/da[l-1] and dz[l]/dW[l];
+    of g(a[l-1] Wᵀ + b) for da[l]/da[l-1] and da[l]/dW[l]. With respect to W each sample has its own copy of W
+    (so its gradient is that sample's), of which only row i is kept: ∂out_i/∂W_ik (the reduced layout of
+    model/quantity.py).
+
+    Why not torch.func.jacrev: its first call in a process imports torch._dynamo (827 modules, 3.3 s here, every
+    pytest worker and claims worker), and autograd.grad's is_grads_batched 0.95 s; the loop costs nothing to start,
+    and on the catalog's widths (1-5 units) fewer backward passes than a jacrev's vmapped ones (~1 against ~3.5 ms
+    a network)."""
+    from backprop_audit.model.quantity import Quantity
+
+    start()
+    dtype = TORCH_DTYPES[str(net.dtype)]
+    as_tensor = lambda x: torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
+    a, out = as_tensor(net.X), {}
+    for l, layer in enumerate(net.layers, start=1):
+        W, b = as_tensor(layer.W), as_tensor(layer.b)
+        z = a @ W.T + b
+        # leaves of their own for each of the three functions, so that one backward pass of their sum per output
+        # unit gives each its own gradients (no function reads another's leaves)
+        z_in = z.detach().requires_grad_()
+        a_linear, a_layer = a.detach().requires_grad_(), a.detach().requires_grad_()
+        # one W per sample (per-sample gradients), for each function
+        W_linear = W.expand(net.batch, *W.shape).clone().requires_grad_()
+        W_layer = W.expand(net.batch, *W.shape).clone().requires_grad_()
+        act_z = _activate(layer.activation, z_in)
+        linear = torch.baddbmm(b[None, :, None], W_linear, a_linear[:, :, None])[:, :, 0]  # per sample W a + b
+        layer_out = _activate(layer.activation, torch.baddbmm(b[None, :, None], W_layer, a_layer[:, :, None])[:, :, 0])
+        n_out = W.shape[0]
+        rows = {kind: [] for kind in ("da/dz", "dz/da", "dz/dW", "da/da", "da/dW")}
+        for i in range(n_out):
+            total = act_z[:, i].sum() + linear[:, i].sum() + layer_out[:, i].sum()
+            d_z, d_a_linear, d_W_linear, d_a_layer, d_W_layer = torch.autograd.grad(
+                total, (z_in, a_linear, W_linear, a_layer, W_layer), retain_graph=i < n_out - 1)
+            rows["da/dz"].append(d_z)
+            rows["dz/da"].append(d_a_linear)
+            rows["dz/dW"].append(d_W_linear[:, i, :])
+            rows["da/da"].append(d_a_layer)
+            rows["da/dW"].append(d_W_layer[:, i, :])
+        stacked = {kind: torch.stack(r, dim=1).numpy() for kind, r in rows.items()}  # (N, out, in)
+        for kind in ("da/dz", "dz/da", "dz/dW", "da/dW"):
+            out[str(Quantity.of(kind, l))] = stacked[kind]
+        if l >= 2:
+            out[str(Quantity.of("da/da", l - 1))] = stacked["da/da"]
+        a = _activate(layer.activation, z)
+    return out
+
+
 def stacked_quantities(Ws, bs, X, Y, activations, loss, names=None) -> dict[str, np.ndarray]:
     """Every quantity of `count` networks of one architecture at once: Ws[l-1] is (count, out, in),
     bs[l-1] (count, out), X (count, N, n0), Y (count, N, nL); the result arrays carry that axis first.

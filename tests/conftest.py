@@ -30,11 +30,11 @@ def pytest_report_header(config):
 
 
 # XLA compiles in this process, counted from JAX's own monitoring events: the oracles' executables (their
-# functions are named _all_gradients and _cost; compiled, or loaded from the persistent cache) and the
+# functions are named _all_gradients, _cost and _all_jacobians; compiled, or loaded from the persistent cache) and the
 # small ones JAX compiles for operations run outside them. Each pytest-xdist worker sends its counts to the
 # controller, which prints the session's totals (the budget: 30 oracle compiles per test session).
 COMPILE_EVENT, CACHE_HIT_EVENT = "/jax/core/compile/backend_compile_duration", "/jax/compilation_cache/cache_hits"
-ORACLE_FUNCTIONS = ("_all_gradients", "_cost")
+ORACLE_FUNCTIONS = ("_all_gradients", "_cost", "_all_jacobians")  # _all_jacobians: the local Jacobians (jax_grad.jacobians)
 jax_counts = {"oracle": 0, "loaded": 0, "other": 0}
 
 

@@ -120,3 +120,7 @@ def test_the_schema_lists_the_vocabulary(report_schema):
     assert definitions["verdict"]["enum"] == [v.value for v in Verdict]
     assert definitions["finding"]["enum"] == [f.value for f in Finding]
     assert definitions["diagnosis_kind"]["enum"] == [k.value for k in DiagnosisKind]
+    from backprop_audit.model.operations import TARGET_KINDS  # "labels" was missing: catalog reports did not validate
+    targets = definitions["setting"]["properties"]["targets"]
+    assert targets["items"]["enum"] == list(TARGET_KINDS)
+

@@ -244,8 +244,10 @@ def check_many(formula, networks, *, stop_at_failure: bool = False, judged: int 
     networks = list(networks)
     results: list = [None] * len(networks)
     groups: dict[str, list[int]] = {}
+    # a local Jacobian is judged one network at a time (evaluate): the padded stacks' oracles return gradients only
+    stacked = not formula.target.is_jacobian
     for i, net in enumerate(networks):
-        if fits(net):
+        if stacked and fits(net):
             groups.setdefault((str(net.dtype), net.eta is not None), []).append(i)  # a stack: all with a step or none
         else:
             results[i] = _Pending(functools.partial(evaluate, formula, net, memory=memory), False, float("nan"), net)

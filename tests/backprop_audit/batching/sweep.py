@@ -284,6 +284,9 @@ def sweep(formula, architecture: Architecture, count: int = 10_000, *, dtype="fl
     """Check `formula` on `count` random networks of `architecture`; confirm up to `confirm` flagged ones.
 
     The networks are drawn and screened `chunk` at a time (chunk k drawn with seed [seed, k])."""
+    if formula.target.is_jacobian:  # the stacked oracles return gradients only
+        raise ValueError(f"sweep: {formula.quantity} is a local Jacobian, judged one network at a time; check it with "
+                         f"evaluate(), check_many() or a search")
     if sum(architecture.widths) + architecture.batch >= tolerance.MEASURED_FROM:
         # the screen judges with the worst-case count; evaluate() would judge such networks with the measured
         # one (judging/reference.py), so the screen would let through what evaluate() catches

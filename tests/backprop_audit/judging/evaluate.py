@@ -27,9 +27,9 @@ from backprop_audit.judging import compare, untrusted
 from backprop_audit.judging import tolerance
 from backprop_audit.model.convention import expected_value, view_of
 from backprop_audit.judging.memory import RunMemory
-from backprop_audit.judging.reference import reference
+from backprop_audit.judging.reference import jacobian_reference, reference
 from backprop_audit.model import operations
-from backprop_audit.model.quantity import layer_names
+from backprop_audit.model.quantity import Quantity, layer_names
 from backprop_audit.references import finite_differences
 from backprop_audit.verdicts.vocabulary import Finding, Verdict, verdict_of
 
@@ -171,6 +171,26 @@ def kink_masks(net, found) -> dict[str, np.ndarray]:
     return masks
 
 
+def jacobian_kink_masks(net, found) -> dict[str, np.ndarray]:
+    """For each local Jacobian, the entries whose value depends on relu'(z) at a kink in `found`: a kink at
+    sample n, unit j of layer l is da[l]/dz[l][n, j, j], row j of da[l]/dW[l][n] and of da[l]/da[l-1][n] (the
+    kind da[l+1]/da[l] at l - 1). The dz Jacobians do not depend on g', and relu(z) is 0 on either side of it."""
+    masks = {}
+    for l, on in found:
+        if l == LOSS_KINK:  # the loss is in no Jacobian
+            continue
+        n, j = np.nonzero(on)
+        diagonal = np.zeros((net.batch,) + (net.widths[l],) * 2, bool)
+        diagonal[n, j, j] = True
+        rows = np.zeros((net.batch, net.widths[l], net.widths[l - 1]), bool)
+        rows[n, j, :] = True
+        masks[str(Quantity.of("da/dz", l))] = diagonal
+        masks[str(Quantity.of("da/dW", l))] = rows
+        if l >= 2:
+            masks[str(Quantity.of("da/da", l - 1))] = rows
+    return masks
+
+
 def _describe_kinks(found) -> str:
     parts = []
     relu = [(l, on) for l, on in found if l != LOSS_KINK]
@@ -242,19 +262,20 @@ def float32_oracle_faults(net, ref) -> tuple[float, list[str]]:
     return worst, notes
 
 
-def _judge(net, answers, tolerances=None, oracle_ratio=None, ref=None, forward=None) -> tuple:
+def _judge(net, answers, tolerances=None, oracle_ratio=None, ref=None, forward=None, jacobians=False) -> tuple:
     """The formula-independent part of a check: (tolerances, kinks found, their masks, the oracles' worst
     disagreement ratio, the oracles finite differences kept per disagreeing quantity, the oracle note).
     ref: the network's judging/reference.Reference (its tolerances are then given); forward:
-    tolerance.forward_pass(net), if already computed."""
+    tolerance.forward_pass(net), if already computed; jacobians: `answers` are the local Jacobians."""
     if tolerances is None or oracle_ratio is None:
         p = tolerance.Parameters.of(net)
         forward = forward or tolerance.forward_pass(p)  # once, for the tolerances and the kink test
-        tolerances = tolerances if tolerances is not None else tolerance.tolerances(p, forward=forward)
+        of = tolerance.jacobian_tolerances if jacobians else tolerance.tolerances
+        tolerances = tolerances if tolerances is not None else of(p, forward=forward)
     faults = []
     if oracle_ratio is None:
         found = kinks(p, forward)
-        masks = kink_masks(net, found) if found else {}
+        masks = (jacobian_kink_masks if jacobians else kink_masks)(net, found) if found else {}
         oracle_ratio, beyond = oracle_disagreement(net, answers, ref.instrument if ref else tolerances, masks)
         if ref is not None:
             float32_ratio, faults = float32_oracle_faults(net, ref)
@@ -274,17 +295,19 @@ def _judge(net, answers, tolerances=None, oracle_ratio=None, ref=None, forward=N
 _JUDGED_LARGEST = 100_000
 
 
-def judged_network(net, memory: RunMemory) -> tuple:
+def judged_network(net, memory: RunMemory, jacobians: bool = False) -> tuple:
     """(the oracles' answers `net` is judged against, _judge of net against them), remembered in `memory`
     (a caller checking many formulas on one large network, which memory does not keep, passes it to
-    evaluate as `judged`)."""
-    judged = memory.judged.get(net.fingerprint())
+    evaluate as `judged`). jacobians: the local Jacobians' answers and judgement (a Jacobian claim), not
+    the gradients'."""
+    table = memory.judged_jacobians if jacobians else memory.judged
+    judged = table.get(net.fingerprint())
     if judged is None:
         forward = tolerance.forward_pass(net)
-        ref = reference(net, memory, forward)
-        judged = (ref.answers, _judge(net, ref.answers, ref.tolerances, None, ref, forward))
+        ref = (jacobian_reference if jacobians else reference)(net, memory, forward)
+        judged = (ref.answers, _judge(net, ref.answers, ref.tolerances, None, ref, forward, jacobians))
         if net.X.size + sum(layer.W.size for layer in net.layers) <= _JUDGED_LARGEST:
-            memory.judged.put(net.fingerprint(), judged)
+            table.put(net.fingerprint(), judged)
     return judged
 
 
@@ -303,13 +326,15 @@ def evaluate(formula, net, answers: dict | None = None, tolerances: dict | None 
     judged: judged_network(net, memory), if already computed (then answers and tolerances are its own).
     """
     memory = memory if memory is not None else RunMemory()
+    jacobians = formula.target.is_jacobian  # judged against the oracles' local Jacobians, one network at a time
     if judged is not None:
         answers, judged = judged
     elif answers is None and tolerances is None and oracle_ratio is None:
-        answers, judged = judged_network(net, memory)
+        answers, judged = judged_network(net, memory, jacobians)
     else:
-        answers = answers if answers is not None else memory.oracle_answers(net)
-        judged = _judge(net, answers, tolerances, oracle_ratio)
+        answers = answers if answers is not None else \
+            memory.jacobian_answers(net) if jacobians else memory.oracle_answers(net)
+        judged = _judge(net, answers, tolerances, oracle_ratio, jacobians=jacobians)
     tolerances, found, masks, oracle_ratio, keep, oracle_note = judged
     claims = formula.target.on(net.depth)
     views = views_for_calls(formula, net, len(claims))

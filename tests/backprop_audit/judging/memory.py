@@ -76,8 +76,15 @@ class RunMemory:
         self.answers = Bounded(64)  # network fingerprint -> {oracle name: {quantity name: array}}
         self.stacks = Bounded(128)  # (oracle names, the networks' fingerprints) -> the stacked oracles
         self.judged = Bounded(256)  # network fingerprint -> evaluate's formula-independent half
+        # the same two for the local Jacobians (model/quantity.py), computed only for a Jacobian claim
+        self.jacobians = Bounded(256)  # network fingerprint -> {oracle name: {Jacobian name: array}}
+        self.judged_jacobians = Bounded(256)  # network fingerprint -> the Jacobians' formula-independent half
 
     def oracle_answers(self, net) -> dict[str, dict]:
         """references.quantities(net), computed once per network content in this run."""
         return self.answers.remembered(net.fingerprint(), lambda: references.quantities(net))
+
+    def jacobian_answers(self, net) -> dict[str, dict]:
+        """references.jacobians(net), computed once per network content in this run."""
+        return self.jacobians.remembered(net.fingerprint(), lambda: references.jacobians(net))
 

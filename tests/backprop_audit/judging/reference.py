@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backprop_audit.judging import sequential, tolerance
+from backprop_audit.model.quantity import Quantity
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,16 @@ def reference(net, memory, forward: tolerance.Forward | None = None) -> Referenc
                      measured=True)
 
 
+def jacobian_reference(net, memory, forward: tolerance.Forward | None = None) -> Reference:
+    """What a local Jacobian of `net` is judged against: the oracles' Jacobians in the network's dtype and the
+    worst-case count (tolerance.jacobian_tolerances), on every network. Their chains are short (no backward sum,
+    no batch sum), so the worst case stays far below a factor's error where a gradient's would not (float32
+    [256, 4096, 10]/1024: the gradients needed the measured count; a Jacobian's count is Σ widths[:l], its layer's
+    forward sums)."""
+    pieces = tolerance.jacobian_tolerances(net, forward=forward)
+    return Reference(memory.jacobian_answers(net), pieces, pieces)
+
+
 def _with_scales_of(worst: tuple, measured: tuple) -> tuple:
     """The worst-case pieces `worst` with the B of `measured` (infinite where float32 does not determine an
     entry); for a step quantity, its gradient's."""
@@ -71,8 +82,12 @@ def _with_scales_of(worst: tuple, measured: tuple) -> tuple:
     return (worst[0], measured[1]) + tuple(worst[2:])
 
 
-def answers_for(net, memory) -> dict:
-    """Reference.answers alone (what a formula's value on `net` is compared with), without the tolerances."""
+def answers_for(net, memory, quantity: str | None = None) -> dict:
+    """Reference.answers alone (what a formula's value on `net` is compared with), without the tolerances;
+    for a local Jacobian `quantity` the oracles' Jacobians (judged with the worst-case count in the network's
+    dtype, see jacobian_reference)."""
+    if quantity is not None and Quantity.parse(quantity).is_jacobian:
+        return memory.jacobian_answers(net)
     if tolerance.is_measured(net) and net.dtype == np.float32:
         return memory.oracle_answers(net.astype(np.float64))
     return memory.oracle_answers(net)

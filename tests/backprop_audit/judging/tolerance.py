@@ -932,3 +932,79 @@ def detects(tol: np.ndarray, value: np.ndarray) -> float:
     the check is vacuous."""
     relative = relative_tolerance(tol, value)
     return float(relative.min()) if relative.size else float("inf")
+
+
+# ---- local Jacobians (model/quantity.py: per sample (out, in), with a batch (N, out, in)) --------------------
+# Short chains: no backward sum feeds them. da[l]/dz[l] is g'(z[l]) (the softmax's s_i(δ_ij - s_j)), whose
+# error is its own rounding, on the scale of |g'| with its subtraction made an addition (the row's magnitude),
+# plus the move of g' under z's forward error ε·K·M[l] (|g''|·M, as _moved_slope); dz[l]/da[l-1] is W[l] read
+# back (exact in both oracles); dz[l]/dW[l] is a[l-1], known to its forward error, A[l-1]; da[l]/dW[l] and
+# da[l+1]/da[l] are products of those, whose errors add as B_g'·A and B_g'·|W| (each B bounds its value too).
+# The count: the forward sums feeding the entry (Σ widths[:l] terms for z[l]) and 4 elementwise steps a
+# layer plus one (a formula may round once more: a cast, a product), times SAFETY as everywhere.
+
+def _derivative_scale(name: str, z: np.ndarray, a: np.ndarray, A: np.ndarray, M: np.ndarray, floor: float) -> np.ndarray:
+    """B of da/dz at one layer, (N, n, n): the diagonal |g'|'s scale plus g''·M; for a coupled row (softmax)
+    J = diag(s) - s sᵀ with each s known to A (forward_magnitudes), B_ij = A_i (δ_ij + A_j). floor (τ/ε) is added to
+    each factor that may be flushed to zero where it is subnormal (XLA: a float32 softmax s_j of 9.9e-39 is 0 in jax),
+    so that a product carries the flush on the scale of the other factor."""
+    row = operations.activation(name)
+    eye = np.eye(z.shape[-1])
+    if row.coupled:
+        return (A[..., :, None] + floor) * (eye + A[..., None, :] + floor)
+    diagonal = _magnitude_prime(name, z, a) + _moved_slope(name, z, a, M, floor)
+    return diagonal[..., :, None] * eye
+
+
+def _along_rows(B: np.ndarray, below: np.ndarray) -> np.ndarray:
+    """B of a reduced ∂out_i/∂W_ik (N, out, in) from B of ∂out_i/∂z_i (N, out) and A of a[l-1] (N, in)."""
+    return B[..., :, None] * below[..., None, :]
+
+
+def jacobian_scales(p, floor: float = 0.0, forward: Forward | None = None) -> dict[str, np.ndarray]:
+    """B of every local Jacobian of one network (quantity.jacobian_names), canonical (N, out, in), float64.
+
+    floor (τ/ε): the flush-to-zero error of a subnormal factor, carried through the products as error_scales
+    carries it (soak evidence: float32, a saturated softmax output with s_j = 9.9e-39 subnormal, flushed to 0 by
+    XLA and kept by torch, times W[2] of ~125: da[2]/da[1] 1.24e-36 against 0, 1.55x the tolerance without it)."""
+    p = _parameters(p)
+    zs, acts, A, M = forward or forward_pass(p)
+    N, B = p.batch, {}
+    for l, ((absW, _), activation) in enumerate(zip(p.magnitudes, p.activations), start=1):
+        derivative = _derivative_scale(activation, zs[l], acts[l], A[l], M[l], floor)
+        B[str(Quantity.of("da/dz", l))] = derivative
+        B[str(Quantity.of("dz/da", l))] = np.broadcast_to(absW, (N,) + absW.shape)
+        B[str(Quantity.of("dz/dW", l))] = np.broadcast_to(A[l - 1][:, None, :], (N,) + absW.shape)
+        B[str(Quantity.of("da/dW", l))] = _along_rows(np.diagonal(derivative, axis1=-2, axis2=-1), A[l - 1] + floor)
+        if l >= 2:
+            B[str(Quantity.of("da/da", l - 1))] = derivative @ absW
+    return B
+
+
+def jacobian_sum_lengths(p) -> dict[str, tuple]:
+    """(K_sum, K_chain) of every local Jacobian: the forward sums feeding its entries and its elementwise steps
+    (see above); a softmax's da[l+1]/da[l] adds its product's sum over the output units."""
+    p = _parameters(p)
+    widths, K = p.widths, {}
+    for l, activation in enumerate(p.activations, start=1):
+        to_z = (float(sum(widths[:l])), 4.0 * l + 1)  # z[l], and everything made of it
+        K[str(Quantity.of("da/dz", l))] = K[str(Quantity.of("da/dW", l))] = to_z
+        K[str(Quantity.of("dz/da", l))] = (0.0, 1.0)
+        K[str(Quantity.of("dz/dW", l))] = (float(sum(widths[:l - 1])), 4.0 * (l - 1) + 1)
+        if l >= 2:
+            coupled = operations.activation(activation).coupled
+            K[str(Quantity.of("da/da", l - 1))] = (to_z[0] + (widths[l] if coupled else 0), to_z[1] + 1)
+    return K
+
+
+def jacobian_tolerances(p, dtype=None, forward: Forward | None = None) -> dict[str, tuple]:
+    """tolerances() for the local Jacobians of one network (not a stack: Jacobians are judged one network at a
+    time, never padded): (SAFETY·ε·(K_sum + K_chain), B, 1 + Z, τ/ε) per Jacobian, as for every quantity."""
+    p = _parameters(p)
+    dtype = dtype or p.X.dtype
+    eps = unit_roundoff(dtype)
+    floor = float(np.finfo(dtype).tiny) / eps
+    forward = forward or forward_pass(p)
+    B, K = jacobian_scales(p, floor, forward), jacobian_sum_lengths(p)
+    amplification = 1 + largest_preactivation(p, forward)
+    return {name: (eps * rounding_growth(*K[name]), B[name], amplification, floor) for name in B}

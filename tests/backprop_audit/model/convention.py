@@ -10,7 +10,9 @@ A formula is written in one of two conventions, and gets a `View` of the network
 Lists are indexed by the canonical layer number 1..L (index 0 holds the input a[0] = x, and None for
 W, b, z). Documents that number layers from 0 (document 000) shift the index in the record, with a
 comment there. The oracles' quantities are converted into the same convention (`expected_value`),
-so a formula's result is compared in the shape its document writes.
+so a formula's result is compared in the shape its document writes. A local Jacobian (model/quantity.py) is
+(N, out, in) in both conventions, its rows the numerator's units; one with respect to W has W's layout per
+sample, (N, in, out) in the row convention.
 """
 from __future__ import annotations
 
@@ -139,7 +141,10 @@ def canonical_value(name: str, value: np.ndarray, convention: str) -> np.ndarray
 
 
 def _relayout(name: str, value: np.ndarray, convention: str, to_convention: bool) -> np.ndarray:
-    kind = Quantity.parse(name).parameter  # a stepped W'[l] (b'[l]) has W's (b's) layout
+    q = Quantity.parse(name)
+    if q.is_jacobian:  # (N, out, in) in both conventions; with respect to W, W's own layout per sample
+        return np.swapaxes(value, -1, -2) if convention == "row" and q.denominator[0] == "W" else value
+    kind = q.parameter  # a stepped W'[l] (b'[l]) has W's (b's) layout
     kind = {"gamma": "b", "beta": "b", "u": "z"}.get(kind, kind)  # γ, β per unit as b is; u per sample as z is
     if kind == COST:
         return value

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from backprop_audit.model import operations
 from backprop_audit.model.operations import activation, loss
 
 ROW, COLUMN = (-2, -1), (-1, -2)  # (batch axis, units axis) of z, a and y in each convention
@@ -73,3 +74,31 @@ def activation_gradient(n, l):
 def weight_gradient(n, l):
     """dC/dW[l] = a[l-1]ᵀ δ[l] (row convention, W of shape (in, out))."""
     return _transpose(n.a[l - 1]) @ deltas(n)[l]
+
+
+# ---- the local Jacobians (model/quantity.py), row convention: per sample (out, in), stacked over the batch;
+# with respect to W, W's (in, out) layout per sample ------------------------------------------------------
+
+def activation_jacobian(n, l):
+    """da[l]/dz[l]: diag(g'(z[l])) per sample, or the softmax's diag(s) - s sᵀ, (N, n_l, n_l)."""
+    row = operations.activation(n.activation[l])
+    if row.coupled:
+        s = n.a[l]
+        return s[:, :, None] * np.eye(s.shape[-1], dtype=s.dtype) - s[:, :, None] * s[:, None, :]
+    g = row.numpy_prime(n.z[l])
+    return g[:, :, None] * np.eye(g.shape[-1], dtype=g.dtype)
+
+
+def layer_jacobian(n, l):
+    """da[l+1]/da[l] = da[l+1]/dz[l+1] · W[l+1]ᵀ (W is (in, out) here), (N, n_{l+1}, n_l)."""
+    return activation_jacobian(n, l + 1) @ n.W[l + 1].T
+
+
+def weight_jacobian(n, l):
+    """dz[l]/dW[l]: a[l-1]_k at [n, k, i] for every unit i, (N, n_{l-1}, n_l)."""
+    return np.repeat(n.a[l - 1][:, :, None], n.sizes[l], axis=2)
+
+
+def layer_weight_jacobian(n, l):
+    """da[l]/dW[l]: ∂a_i/∂W_ki = (da[l]/dz[l])_ii a[l-1]_k at [n, k, i]."""
+    return n.a[l - 1][:, :, None] * np.diagonal(activation_jacobian(n, l), axis1=1, axis2=2)[:, None, :]

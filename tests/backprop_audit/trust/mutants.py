@@ -361,3 +361,63 @@ mutant("dropout-missing-scale", "inverted dropout's 1/(1 - p) forgotten in the b
        lambda n: _dropout_delta(n, scale=False), diagnosis="none", fix="")
 mutant("dropout-missing-mask", "dropout's mask forgotten in the backward pass", "dC/dz[L-1]", DROPOUT,
        lambda n: _dropout_delta(n, mask=False), diagnosis="none", fix="")
+
+
+# --- local Jacobians (model/quantity.py: per sample (out, in), stacked over the batch; with respect to W,
+# W's (in, out) layout per sample in the row convention). Correct: da[l]/dz[l] = diag(g'(z[l])),
+# dz[l]/da[l-1] = W[l]ᵀ (row), dz[l]/dW[l][n, k, i] = a[l-1][n, k], da[l+1]/da[l] = g'(z[l+1])[:, :, None] * W[l+1]ᵀ,
+# da[l]/dW[l][n, k, i] = a[l-1][n, k] g'(z[l])[n, i], the softmax's diag(s) - s sᵀ (manual/standard.py).
+JACOBIAN_ELEMENTWISE = Setting(depth=(1, 3), width=(1, 4), batch=(1, 4), output=("sigmoid", "tanh", "identity"),
+                               loss=("half_sum_sq",))
+JACOBIAN_SQUARE = Setting(depth=(2, 3), width=(2, 4), batch=(1, 4), square=True, hidden=("sigmoid",), output=("tanh",),
+                          loss=("half_sum_sq",))
+JACOBIAN_SOFTMAX = Setting(depth=(1, 2), width=(2, 4), batch=(1, 4), output=("softmax",), loss=("softmax_ce",),
+                           targets=("onehot",))
+
+
+def _prime(n, l):
+    from backprop_audit.model.operations import derivative
+    return derivative(n.activation[l], n.z[l])
+
+
+def _diag(v):
+    return v[:, :, None] * np.eye(v.shape[-1], dtype=v.dtype)
+
+
+def _softmax_jacobian(s):
+    return _diag(s) - s[:, :, None] * s[:, None, :]
+
+
+mutant("jacobian-missing-diag", "Jacobian written as the vector of its diagonal, g'(z) for diag(g'(z))", "da[l]/dz[l]",
+       JACOBIAN_ELEMENTWISE, lambda n, l: _prime(n, l), diagnosis="jacobian-layout", fix="diag(v) per sample")
+mutant("jacobian-wrong-layer", "layer index: diag(g'(z[L-1])) for the output's", "da[L]/dz[L]", JACOBIAN_SQUARE,
+       lambda n: _diag(_prime(n, n.L - 1)), diagnosis="index", fix="layer l-1")
+mutant("jacobian-factor-2", "factor 2", "da[l]/dz[l]", JACOBIAN_ELEMENTWISE, lambda n, l: 2 * _diag(_prime(n, l)),
+       diagnosis="factor", fix="x 1/2")
+mutant("jacobian-softmax-sign", "sign", "da[L]/dz[L]", JACOBIAN_SOFTMAX, lambda n: -_softmax_jacobian(n.a[n.L]),
+       diagnosis="sign", fix="x -1")
+mutant("jacobian-linear-transposed", "transpose: W (in, out) for the Jacobian Wᵀ", "dz[l]/da[l-1]",
+       JACOBIAN_ELEMENTWISE, lambda n, l: np.broadcast_to(n.W[l], (n.N,) + n.W[l].shape), diagnosis="transpose",
+       fix="transpose")
+mutant("jacobian-weight-compressed", "one row for every unit: a[l-1] for its repeat over the output units",
+       "dz[l]/dW[l]", JACOBIAN_ELEMENTWISE, lambda n, l: n.a[l - 1], diagnosis="jacobian-layout",
+       fix="repeat over the output units")
+mutant("jacobian-weight-transposed", "transpose: (out, in) for W's (in, out) layout", "dz[l]/dW[l]",
+       JACOBIAN_ELEMENTWISE, lambda n, l: np.broadcast_to(n.a[l - 1][:, None, :], (n.N, n.sizes[l], n.sizes[l - 1])),
+       diagnosis="transpose", fix="transpose")
+mutant("jacobian-layer-transposed", "transpose: (diag(g') Wᵀ)ᵀ", "da[l+1]/da[l]", JACOBIAN_ELEMENTWISE,
+       lambda n, l: np.swapaxes(_prime(n, l + 1)[:, :, None] * n.W[l + 1].T, 1, 2), diagnosis="transpose",
+       fix="transpose")
+mutant("jacobian-softmax-layer-transposed", "transpose: W ∇f for ∇f Wᵀ", "da[L]/da[L-1]", JACOBIAN_SOFTMAX,
+       lambda n: n.W[n.L] @ _softmax_jacobian(n.a[n.L]), diagnosis="transpose", fix="transpose")
+mutant("jacobian-layer-weight-factor", "factor 1/2", "da[l]/dW[l]", JACOBIAN_ELEMENTWISE,
+       lambda n, l: 0.5 * n.a[l - 1][:, :, None] * _prime(n, l)[:, None, :], diagnosis="factor", fix="x 2")
+mutant("jacobian-layer-missing-derivative", "the activation's g' left out of the layer's Jacobian (W alone)",
+       "da[l+1]/da[l]", JACOBIAN_ELEMENTWISE, lambda n, l: np.broadcast_to(n.W[l + 1].T, (n.N,) + n.W[l + 1].T.shape),
+       diagnosis="missing-derivative", fix="diag(g'(z)) in front")
+mutant("jacobian-derivative-of-a", "σ'(a) for σ'(z) in the activation's Jacobian", "da[l]/dz[l]", JACOBIAN_SQUARE,
+       lambda n, l: _diag(sigmoid_prime(n.a[l])) if n.activation[l] == "sigmoid" else _diag(1 - np.tanh(n.a[l]) ** 2),
+       diagnosis="repair", fix="g'(z) for g'(a)")
+mutant("jacobian-layer-weight-missing-derivative", "the activation's g' left out of ∂a_i/∂W_ki (a[l-1] alone)",
+       "da[l]/dW[l]", JACOBIAN_SQUARE, lambda n, l: np.repeat(n.a[l - 1][:, :, None], n.sizes[l], axis=2),
+       diagnosis="missing-derivative", fix="diag(g'(z)) in front")

@@ -76,6 +76,21 @@ CORRECT_STEP = [
 ]
 
 
+# The local Jacobians (model/quantity.py), on every row of the table (softmax's coupled Jacobian included); judged
+# against the oracles' Jacobians (references.jacobians), one network at a time. Not on the "large" and "-medium"
+# regimes: the W Jacobians' full per-sample (out, out, in) is what jax.jacobian and torch's jacrev form before the
+# reduced layout is read off (a [64, 64]/256 layer: 67M entries), and a Jacobian's tolerance has no long sum for
+# the measured count to be about.
+CORRECT_JACOBIANS = [
+    _correct("correct-jacobian-activation", "da[l]/dz[l]", backprop.activation_jacobian),
+    _correct("correct-jacobian-linear-input", "dz[l]/da[l-1]", lambda n, l: np.broadcast_to(n.W[l].T, (n.N,) + n.W[l].T.shape)),
+    _correct("correct-jacobian-layer", "da[l+1]/da[l]", backprop.layer_jacobian),
+    _correct("correct-jacobian-linear-weight", "dz[l]/dW[l]", backprop.weight_jacobian),
+    _correct("correct-jacobian-layer-weight", "da[l]/dW[l]", backprop.layer_weight_jacobian),
+]
+JACOBIAN_REGIMES = ("ordinary", "saturated", "logits", "tiny", "huge", "overflow", "subnormal")
+
+
 # ---- networks ---------------------------------------------------------------------------------------
 
 # The general formulas are soaked on every row of the operation table, not only the default draws.
@@ -206,6 +221,7 @@ class SoakResult:
     by_regime: dict = field(default_factory=dict)  # regime -> checks
     measured: int = 0  # networks judged with the measured count (tolerance.is_measured)
     kinks: int = 0  # checks classified "kink" (a disagreement confined to entries that depend on relu'(0))
+    jacobian_checks: int = 0  # checks of local Jacobians (CORRECT_JACOBIANS and the catalog's Jacobian records)
     unbounded: dict = field(default_factory=dict)  # quantity kind -> entries whose tolerance overflowed to inf
     oracle_notes: list = field(default_factory=list)
     seconds: float = 0.0
@@ -217,7 +233,7 @@ class SoakResult:
                 "soak_false_alarm_examples": [list(f) for f in self.false_alarms[:10]],
                 "worst_correct_ratio": self.worst_ratio, "worst_correct": self.worst,
                 "soak_checks_by_dtype": self.by_dtype, "soak_checks_by_regime": self.by_regime,
-                "soak_kinks": self.kinks, "soak_measured_networks": self.measured, "soak_entries_with_infinite_tolerance": self.unbounded, "soak_oracle_notes": self.oracle_notes[:10],
+                "soak_kinks": self.kinks, "soak_jacobian_checks": self.jacobian_checks, "soak_measured_networks": self.measured, "soak_entries_with_infinite_tolerance": self.unbounded, "soak_oracle_notes": self.oracle_notes[:10],
                 "soak_seconds": round(self.seconds, 1),
                 "soak_by_seed": {str(seed): numbers for seed, numbers in self.by_seed.items()}}
 
@@ -231,12 +247,14 @@ def _holds_in_catalog():
 def schedule():
     """[(regime, "catalog" or None)]: the mix of networks, cycled until the checks are done; None means
     the general correct formulas (8 checks per network), "catalog" each catalog record in its setting,
-    "step" the L2 and gradient-step formulas (CORRECT_STEP, 4 checks per network)."""
+    "step" the L2 and gradient-step formulas (CORRECT_STEP, 4 checks per network), "jacobian" the local Jacobians
+    (CORRECT_JACOBIANS, 5 checks per network)."""
     return [("ordinary", None)] * 10 + [("saturated", None)] * 3 + [("logits", None)] * 3 + \
         [("tiny", None)] * 2 + [("huge", None)] * 2 + [("overflow", None)] * 2 + [("subnormal", None)] * 2 + \
         [(name, "catalog") for name in ("ordinary", "saturated", "logits", "tiny", "huge", "overflow", "subnormal")] + \
         [(name, None) for name in REGIMES if name.endswith("-medium")] + \
-        [(name, "step") for name in ("ordinary", "saturated", "tiny", "huge", "overflow")]
+        [(name, "step") for name in ("ordinary", "saturated", "tiny", "huge", "overflow")] + \
+        [(name, "jacobian") for name in JACOBIAN_REGIMES] + [("ordinary", "jacobian")] * 3
 
 
 def soak(checks: int = 100_000, *, seed: int = 0, large: int = 16, progress=None,
@@ -261,6 +279,8 @@ def soak(checks: int = 100_000, *, seed: int = 0, large: int = 16, progress=None
                 _check_one(result, rng, regime, dtype, formula.setting, [formula], memory)
         elif which == "step":
             _check_one(result, rng, regime, dtype, REGULARIZED_STEP, CORRECT_STEP, memory)
+        elif which == "jacobian":
+            _check_one(result, rng, regime, dtype, EVERY_ROW, CORRECT_JACOBIANS, memory)
         else:
             _check_one(result, rng, regime, dtype, EVERY_ROW, CORRECT, memory)
         if progress and step % 500 == 0:
@@ -290,10 +310,13 @@ def _check_one(result: SoakResult, rng, regime: Regime, dtype, setting: Setting,
     if not all(np.all(np.isfinite(v)) for qs in memory.oracle_answers(net).values() for v in qs.values()):
         result.skipped_networks += 1
         return
-    judged = judged_network(net, memory)  # the answers and tolerances every formula is judged with (reference.py)
+    # the answers and tolerances every formula is judged with (reference.py): the gradients', or for a Jacobian
+    # claim the local Jacobians' (every formula of a batch is of one sort)
+    jacobians = any(formula.target.is_jacobian for formula in formulas)
+    judged = judged_network(net, memory, jacobians)
     answers, tolerances = judged[0], judged[1][0]
     result.networks += 1
-    result.measured += tolerance.is_measured(net)
+    result.measured += tolerance.is_measured(net) and not jacobians
     reference = next(iter(answers.values()))
     with np.errstate(over="ignore"):
         for q, scale in tolerances.items():  # an infinite tolerance cannot fail: count such entries, never hide them
@@ -308,6 +331,7 @@ def _check_one(result: SoakResult, rng, regime: Regime, dtype, setting: Setting,
         result.by_dtype[key] = result.by_dtype.get(key, 0) + 1
         result.by_regime[regime.name] = result.by_regime.get(regime.name, 0) + 1
         result.kinks += outcome.kind == "kink"
+        result.jacobian_checks += jacobians
         if outcome.oracle_note and len(result.oracle_notes) < 50:
             result.oracle_notes.append(outcome.oracle_note)
         if outcome.failed:

@@ -83,8 +83,8 @@ def _fits(candidate, oracle, net, q, convention, memory: RunMemory, model: bool 
     (the tolerance's coefficient)·(1 + Z)·|model| is added to q's tolerance."""
     if candidate.shape != oracle.shape or not np.all(np.isfinite(candidate)):
         return False
-    answers, judged = judged_network(net, memory)  # the reference and tolerances evaluate() judged it with
-    scale = judged[0][q]  # a gradient's four pieces, or a step W'[l]'s StepScale
+    answers, judged = judged_network(net, memory, Quantity.parse(q).is_jacobian)  # what evaluate() judged it with
+    scale = judged[0][q]  # a gradient's (or a Jacobian's) four pieces, or a step W'[l]'s StepScale
     canonical_tol = tolerance.tolerance_for(scale, next(iter(answers.values()))[q])
     tol = expected_value(q, canonical_tol, convention)
     if model:
@@ -145,8 +145,52 @@ def _gradient_without_derivative(net, q, convention, memory: RunMemory):
     return expected_value(q, canonical, convention)
 
 
+def _jacobian_diagnosis(formula, outcomes, memory: RunMemory) -> Diagnosis | None:
+    """For a local Jacobian (N, out, in): each sample's block transposed, or a compressed form of it, the vector
+    of its diagonal (an elementwise map's g'(z), written where diag(g'(z)) is the Jacobian) or one row standing
+    for every output unit's (∂z_i/∂W_ik = a_k, the same for every unit i)."""
+    conv = formula.convention
+    if _all_fit(outcomes, conv, lambda m, net, q: np.swapaxes(m, -1, -2) if m.ndim == 3 else None, memory):
+        return Diagnosis(DiagnosisKind.TRANSPOSE, "holds after transposing each sample's Jacobian: its rows are the "
+                         "inputs, not the outputs ((in, out), the denominator layout)", "transpose")
+
+    def on_diagonal(m, net, q):
+        return m[..., :, None] * np.eye(m.shape[-1], dtype=m.dtype) if m.ndim == 2 else None
+    if _all_fit(outcomes, conv, on_diagonal, memory):
+        return Diagnosis(DiagnosisKind.JACOBIAN_LAYOUT, "holds as the diagonal of the Jacobian, diag(v) per sample: the "
+                         "vector of an elementwise map's derivatives is written where its (diagonal) Jacobian is meant",
+                         "diag(v) per sample")
+
+    def repeated(m, net, q):
+        if m.ndim != 2:
+            return None
+        units = net.widths[Quantity.parse(q).layer]
+        return np.repeat(m[:, :, None], units, axis=2) if conv == "row" else np.repeat(m[:, None, :], units, axis=1)
+    if _all_fit(outcomes, conv, repeated, memory):
+        return Diagnosis(DiagnosisKind.JACOBIAN_LAYOUT, "holds repeated for every output unit: ∂z_i/∂W_ik = a_k is the same "
+                         "for every unit i, and the text writes it once", "repeat over the output units")
+    if _made_mistake(outcomes, conv, _linear_jacobian, memory):
+        return Diagnosis(DiagnosisKind.MISSING_DERIVATIVE, "matches the Jacobian of z, not of a = g(z): the factor "
+                         "diag(g'(z)) is missing", "diag(g'(z)) in front")
+    return None
+
+
+def _linear_jacobian(net, q, convention, memory: RunMemory):
+    """For a Jacobian of a[l] (da[l+1]/da[l], da[l]/dW[l]): the oracles' Jacobian of z at the same layers (dz[l+1]/da[l],
+    dz[l]/dW[l]), what the formula gives when it leaves out g'; None for the others."""
+    claimed = Quantity.parse(q)
+    if claimed.kind not in ("da/da", "da/dW"):
+        return None
+    linear = Quantity.of("dz/da", claimed.layer + 1) if claimed.kind == "da/da" else Quantity.of("dz/dW", claimed.layer)
+    return expected_value(str(linear), next(iter(answers_for(net, memory, str(linear)).values()))[str(linear)], convention)
+
+
 def _transform_diagnosis(formula, outcomes, memory: RunMemory) -> Diagnosis | None:
     conv = formula.convention
+    if formula.target.is_jacobian:
+        found = _jacobian_diagnosis(formula, outcomes, memory)
+        if found is not None:
+            return found
     if _all_fit(outcomes, conv, lambda m, net, q: m.T if m.ndim == 2 else None, memory):
         return Diagnosis(DiagnosisKind.TRANSPOSE, "holds after a transpose (or with the operands of the product swapped)", "transpose")
     first_net = outcomes[0].network
@@ -219,7 +263,9 @@ def _offset_diagnosis(outcomes, conv, memory: RunMemory) -> Diagnosis | None:
 def _other_quantity(outcomes, conv, memory: RunMemory) -> str | None:
     """The quantity of the same layer (dC/dz, dC/da or dC/db) that the formula's value equals on every
     failing network, when it is not the one claimed; None if there is none."""
-    pairs = [pair for pair in _pairs(outcomes) if not Quantity.parse(pair[3]).is_cost]  # C has no layer
+    # C has no layer; a Jacobian has no other kind of its layer among the gradients
+    pairs = [pair for pair in _pairs(outcomes) if not Quantity.parse(pair[3]).is_cost and
+             not Quantity.parse(pair[3]).is_jacobian]
     for kind in ("z", "a", "b"):
         names = []
         for m, o, net, q in pairs:
@@ -248,7 +294,7 @@ def _layer_shift(outcomes, conv, memory: RunMemory) -> int:
                 fits = False
                 break
             other = str(neighbour)
-            oracle = expected_value(other, next(iter(answers_for(net, memory).values()))[other], conv)
+            oracle = expected_value(other, next(iter(answers_for(net, memory, other).values()))[other], conv)
             if not _fits(m, oracle, net, other, conv, memory):
                 fits = False
                 break

@@ -558,7 +558,7 @@ class _Case:
         self.ctx = _Context(formula.target, net.depth, concrete.layer if not concrete.is_cost else None,
                             formula.convention, self.view.loss)
         self.root = _faithful_tree(formula, self.view, self.layer)
-        self.answers = next(iter(answers_for(net, memory).values()))
+        self.answers = next(iter(answers_for(net, memory, str(concrete)).values()))  # a Jacobian's, for a Jacobian
 
     def faithful(self) -> bool:
         """The trace replayed on the real network gives what compute gives (or both raise)."""

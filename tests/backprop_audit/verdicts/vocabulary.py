@@ -63,6 +63,7 @@ class DiagnosisKind(StrEnum):
     QUANTITY = "quantity"
     INDEX = "index"
     BATCH_REDUCTION = "batch-reduction"
+    JACOBIAN_LAYOUT = "jacobian-layout"  # a local Jacobian written compressed: its diagonal, or one row for every unit's
     PRECONDITION = "precondition"
     REPAIR = "repair"  # an edit of the traced formula (verdicts/repair.py): the fix lists the edits
     NUMERICAL = "numerical"  # NaN/inf (or a float32-only failure) where the exact value is finite (verdicts/numerical.py)
