@@ -140,3 +140,18 @@ def test_names_settings_and_routing():
     assert not fits(net) and fits(network(4, norm=False))  # stacks refuse them: the single-network path judges
     with pytest.raises(NetworkError, match="mask"):
         Network(net.layers, net.loss, net.X, net.Y)  # masks without p
+
+
+def test_a_restriction_where_nothing_is_judged_is_no_precondition():
+    """At N = 1 batch norm's ẑ is 0 and every gradient through it exactly 0: a search restricted to N = 1 "holds"
+    for any formula, on checks that are all vacuous (0 against 0), and must not name "N = 1" (mutant
+    batchnorm-dx-gamma-twice, tests/test_mutants.py, was diagnosed so). A search that held with power counts."""
+    from backprop_audit.searching.search import SearchResult
+    from backprop_audit.verdicts.diagnose import _with_power
+
+    judged_nothing = SearchResult("t", "float64", examples=500, passed=500, vacuous=500)
+    judged = SearchResult("t", "float64", examples=500, passed=500, vacuous=3)
+    assert not _with_power(judged_nothing, 500) and _with_power(judged, 500)
+    net = network(6, batch=1)
+    outcome = evaluate(_formula(lambda n: M._bn_dx(n, gamma_twice=True), M.BATCHNORM), net)
+    assert outcome.status == "holds" and outcome.vacuous and all(np.all(v == 0) for v in outcome.oracle["torch"].values())
