@@ -155,3 +155,27 @@ def test_a_restriction_where_nothing_is_judged_is_no_precondition():
     net = network(6, batch=1)
     outcome = evaluate(_formula(lambda n: M._bn_dx(n, gamma_twice=True), M.BATCHNORM), net)
     assert outcome.status == "holds" and outcome.vacuous and all(np.all(v == 0) for v in outcome.oracle["torch"].values())
+
+
+def test_equal_rows_in_float32_put_a_normalized_relu_on_its_kink():
+    """Rows equal in float32 (the soak's near-constant batch at |x| ~ 1e4, where 1e-6 of noise is below float32's
+    resolution; this network is the soak's, seed 1, regime huge): var is 0 in exact arithmetic, so ẑ = 0 and u = β,
+    but a float32 program computes ẑ from the rounding of μ alone, O(1) after 1/σ ≈ 316 (torch's batch norm gets
+    ẑ = 0, jax's mean((z - μ)²) does not); a ReLU after it is on its kink (the sign of u is the rounding's) and g(u)
+    errs by up to u's error (tolerance._across_the_kink). Before: torch's a[1] = 0 where jax's was 7.5, dC/dgamma
+    judged at 7e36 times a tolerance that took the flat side's zero slope at its word (kink_masks had no batch-norm
+    quantities)."""
+    X = np.repeat([[9702.8545, -8585.887, 9476.197]], 3, axis=0)
+    W1 = [[-8.8240683e-01, 2.2812002e+00, 3.1843774e+00], [1.4317393e-03, 1.9774080e-04, 2.6072400e+00],
+          [1.8913031e+00, 2.0917833e+00, 1.9209679e+00], [2.5888119e+00, -7.7486849e-01, -7.5051510e-01]]
+    W2 = [[-0.013046632, -1.421688, 0.6970616, 2.4153032], [0.9148083, -2.3531976, 4.6340117, 0.53204167],
+          [2.3756928, -0.3952438, -3.7398815, 3.7557974]]
+    hidden = Layer(np.array(W1), np.array([0.6568424, -0.98107994, 0.14666037, 1.3515378]), "relu",
+                   np.array([1.2876128, 1.2030364, 0.7789568, 1.0735298]),
+                   np.array([-0.4707265, -0.47068703, -0.38272128, 0.109141186]))
+    out = Layer(np.array(W2), np.array([-1.6435057, -3.5440536, 0.75025165]), "identity")
+    net = Network((hidden, out), "half_sum_sq", X, np.array([[0., 0, 0], [0, 0, 0], [1, 0, 0]])).astype("float32")
+    for formula in RIGHT.values():
+        if formula.setting.batchnorm:
+            outcome = evaluate(formula, net)
+            assert outcome.status == "holds" and outcome.oracle_ratio <= 1, (formula.id, outcome.message)
