@@ -158,7 +158,24 @@ def kink_masks(net, found) -> dict[str, np.ndarray]:
         masks[names[l].a] = np.zeros((N, widths[l]), bool)
         masks[names[l].W] = np.zeros((widths[l], widths[l - 1]), bool)
         masks[names[l].b] = np.zeros((widths[l],), bool)
+    normalized = [l for l in range(1, L + 1) if net.layers[l - 1].gamma is not None]
+    for l in normalized:
+        gamma, beta, u = tolerance.norm_names_at(l)
+        masks[gamma], masks[beta] = np.zeros((widths[l],), bool), np.zeros((widths[l],), bool)
+        masks[u] = np.zeros((N, widths[l]), bool)
     for l, on in found:
+        if l != LOSS_KINK and l in normalized:  # u[l] on the kink: du there, dγ, dβ of its units, and, since
+            # dz = (γ/σ)(du - mean du - ẑ·mean(du ⊙ ẑ)) mixes the batch, dz[l] of those units for every sample
+            gamma, beta, u = tolerance.norm_names_at(l)
+            masks[u] |= on
+            masks[gamma] |= on.any(axis=0)
+            masks[beta] |= on.any(axis=0)
+            on = np.broadcast_to(on.any(axis=0), on.shape)
+        if any(k < (L if l == LOSS_KINK else l) for k in normalized):  # a batch norm below mixes the samples: every entry below l
+            for k in range(1, l):
+                for name in (names[k].z, names[k].a, names[k].W, names[k].b) + \
+                        (tolerance.norm_names_at(k) if k in normalized else ()):
+                    masks[name][:] = True
         if l == LOSS_KINK:  # dC/da[L] at the cells, then δ[L] there (the whole row through a softmax's Jacobian)
             masks[names[L].a] |= on
             coupled = operations.activation(net.output_activation).coupled

@@ -343,6 +343,8 @@ def _magnitudes(p: Parameters, zs, acts) -> tuple[list, list]:
                 M = norm_scales(p, k, acts[k - 1], A[-1]).Mu
             g = acts[k] if p.keep_at(k) is None else _activate(activation, zs[k])  # g(u), before dropout
             carried = _real(p, k, _each(activation, ACTIVATIONS, _carried, zs[k], g, M))
+            if p.norm_at(k) is not None and _kinked(activation):
+                carried = _across_the_kink(p, k, zs[k], g, M, carried)
             if p.keep_at(k) is not None:  # dropout scales g(u) and its error by mask/(1 - p) (one rounding more)
                 carried = carried * p.keep_at(k)
             front = p.in_front_at(k)  # its real units, the input's, fit both layers' widths
@@ -350,6 +352,18 @@ def _magnitudes(p: Parameters, zs, acts) -> tuple[list, list]:
                      np.where(front[:, None, None], _fit(A[-1], carried.shape[-1]), carried))
             Ms.append(M)
     return A, Ms
+
+
+def _across_the_kink(p: Parameters, k: int, u, g, M, carried):
+    """A of a batch-normalized ReLU layer where u is on the kink (within its own rounding of 0, kink_cells' test):
+    there g(u) errs by up to u's error (relu is 1-Lipschitz on both sides), |a| + M, not |g'(u)|·M = 0 on the flat
+    side. Elsewhere an error that reaches a kink is ε·K·M of a z within that of 0, negligible; after a batch norm
+    u's error can be O(1) (1/σ amplifies z - μ's: rows equal in float32, ẑ computed from the rounding of μ alone,
+    u = β in exact arithmetic; soak, regime huge, float32: torch's a[1] = 0 where jax's was 7.5, dW[2] 0.38
+    against 6.49 at 3e28 times the tolerance)."""
+    K = sum(p.widths[:k]) + k
+    on = np.abs(u) <= KINK_ROUNDING * unit_roundoff(p.X.dtype) * K * M
+    return np.where(on, np.maximum(carried, np.abs(g) + M), carried)
 
 
 class NormScales(NamedTuple):
@@ -487,21 +501,33 @@ def error_scales(p, floor: float = 0.0, forward: Forward | None = None) -> dict[
         B_C, B_a, B_z = _each(_output_pair(p), _OUTPUT_PAIRS, _real_output_scales, zs[L], acts[L], A[L], y,
                               _per_network(p, N), _per_network(p, widths[..., L]), cells, float(np.finfo(p.X.dtype).tiny))
         B["C"] = B_C[..., 0, 0]
+        magnitudes = p.norms is not None  # D: |the gradient| bounded, apart from B (see _norm_backward_scales)
         for l in range(L, 0, -1):
-            keep, special = p.keep_at(l), p.norm_at(l) is not None or p.keep_at(l) is not None
+            keep, normalized = p.keep_at(l), p.norm_at(l) is not None
             g = acts[l] if keep is None else _activate(p.activations[l - 1], zs[l])  # g(u), before dropout
             if l < L:
                 B_a = B_z_next @ p.magnitudes[l][0]  # |W[l+1]|
                 B_g = B_a if keep is None else B_a * keep  # dropout: dC/dg = dC/da ⊙ mask/(1 - p)
-                B_z = B_g * _each(p.activations[l - 1], ACTIVATIONS, _magnitude_prime, zs[l], g)
-            moved = (B_a if keep is None else B_a * keep) * _each(p.activations[l - 1], ACTIVATIONS, _moved_slope,
-                                                                   zs[l], g, M[l], floor)
+                prime = _each(p.activations[l - 1], ACTIVATIONS, _magnitude_prime, zs[l], g)
+                B_z = B_g * prime
+                if magnitudes:
+                    D_a = D_z_next @ p.magnitudes[l][0]
+                    D_z = (D_a if keep is None else D_a * keep) * prime
+            elif magnitudes:  # the output's scales with A[L] = |a[L]| (no forward error): |dC/da[L]|, |dC/dz[L]|'s terms
+                _, D_a, D_z = _each(_output_pair(p), _OUTPUT_PAIRS, _real_output_scales, zs[L], acts[L],
+                                    np.abs(acts[L]), y, _per_network(p, N), _per_network(p, widths[..., L]), cells,
+                                    float(np.finfo(p.X.dtype).tiny))
+            # g'(u) moves by g''·(u's error): first order, that is |dC/da| (D) times it, not dC/da's error scale (B),
+            # which below a batch norm is far above |dC/da| (B ⊗ M would count an error times an error)
+            slope_of = D_a if normalized else B_a
+            moved = (slope_of if keep is None else slope_of * keep) * _each(p.activations[l - 1], ACTIVATIONS,
+                                                                             _moved_slope, zs[l], g, M[l], floor)
             B_z = B_z + (moved if l < L else np.where(_elementwise_output(p), moved, 0.0))  # a cross-entropy's
             # and a softmax's dC/dz[L] carry z[L]'s error in A[L] already
             names = layer_names(l)
             B[names.a] = B_a = _real(p, l, B_a)
-            if special and p.norm_at(l) is not None:  # B_z so far is u's: through the batch norm to z
-                B_z = _norm_backward_scales(p, l, acts[l - 1], A[l - 1], B_z + floor, B)
+            if normalized:  # B_z so far is u's: through the batch norm to z
+                B_z, D_z = _norm_backward_scales(p, l, acts[l - 1], A[l - 1], B_z + floor, D_z, B)
             B_z = _real(p, l, B_z + floor)
             B[names.z] = B_z
             # a[l-1] flushed where it is subnormal (XLA; σ(z) at -88.7 < z < -87.3 in float32) moves dW by up to
@@ -509,28 +535,40 @@ def error_scales(p, floor: float = 0.0, forward: Forward | None = None) -> dict[
             B[names.W] = _transpose(B_z) @ (_real(p, l - 1, A[l - 1] + floor) if floor else A[l - 1])
             B[names.b] = B_z.sum(axis=-2)
             B_z_next = B_z
+            if magnitudes:
+                D_z_next = D_z
         if np.any(p.l2):
             _add_l2_scales(p, B)
     return B
 
 
-def _norm_backward_scales(p: Parameters, l: int, a_below, A_below, B_u, B: dict) -> np.ndarray:
-    """B of dC/du[l] (given), of dC/dgamma[l] and dC/dbeta[l] (written into B), and B of dC/dz[l] (returned).
+def _norm_backward_scales(p: Parameters, l: int, a_below, A_below, B_u, D_u, B: dict) -> tuple:
+    """B of dC/du[l] (given), of dC/dgamma[l] and dC/dbeta[l] (written into B), and (B, D) of dC/dz[l] (returned).
 
-    dγ = Σ_n du ⊙ ẑ, dβ = Σ_n du: their terms and ẑ's error (Mhat). dz = (γ/σ)(du - mean du - ẑ·mean(du ⊙ ẑ))
-    cancels (it is du projected off the batch mean and off ẑ): its rounding lives on the terms,
-    (|γ|/σ)(B_u + mean B_u + |ẑ|·mean(B_u|ẑ|)), times 1 + s_rel for σ's relative error, plus ẑ's error in both
-    places it enters, (|γ|/σ)(Mhat·mean(B_u|ẑ|) + |ẑ|·mean(B_u·Mhat))."""
+    First order: the error of a product x·y is δx·|y| + |x|·δy. B is the scale of a gradient's error (its terms'
+    magnitudes plus what the forward errors add), D = D_u a bound of |du| itself (the absolute-value backward
+    pass without error terms): where an error of ẑ or σ multiplies du, its factor is |du| (D), not du's error
+    scale (B). Below a batch norm B exceeds |du| by 1e2-1e4 (u's error Mu carried through g''), and the product
+    B ⊗ Mhat, an error times an error, had made every float32 check through batch norm vacuous (dC/dgamma
+    detected only ×14; tests/test_layers.py).
+
+    dγ = Σ_n du ⊙ ẑ, dβ = Σ_n du: their terms (B_u |ẑ|) and ẑ's error (D_u Mhat). dz = (γ/σ)(du - mean du -
+    ẑ·mean(du ⊙ ẑ)) cancels (it is du projected off the batch mean and off ẑ): its rounding lives on the terms,
+    (|γ|/σ)(B_u + mean B_u + |ẑ|·mean(B_u|ẑ|)); σ's relative error s_rel multiplies the terms' magnitudes,
+    (|γ|/σ)·s_rel·(D_u + mean D_u + |ẑ|·mean(D_u|ẑ|)); ẑ's error enters in both places ẑ does,
+    (|γ|/σ)(Mhat·mean(D_u|ẑ|) + |ẑ|·mean(D_u·Mhat)). D of dz is (|γ|/σ)(D_u + mean D_u + |ẑ|·mean(D_u|ẑ|))."""
     ns = norm_scales(p, l, a_below, A_below)
     absz = np.abs(ns.zhat)
     names = norm_names_at(l)
     B[names[2]] = B_u
-    B[names[0]] = (B_u * (absz + ns.Mhat)).sum(axis=-2)
+    B[names[0]] = (B_u * absz + D_u * ns.Mhat).sum(axis=-2)
     B[names[1]] = B_u.sum(axis=-2)
     scale = (np.abs(ns.gamma) / ns.sigma)[..., None, :]
     mean = lambda x: x.mean(axis=-2, keepdims=True)
-    terms = scale * (B_u + mean(B_u) + absz * mean(B_u * absz))
-    return terms * (1 + ns.s_rel[..., None, :]) + scale * (ns.Mhat * mean(B_u * absz) + absz * mean(B_u * ns.Mhat))
+    projected = lambda x: scale * (x + mean(x) + absz * mean(x * absz))
+    D_z = projected(D_u)
+    B_z = projected(B_u) + ns.s_rel[..., None, :] * D_z + scale * (ns.Mhat * mean(D_u * absz) + absz * mean(D_u * ns.Mhat))
+    return B_z, D_z
 
 
 def norm_names_at(l: int) -> tuple[str, str, str]:

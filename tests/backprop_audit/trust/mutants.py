@@ -357,8 +357,10 @@ mutant("batchnorm-dx-missing-mean-terms", "1/N mean terms missing (batch norm dx
        "dC/dz[L-1]", BATCHNORM, lambda n: _bn_dx(n, mean_terms=False), diagnosis="none", fix="")
 mutant("batchnorm-dx-unbiased-variance", "unbiased variance (N - 1) where batch norm normalizes by the biased one",
        "dC/dz[L-1]", BATCHNORM, lambda n: _bn_dx(n, unbiased=True), diagnosis="none", fix="")
+mutant("batchnorm-dx-gamma-twice", "γ counted twice (batch norm dx: dxhat = dout ⊙ γ inside a line that also multiplies by γ)",
+       "dC/dz[L-1]", BATCHNORM, lambda n: _bn_dx(n, gamma_twice=True), diagnosis="none", fix="")
 mutant("dropout-missing-scale", "inverted dropout's 1/(1 - p) forgotten in the backward pass", "dC/dz[L-1]", DROPOUT,
-       lambda n: _dropout_delta(n, scale=False), diagnosis="none", fix="")
+       lambda n: _dropout_delta(n, scale=False), diagnosis="factor", fix="x 1/(1 - p)")
 mutant("dropout-missing-mask", "dropout's mask forgotten in the backward pass", "dC/dz[L-1]", DROPOUT,
        lambda n: _dropout_delta(n, mask=False), diagnosis="none", fix="")
 

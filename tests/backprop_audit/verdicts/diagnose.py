@@ -47,6 +47,7 @@ from backprop_audit.verdicts.vocabulary import DIAGNOSIS_KINDS, UNEVALUABLE, Dia
 # A precondition is named only when its restricted search holds on this many networks (issue 15: a
 # 60-network search that happened to hold named "N = 1" for a NaN at N = 3 only).
 PRECONDITION_EXAMPLES = 500
+PROBE_EXAMPLES = 20  # the restricted search's probe (_precondition_diagnosis): it must hold, with power, first
 
 
 @dataclass
@@ -100,6 +101,8 @@ def _named_factors(net):
              "N/2": N / 2, "2N": 2 * N, "K": K, "1/K": 1 / K,
              "K/N": K / N, "N/K": N / K,  # a mean over the wrong axis (1/K for 1/N)
              "1/(NK)": 1 / (N * K)}  # a mean over all N·K cells left out (mse, mae, huber as torch defines them)
+    if net.dropout is not None:  # inverted dropout's scale of the kept units forgotten (only where a network has one)
+        names["1/(1 - p)"] = 1 / (1 - net.dropout)
     return names
 
 
@@ -199,7 +202,8 @@ def _transform_diagnosis(formula, outcomes, memory: RunMemory) -> Diagnosis | No
             kind = DiagnosisKind.SIGN if name == "-1" else DiagnosisKind.FACTOR
             text = ("holds with the sign flipped" if name == "-1"
                     else f"holds when multiplied by {name}" + (" (N = batch size)" if "N" in name else "")
-                    + (" (K = output width)" if "K" in name else ""))
+                    + (" (K = output width)" if "K" in name else "")
+                    + (" (p = the dropout probability)" if "p" in name else ""))
             return Diagnosis(kind, text, f"x {name}")
     offset = _offset_diagnosis(outcomes, conv, memory)
     if offset is not None:
@@ -484,19 +488,33 @@ def _repair_diagnosis(formula, outcomes, dtype, memory: RunMemory, clock: _Clock
                      f"{'; '.join(repair.edits)}: {repair.expression}", "; ".join(repair.labels), repair)
 
 
+def _with_power(result, examples: int) -> bool:
+    """Whether a restricted search that held is evidence: at least half of `examples` of its checks would have
+    caught a ×2 or a zero (not vacuous, Outcome.vacuous). A restriction on which the checked quantity is
+    identically zero (batch norm at N = 1: ẑ = 0, every gradient through it exactly 0, so any formula "holds"),
+    or on which the dtype cannot judge it, proves nothing: seen, batch norm's dx with γ counted twice was named
+    "holds only when N = 1" on 500 checks that all compared 0 with 0."""
+    return result.passed - result.vacuous >= examples / 2
+
+
 def _precondition_diagnosis(formula, outcomes, dtype, examples, memory: RunMemory) -> Diagnosis | None:
     """The first restriction that every failing network violates and on which a search of `examples`
-    networks holds; None when there is none."""
+    networks holds with power (_with_power); None when there is none."""
     from backprop_audit.searching.search import search  # search imports evaluate; diagnosis runs after a search, never inside one
 
     for condition, setting, admits in _precondition_settings(formula):
         if any(admits(o.network) for o in outcomes):  # a failure where it is met: it is not what fails
             continue
         try:
+            # a probe first: a restriction on which nothing can be judged is seen on a few networks (the full
+            # search draws the same ones first, remembered by content, so a real precondition pays ~nothing)
+            probe = search(formula, setting=setting, dtype=dtype, examples=PROBE_EXAMPLES, shrink=False, memory=memory)
+            if not (probe.held and _with_power(probe, probe.examples)):
+                continue
             result = search(formula, setting=setting, dtype=dtype, examples=examples, shrink=False, memory=memory)
         except Exception:  # a restriction with no valid network (e.g. no loss fits): not a precondition
             continue
-        if result.held and result.examples >= examples:
+        if result.held and result.examples >= examples and _with_power(result, examples):
             return Diagnosis(DiagnosisKind.PRECONDITION, f"holds only when {condition}: a precondition the text leaves "
                              f"unstated (every failing network breaks it; it held on {result.examples} networks that "
                              f"meet it)", f"require {condition}")
