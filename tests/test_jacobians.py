@@ -19,6 +19,10 @@ from backprop_audit.trust import backprop
 from backprop_audit.trust.soak import EVERY_ROW, REGIMES, draw_network
 from backprop_audit.verdicts.vocabulary import Finding, Verdict
 
+# on one pytest-xdist worker (--dist loadgroup): the Jacobian oracle's executables (one per dtype)
+# are loaded once a session, not once a worker (the session's budget: 30 oracle executables)
+pytestmark = pytest.mark.xdist_group("jacobians")
+
 SOURCE = Source("test", "tests/test_jacobians.py", "a local Jacobian")
 DTYPES = (np.float64, np.float32)
 AGREEMENT = 1e-12

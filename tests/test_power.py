@@ -16,6 +16,10 @@ from backprop_audit.judging.reference import reference
 from backprop_audit.judging.sequential import term_by_term
 from backprop_audit.trust import backprop, power
 
+# on one pytest-xdist worker (--dist loadgroup): its wide networks' buckets, which no other test uses,
+# are loaded once a session, not once a worker (the session's budget: 30 oracle executables)
+pytestmark = pytest.mark.xdist_group("power")
+
 SOURCE = Source("test", "tests/test_power.py", "dC/dW[l] = a[l-1]ᵀ δ[l], and mistakes of it")
 SETTING = Setting(hidden=("tanh",), output=("softmax",), loss=("softmax_ce",), targets=("onehot",))
 
