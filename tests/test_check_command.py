@@ -196,6 +196,23 @@ def test_a_claim_that_never_finishes_is_stopped_at_its_time_limit_and_the_run_go
     assert entries["runtime-valid"]["verdict"] == "holds" and entries["runtime-valid"]["examples"] == 2
 
 
+def test_runs_in_one_process_share_one_zygote_and_each_worker_has_its_runs_environment(tmp_path, monkeypatch):
+    # One zygote serves the in-process runs that share an environment (isolation.shared_zygote); the
+    # variable that changes from call to call (pytest's PYTEST_CURRENT_TEST) is passed to each worker.
+    from backprop_audit.commands import isolation
+    outputs, zygotes = [], []
+    for mark in ("first run", "second run"):
+        monkeypatch.setenv("PYTEST_CURRENT_TEST", mark)
+        done = check(CLAIMS / "environment_reader.py", *FAST, out=tmp_path / mark)
+        assert done.returncode == 0, done.stderr
+        outputs.append(report_of(tmp_path / mark)["formulas"][0]["output"])
+        zygotes.append(isolation.shared_zygote().process.pid)
+    assert "environment: first run" in outputs[0] and "environment: second run" in outputs[1]
+    assert zygotes[0] == zygotes[1]
+    monkeypatch.setenv("BACKPROP_AUDIT_TEST_VARIABLE", "an import-time setting may have changed")
+    assert isolation.shared_zygote().process.pid != zygotes[0]  # another environment: another zygote
+
+
 @pytest.mark.parametrize("args, message", [
     (["--dtypes", "float16"], "unknown dtype"),
     (["--examples", "0"], "must be at least 1"),

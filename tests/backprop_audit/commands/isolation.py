@@ -14,6 +14,7 @@ the record fields the worker sent when it loaded the claim.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import select
@@ -68,19 +69,38 @@ class Checked:
 
 
 class _Zygote:
-    """The process that forks the workers of one run (commands/zygote.py), and its control socket."""
+    """The process that forks the workers (commands/zygote.py), its control socket and its own log.
 
-    def __init__(self, log_file):
+    One zygote serves every `check` run of this process that has the same environment (`shared()`): the
+    command line makes one run per process, but a program or a test suite that calls `check` in-process
+    many times would otherwise pay ~3 s of imports for each. A worker is forked afresh for every run, so
+    nothing of one run reaches the next; the zygote itself runs no claim."""
+
+    def __init__(self):
         import socket
 
         self.control, theirs = socket.socketpair()
+        self.log = tempfile.TemporaryFile()  # the zygote's own prints (import warnings; its traceback if it fails)
+        self.log_read = 0
         # -P: the current folder is not put on sys.path (as for the backprop-audit script); a claims
         # file's own folder is (claims.py). The workers it forks inherit that sys.path.
         self.process = subprocess.Popen([sys.executable, "-P", "-m", "backprop_audit.commands.zygote",
                                          str(theirs.fileno())], pass_fds=(theirs.fileno(),),
-                                        stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
+                                        stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
         theirs.close()
         self.pending = b""
+
+    def new_output(self) -> bytes:
+        """What the zygote printed since the last call (shown with the run's own log)."""
+        self.log.seek(self.log_read)
+        text = self.log.read()
+        self.log_read += len(text)
+        return text
+
+    def alive(self) -> bool:
+        """Running, and nothing unread on its socket (an unread reply, or the end of a zygote that died)."""
+        return (self.process.poll() is None and not self.pending
+                and not select.select([self.control], [], [], 0)[0])
 
     def fork(self, task: dict, channel: int, log_file) -> "_Forked":
         import socket
@@ -108,6 +128,42 @@ class _Zygote:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.log.close()
+
+
+_shared: dict = {}  # the environment a zygote was started in -> that zygote (at most one is kept)
+
+
+# Set by pytest to the test running now: it changes with every test, and a worker is given the caller's
+# environment as it is at the fork anyway (the task's "environ"); it is not an import-time setting.
+_PER_CALL_VARIABLES = ("PYTEST_CURRENT_TEST",)
+
+
+def _environment_key() -> tuple:
+    """What the zygote's imports may have read at its start: the interpreter, the environment variables
+    (PYTHONPATH, JAX's and torch's settings, the cache folder) and the current folder."""
+    variables = sorted((k, v) for k, v in os.environ.items() if k not in _PER_CALL_VARIABLES)
+    return sys.executable, tuple(variables), os.getcwd()
+
+
+def shared_zygote() -> _Zygote:
+    """The zygote started in this environment, if it is still running and idle; else a new one (and the
+    old one closed). Closed when the process ends."""
+    key = _environment_key()
+    zygote = _shared.get(key)
+    if zygote is None or not zygote.alive():
+        for old in _shared.values():
+            old.close()
+        _shared.clear()
+        zygote = _shared[key] = _Zygote()
+    return zygote
+
+
+@atexit.register
+def _close_shared() -> None:
+    for zygote in _shared.values():
+        zygote.close()
+    _shared.clear()
 
 
 class _Forked:
@@ -146,7 +202,7 @@ class _Worker:
     def __init__(self, job: Job, checked: Checked, folder: Path, log_file, zygote: _Zygote):
         read, write = os.pipe()
         task = {**job.__dict__, "folder": str(folder), "skip": checked.lost_files,
-                "done": list(checked.entries)}
+                "done": list(checked.entries), "environ": dict(os.environ)}
         try:
             self.process = zygote.fork(task, write, log_file)
         finally:
@@ -264,16 +320,19 @@ def check_in_workers(job: Job, log) -> Checked:
     folder = Path(tempfile.mkdtemp(prefix="backprop-audit-check-"))
     try:
         with open(folder / "worker.log", "w+b") as log_file:
-            zygote = _Zygote(log_file)
+            zygote = shared_zygote()
             try:
                 while not _one_worker(job, checked, folder, log_file, log, zygote):
                     pass
             except WorkerFailed as failure:
                 _charge_the_rest(job, checked, str(failure))
             finally:
-                zygote.close()
+                zygote_output = zygote.new_output()
+                if not zygote.alive():  # it ended (or has an unread reply): the next run starts a new one
+                    _shared.clear()
+                    zygote.close()
             log_file.seek(0)
-            logged = log_file.read().decode("utf-8", errors="replace")
+            logged = (zygote_output + log_file.read()).decode("utf-8", errors="replace")
             if logged:  # what the worker printed outside any claim (a file's prints while loading, warnings)
                 print(logged, end="", file=sys.stderr, flush=True)
     finally:

@@ -14,7 +14,8 @@ Protocol, on the Unix socket given as file descriptor FD (`python -P -m backprop
 the parent sends a worker's task (JSON) with two file descriptors (socket.send_fds): the write end of the
 worker's message pipe and its log file; this process forks, replies {"pid": P}, waits for the worker and
 replies {"exited": code} (negative: killed by that signal, as subprocess reports it). It ends when the
-parent closes the socket.
+parent closes the socket. The task carries the parent's environment variables, which the worker takes
+as its own: one zygote may serve several runs of one process (isolation.shared_zygote).
 """
 from __future__ import annotations
 
@@ -52,6 +53,9 @@ def _run_worker(task: str, channel: int, log: int) -> None:
         os.close(log)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0), os.close(devnull)
+        os.environ.clear()
+        os.environ.update(json.loads(task).pop("environ", {}))  # the caller's, as it is now (a shared zygote
+        #                                                         started earlier; isolation.shared_zygote)
         from backprop_audit.commands import worker
         code = worker.main([task, str(channel)])
     except BaseException:  # the worker's own failure (a claim's is its entry): said in the log
