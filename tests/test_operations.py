@@ -118,8 +118,14 @@ def _torch_value_and_vjp(form, z, g):
 
 
 def _jax_value_and_vjp(form, z, g):
-    value, pullback = jax.vjp(form, jnp.asarray(z))
-    return np.asarray(value), np.asarray(pullback(jnp.asarray(g))[0])
+    # one jit of the whole computation (as the oracles run the forms: compiled): run eagerly, every
+    # primitive of every row would be compiled for its own shape (99 small XLA compiles in this module)
+    def value_and_vjp(zj, gj):
+        value, pullback = jax.vjp(form, zj)
+        return value, pullback(gj)[0]
+
+    value, gradient = jax.jit(value_and_vjp)(jnp.asarray(z), jnp.asarray(g))
+    return np.asarray(value), np.asarray(gradient)
 
 
 def _inputs(row):
@@ -203,7 +209,8 @@ def test_torch_and_jax_loss_forms_agree_with_the_numpy_forms(row):
         return row.jax_form(jax, jnp, LossTerms(zj, output.jax_form(jax, jnp, zj) + probe, probe,
                                                 jnp.asarray(y), N, jnp.sum))
 
-    jax_value, (jax_dz, jax_da) = jax.value_and_grad(jax_C, argnums=(0, 1))(jnp.asarray(z), jnp.zeros_like(z))
+    jax_value, (jax_dz, jax_da) = jax.jit(jax.value_and_grad(jax_C, argnums=(0, 1)))(jnp.asarray(z),
+                                                                                      jnp.zeros_like(z))
     for framework, (value, gradient_z, gradient_a) in {"torch": (C.detach(), dz, da),
                                                        "jax": (jax_value, jax_dz, jax_da)}.items():
         assert_close(row, f"the {framework} form", value, want_C, scale_C)

@@ -83,7 +83,8 @@ def torch_derivative(example: we.GraphExample, node: str, of: str) -> float:
 
 def jax_derivative(example: we.GraphExample, node: str, of: str) -> float:
     value = example.evaluate(example.inputs)[of]
-    return float(jax.grad(example.as_function_of(node, of))(jnp.float64(value)))
+    # jitted, as in every jax computation of this module: eagerly, each primitive is compiled on its own
+    return float(jax.jit(jax.grad(example.as_function_of(node, of)))(jnp.float64(value)))
 
 
 GRAPHS = [e for e in we.EXAMPLES if isinstance(e, we.GraphExample)]
@@ -108,8 +109,9 @@ def test_graph_derivatives_match_the_printed_numbers(example):
 
 @pytest.mark.parametrize("example", GRAPHS, ids=[e.id for e in GRAPHS])
 def test_graph_values_match_the_implied_numbers(example):
-    for backend in (lambda v: torch.tensor(v, dtype=torch.float64), jnp.float64):
-        values = example.evaluate({k: backend(v) for k, v in example.inputs.items()})
+    for backend, evaluate in ((lambda v: torch.tensor(v, dtype=torch.float64), example.evaluate),
+                              (jnp.float64, jax.jit(example.evaluate))):
+        values = evaluate({k: backend(v) for k, v in example.inputs.items()})
         for node, implied in example.implied.items():
             assert float(values[node]) == implied, f"{example.id}: {node} = {float(values[node])}, implied {implied}"
 
@@ -146,9 +148,15 @@ def torch_gradients(f, x):
 
 def jax_gradients(f, x):
     forward, reverse = Counted(f), Counted(f)
-    by_forward = jnp.stack([jax.jvp(forward, (x,), (t,))[1] for t in jnp.eye(len(x), dtype=jnp.float64)])
-    value, pullback = jax.vjp(reverse, x)
-    (by_reverse,) = pullback(jnp.ones_like(value))
+    # each jitted once: the calls counted are the traces, one per pass through the expression
+    by_forward = jax.jit(lambda x: jnp.stack([jax.jvp(forward, (x,), (t,))[1]
+                                              for t in jnp.eye(len(x), dtype=jnp.float64)]))(x)
+
+    def reverse_mode(x):
+        value, pullback = jax.vjp(reverse, x)
+        return pullback(jnp.ones_like(value))[0]
+
+    by_reverse = jax.jit(reverse_mode)(x)
     backward_passes = 1
     return np.asarray(by_forward), forward.calls, np.asarray(by_reverse), reverse.calls + backward_passes
 
@@ -157,7 +165,7 @@ def jax_gradients(f, x):
 def test_pass_counts_forward_n_reverse_2(n):
     f = we.PASSES.probe
     x = np.linspace(-1.3, 0.9, n)
-    reference = jax.grad(f)(jnp.asarray(x))
+    reference = jax.jit(jax.grad(f))(jnp.asarray(x))
     for name, gradients in (("torch", torch_gradients(f, torch.tensor(x))), ("jax", jax_gradients(f, jnp.asarray(x)))):
         by_forward, forward_passes, by_reverse, reverse_passes = gradients
         np.testing.assert_allclose(by_forward, reference, rtol=1e-12, err_msg=f"{name} forward mode")
@@ -206,7 +214,7 @@ def test_setup_shapes_and_gradient_shapes():
     Wt = [torch.tensor(w, requires_grad=True) for w in net.weights]
     bt = [torch.tensor(b, requires_grad=True) for b in net.biases]
     torch_grads = torch.autograd.grad(cost(torch, Wt, bt), Wt)
-    jax_grads = jax.grad(lambda Ws: cost(jnp, Ws, [jnp.asarray(b) for b in net.biases]))(
+    jax_grads = jax.jit(jax.grad(lambda Ws: cost(jnp, Ws, [jnp.asarray(b) for b in net.biases])))(
         [jnp.asarray(w) for w in net.weights])
     assert tuple(tuple(g.shape) for g in torch_grads) == weights
     assert tuple(tuple(g.shape) for g in jax_grads) == weights
@@ -248,6 +256,6 @@ def test_sum_derivative_is_one_for_every_term():
     loop = lambda v: we.SUM_OF_1_2_3_4.intended(v, 100)[0]  # the loop itself, differentiated
     at = torch.tensor(a, requires_grad=True)
     (by_torch,) = torch.autograd.grad(loop(at), at)
-    by_jax = jax.grad(loop)(jnp.asarray(a))
+    by_jax = jax.jit(jax.grad(loop))(jnp.asarray(a))
     np.testing.assert_array_equal(by_torch.numpy(), np.ones(4))
     np.testing.assert_array_equal(np.asarray(by_jax), np.ones(4))
