@@ -1,7 +1,7 @@
 """report.html from report data: one self-contained file, results in, text out.
 
-Self-contained means the page fetches nothing: the style is inline, the plots are PNG data: URIs
-(16 colours, 4 bits a pixel), and each formula is MathML made when the page is written (mathml.py; its
+Self-contained means the page fetches nothing: the style is inline, the plots are inline SVG drawn as
+text (plots.py), and each formula is MathML made when the page is written (mathml.py; its
 LaTeX source beside it, and in its place when it cannot be converted). No MathJax, no fonts, no script:
 a Content-Security-Policy forbids every fetch and every script, so a browser reports any attempt.
 The filter by verdict and document is CSS over radio buttons (page_filter.py). The page is laid out to
@@ -16,7 +16,7 @@ from . import format as fmt
 from . import page_filter, plots
 from .mathml import mathml
 
-POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+POLICY = "default-src 'none'; style-src 'unsafe-inline'"  # no img-src: the page has no image to load
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 0; color: #1d1d1f; background: #fafafa; }
@@ -58,14 +58,14 @@ table.matrix td { padding: 1px 6px; text-align: right; }
 div.matrix .label { font: 600 12px system-ui, sans-serif; white-space: nowrap; padding-bottom: 2px; }
 div.matrix .shape { font-weight: 400; color: #666; }
 table.matrix td.marked { background: #fadbd8; font-weight: 700; }
-figure { margin: 0.5em 0; } figure img { max-width: 100%; height: auto; }
+figure { margin: 0.5em 0; } svg.plot { display: block; max-width: 100%; height: auto; background: #fff; }
 figcaption { font-size: 12px; color: #555; }
 #summary-plot .scroll { max-height: 70vh; overflow-y: auto; border: 1px solid #ddd; }
 @media (max-width: 600px) {
   main { padding: 0.7em; }
   section.formula { padding: 0.4em 0.7em 0.8em; }
   dl.facts { grid-template-columns: minmax(0, 1fr); } dl.facts dd { margin-bottom: 0.4em; }
-  #summary-plot img { max-width: none; width: 800px; }  /* an overview of every formula: scroll, do not shrink */
+  #summary-plot svg.plot { max-width: none; }  /* an overview of every formula: scroll, do not shrink */
   /* the summary table as one card per formula, each cell labelled: eight columns do not fit a phone */
   #summary { min-width: 0; background: none; }
   #summary thead { display: none; }
@@ -180,9 +180,8 @@ def _drawn_text(f: dict) -> str:
 def _plot(f: dict) -> str:
     if "ratios" not in f and "failing_ratios" not in f:
         return "<p><em>No per-example data to plot (rendered from report.json).</em></p>"
-    png = plots.ratio_histogram(f.get("ratios") or [], f.get("failing_ratios") or [])
-    return (f'<figure class="plot"><img src="{plots.data_uri(png)}" width="{plots.HISTOGRAM_PIXELS[0]}" '
-            f'height="{plots.HISTOGRAM_PIXELS[1]}" alt="error / tolerance over the examples of {escape(f["id"])}">'
+    svg = plots.ratio_histogram(f.get("ratios") or [], f.get("failing_ratios") or [], name=f["id"])
+    return (f'<figure class="plot">{svg}'
             f"<figcaption>Error / tolerance per example, log scale; the dashed line is the tolerance (1). "
             f"Drawn: {escape(_drawn_text(f))}.</figcaption></figure>")
 
@@ -234,12 +233,11 @@ def _contents(groups: list, has_plot: bool, has_input_errors: bool) -> str:
 def _summary_plot(formulas: list[dict]) -> str:
     if not any("ratios" in f or "failing_ratios" in f for f in formulas):
         return ""
-    png = plots.summary_figure(formulas)
+    svg = plots.summary_figure(formulas)
     agree = sum(len(f.get("ratios") or []) for f in formulas)
     failing = sum(plots.drawn_count(f.get("failing_ratios") or []) for f in formulas)
     checked = sum(f["examples"] for f in formulas)
-    return (f'<figure id="summary-plot"><div class="scroll"><img src="{plots.data_uri(png)}" '
-            'alt="error / tolerance of the examples of each formula"></div><figcaption>Error / tolerance of '
+    return (f'<figure id="summary-plot"><div class="scroll">{svg}</div><figcaption>Error / tolerance of '
             f"the examples of each formula (catalog order), log scale; the dashed line is the tolerance (1). "
             f"Drawn: {agree + failing} of the {checked} examples checked — the {agree} that agree (blue) and "
             f"the {failing} failing examples the searches kept (red); a search keeps only its first failing "

@@ -93,7 +93,7 @@ def pytest_sessionstart(session):
 
 
 def pytest_collection_finish(session):
-    # What exists now is what the imports made (torch, jax, matplotlib, Hypothesis, the test modules: ~340k
+    # What exists now is what the imports made (torch, jax, Hypothesis, the test modules: ~340k
     # objects, three quarters of a worker's heap at the end). Frozen, Python's garbage collector stops
     # walking it: in every full collection during the tests, in the 5 collections pytest runs at the end
     # of each process to surface unraisable exceptions, and in the interpreter's own at exit. That cut a

@@ -1,8 +1,10 @@
 """report.html in a real browser (headless Chromium): it loads with no console message at all (a
-blocked fetch, a script, a CSP violation would each print one), the summary table, the plots and the
-formulas as MathML are in the rendered page, the filter (CSS over radio buttons) hides what it should,
-nothing runs off the side of a 390 px phone screen, and screenshots are taken
-(reports/screenshot-report.png and screenshot-report-390.png, git-ignored).
+blocked fetch, a script, a CSP violation would each print one), the summary table, the plots (inline
+SVG) and the formulas as MathML are in the rendered page, the filter (CSS over radio buttons) hides what
+it should, nothing runs off the side of a 390 px phone screen, the plots keep their proportions and
+legible text there and no label of theirs is cut off or overlaps another, and screenshots are taken
+(reports/screenshot-report.png and screenshot-report-390.png, git-ignored) in which the plots' colours
+are painted.
 
 The layout and the filter are measured by a harness page around the report: the report, unchanged and
 still under its no-script policy, in an iframe of the width wanted, and the harness's own script reads
@@ -11,23 +13,26 @@ its layout (a window of Chromium's headless --dump-dom is never narrower than 50
 Chromium is required: without it the test fails and says how to install it, it does not skip.
 The page is rendered from the hand-made results in test_report_fixture.json, not a catalog run.
 """
-import base64
-import io
 import json
 import re
 import shutil
 import subprocess
 import tempfile
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image  # the screenshots (PNG) only: the report itself has no image
 
+from backprop_audit.reports import plots
 from backprop_audit.reports.render_html import render_html
 
 FIXTURE = Path(__file__).with_name("test_report_fixture.json")
 SCREENSHOT = Path(__file__).parent.parent / "reports" / "screenshot-report.png"
 PHONE = 390  # px: the narrowest phone screen in common use
+LEGIBLE = 9  # px: the smallest text a plot may show on a phone (its tick labels scaled with it)
+SVG = "{http://www.w3.org/2000/svg}"
 FLAGS = ["--headless", "--allow-file-access-from-files", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
          "--enable-logging=stderr", "--v=0"]
@@ -64,7 +69,7 @@ def page(tmp_path_factory) -> Path:
 def shown(page) -> tuple[subprocess.CompletedProcess, Path]:
     """One Chromium run over the report: its rendered DOM (stdout), its console (stderr) and a screenshot."""
     shot = page.with_name("screenshot.png")
-    return browse(page, "--dump-dom", f"--screenshot={shot}", "--window-size=1280,2000"), shot
+    return browse(page, "--dump-dom", f"--screenshot={shot}", "--window-size=1280,4000"), shot
 
 
 def test_the_report_renders_with_no_console_message_and_shows_table_and_plots(shown):
@@ -75,35 +80,53 @@ def test_the_report_renders_with_no_console_message_and_shows_table_and_plots(sh
     assert len(re.findall(r"<tr\b", summary)) == 5 and "fx-erratum" in summary
     # The escaped title is text in the page, not an element.
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom and "<script" not in dom
-    images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', dom)
-    assert len(images) == 5
     sections = re.findall(r'<section class="formula.*?</section>', dom, re.S)
     assert len(sections) == 4 and all('<div class="math"><math display="block">' in s for s in sections)
     assert "<mfrac><mrow><mo>∂</mo><mi>C</mi></mrow>" in dom  # \frac{\partial C}{...} as MathML
-    for data in images:
-        width, height = Image.open(io.BytesIO(base64.b64decode(data))).size
-        assert width > 300 and height > 100
+    # the plots as the browser holds them: SVG elements (still well-formed XML), each named for readers
+    # of the accessibility tree, the summary first and then one in each formula's section
+    shown = [ET.fromstring(markup) for markup in re.findall(r"<svg\b.*?</svg>", dom, re.S)]
+    assert [svg.tag for svg in shown] == [SVG + "svg"] * 5
+    assert all(svg.get("role") == "img" and svg.find(SVG + "title").text == svg.get("aria-label") for svg in shown)
+    assert "4 formulas" in shown[0].get("aria-label")
+    assert all(len(re.findall(r"<svg\b", s)) == 1 for s in sections)
+    erratum = ET.fromstring(re.search(r"<svg\b.*?</svg>", dom.split('id="fx-erratum"', 1)[1], re.S).group(0))
+    assert erratum.findall(f".//{SVG}g[@class='bars']/{SVG}rect[@fill='{plots.FAILED}']")
+
+
+def painted(shot: Path, colour: str) -> int:
+    """How many pixels of the screenshot are exactly this colour (the bars are drawn with crisp edges)."""
+    image = np.asarray(Image.open(shot).convert("RGB"))
+    return int((image == [int(colour[i:i + 2], 16) for i in (1, 3, 5)]).all(axis=-1).sum())
+
+
+# a legend's colour square: a screenshot with more pixels of that colour shows bars of it as well
+LEGEND_SQUARE = (plots.HISTOGRAM_FONT - 2) ** 2
 
 
 def test_a_screenshot_of_the_report_is_not_blank(shown):
     done, shot = shown
     assert console_messages(done.stderr) == []
     image = Image.open(shot).convert("L")
-    assert image.size == (1280, 2000)
+    assert image.size == (1280, 4000)
     low, high = image.getextrema()
     assert high - low > 100  # text and plots, not an empty page
+    # the erratum's histogram is painted: bars in both colours (passing and failing examples)
+    assert painted(shot, plots.PASSED) > 2 * LEGEND_SQUARE and painted(shot, plots.FAILED) > 2 * LEGEND_SQUARE
     SCREENSHOT.parent.mkdir(exist_ok=True)
     shutil.copyfile(shot, SCREENSHOT)
 
 
 def test_a_screenshot_at_phone_width_is_not_blank(page):
     shot = page.with_name("screenshot-390.png")
-    done = browse(page, f"--screenshot={shot}", f"--window-size={PHONE},2000")
+    done = browse(page, f"--screenshot={shot}", f"--window-size={PHONE},6000")
     assert console_messages(done.stderr) == []
     image = Image.open(shot).convert("L")
-    assert image.size == (PHONE, 2000)
+    assert image.size == (PHONE, 6000)
     low, high = image.getextrema()
     assert high - low > 100
+    # scaled to the phone's width, the histograms' bars keep their colours
+    assert painted(shot, plots.PASSED) > 2 * LEGEND_SQUARE and painted(shot, plots.FAILED) > 2 * LEGEND_SQUARE
     shutil.copyfile(shot, SCREENSHOT.with_name("screenshot-report-390.png"))
 
 
@@ -181,6 +204,49 @@ def test_nothing_runs_off_the_side_of_a_phone_screen(page):
 def test_the_summary_is_a_table_on_a_desktop_screen(page):
     seen = measure(page, 1280, OVERFLOW_PROBE)
     assert seen["summary"] == {"scrolls": False, "header": True, "label": "none"}, seen
+
+
+# every plot as laid out: its box, its viewBox, the box of the element it scrolls in, its text's size on
+# the screen, and which of its text elements reach outside the plot or overlap another
+PLOT_PROBE = """
+  const overlap = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+  return [...doc.querySelectorAll("svg.plot")].map(svg => {
+    const box = svg.getBoundingClientRect(), view = svg.viewBox.baseVal, scroller = svg.closest(".scroll");
+    const scale = view.width / box.width;  // the text's boxes as the screen shows them (rotated too), in SVG units
+    const texts = [...svg.querySelectorAll("text")].map(t => { const r = t.getBoundingClientRect();
+      return {text: t.textContent, size: parseFloat(win.getComputedStyle(t).fontSize),
+              box: {x: (r.x - box.x) * scale, y: (r.y - box.y) * scale, width: r.width * scale, height: r.height * scale}}; });
+    const inside = b => b.x >= 0 && b.y >= 0 && b.x + b.width <= view.width && b.y + b.height <= view.height;
+    const overlapping = [];
+    texts.forEach((a, i) => texts.slice(i + 1).forEach(b => { if (overlap(a.box, b.box)) overlapping.push([a.text, b.text]); }));
+    return {summary: svg.classList.contains("summary"), width: box.width, height: box.height, right: box.right,
+            view: [view.width, view.height], smallest: Math.min(...texts.map(t => t.size)) * box.width / view.width,
+            outside: texts.filter(t => !inside(t.box)).map(t => t.text), overlapping,
+            scrolls: scroller ? scroller.scrollWidth > scroller.clientWidth : null};
+  });
+"""
+
+
+def test_the_plots_are_drawn_at_their_size_on_a_desktop_screen(page):
+    seen = measure(page, 1280, PLOT_PROBE)
+    assert [p["summary"] for p in seen] == [True, False, False, False, False]
+    for plot in seen:
+        assert [round(plot["width"], 1), round(plot["height"], 1)] == plot["view"], plot
+        assert plot["outside"] == [] and plot["overlapping"] == [], plot
+    assert seen[0]["scrolls"] is False
+
+
+def test_the_plots_fit_a_phone_screen_keeping_their_proportions_and_legible_text(page):
+    """A histogram shrinks to the phone's width, keeps its proportions, and its smallest text stays at
+    least LEGIBLE px; the summary keeps its size and scrolls inside its own box."""
+    seen = measure(page, PHONE, PLOT_PROBE)
+    summary, histograms = seen[0], seen[1:]
+    assert summary["summary"] and [round(summary["width"], 1), round(summary["height"], 1)] == summary["view"]
+    assert summary["scrolls"] is True
+    for plot in histograms:
+        assert plot["width"] < plot["view"][0] and plot["right"] <= PHONE, plot
+        assert abs(plot["height"] / plot["width"] - plot["view"][1] / plot["view"][0]) < 0.01, plot
+        assert plot["smallest"] >= LEGIBLE, plot
 
 
 def test_the_console_check_sees_a_blocked_fetch(page, tmp_path):

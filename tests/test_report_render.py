@@ -2,8 +2,6 @@
 with counterexample, diagnosis and corrected form, the corrected form with a precondition check, and
 one that raises): every part of the report is there, every text is escaped, and nothing imports
 torch or jax."""
-import base64
-import io
 import json
 import re
 import subprocess
@@ -12,9 +10,7 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from backprop_audit.reports import plots
 from backprop_audit.reports.render_html import render_html
@@ -60,9 +56,28 @@ def tags(html):
     return parser.tags
 
 
-def png_of(uri):
-    assert uri.startswith("data:image/png;base64,"), uri[:40]
-    return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def svg_of(markup):
+    """An SVG element of the page (or of plots.py), parsed: it must be well-formed XML, an <svg> in SVG's
+    namespace, titled (its <title> and aria-label alike, the accessible name)."""
+    root = ET.fromstring(markup)
+    assert root.tag == SVG + "svg", root.tag
+    title = root.find(SVG + "title")
+    assert title is not None and title.text and title.text == root.get("aria-label") and root.get("role") == "img"
+    return root
+
+
+def svgs_of(html):
+    return [svg_of(markup) for markup in re.findall(r"<svg\b.*?</svg>", html, re.S)]
+
+
+def size_of(svg):
+    """(width, height) of an SVG: its viewBox, which its width and height attributes repeat."""
+    x, y, width, height = (float(v) for v in svg.get("viewBox").split())
+    assert (x, y) == (0, 0) and (float(svg.get("width")), float(svg.get("height"))) == (width, height)
+    return width, height
 
 
 # --- report.json --------------------------------------------------------------------------------------
@@ -141,11 +156,15 @@ def test_markdown_escapes_record_text(report):
 def test_html_is_self_contained(html):
     found = tags(html)
     assert not [t for t, _ in found if t in ("script", "link", "iframe", "object", "embed")]
-    sources = [a["src"] for t, a in found if "src" in a]
-    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
-    assert not re.search(r"https?://|url\(|@import", html)
+    assert not [a for t, a in found if "src" in a or "srcset" in a]  # no image, nothing else loaded
+    # the plots are inline SVG, drawn with nothing that refers elsewhere (no <image>, <use>, xlink:href)
+    assert [t for t, _ in found].count("svg") == 5
+    assert not [t for t, _ in found if t in ("image", "use", "foreignobject", "feimage")]
+    assert not [a for t, a in found if any(k.endswith("href") and not v.startswith("#") for k, v in a.items())]
+    # the only address in the page is SVG's namespace name, which is never fetched
+    assert not re.search(r"https?://|url\(|@import", html.replace(' xmlns="http://www.w3.org/2000/svg"', ""))
     policy = next(a["content"] for t, a in found if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
-    assert "default-src 'none'" in policy
+    assert "default-src 'none'" in policy and "img-src" not in policy and "script-src" not in policy
 
 
 def test_html_shows_summary_sections_plots_and_counterexample(html):
@@ -156,10 +175,14 @@ def test_html_shows_summary_sections_plots_and_counterexample(html):
     summary = html.split('<table id="summary">', 1)[1].split("</table>", 1)[0]
     assert re.findall(r'<a href="#([\w-]+)">', summary) == sections  # the table in the same order
     assert '<a href="#fx-erratum">fx-erratum</a>' in summary and "1.4e+14" in summary
-    images = [a for t, a in found if t == "img"]
-    assert len(images) == 5  # the summary figure + one per formula
-    for image in images:
-        assert png_of(image["src"]).size[0] > 300
+    plots_ = svgs_of(html)
+    assert len(plots_) == 5  # the summary figure + one per formula
+    for plot in plots_:
+        assert size_of(plot)[0] > 300
+    assert "4 formulas" in plots_[0].get("aria-label")
+    for f in json.loads(FIXTURE.read_text())["formulas"]:  # each section's histogram is titled with its formula
+        section = html.split(f'id="{f["id"]}"', 1)[1].split("</section>", 1)[0]
+        assert f"log scale for {f['id']}:" in svg_of(re.search(r"<svg\b.*?</svg>", section, re.S).group(0)).get("aria-label")
     erratum = html.split('id="fx-erratum"', 1)[1].split("</section>", 1)[0]
     assert '<div class="math"><math display="block"><mrow><mfrac>' in erratum  # MathML, the LaTeX beside it
     assert '<pre class="latex"><code>\\frac{\\partial C}' in erratum
@@ -217,27 +240,79 @@ def test_a_formula_that_cannot_be_made_safe_mathml_is_shown_as_its_latex_source(
 
 def test_html_from_report_json_renders_without_plot_data(report):
     html = render_html(json.loads(render_json(report)))
-    assert "<img" not in html and "No per-example data to plot" in html
+    assert "<svg" not in html and "No per-example data to plot" in html
 
 
 # --- plots --------------------------------------------------------------------------------------------
 
-def red_pixels(png):
-    image = np.asarray(png_of(plots.data_uri(png)).convert("RGB"))
-    red = [int(plots.FAILED[i:i + 2], 16) for i in (1, 3, 5)]
-    return int((image == red).all(axis=-1).sum())
+def bars(svg, colour):
+    """The histogram's bars in that colour, as (left, right) x extents (the legend's squares are not bars)."""
+    group = svg.find(f"{SVG}g[@class='bars']")
+    found = [] if group is None else group.findall(f"{SVG}rect[@fill='{colour}']")
+    return [(float(r.get("x")), float(r.get("x")) + float(r.get("width"))) for r in found]
+
+
+def tolerance_x(svg):
+    """x of the dashed line at 1: the one dashed path, "M<x> <top>V<bottom>"."""
+    dashed = [p for p in svg.iter(SVG + "path") if p.get("stroke-dasharray")]
+    assert len(dashed) == 1
+    return float(re.match(r"M([\d.]+) ", dashed[0].get("d")).group(1))
 
 
 def test_histogram_draws_failing_examples_in_red_and_passing_ones_not(report):
     holds, erratum = by_id(report, "fx-holds"), by_id(report, "fx-erratum")
-    assert red_pixels(plots.ratio_histogram(holds["ratios"], holds["failing_ratios"])) == 0
-    assert red_pixels(plots.ratio_histogram(erratum["ratios"], erratum["failing_ratios"])) > 100
+    held = svg_of(plots.ratio_histogram(holds["ratios"], holds["failing_ratios"], name="fx-holds"))
+    failed = svg_of(plots.ratio_histogram(erratum["ratios"], erratum["failing_ratios"], name="fx-erratum"))
+    assert bars(held, plots.FAILED) == [] and bars(held, plots.PASSED)
+    assert bars(failed, plots.FAILED) and bars(failed, plots.PASSED)
+    # below the line at 1 what agrees, above it what fails
+    assert all(right <= tolerance_x(held) for _, right in bars(held, plots.PASSED))
+    assert all(right <= tolerance_x(failed) for _, right in bars(failed, plots.PASSED))
+    assert all(left >= tolerance_x(failed) for left, _ in bars(failed, plots.FAILED))
+    # and the title says how many of each it draws
+    assert f"{len(erratum['ratios'])} examples agree" in failed.get("aria-label")
+    assert f"{len(erratum['failing_ratios'])} fail" in failed.get("aria-label")
+    assert f"{len(holds['ratios'])} examples agree (below the tolerance, 1), 0 fail" in held.get("aria-label")
+
+
+def test_histogram_of_no_number_says_so_and_draws_no_bar(report):
+    error = by_id(report, "fx-error")
+    svg = svg_of(plots.ratio_histogram(error["ratios"], error["failing_ratios"], name="fx-error"))
+    assert bars(svg, plots.FAILED) == [] and bars(svg, plots.PASSED) == []
+    shown = [t.text for t in svg.iter(SVG + "text")]
+    assert "no example gave a number" in shown and "1 failing example(s) raised or gave no value (not drawn)" in shown
+
+
+def test_plots_of_extreme_ratios_stay_well_formed():
+    """Exact agreement and a tiny ratio sit at the floor; a huge finite one is drawn, inf and None are not."""
+    svg = svg_of(plots.ratio_histogram([0.0, 1e-300, 0.5], [1e306, float("inf"), None], name="extreme"))
+    assert len(bars(svg, plots.PASSED)) == 2 and len(bars(svg, plots.FAILED)) == 1
+    assert "3 examples agree (below the tolerance, 1), 1 fail" in svg.get("aria-label")
+    formula = {"id": "extreme", "verdict": "fails", "ratios": [0.0, 0.5], "failing_ratios": [1e306, None]}
+    assert dots(svg_of(plots.summary_figure([formula])), plots.FAILED) == 1
+
+
+def dots(svg, colour):
+    """The summary's dots in that colour: one zero-length line (a round-capped dot) per subpath."""
+    return sum(p.get("d").count("h0") for p in svg.iter(SVG + "path")
+               if p.get("class") == "dots" and p.get("stroke") == colour)
+
+
+def test_summary_figure_draws_each_formula_s_examples_in_its_colours(report):
+    svg = svg_of(plots.summary_figure(report["formulas"]))
+    names = [t.text for t in svg.iter(SVG + "text")]
+    assert [f["id"] for f in report["formulas"]] == [n for n in names if n.startswith("fx-")]
+    assert 0 < dots(svg, plots.FAILED) <= sum(plots.drawn_count(f["failing_ratios"]) for f in report["formulas"])
+    assert 0 < dots(svg, plots.PASSED) <= sum(len(f["ratios"]) for f in report["formulas"])
+    assert "no value" in names  # the formula that raised has no number to draw
+    holds_only = svg_of(plots.summary_figure([by_id(report, "fx-holds")]))
+    assert dots(holds_only, plots.FAILED) == 0 and dots(holds_only, plots.PASSED) > 0
 
 
 def test_summary_figure_grows_with_the_number_of_formulas(report):
-    one = Image.open(io.BytesIO(plots.summary_figure(report["formulas"][:1])))
-    four = Image.open(io.BytesIO(plots.summary_figure(report["formulas"])))
-    assert four.size[1] > one.size[1] and four.size[0] == one.size[0]
+    one = size_of(svg_of(plots.summary_figure(report["formulas"][:1])))
+    four = size_of(svg_of(plots.summary_figure(report["formulas"])))
+    assert four[1] > one[1] and four[0] == one[0]
 
 
 # --- JUnit --------------------------------------------------------------------------------------------
@@ -270,12 +345,15 @@ def test_junit_survives_characters_xml_cannot_hold(report):
 
 # --- purity -------------------------------------------------------------------------------------------
 
-def test_the_report_modules_never_import_torch_or_jax():
+def test_the_report_modules_never_import_torch_jax_matplotlib_or_pillow():
     modules = [f"backprop_audit.reports.{p.stem}" for p in Path(plots.__file__).parent.glob("*.py")]
     assert "backprop_audit.reports.render_html" in modules and len(modules) >= 7
-    code = ("import importlib, sys\n"
+    # and renders a report with plots without a plotting or imaging library (the plots are SVG text)
+    code = ("import importlib, json, sys\n"
             f"for name in {modules!r}: importlib.import_module(name)\n"
-            "print(sorted(m for m in ('torch', 'jax', 'jaxlib') if m in sys.modules))\n")
+            "from backprop_audit.reports.render_html import render_html\n"
+            f"assert '<svg' in render_html(json.loads(open({str(FIXTURE)!r}).read()))\n"
+            "print(sorted(m for m in ('torch', 'jax', 'jaxlib', 'matplotlib', 'PIL') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
