@@ -227,6 +227,13 @@ def twin_view(view: View, width: int, seed: int = 7, *, sizes: tuple | None = No
                 view.eta if eta is None else eta, labels=labels)
 
 
+def twin_key(view: View) -> tuple:
+    """Everything of `view` that twin_view reads (no widths, no values): views with the same key have the
+    same twins, so a compute traced on the twins of one traces the same on the twins of the other."""
+    return (view.convention, view.L, int(view.N), tuple(view.activation), view.loss, view.l2, view.eta,
+            view.labels is None)
+
+
 def traced_view(view: View) -> View:
     """`view` with every array a named leaf."""
     def leaf(name, v, ndim=None):
