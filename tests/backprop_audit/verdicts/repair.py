@@ -148,6 +148,7 @@ class _Context:
         # whole tree, and the trees of the candidates share their unchanged subtrees): each node's once.
         self._addresses: dict = {}  # node -> its address
         self._within: dict = {}  # node -> the addresses in its subtree (itself included)
+        self._briefs: dict = {}  # node -> trace.brief(node)
 
     def address(self, node: Node) -> str:
         found = self._addresses.get(node)
@@ -155,6 +156,13 @@ class _Context:
             found = "leaf:" + _leaf_address(node.name, self.claim, self.depth, self.layer) if node.op == "leaf" \
                 else _shallow(node)
             self._addresses[node] = found
+        return found
+
+    def brief(self, node: Node) -> str:
+        """trace.brief(node), once per node (an edit's sentence names it)."""
+        found = self._briefs.get(node)
+        if found is None:
+            found = self._briefs[node] = tr.brief(node)
         return found
 
     def addresses_within(self, node: Node) -> frozenset:
@@ -256,21 +264,25 @@ def loss_gradient(loss: str, convention: str, a, y, N):
     return gradient(a, y, N) if convention == "row" else gradient(a.T, y.T, N).T
 
 
-def edits_of(root: Node, ctx: _Context, activations) -> list[Edit]:
-    """Every edit of `root`, in the order tried (simplest kinds first)."""
+def edits_of(root: Node, ctx: _Context, activations, only: set | None = None) -> list[Edit]:
+    """Every edit of `root`, in the order tried (simplest kinds first); only: just those at these addresses
+    (the same edits, in the same order, as filtering the whole list by address)."""
     edits = []
-    uses = _leaf_uses(root)
+    nodes = _walk(root)
+    uses = _leaf_uses(root, nodes)
     counts = {}
-    for node in _walk(root):
+    for node in nodes:
         counts[ctx.address(node)] = counts.get(ctx.address(node), 0) + 1
-    for node in _walk(root):  # a parent repeated (a recursion's steps): its leaf moved at every step alike
+    for node in nodes:  # a parent repeated (a recursion's steps): its leaf moved at every step alike
         if node.op == "call" and counts[ctx.address(node)] > 1:
             for child in node.children():
                 if child.op == "leaf":
                     uses[child.name] = max(uses.get(child.name, 0), 2)
-    for node in _walk(root):
-        where = tr.brief(node)
+    for node in nodes:
         address = ctx.address(node)
+        if only is not None and address not in only:
+            continue
+        where = ctx.brief(node)
         if node.op == "call" and node.name == "transpose":
             edits.append(Edit("untranspose", address, "", f"drop the transpose of {tr.show(node.args[0])}"))
         elif node.ndim == 2 and node.op != "deriv":
@@ -309,10 +321,10 @@ def edits_of(root: Node, ctx: _Context, activations) -> list[Edit]:
             for shift in (1, -1):
                 edits.append(Edit("neighbour", address, str(shift), f"{node.name} → its layer {shift:+d}"))
         edits.extend(_more_edits(node, address, where, ctx, activations, uses))
-    for reduce in ("sum", "mean") if root.ndim == 2 else ():
+    for reduce in ("sum", "mean") if root.ndim == 2 and (only is None or "root" in only) else ():
         for axis in (0, 1):
             edits.append(Edit("reduce", "root", f"{reduce}:{axis}", f"the {reduce} of the result over axis {axis}"))
-    if not ctx.claim.is_cost:
+    if not ctx.claim.is_cost and (only is None or "root" in only):
         edits.append(Edit("insert-derivative", "root", "", "⊙ g'(z) of the claim's layer added"))
     unique = {}
     for edit in edits:
@@ -322,10 +334,10 @@ def edits_of(root: Node, ctx: _Context, activations) -> list[Edit]:
     return sorted(unique.values(), key=lambda edit: edit.kind not in ("axis", "keepdims"))
 
 
-def _leaf_uses(root: Node) -> dict:
-    """Leaf name -> how many operand slots in the tree hold it."""
+def _leaf_uses(root: Node, nodes=None) -> dict:
+    """Leaf name -> how many operand slots in the tree hold it (nodes: _walk(root), if already made)."""
     uses = {}
-    for node in _walk(root):
+    for node in _walk(root) if nodes is None else nodes:
         for child in node.children():
             if child.op == "leaf":
                 uses[child.name] = uses.get(child.name, 0) + 1
@@ -617,7 +629,7 @@ class _Case:
         self.ctx = _Context(formula.target, net.depth, concrete.layer if not concrete.is_cost else None,
                             formula.convention, self.view.loss)
         self.root = _faithful_tree(formula, self.view, self.layer, traces)
-        self.answers = next(iter(answers_for(net, memory, str(concrete)).values()))  # a Jacobian's, for a Jacobian
+        self._concrete_claim, self._answers = concrete, None
         # Thousands of candidates are weighed against this one network, each a few edits away from the same
         # tree: the value of every node evaluated here (an edited tree shares its unchanged subtrees, so only
         # the nodes an edit made are evaluated anew), the trees made (edits -> tree or None), and per quantity
@@ -626,6 +638,14 @@ class _Case:
         self.trees: dict = {(): self.root}
         self._oracles: dict = {}
         self._tolerances: dict = {}
+
+    @property
+    def answers(self) -> dict:
+        """The first oracle's answers on the network (a Jacobian's, for a Jacobian claim): asked for only when
+        a candidate is weighed here (a search that ends at the first network never needs the others')."""
+        if self._answers is None:
+            self._answers = next(iter(answers_for(self.net, self.memory, str(self._concrete_claim)).values()))
+        return self._answers
 
     def faithful(self) -> bool:
         """The trace replayed on the real network gives what compute gives (or both raise)."""
@@ -729,7 +749,7 @@ def _forced_chains(case, root, edits=(), depth=FORCED_EDITS):
             yield edits
         return
     at = {case.ctx.address(n) for n in [node] + node.children()}
-    for edit in edits_of(root, case.ctx, case.view.activation):
+    for edit in edits_of(root, case.ctx, case.view.activation, only=at):
         if edit.address in at:
             try:
                 edited = apply(edit, root, case.ctx, case.view.activation)
