@@ -552,15 +552,16 @@ def factor_values(N: int, K: int) -> dict:
             "-1/N": -1 / N, "2/N": 2 / N, "1/(2N)": 1 / (2 * N), "N/2": N / 2, "2N": 2 * N, "K": K, "1/K": 1 / K}
 
 
-def _replays(formula, root, view, layer) -> bool:
-    """`root` replayed on `view` gives what the formula's compute gives there (or compute raises)."""
+def _replays(formula, root, view, layer, memo: dict | None = None) -> bool:
+    """`root` replayed on `view` gives what the formula's compute gives there (or compute raises).
+    memo: where the replay keeps its nodes' values (evaluate's), for an evaluation on `view` that follows."""
     try:
         with np.errstate(all="ignore"):
             direct = formula.compute(view, layer) if formula.per_layer else formula.compute(view)
     except Exception:
         return True
     try:
-        replay = tr.evaluate(root, tr.leaf_values(view))
+        replay = tr.evaluate(root, tr.leaf_values(view), memo=memo)
     except Exception:
         return False
     direct = np.asarray(direct, dtype=np.float64)
@@ -604,16 +605,16 @@ def _applied(root, edits, ctx, activations):
     return root
 
 
-def _faithful_tree(formula, view, layer, traces: _Traces | None = None):
+def _faithful_tree(formula, view, layer, traces: _Traces | None = None, memo: dict | None = None):
     """The formula's tree: traced on a twin (where a literal product conforms), or, when that does not
     replay on `view` (a Python loop over a layer's width), on `view` itself; None when neither does.
-    traces: the repair search's, which remembers the trace on a twin."""
+    traces: the repair search's, which remembers the trace on a twin; memo: the replays' node values on `view`."""
     for on_view in (False, True):
         if on_view or traces is None:
             traced = tr.trace(formula.compute, view, layer, on_view=on_view)
         else:
             traced = traces.on_twin(formula, view, layer)
-        if traced is not None and _replays(formula, traced[0], view, layer):
+        if traced is not None and _replays(formula, traced[0], view, layer, memo):
             return traced[0]
     return None
 
@@ -852,11 +853,11 @@ def _expression(text: str, factor: str) -> str:
     return f"{factor} * ({text})" if factor else text
 
 
-def _repaired_tree(formula, edits, view, layer, traces: _Traces | None = None) -> Node | None:
+def _repaired_tree(formula, edits, view, layer, traces: _Traces | None = None, memo: dict | None = None) -> Node | None:
     """The formula's tree on `view` with the edits made (each by its address), None when it does not trace.
-    traces: the repair search's (what it traced and edited before)."""
+    traces: the repair search's (what it traced and edited before); memo: as _faithful_tree's."""
     traces = traces if traces is not None else _Traces()
-    root = _faithful_tree(formula, view, layer, traces)
+    root = _faithful_tree(formula, view, layer, traces, memo)
     if root is None:
         return None
     ctx = _Context(formula.target, view.L, layer if formula.per_layer else _claim_layer(formula.target, view.L),
@@ -872,11 +873,12 @@ def _repaired_formula(formula, edits, claim: Quantity, factor: str, traces: _Tra
 
     def compute(view, layer=None):
         key = (view.L, view.N, tuple(view.sizes), tuple(view.activation), view.loss, layer)
+        memo = {}  # the replay's node values on this view: the edited tree shares its unchanged subtrees
         if key not in trees:
-            trees[key] = _repaired_tree(formula, edits, view, layer, traces)
+            trees[key] = _repaired_tree(formula, edits, view, layer, traces, memo)
         if trees[key] is None:
             raise ValueError("the formula could not be traced on this network")
-        return factor_values(view.N, view.sizes[-1])[factor] * tr.evaluate(trees[key], tr.leaf_values(view))
+        return factor_values(view.N, view.sizes[-1])[factor] * tr.evaluate(trees[key], tr.leaf_values(view), memo=memo)
 
     if formula.per_layer:
         body = compute
