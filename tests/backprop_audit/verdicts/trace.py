@@ -37,7 +37,13 @@ class Node:
     ndim: int = 0  # of the value it had on the twin: transposes are offered for 2-D nodes only
 
     def children(self):
-        return [c for c in _nodes_in(self.args)] + [c for c in _nodes_in(tuple(self.kwargs.values()))]
+        """The nodes among args and kwargs, in order (made once: a node's operands never change; the repair
+        search walks the same trees thousands of times). Read it, never change it."""
+        found = self.__dict__.get("_children")
+        if found is None:
+            found = self.__dict__["_children"] = [c for c in _nodes_in(self.args)] + \
+                [c for c in _nodes_in(tuple(self.kwargs.values()))]
+        return found
 
 
 def _nodes_in(template):
