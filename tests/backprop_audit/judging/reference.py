@@ -86,7 +86,14 @@ def answers_for(net, memory, quantity: str | None = None) -> dict:
     """Reference.answers alone (what a formula's value on `net` is compared with), without the tolerances;
     for a local Jacobian `quantity` the oracles' Jacobians (judged with the worst-case count in the network's
     dtype, see jacobian_reference)."""
-    if quantity is not None and Quantity.parse(quantity).is_jacobian:
+    jacobian = quantity is not None and Quantity.parse(quantity).is_jacobian
+    # A network judged in this run (evaluate.judged_network) keeps these answers with its judgement, in a table
+    # that holds more networks than the answers' own: the diagnosis's failing networks are judged early and
+    # asked for again after a few searches, by when the answers' table may have dropped them.
+    judged = (memory.judged_jacobians if jacobian else memory.judged).get(net.fingerprint())
+    if judged is not None:
+        return judged[0]
+    if jacobian:
         return memory.jacobian_answers(net)
     if tolerance.is_measured(net) and net.dtype == np.float32:
         return memory.oracle_answers(net.astype(np.float64))

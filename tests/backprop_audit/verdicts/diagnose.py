@@ -84,14 +84,34 @@ def _fits(candidate, oracle, net, q, convention, memory: RunMemory, model: bool 
     (the tolerance's coefficient)·(1 + Z)·|model| is added to q's tolerance."""
     if candidate.shape != oracle.shape or not np.all(np.isfinite(candidate)):
         return False
-    answers, judged = judged_network(net, memory, Quantity.parse(q).is_jacobian)  # what evaluate() judged it with
-    scale = judged[0][q]  # a gradient's (or a Jacobian's) four pieces, or a step W'[l]'s StepScale
-    canonical_tol = tolerance.tolerance_for(scale, next(iter(answers.values()))[q])
-    tol = expected_value(q, canonical_tol, convention)
+    tol = tolerance_of(net, q, convention, memory)
     if model:
+        scale = _judged_scale(net, q, memory)
         model_tol = tolerance.value_tolerance(scale, canonical_value(q, oracle, convention))
         tol = tol + expected_value(q, model_tol, convention)
     return worst_ratio(candidate, oracle, tol)[0] <= 1.0
+
+
+def fits_within(candidate, oracle, tol) -> bool:
+    """_fits (model=False) with q's tolerance already computed (tolerance_of): a repair search weighs
+    thousands of candidates against the same network's quantity."""
+    if candidate.shape != oracle.shape or not np.all(np.isfinite(candidate)):
+        return False
+    return worst_ratio(candidate, oracle, tol)[0] <= 1.0
+
+
+def _judged_scale(net, q, memory: RunMemory):
+    """q's tolerance pieces on `net` as evaluate() judged it: a gradient's (or a Jacobian's) four pieces, or a
+    step W'[l]'s StepScale."""
+    return judged_network(net, memory, Quantity.parse(q).is_jacobian)[1][0][q]
+
+
+def tolerance_of(net, q, convention, memory: RunMemory):
+    """q's tolerance on `net` in `convention`, from the oracle's value as evaluate() judged it."""
+    answers, judged = judged_network(net, memory, Quantity.parse(q).is_jacobian)  # what evaluate() judged it with
+    scale = judged[0][q]  # a gradient's (or a Jacobian's) four pieces, or a step W'[l]'s StepScale
+    canonical_tol = tolerance.tolerance_for(scale, next(iter(answers.values()))[q])
+    return expected_value(q, canonical_tol, convention)
 
 
 def _named_factors(net):

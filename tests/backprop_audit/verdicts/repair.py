@@ -144,11 +144,34 @@ class _Context:
 
     def __init__(self, claim: Quantity, depth: int, layer: int | None, convention: str = "row", loss: str | None = None):
         self.claim, self.depth, self.layer, self.convention, self.loss = claim, depth, layer, convention, loss
+        # A repair search asks for the same nodes' addresses thousands of times (every edit made walks the
+        # whole tree, and the trees of the candidates share their unchanged subtrees): each node's once.
+        self._addresses: dict = {}  # node -> its address
+        self._within: dict = {}  # node -> the addresses in its subtree (itself included)
+        self._briefs: dict = {}  # node -> trace.brief(node)
 
     def address(self, node: Node) -> str:
-        if node.op == "leaf":
-            return "leaf:" + _leaf_address(node.name, self.claim, self.depth, self.layer)
-        return _shallow(node)
+        found = self._addresses.get(node)
+        if found is None:
+            found = "leaf:" + _leaf_address(node.name, self.claim, self.depth, self.layer) if node.op == "leaf" \
+                else _shallow(node)
+            self._addresses[node] = found
+        return found
+
+    def brief(self, node: Node) -> str:
+        """trace.brief(node), once per node (an edit's sentence names it)."""
+        found = self._briefs.get(node)
+        if found is None:
+            found = self._briefs[node] = tr.brief(node)
+        return found
+
+    def addresses_within(self, node: Node) -> frozenset:
+        """The addresses of `node` and of every node below it."""
+        found = self._within.get(node)
+        if found is None:
+            found = frozenset((self.address(node),)).union(*(self.addresses_within(c) for c in node.children()))
+            self._within[node] = found
+        return found
 
     def leaf_name(self, address: str) -> str:
         """The concrete leaf name of a relative leaf address on this network and layer."""
@@ -241,21 +264,25 @@ def loss_gradient(loss: str, convention: str, a, y, N):
     return gradient(a, y, N) if convention == "row" else gradient(a.T, y.T, N).T
 
 
-def edits_of(root: Node, ctx: _Context, activations) -> list[Edit]:
-    """Every edit of `root`, in the order tried (simplest kinds first)."""
+def edits_of(root: Node, ctx: _Context, activations, only: set | None = None) -> list[Edit]:
+    """Every edit of `root`, in the order tried (simplest kinds first); only: just those at these addresses
+    (the same edits, in the same order, as filtering the whole list by address)."""
     edits = []
-    uses = _leaf_uses(root)
+    nodes = _walk(root)
+    uses = _leaf_uses(root, nodes)
     counts = {}
-    for node in _walk(root):
+    for node in nodes:
         counts[ctx.address(node)] = counts.get(ctx.address(node), 0) + 1
-    for node in _walk(root):  # a parent repeated (a recursion's steps): its leaf moved at every step alike
+    for node in nodes:  # a parent repeated (a recursion's steps): its leaf moved at every step alike
         if node.op == "call" and counts[ctx.address(node)] > 1:
             for child in node.children():
                 if child.op == "leaf":
                     uses[child.name] = max(uses.get(child.name, 0), 2)
-    for node in _walk(root):
-        where = tr.brief(node)
+    for node in nodes:
         address = ctx.address(node)
+        if only is not None and address not in only:
+            continue
+        where = ctx.brief(node)
         if node.op == "call" and node.name == "transpose":
             edits.append(Edit("untranspose", address, "", f"drop the transpose of {tr.show(node.args[0])}"))
         elif node.ndim == 2 and node.op != "deriv":
@@ -294,10 +321,10 @@ def edits_of(root: Node, ctx: _Context, activations) -> list[Edit]:
             for shift in (1, -1):
                 edits.append(Edit("neighbour", address, str(shift), f"{node.name} → its layer {shift:+d}"))
         edits.extend(_more_edits(node, address, where, ctx, activations, uses))
-    for reduce in ("sum", "mean") if root.ndim == 2 else ():
+    for reduce in ("sum", "mean") if root.ndim == 2 and (only is None or "root" in only) else ():
         for axis in (0, 1):
             edits.append(Edit("reduce", "root", f"{reduce}:{axis}", f"the {reduce} of the result over axis {axis}"))
-    if not ctx.claim.is_cost:
+    if not ctx.claim.is_cost and (only is None or "root" in only):
         edits.append(Edit("insert-derivative", "root", "", "⊙ g'(z) of the claim's layer added"))
     unique = {}
     for edit in edits:
@@ -307,10 +334,10 @@ def edits_of(root: Node, ctx: _Context, activations) -> list[Edit]:
     return sorted(unique.values(), key=lambda edit: edit.kind not in ("axis", "keepdims"))
 
 
-def _leaf_uses(root: Node) -> dict:
-    """Leaf name -> how many operand slots in the tree hold it."""
+def _leaf_uses(root: Node, nodes=None) -> dict:
+    """Leaf name -> how many operand slots in the tree hold it (nodes: _walk(root), if already made)."""
     uses = {}
-    for node in _walk(root):
+    for node in _walk(root) if nodes is None else nodes:
         for child in node.children():
             if child.op == "leaf":
                 uses[child.name] = uses.get(child.name, 0) + 1
@@ -379,6 +406,9 @@ def apply(edit: Edit, root: Node, ctx: _Context, activations) -> Node:
     def visit(node):
         if node in cache:
             return cache[node]
+        if edit.address not in ctx.addresses_within(node):  # what _rebuilt would give: the node itself
+            cache[node] = node
+            return node
         rebuilt = tr._rebuilt(node, visit)
         new = rebuilt
         if ctx.address(node) == edit.address:
@@ -522,27 +552,69 @@ def factor_values(N: int, K: int) -> dict:
             "-1/N": -1 / N, "2/N": 2 / N, "1/(2N)": 1 / (2 * N), "N/2": N / 2, "2N": 2 * N, "K": K, "1/K": 1 / K}
 
 
-def _replays(formula, root, view, layer) -> bool:
-    """`root` replayed on `view` gives what the formula's compute gives there (or compute raises)."""
+def _replays(formula, root, view, layer, memo: dict | None = None) -> bool:
+    """`root` replayed on `view` gives what the formula's compute gives there (or compute raises).
+    memo: where the replay keeps its nodes' values (evaluate's), for an evaluation on `view` that follows."""
     try:
         with np.errstate(all="ignore"):
             direct = formula.compute(view, layer) if formula.per_layer else formula.compute(view)
     except Exception:
         return True
     try:
-        replay = tr.evaluate(root, tr.leaf_values(view))
+        replay = tr.evaluate(root, tr.leaf_values(view), memo=memo)
     except Exception:
         return False
     direct = np.asarray(direct, dtype=np.float64)
     return np.shape(replay) == direct.shape and np.allclose(replay, direct, rtol=1e-9, atol=1e-12, equal_nan=True)
 
 
-def _faithful_tree(formula, view, layer):
+class _Traces:
+    """What one repair search would otherwise trace again and again. The trace on a twin depends on the
+    network's structure alone (trace.twin_key: depth, batch, activations, loss, convention; no widths, no
+    values), so the failing networks and the fresh search's networks of one structure share it (the fresh
+    search's 100 networks have ~25 structures), and so does that tree with a candidate's edits made."""
+
+    def __init__(self):
+        self._twins: dict = {}  # (compute, twin key, layer) -> trace.trace's (tree, twin) or None
+        self._twin_roots: set = set()  # the trees in _twins
+        self._edited: dict = {}  # (twin tree, edits, the context's fields) -> the tree with the edits made
+
+    def on_twin(self, formula, view, layer):
+        """trace.trace(formula.compute, view, layer), remembered by what it reads of `view`."""
+        key = (formula.compute, tr.twin_key(view), layer)
+        if key not in self._twins:
+            traced = self._twins[key] = tr.trace(formula.compute, view, layer)
+            if traced is not None:
+                self._twin_roots.add(traced[0])
+        return self._twins[key]
+
+    def edited(self, root, edits, ctx, activations):
+        """`root` with `edits` made (apply, in order); remembered for a tree traced on a twin (the key then
+        holds everything apply reads), made afresh for one traced on a network itself."""
+        if root not in self._twin_roots:
+            return _applied(root, edits, ctx, activations)
+        key = (root, tuple(edits), ctx.claim, ctx.depth, ctx.layer, ctx.convention, ctx.loss, tuple(activations))
+        if key not in self._edited:
+            self._edited[key] = _applied(root, edits, ctx, activations)
+        return self._edited[key]
+
+
+def _applied(root, edits, ctx, activations):
+    for edit in edits:
+        root = apply(edit, root, ctx, activations)
+    return root
+
+
+def _faithful_tree(formula, view, layer, traces: _Traces | None = None, memo: dict | None = None):
     """The formula's tree: traced on a twin (where a literal product conforms), or, when that does not
-    replay on `view` (a Python loop over a layer's width), on `view` itself; None when neither does."""
+    replay on `view` (a Python loop over a layer's width), on `view` itself; None when neither does.
+    traces: the repair search's, which remembers the trace on a twin; memo: the replays' node values on `view`."""
     for on_view in (False, True):
-        traced = tr.trace(formula.compute, view, layer, on_view=on_view)
-        if traced is not None and _replays(formula, traced[0], view, layer):
+        if on_view or traces is None:
+            traced = tr.trace(formula.compute, view, layer, on_view=on_view)
+        else:
+            traced = traces.on_twin(formula, view, layer)
+        if traced is not None and _replays(formula, traced[0], view, layer, memo):
             return traced[0]
     return None
 
@@ -550,15 +622,31 @@ def _faithful_tree(formula, view, layer):
 class _Case:
     """One failing network at one layer: its view, its trace, its oracle value for each quantity."""
 
-    def __init__(self, formula, net, concrete: Quantity, memory: RunMemory):
+    def __init__(self, formula, net, concrete: Quantity, memory: RunMemory, traces: _Traces | None = None):
         self.formula, self.net, self.memory = formula, net, memory
         self.layer = concrete.layer if formula.per_layer else None
         self.view = view_of(net, formula.convention)
         self.leaves = tr.leaf_values(self.view)
         self.ctx = _Context(formula.target, net.depth, concrete.layer if not concrete.is_cost else None,
                             formula.convention, self.view.loss)
-        self.root = _faithful_tree(formula, self.view, self.layer)
-        self.answers = next(iter(answers_for(net, memory, str(concrete)).values()))  # a Jacobian's, for a Jacobian
+        self.root = _faithful_tree(formula, self.view, self.layer, traces)
+        self._concrete_claim, self._answers = concrete, None
+        # Thousands of candidates are weighed against this one network, each a few edits away from the same
+        # tree: the value of every node evaluated here (an edited tree shares its unchanged subtrees, so only
+        # the nodes an edit made are evaluated anew), the trees made (edits -> tree or None), and per quantity
+        # the oracle's value in the formula's convention and its tolerance.
+        self.memo: dict = {}
+        self.trees: dict = {(): self.root}
+        self._oracles: dict = {}
+        self._tolerances: dict = {}
+
+    @property
+    def answers(self) -> dict:
+        """The first oracle's answers on the network (a Jacobian's, for a Jacobian claim): asked for only when
+        a candidate is weighed here (a search that ends at the first network never needs the others')."""
+        if self._answers is None:
+            self._answers = next(iter(answers_for(self.net, self.memory, str(self._concrete_claim)).values()))
+        return self._answers
 
     def faithful(self) -> bool:
         """The trace replayed on the real network gives what compute gives (or both raise)."""
@@ -566,7 +654,7 @@ class _Case:
 
     def value(self, root):
         try:
-            value = np.asarray(tr.evaluate(root, self.leaves), dtype=np.float64)
+            value = np.asarray(tr.evaluate(root, self.leaves, memo=self.memo), dtype=np.float64)
         except Exception:
             return None
         return value if np.all(np.isfinite(value)) else None
@@ -584,7 +672,7 @@ class _Case:
         name = self.concrete(claim)
         if name is None:
             return []
-        oracle = np.asarray(expected_value(name, self.answers[name], self.formula.convention), dtype=np.float64)
+        oracle = np.asarray(self.oracle(name), dtype=np.float64)
         if oracle.shape != np.shape(value):
             return []
         norm = float(np.vdot(value, value))
@@ -595,23 +683,35 @@ class _Case:
         return [f for f, v in factors.items() if abs(v - ratio) <= 0.1 * max(abs(ratio), abs(v))] or \
             ([""] if not np.any(oracle) else [])
 
+    def oracle(self, name: str):
+        """The oracle's value of quantity `name` in the formula's convention."""
+        if name not in self._oracles:
+            self._oracles[name] = expected_value(name, self.answers[name], self.formula.convention)
+        return self._oracles[name]
+
     def fits(self, value, claim: Quantity, factor: str) -> bool:
-        from backprop_audit.verdicts.diagnose import _fits
+        from backprop_audit.verdicts.diagnose import fits_within, tolerance_of
         name = self.concrete(claim)
         if name is None:
             return False
-        oracle = expected_value(name, self.answers[name], self.formula.convention)
-        return _fits(_factors(self.net)[factor] * value, oracle, self.net, name, self.formula.convention, self.memory)
+        if name not in self._tolerances:
+            self._tolerances[name] = tolerance_of(self.net, name, self.formula.convention, self.memory)
+        return fits_within(_factors(self.net)[factor] * value, self.oracle(name), self._tolerances[name])
 
 
 def _edited(case: _Case, edits) -> Node | None:
-    root = case.root
-    try:
-        for edit in edits:
-            root = apply(edit, root, case.ctx, case.view.activation)
-    except ValueError:
-        return None
-    return root
+    """The case's tree with `edits` made in order, None when one cannot be made; remembered by the case
+    (a pair of edits starts from the tree of its first, which was tried alone before)."""
+    edits = tuple(edits)
+    if edits not in case.trees:
+        root = _edited(case, edits[:-1])
+        if root is not None:
+            try:
+                root = apply(edits[-1], root, case.ctx, case.view.activation)
+            except ValueError:
+                root = None
+        case.trees[edits] = root
+    return case.trees[edits]
 
 
 def _candidates(case: _Case, others=()):
@@ -644,13 +744,13 @@ def _forced_chains(case, root, edits=(), depth=FORCED_EDITS):
     """Chains of edits each made where the product fails to conform (at the node that raises or an
     operand of it): a literal formula whose every product is written in the wrong orientation needs one
     edit per product, and the shapes say where; only these get a third edit."""
-    node = _raising_node(root, case.leaves)
+    node = _raising_node(root, case.leaves, case.memo)
     if node is None or depth == 0:
         if node is None and len(edits) > MAX_EDITS:
             yield edits
         return
     at = {case.ctx.address(n) for n in [node] + node.children()}
-    for edit in edits_of(root, case.ctx, case.view.activation):
+    for edit in edits_of(root, case.ctx, case.view.activation, only=at):
         if edit.address in at:
             try:
                 edited = apply(edit, root, case.ctx, case.view.activation)
@@ -659,11 +759,14 @@ def _forced_chains(case, root, edits=(), depth=FORCED_EDITS):
             yield from _forced_chains(case, edited, edits + (edit,), depth - 1)
 
 
-def _raising_node(root, leaves):
-    """The first node whose own operation raises on these leaves (its operands evaluate), or None."""
-    memo = {}
+def _raising_node(root, leaves, memo: dict | None = None):
+    """The first node whose own operation raises on these leaves (its operands evaluate), or None.
+    memo: node -> its value on these leaves, as evaluate keeps it (a case's)."""
+    memo = {} if memo is None else memo
 
     def visit(node):
+        if node in memo:  # evaluated, and so was every node below it: none of them raises
+            return None
         for child in node.children():
             found = visit(child)
             if found is not None:
@@ -696,11 +799,12 @@ def find_repair(formula, outcomes, dtype, memory: RunMemory, examples: int = REP
     """The smallest edit of the formula as written that makes it hold on every failing outcome and on a
     fresh search of its setting; None when it cannot be traced or no edit of up to two steps fits."""
     start = time.perf_counter()
+    traces = _Traces()
     cases = []
     for outcome in outcomes:
         if not outcome.quantity:
             continue
-        case = _Case(formula, outcome.network, Quantity.parse(outcome.quantity), memory)
+        case = _Case(formula, outcome.network, Quantity.parse(outcome.quantity), memory, traces)
         if case.root is None or not case.faithful():
             return None
         cases.append(case)
@@ -719,7 +823,7 @@ def find_repair(formula, outcomes, dtype, memory: RunMemory, examples: int = REP
                        and _holds_on(cases[1:], edits, claim, factor)), None)
         if factor is None:
             continue
-        repaired = _repaired_formula(formula, edits, claim, factor)
+        repaired = _repaired_formula(formula, edits, claim, factor, traces)
         from backprop_audit.searching.search import search
         result = search(repaired, dtype=dtype, examples=examples, shrink=False, seed=4242, memory=memory)
         if not (result.held and result.examples > 0):
@@ -727,7 +831,8 @@ def find_repair(formula, outcomes, dtype, memory: RunMemory, examples: int = REP
         sentences = [e.text for e in edits] + ([relabel] if relabel else []) + ([f"× {factor}"] if factor else [])
         labels = [e.label for e in edits] + ([f"read as {claim}"] if relabel else []) + ([f"x {factor}"] if factor else [])
         fitted = [(case.net, case.concrete(claim)) for case in cases]
-        text = symbols.expression_in_symbols(lambda view: _repaired_tree(formula, edits, view, first.layer), first.view)
+        text = symbols.expression_in_symbols(lambda view: _repaired_tree(formula, edits, view, first.layer, traces),
+                                             first.view)
         return Repair(sentences, labels, _expression(text or tr.show(root), factor), str(claim), factor,
                       result.examples, time.perf_counter() - start, formula=repaired, cases=fitted)
     return None
@@ -748,29 +853,32 @@ def _expression(text: str, factor: str) -> str:
     return f"{factor} * ({text})" if factor else text
 
 
-def _repaired_tree(formula, edits, view, layer) -> Node | None:
-    """The formula's tree on `view` with the edits made (each by its address), None when it does not trace."""
-    root = _faithful_tree(formula, view, layer)
+def _repaired_tree(formula, edits, view, layer, traces: _Traces | None = None, memo: dict | None = None) -> Node | None:
+    """The formula's tree on `view` with the edits made (each by its address), None when it does not trace.
+    traces: the repair search's (what it traced and edited before); memo: as _faithful_tree's."""
+    traces = traces if traces is not None else _Traces()
+    root = _faithful_tree(formula, view, layer, traces, memo)
     if root is None:
         return None
     ctx = _Context(formula.target, view.L, layer if formula.per_layer else _claim_layer(formula.target, view.L),
                    formula.convention, view.loss)
-    for edit in edits:
-        root = apply(edit, root, ctx, view.activation)
-    return root
+    return traces.edited(root, edits, ctx, view.activation)
 
 
-def _repaired_formula(formula, edits, claim: Quantity, factor: str):
-    """The formula with the edits made, as a record of its own (traced afresh on each network)."""
+def _repaired_formula(formula, edits, claim: Quantity, factor: str, traces: _Traces | None = None):
+    """The formula with the edits made, as a record of its own (traced afresh on each network of a new
+    shape; traces: the repair search's, whose traces on twins it reuses)."""
     trees = {}
+    traces = traces if traces is not None else _Traces()
 
     def compute(view, layer=None):
         key = (view.L, view.N, tuple(view.sizes), tuple(view.activation), view.loss, layer)
+        memo = {}  # the replay's node values on this view: the edited tree shares its unchanged subtrees
         if key not in trees:
-            trees[key] = _repaired_tree(formula, edits, view, layer)
+            trees[key] = _repaired_tree(formula, edits, view, layer, traces, memo)
         if trees[key] is None:
             raise ValueError("the formula could not be traced on this network")
-        return factor_values(view.N, view.sizes[-1])[factor] * tr.evaluate(trees[key], tr.leaf_values(view))
+        return factor_values(view.N, view.sizes[-1])[factor] * tr.evaluate(trees[key], tr.leaf_values(view), memo=memo)
 
     if formula.per_layer:
         body = compute

@@ -37,7 +37,13 @@ class Node:
     ndim: int = 0  # of the value it had on the twin: transposes are offered for 2-D nodes only
 
     def children(self):
-        return [c for c in _nodes_in(self.args)] + [c for c in _nodes_in(tuple(self.kwargs.values()))]
+        """The nodes among args and kwargs, in order (made once: a node's operands never change; the repair
+        search walks the same trees thousands of times). Read it, never change it."""
+        found = self.__dict__.get("_children")
+        if found is None:
+            found = self.__dict__["_children"] = [c for c in _nodes_in(self.args)] + \
+                [c for c in _nodes_in(tuple(self.kwargs.values()))]
+        return found
 
 
 def _nodes_in(template):
@@ -227,6 +233,13 @@ def twin_view(view: View, width: int, seed: int = 7, *, sizes: tuple | None = No
                 view.eta if eta is None else eta, labels=labels)
 
 
+def twin_key(view: View) -> tuple:
+    """Everything of `view` that twin_view reads (no widths, no values): views with the same key have the
+    same twins, so a compute traced on the twins of one traces the same on the twins of the other."""
+    return (view.convention, view.L, int(view.N), tuple(view.activation), view.loss, view.l2, view.eta,
+            view.labels is None)
+
+
 def traced_view(view: View) -> View:
     """`view` with every array a named leaf."""
     def leaf(name, v, ndim=None):
@@ -282,6 +295,8 @@ def _form_of(node: Node, leaf: Node, leaves: dict, twin: View, memo: dict):
     with np.errstate(all="ignore"):
         kinds = [k for k in kinds if np.allclose(value, operations.derivative(act, leaves[f"{k}[{layer}]"]),
                                                   rtol=1e-9, atol=1e-12)]
+    if not kinds:  # what the probes would end in too (a probe that raises also gives None)
+        return None
     for z_probe in _probes_like(leaves[z_name].shape):
         a_probe = operations.activation(act).numpy(z_probe)
         try:
