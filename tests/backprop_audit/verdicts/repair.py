@@ -33,6 +33,7 @@ from backprop_audit.verdicts.trace import Node
 MAX_EDITS = 2
 FORCED_EDITS = 3  # a chain of edits each forced by a product that does not conform (_forced_chains)
 REPAIR_EXAMPLES = 100  # the fresh search a candidate must survive
+CASE_MEMO_BYTES = 64 * 2**20  # about the most a case keeps of its node values (_Case.memo): emptied beyond it
 _PRODUCTS = ("multiply", "matmul", "dot")
 
 
@@ -636,6 +637,8 @@ class _Case:
         # the nodes an edit made are evaluated anew), the trees made (edits -> tree or None), and per quantity
         # the oracle's value in the formula's convention and its tolerance.
         self.memo: dict = {}
+        largest = max((np.asarray(v).nbytes for v in self.leaves.values()), default=8)
+        self._memo_entries = max(1024, CASE_MEMO_BYTES // max(largest, 8))  # values of about a leaf's size each
         self.trees: dict = {(): self.root}
         self._oracles: dict = {}
         self._tolerances: dict = {}
@@ -657,7 +660,15 @@ class _Case:
             value = np.asarray(tr.evaluate(root, self.leaves, memo=self.memo), dtype=np.float64)
         except Exception:
             return None
+        finally:
+            self.trim()
         return value if np.all(np.isfinite(value)) else None
+
+    def trim(self):
+        """Empty the memo when it holds more than CASE_MEMO_BYTES' worth (a large network's candidates): it is a
+        cache only, what it drops is evaluated again."""
+        if len(self.memo) > self._memo_entries:
+            self.memo.clear()
 
     def concrete(self, claim: Quantity) -> str | None:
         layers = claim.layers(self.net.depth)
@@ -745,6 +756,7 @@ def _forced_chains(case, root, edits=(), depth=FORCED_EDITS):
     operand of it): a literal formula whose every product is written in the wrong orientation needs one
     edit per product, and the shapes say where; only these get a third edit."""
     node = _raising_node(root, case.leaves, case.memo)
+    case.trim()
     if node is None or depth == 0:
         if node is None and len(edits) > MAX_EDITS:
             yield edits
