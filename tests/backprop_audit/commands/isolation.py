@@ -71,7 +71,7 @@ class Checked:
 class _Zygote:
     """The process that forks the workers (commands/zygote.py), its control socket and its own log.
 
-    One zygote serves every `check` run of this process that has the same environment (`shared()`): the
+    One zygote serves every `check` run of this process that has the same environment (`shared_zygote()`): the
     command line makes one run per process, but a program or a test suite that calls `check` in-process
     many times would otherwise pay ~3 s of imports for each. A worker is forked afresh for every run, so
     nothing of one run reaches the next; the zygote itself runs no claim."""
