@@ -209,8 +209,27 @@ def test_runs_in_one_process_share_one_zygote_and_each_worker_has_its_runs_envir
         zygotes.append(isolation.shared_zygote().process.pid)
     assert "environment: first run" in outputs[0] and "environment: second run" in outputs[1]
     assert zygotes[0] == zygotes[1]
+    # Another environment: another zygote, and the idle one closed. Shown on stand-ins, so that no third
+    # interpreter imports torch and jax (~3 s) and the real zygote serves this process's later runs.
+    closed, started = [], []
+
+    class StandIn:
+        def __init__(self):
+            started.append(self)
+
+        def alive(self):
+            return True
+
+        def close(self):
+            closed.append(self)
+
+    old = StandIn()
+    monkeypatch.setattr(isolation, "_shared", {isolation._environment_key(): old})
+    monkeypatch.setattr(isolation, "_Zygote", StandIn)
+    assert isolation.shared_zygote() is old  # the same environment: the same zygote
     monkeypatch.setenv("BACKPROP_AUDIT_TEST_VARIABLE", "an import-time setting may have changed")
-    assert isolation.shared_zygote().process.pid != zygotes[0]  # another environment: another zygote
+    new = isolation.shared_zygote()
+    assert new is not old and started == [old, new] and closed == [old]
 
 
 @pytest.mark.parametrize("args, message", [

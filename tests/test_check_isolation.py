@@ -1,14 +1,19 @@
 """A claim is untrusted code (issue 14): whatever it does costs that claim its verdict and nothing else.
 
-Each test reads a run of `backprop-audit check` through the real entry point, in a fresh interpreter, on
-files that mix bad claims (tests/claims/untrusted_*.py) with correct ones, into an --out folder that
-already holds a stale report; and asserts that the bad claim gets an error naming what it did, the correct
-claims hold, a fresh report is written, and the exit status is not 0. Two runs serve every test (float64
-only, few examples), both started as soon as the first test needs one: CRASHES, the claims that end or
-hang their worker (each costs a new worker) and a file that ends its worker while loading (exit 2); and
-MISBEHAVES, the claims that raise, edit their inputs or answer differently, side by side in one worker
-(exit 1). The isolation is per claim, so many bad claims in one run test it more, not less."""
+Each test reads a run of `backprop-audit check` on files that mix bad claims (tests/claims/untrusted_*.py)
+with correct ones, into an --out folder that already holds a stale report; and asserts that the bad claim
+gets an error naming what it did, the correct claims hold, a fresh report is written, and the exit status
+is not 0. Two runs serve every test (float64 only, few examples): CRASHES, the claims that end or hang
+their worker (each costs a new worker) and a file that ends its worker while loading (exit 2), through the
+real entry point in a fresh interpreter, whose file descriptors 1 and 2 the test reads (a claim's prints
+must not reach them); and MISBEHAVES, the claims that raise (SystemExit, KeyboardInterrupt, ...), edit
+their inputs or answer differently, side by side in one worker (exit 1), run in this process (cli.main,
+as test_check_command.py does: its claims worker is forked from this process's zygote, so no second
+interpreter and zygote import torch and jax, ~6 s of CPU) while the first one waits for its watchdogs.
+The isolation is per claim, so many bad claims in one run test it more, not less."""
+import contextlib
 import functools
+import io
 import json
 import os
 import subprocess
@@ -20,14 +25,15 @@ from types import SimpleNamespace
 import jsonschema
 import pytest
 
+from backprop_audit.commands import cli
 from backprop_audit.verdicts.entry import REPORT_SCHEMA
 
 CLAIMS = Path(__file__).parent / "claims"
 STALE = '{"stale": true}'
 
 # The tests share their `check` runs: on one pytest-xdist worker (the group; --dist loadgroup), each run
-# (a fresh interpreter, its worker processes, a watchdog's wait) happens once. Both runs start together:
-# one waits for a hung claim's watchdog while the other computes.
+# (its worker processes, a watchdog's wait) happens once. CRASHES starts first, in a fresh interpreter: it
+# waits for a hung claim's watchdog while MISBEHAVES computes in this process.
 pytestmark = pytest.mark.xdist_group("check-isolation")
 
 
@@ -45,8 +51,22 @@ def _start(args) -> SimpleNamespace:
 
 @functools.cache
 def _started() -> dict:
-    """The runs started so far, by argument list: the two shared runs, started together at the first need."""
-    return {args: _start(args) for args in (CRASHES, MISBEHAVES)}
+    """The runs started in a fresh interpreter so far, by argument list: CRASHES, at the first need."""
+    return {CRASHES: _start(CRASHES)}
+
+
+def _in_this_process(args) -> SimpleNamespace:
+    """`backprop-audit check ARGS --examples 4 --dtypes float64` run by cli.main in this process (its
+    stdout and stderr captured, its exit status returned), into a folder holding a stale report; CRASHES
+    is started first, so that it runs meanwhile."""
+    _started()
+    out = Path(tempfile.mkdtemp(prefix="untrusted-"))
+    (out / "report.json").write_text(STALE)
+    (out / "REPORT.md").write_text("stale")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = cli.main(["check", *args, "--examples", "4", "--dtypes", "float64", "--out", str(out)])
+    return SimpleNamespace(returncode=code, stdout=stdout.getvalue(), stderr=stderr.getvalue(), out=out)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -63,15 +83,19 @@ def _no_run_left_behind():
 @functools.cache
 def checked(*args) -> SimpleNamespace:
     """The finished run of one of the two argument lists: its exit status, output, report and REPORT.md."""
-    started = _started().get(args) or _started().setdefault(args, _start(args))  # another run: started now
-    stdout, stderr = started.process.communicate(timeout=600)
-    out = started.out
+    if args in IN_THIS_PROCESS:
+        done = _in_this_process(args)
+        returncode, stdout, stderr, out = done.returncode, done.stdout, done.stderr, done.out
+    else:
+        started = _started().get(args) or _started().setdefault(args, _start(args))  # another run: started now
+        stdout, stderr = started.process.communicate(timeout=600)
+        returncode, out = started.process.returncode, started.out
     text = (out / "report.json").read_text()
     assert text != STALE, f"no fresh report: {stderr}"
     report = json.loads(text)
     jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
     assert (out / "REPORT.md").read_text() != "stale"
-    return SimpleNamespace(returncode=started.process.returncode, stdout=stdout, stderr=stderr, report=report,
+    return SimpleNamespace(returncode=returncode, stdout=stdout, stderr=stderr, report=report,
                            entries={f["id"]: f for f in report["formulas"]}, markdown=(out / "REPORT.md").read_text())
 
 
@@ -99,6 +123,7 @@ EXITING = {"exits-sys-exit-0", "exits-sys-exit-3", "exits-raise-system-exit", "e
            "exits-generator-exit"}
 NONDETERMINISTIC = {"nondeterministic-doubled-sometimes", "nondeterministic-raises-sometimes"}
 MISBEHAVING = EXITING | NONDETERMINISTIC
+IN_THIS_PROCESS = {MISBEHAVES}
 
 
 @pytest.mark.parametrize("claim, said", [
