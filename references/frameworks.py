@@ -6,6 +6,10 @@ test session (tests/conftest.py), and by each oracle before its first computatio
 jax_grad.py), so a check run from a user's own code (audit, search, evaluate) is set up the same way.
 It is idempotent: the first call configures, every later one returns at once.
 - torch: one thread (two processes with two threads each run 10-20x slower on this machine);
+- NumPy's BLAS (OpenBLAS): one thread, for the same reason (threadpoolctl, as the library is loaded
+  already; an environment variable would come too late). Measured: two processes each multiplying
+  300x300 matrices took 6.4 s each with OpenBLAS's two threads, 0.6 s with one; the formulas, the
+  float64 truth and the measured tolerance on wide networks are NumPy matmuls;
 - XLA's backend optimization level 1 (in XLA_FLAGS, before jax starts its backend): the oracles compile
   in ~0.9 s instead of ~1.5 s (its default, 3) and run as fast here (the stacked oracle 0.11-0.14 ms a
   network, a 4096-wide check ~1.0 s, both ways); level 0 compiles faster still but runs 2.5x slower.
@@ -38,9 +42,19 @@ def start() -> None:
     try:
         import jax
     except ImportError:
-        return
-    jax.config.update("jax_enable_x64", True)
-    _use_persistent_cache(jax)
+        pass
+    else:
+        jax.config.update("jax_enable_x64", True)
+        _use_persistent_cache(jax)
+    _one_blas_thread()  # after the imports: each BLAS library loaded by now (NumPy's, SciPy's for jax)
+
+
+def _one_blas_thread() -> None:
+    """Every BLAS library loaded in this process runs one thread (see the module docstring)."""
+    import numpy  # noqa: F401  (its BLAS is the one the checks use; loaded before limiting)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
 
 
 def _use_persistent_cache(jax) -> None:
