@@ -44,3 +44,13 @@ def test_a_repair_found_in_float32_stays_float32(memory):
     record = check_erratum(mutant.formula, "float32", EXAMPLES, expected_kind=mutant.diagnosis, expected_fix=mutant.fix,
                            memory=memory)
     assert (record["diagnosis_kind"], record["fix"]) == (mutant.diagnosis, mutant.fix), record["diagnosis"]
+
+
+def test_a_repair_of_a_jacobian_written_with_np_eye_of_its_dtype_is_found_in_float32(memory):
+    """σ'(a) for σ'(z) in da[l]/dz[l], written diag(v) = v[:, :, None] * np.eye(n, dtype=v.dtype): the eye is a
+    constant of the tree, made on the twin; a float64 twin made the float32 repair float64, its fresh search failed
+    on the dtype, and the float32 diagnosis was "no simple fix found" (issue 15)."""
+    mutant = next(m for m in MUTANTS if m.formula.id == "mutant-jacobian-derivative-of-a")
+    record = check_erratum(mutant.formula, "float32", EXAMPLES, expected_kind=mutant.diagnosis, expected_fix=mutant.fix,
+                           memory=memory)
+    assert (record["diagnosis_kind"], record["fix"]) == (mutant.diagnosis, mutant.fix), record["diagnosis"]

@@ -88,6 +88,29 @@ def test_n_times_a_width_replays_as_python_s_int_so_float32_stays_float32():
     assert np.array_equal(replayed, compute(view))
 
 
+def test_a_constant_made_of_a_leaf_s_dtype_is_traced_in_the_network_s_dtype():
+    """np.eye(n, dtype=v.dtype) is no call on a leaf: the tree holds its value, made on the twin. A float64 twin of a
+    float32 network made every float32 replay float64 (issue 15: mutant-jacobian-derivative-of-a's repair failed its
+    fresh float32 search on the dtype), and the derivative form is still recognised (on the twin's draw in float64)."""
+    rng = np.random.default_rng(2)
+    layers = (Layer(rng.normal(size=(2, 2)).astype(np.float32), rng.normal(size=2).astype(np.float32), "sigmoid"),
+              Layer(rng.normal(size=(2, 2)).astype(np.float32), rng.normal(size=2).astype(np.float32), "tanh"))
+    net = Network(layers, "half_sum_sq", rng.normal(size=(2, 2)).astype(np.float32),  # widths 2, as the twin's
+                  rng.normal(size=(2, 2)).astype(np.float32))
+    view = view_of(net, "row")
+
+    def compute(n, l):  # σ'(z) as a(1 - a), diagonal per sample
+        s = n.a[l] * (1 - n.a[l])
+        return s[:, :, None] * np.eye(s.shape[-1], dtype=s.dtype)
+    tree, twin = trace.trace(compute, view, 1)
+    assert twin.x.dtype == twin.z[1].dtype == twin.a[1].dtype == np.float32
+    assert trace.show(tree).startswith("σ'(z[1])")  # collapsed: a(1 - a) is g'(z) on the twin's values
+    replayed = trace.evaluate(tree, trace.leaf_values(view))
+    assert replayed.dtype == compute(view, 1).dtype == np.float32
+    assert np.allclose(replayed, compute(view, 1), rtol=1e-5, atol=0)
+    assert trace.twin_key(view) != trace.twin_key(view_of(net.astype(np.float64), "row"))  # traces kept per dtype
+
+
 def test_a_repair_prints_a_loop_over_nodes_as_a_sum_and_a_size_read_from_a_shape_by_its_symbol():
     """Σ_j written as Python's sum over the output nodes, and 1/N as 1 / y.shape[0]: traced, both are what they
     were on the network (one term per node, the number N); the corrected formula prints them as the record

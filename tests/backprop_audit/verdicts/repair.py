@@ -571,7 +571,7 @@ def _replays(formula, root, view, layer, memo: dict | None = None) -> bool:
 
 class _Traces:
     """What one repair search would otherwise trace again and again. The trace on a twin depends on the
-    network's structure alone (trace.twin_key: depth, batch, activations, loss, convention; no widths, no
+    network's structure alone (trace.twin_key: depth, batch, activations, loss, convention, dtype; no widths, no
     values), so the failing networks and the fresh search's networks of one structure share it (the fresh
     search's 100 networks have ~25 structures), and so does that tree with a candidate's edits made."""
 
@@ -884,7 +884,7 @@ def _repaired_formula(formula, edits, claim: Quantity, factor: str, traces: _Tra
     traces = traces if traces is not None else _Traces()
 
     def compute(view, layer=None):
-        key = (view.L, view.N, tuple(view.sizes), tuple(view.activation), view.loss, layer)
+        key = (view.L, view.N, tuple(view.sizes), tuple(view.activation), view.loss, layer, tr.view_dtype(view))
         memo = {}  # the replay's node values on this view: the edited tree shares its unchanged subtrees
         if key not in trees:
             trees[key] = _repaired_tree(formula, edits, view, layer, traces, memo)

@@ -208,26 +208,31 @@ def _fill(template, leaves, oracle, memo):
 # ---- the twin and the trace ------------------------------------------------------------------------
 
 def twin_view(view: View, width: int, seed: int = 7, *, sizes: tuple | None = None, batch: int | None = None,
-              eta: float | None = None) -> View:
-    """A view with `view`'s depth, batch, activations, loss and convention, every layer `width` wide,
+              eta: float | None = None, dtype=None) -> View:
+    """A view with `view`'s depth, batch, activations, loss, convention and dtype, every layer `width` wide,
     random values and z, a from the activations (so a(1 - a) equals σ'(z) on it as on the real one).
-    sizes, batch, eta: other widths n0..nL, batch size and η instead (the printer's views, verdicts/symbols.py)."""
+    sizes, batch, eta: other widths n0..nL, batch size and η instead (the printer's views, verdicts/symbols.py);
+    dtype: another dtype (the same draw, cast). The dtype is the view's because compute reads it: a constant it
+    makes of a leaf's dtype (np.eye(n, dtype=v.dtype), v.astype(w.dtype)) is recorded in the tree as a value,
+    and a float64 one made every float32 replay float64 (issue 15: a repair found in float32 failed its fresh
+    search on the dtype)."""
     rng = np.random.default_rng(seed)
     L, column = view.L, view.convention == "column"
     N = view.N if batch is None else batch
     sizes = (width,) * (L + 1) if sizes is None else tuple(sizes)
+    dtype = np.dtype(view_dtype(view) if dtype is None else dtype)
 
     def batch_of(n):  # a (units, batch) array in column layout, (batch, units) in row layout
-        return rng.normal(size=(n, N) if column else (N, n))
+        return rng.normal(size=(n, N) if column else (N, n)).astype(dtype, copy=False)
     x = batch_of(sizes[0])
     W, b, z, a = [None], [None], [None], [x]
     for l in range(1, L + 1):
-        W.append(rng.normal(size=(sizes[l], sizes[l - 1]) if column else (sizes[l - 1], sizes[l])))
-        b.append(rng.normal(size=(sizes[l], 1) if column else (sizes[l],)))
+        W.append(rng.normal(size=(sizes[l], sizes[l - 1]) if column else (sizes[l - 1], sizes[l])).astype(dtype, copy=False))
+        b.append(rng.normal(size=(sizes[l], 1) if column else (sizes[l],)).astype(dtype, copy=False))
         z_l = batch_of(sizes[l])
         z.append(z_l)
-        a.append(operations.activation(view.activation[l]).forward(z_l, axis=0 if column else -1))
-    y = rng.uniform(0.05, 0.95, size=a[L].shape)
+        a.append(operations.activation(view.activation[l]).forward(z_l, axis=0 if column else -1))  # in z's dtype
+    y = rng.uniform(0.05, 0.95, size=a[L].shape).astype(dtype, copy=False)
     labels = None if view.labels is None else rng.integers(0, sizes[-1], size=N)  # classes of the twin's own width
     return View(view.convention, L, N, sizes, x, y, W, b, z, a, list(view.activation), view.loss, view.l2,
                 view.eta if eta is None else eta, labels=labels)
@@ -237,7 +242,12 @@ def twin_key(view: View) -> tuple:
     """Everything of `view` that twin_view reads (no widths, no values): views with the same key have the
     same twins, so a compute traced on the twins of one traces the same on the twins of the other."""
     return (view.convention, view.L, int(view.N), tuple(view.activation), view.loss, view.l2, view.eta,
-            view.labels is None)
+            view.labels is None, view_dtype(view))
+
+
+def view_dtype(view: View) -> np.dtype:
+    """The dtype of the network's arrays (its input's)."""
+    return np.asarray(view.x).dtype
 
 
 def traced_view(view: View) -> View:
@@ -266,7 +276,11 @@ def trace(compute, view: View, layer: int | None, *, collapse: bool = True, on_v
         except Exception:
             continue
         if isinstance(out, Traced):
-            return (collapse_derivatives(out.node, leaf_values(twin), twin) if collapse else out.node), twin
+            if not collapse:
+                return out.node, twin
+            # a derivative form is recognised on float64 values (to 1e-9): on a float32 twin, the same draw in float64
+            exact = twin if on_view or twin.x.dtype == np.float64 else twin_view(view, width, dtype=np.float64)
+            return collapse_derivatives(out.node, leaf_values(exact), exact), twin
     return None
 
 
