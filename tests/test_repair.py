@@ -105,6 +105,7 @@ def test_a_constant_made_of_a_leaf_s_dtype_is_traced_in_the_network_s_dtype():
     tree, twin = trace.trace(compute, view, 1)
     assert twin.x.dtype == twin.z[1].dtype == twin.a[1].dtype == np.float32
     assert trace.show(tree).startswith("σ'(z[1])")  # collapsed: a(1 - a) is g'(z) on the twin's values
+    assert "dtype" not in trace.show(tree) and "array([[1., 0.]" in trace.show(tree)  # the constant as in float64
     replayed = trace.evaluate(tree, trace.leaf_values(view))
     assert replayed.dtype == compute(view, 1).dtype == np.float32
     assert np.allclose(replayed, compute(view, 1), rtol=1e-5, atol=0)

@@ -463,6 +463,8 @@ def _part(template):
         return f"{float(template):.6g}", 9
     if isinstance(template, np.integer):
         return str(int(template)), 9
+    if isinstance(template, np.ndarray) and template.dtype.kind == "f":  # printed alike in either dtype (no
+        return repr(template.astype(np.float64)), 9                      # "dtype=float32" in float32 only)
     return repr(template), 9
 
 
