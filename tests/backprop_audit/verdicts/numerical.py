@@ -252,8 +252,8 @@ def _rewrite_formula(formula, collapse: bool, rules: bool):
     trees = {}
 
     def compute(view, layer=None):
-        key = (view.L, view.N, tuple(view.sizes), tuple(view.activation), view.loss, layer, tr.view_dtype(view))
-        if key not in trees:  # the dtype too: the tree holds the constants compute made of its leaves' dtype
+        key = tr.tree_key(view, layer)
+        if key not in trees:
             traced = tr.trace(formula.compute, view, layer, collapse=collapse)
             trees[key] = None if traced is None else (_rewritten(traced[0]) if rules else traced[0])
         if trees[key] is None:

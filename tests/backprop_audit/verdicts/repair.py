@@ -884,7 +884,7 @@ def _repaired_formula(formula, edits, claim: Quantity, factor: str, traces: _Tra
     traces = traces if traces is not None else _Traces()
 
     def compute(view, layer=None):
-        key = (view.L, view.N, tuple(view.sizes), tuple(view.activation), view.loss, layer, tr.view_dtype(view))
+        key = tr.tree_key(view, layer)
         memo = {}  # the replay's node values on this view: the edited tree shares its unchanged subtrees
         if key not in trees:
             trees[key] = _repaired_tree(formula, edits, view, layer, traces, memo)

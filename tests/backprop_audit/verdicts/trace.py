@@ -245,6 +245,13 @@ def twin_key(view: View) -> tuple:
             view.labels is None, view_dtype(view))
 
 
+def tree_key(view: View, layer: int | None) -> tuple:
+    """What a formula's traced (or edited) tree on `view` depends on: its shapes, activations, loss, the layer
+    and the dtype (the tree holds the constants compute made of its leaves' dtype). A formula rewritten as a
+    tree (repair._repaired_formula, numerical._rewrite_formula) keeps one tree per key."""
+    return view.L, view.N, tuple(view.sizes), tuple(view.activation), view.loss, layer, view_dtype(view)
+
+
 def view_dtype(view: View) -> np.dtype:
     """The dtype of the network's arrays (its input's)."""
     return np.asarray(view.x).dtype
