@@ -5,8 +5,8 @@ checks run from tests (assert_holds, check, assert_backprop) follow Hypothesis's
   each check reads them when it starts (api/options.py);
 - `--hypothesis-show-statistics`: the Hypothesis runs a test's checks make are reported as that test's
   statistics (api/statistics.py), since such a test is not itself a @given test;
-- the oracles' frameworks are started (references.start(): one torch thread, float64 JAX, ...) once
-  collection has found a test module that uses backprop_audit, before any test runs, so a user's own
+- the oracles' frameworks are started (references.start(): one torch thread, one BLAS thread for NumPy,
+  float64 JAX, ...) once collection has found a test module that uses backprop_audit, before any test runs, so a user's own
   torch or jax tests see one configuration for the whole session rather than one that changes when
   the first check runs;
 - the report header names the seed and example count the checks will use.
