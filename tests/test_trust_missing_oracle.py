@@ -63,6 +63,12 @@ def test_the_soak_runs_with_one_oracle_and_marks_trust_json(tmp_path, monkeypatc
     trust = json.loads((tmp_path / "trust.json").read_text())
     assert trust["settings"]["oracles"] == ["torch"] and "jax" in trust["settings"]["missing_oracles"]
     assert trust["soak_checks"] >= 30 and trust["soak_false_alarms"] == 0
+    # the power of a check at the three sizes (trust/power.py), judged against torch alone here: issue 14's bounds
+    detects = {(tuple(row["widths"]), row["batch"], row["dtype"]): row["smallest_relative_error_detected"]
+               for row in trust["power"]}
+    assert len(detects) == 6 and detects[((8, 16, 4), 8, "float32")] < 1e-3, detects
+    assert detects[((64, 512, 10), 128, "float32")] <= 1e-3 and detects[((256, 4096, 10), 1024, "float32")] <= 1e-2, detects
+    assert max(d for (_, _, dtype), d in detects.items() if dtype == "float64") <= 1e-9, detects
 
 
 @pytest.mark.parametrize("argv", [["report", "--only", FORMULA, "--examples", "3"], ["soak", "--checks", "10"]])
