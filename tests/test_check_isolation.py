@@ -37,13 +37,17 @@ STALE = '{"stale": true}'
 pytestmark = pytest.mark.xdist_group("check-isolation")
 
 
-def _start(args) -> SimpleNamespace:
-    """`backprop-audit check ARGS --examples 4 --dtypes float64`, started, into a folder holding a stale report."""
-    out = Path(tempfile.mkdtemp(prefix="untrusted-"))
+def _arguments(args, out: Path) -> list:
+    """`check ARGS --examples 4 --dtypes float64 --out OUT`, OUT a new folder holding a stale report."""
     (out / "report.json").write_text(STALE)
     (out / "REPORT.md").write_text("stale")
-    command = [sys.executable, "-m", "backprop_audit", "check", *args, "--examples", "4", "--dtypes", "float64",
-               "--out", str(out)]
+    return ["check", *args, "--examples", "4", "--dtypes", "float64", "--out", str(out)]
+
+
+def _start(args) -> SimpleNamespace:
+    """`backprop-audit check` (_arguments), started in a fresh interpreter."""
+    out = Path(tempfile.mkdtemp(prefix="untrusted-"))
+    command = [sys.executable, "-m", "backprop_audit", *_arguments(args, out)]
     env = {**os.environ, "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     return SimpleNamespace(process=process, out=out)
@@ -56,16 +60,13 @@ def _started() -> dict:
 
 
 def _in_this_process(args) -> SimpleNamespace:
-    """`backprop-audit check ARGS --examples 4 --dtypes float64` run by cli.main in this process (its
-    stdout and stderr captured, its exit status returned), into a folder holding a stale report; CRASHES
-    is started first, so that it runs meanwhile."""
+    """`backprop-audit check` (_arguments) run by cli.main in this process (its stdout and stderr captured,
+    its exit status returned); CRASHES is started first, so that it runs meanwhile."""
     _started()
     out = Path(tempfile.mkdtemp(prefix="untrusted-"))
-    (out / "report.json").write_text(STALE)
-    (out / "REPORT.md").write_text("stale")
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = cli.main(["check", *args, "--examples", "4", "--dtypes", "float64", "--out", str(out)])
+        code = cli.main(_arguments(args, out))
     return SimpleNamespace(returncode=code, stdout=stdout.getvalue(), stderr=stderr.getvalue(), out=out)
 
 
