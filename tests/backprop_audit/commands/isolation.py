@@ -134,9 +134,12 @@ class _Zygote:
 _shared: dict = {}  # the environment a zygote was started in -> that zygote (at most one is kept)
 
 
-# Set by pytest to the test running now: it changes with every test, and a worker is given the caller's
-# environment as it is at the fork anyway (the task's "environ"); it is not an import-time setting.
-_PER_CALL_VARIABLES = ("PYTEST_CURRENT_TEST",)
+# Variables no import reads, which change from call to call: a worker is given the caller's environment as it is
+# at the fork anyway (the task's "environ"). PYTEST_CURRENT_TEST: set by pytest to the test running now.
+# GITHUB_STEP_SUMMARY: a GitHub Actions step's own file, read by `report`/`check` in the calling process when
+# they write the summary (commands/report.py), never by a worker (a suite setting it for one run started a
+# second zygote, ~2 s of CPU in imports).
+_PER_CALL_VARIABLES = ("PYTEST_CURRENT_TEST", "GITHUB_STEP_SUMMARY")
 
 
 def _environment_key() -> tuple:

@@ -28,10 +28,11 @@ from backprop_audit import references
 
 
 class Bounded:
-    """The last `size` values computed, by key, the least recently used dropped first."""
+    """The last `size` values computed, by key, the least recently used dropped first; with `max_bytes`, also as
+    many as the NumPy arrays in them fit in (a value larger than max_bytes alone is not kept)."""
 
-    def __init__(self, size: int):
-        self.size, self._entries = size, OrderedDict()
+    def __init__(self, size: int, max_bytes: int | None = None):
+        self.size, self.max_bytes, self._entries, self._bytes, self.nbytes = size, max_bytes, OrderedDict(), {}, 0
 
     def get(self, key):
         value = self._entries.get(key)
@@ -40,11 +41,20 @@ class Bounded:
         return value
 
     def put(self, key, value):
-        self._entries[key] = shared(value)
-        self._entries.move_to_end(key)
-        if len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+        self._forget(key)
+        size = array_bytes(value) if self.max_bytes is not None else 0
+        if size > (self.max_bytes or 0):  # larger than the whole table: not kept, and nothing dropped for it
+            return shared(value)
+        self._entries[key], self._bytes[key] = shared(value), size
+        self.nbytes += size
+        while len(self._entries) > self.size or (self.max_bytes is not None and self.nbytes > self.max_bytes):
+            self._forget(next(iter(self._entries)))
         return value
+
+    def _forget(self, key) -> None:
+        if key in self._entries:
+            del self._entries[key]
+            self.nbytes -= self._bytes.pop(key, 0)
 
     def remembered(self, key, compute: Callable[[], object]):
         value = self.get(key)
@@ -52,6 +62,17 @@ class Bounded:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def array_bytes(value) -> int:
+    """The bytes of the NumPy arrays in `value` (itself, or in its dicts, lists and tuples)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(map(array_bytes, value.values()))
+    if isinstance(value, (list, tuple)):
+        return sum(map(array_bytes, value))
+    return 0
 
 
 def shared(value):
@@ -76,9 +97,13 @@ class RunMemory:
         self.answers = Bounded(64)  # network fingerprint -> {oracle name: {quantity name: array}}
         self.stacks = Bounded(128)  # (oracle names, the networks' fingerprints) -> the stacked oracles
         self.judged = Bounded(256)  # network fingerprint -> evaluate's formula-independent half
-        # the same two for the local Jacobians (model/quantity.py), computed only for a Jacobian claim
-        self.jacobians = Bounded(256)  # network fingerprint -> {oracle name: {Jacobian name: array}}
-        self.judged_jacobians = Bounded(256)  # network fingerprint -> the Jacobians' formula-independent half
+        # the same two for the local Jacobians (model/quantity.py), computed only for a Jacobian claim. Bounded by
+        # bytes too (a Jacobian is (N, out, in) per kind, layer and oracle: ~20 KB a catalog network, 100s of MB a
+        # wide one), and by more entries than the others: a setting's networks in both dtypes are 200, the records
+        # of a setting are audited one after another, and a shrink in between adds ~100 more. At 256 entries the
+        # catalog gate computed 2,855 networks' Jacobians for 1,600 distinct ones (~2 ms each).
+        self.jacobians = Bounded(2048, max_bytes=256 << 20)  # network fingerprint -> {oracle: {Jacobian name: array}}
+        self.judged_jacobians = Bounded(2048, max_bytes=256 << 20)  # fingerprint -> the Jacobians' formula-independent half
 
     def oracle_answers(self, net) -> dict[str, dict]:
         """references.quantities(net), computed once per network content in this run."""
