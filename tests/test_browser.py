@@ -28,6 +28,9 @@ from PIL import Image  # the screenshots (PNG) only: the report itself has no im
 from backprop_audit.reports import plots
 from backprop_audit.reports.render_html import render_html
 
+# One pytest-xdist worker runs them (--dist loadgroup), so the module's Chromium runs (fixtures) happen once.
+pytestmark = pytest.mark.xdist_group("browser")
+
 FIXTURE = Path(__file__).with_name("test_report_fixture.json")
 SCREENSHOT = Path(__file__).parent.parent / "reports" / "screenshot-report.png"
 PHONE = 390  # px: the narrowest phone screen in common use
@@ -130,14 +133,15 @@ def test_a_screenshot_at_phone_width_is_not_blank(page):
     shutil.copyfile(shot, SCREENSHOT.with_name("screenshot-report-390.png"))
 
 
-def measure(page: Path, width: int, probe: str) -> dict:
-    """Run `probe` (JavaScript: a function body of `doc` and `win` returning a value) on the report shown
-    in an iframe `width` px wide; its value, through JSON."""
+def measure(page: Path, width: int, probes: dict[str, str]) -> dict:
+    """Run each of `probes` (JavaScript: a function body of `doc` and `win` returning a value), in their order,
+    on the report shown in an iframe `width` px wide, in one Chromium run; their values by name, through JSON."""
+    calls = ", ".join(f"{json.dumps(name)}: (function (doc, win) {{ {probe} }})(doc, win)" for name, probe in probes.items())
     harness = page.with_name(f"harness-{width}.html")
     harness.write_text(f"""<!DOCTYPE html><html><head><script>
 function probe() {{
   const frame = document.getElementById("report"), doc = frame.contentDocument, win = frame.contentWindow;
-  const value = (function (doc, win) {{ {probe} }})(doc, win);
+  const value = {{{calls}}};
   const out = document.createElement("pre"); out.id = "probe"; out.textContent = JSON.stringify(value);
   document.body.appendChild(out);
 }}
@@ -165,8 +169,8 @@ FILTER_PROBE = """
 """
 
 
-def test_the_filter_shows_only_the_chosen_verdict_and_document(page):
-    runs = measure(page, 1280, FILTER_PROBE)
+def test_the_filter_shows_only_the_chosen_verdict_and_document(on_desktop):
+    runs = on_desktop["filter"]
     every = ["fx-error", "fx-erratum", "fx-holds", "fx-corrected"]  # differences first, then errata, then holds
     assert runs["fv-all fd-all"] == {"shown": every, "count": '"4 of 4 formulas shown"', "empty": False,
                                      "groups": ["group-differences", "group-errata", "group-hold"]}
@@ -193,16 +197,16 @@ OVERFLOW_PROBE = """
 """
 
 
-def test_nothing_runs_off_the_side_of_a_phone_screen(page):
+def test_nothing_runs_off_the_side_of_a_phone_screen(on_phone):
     """Nor is the summary table a box to scroll sideways: on a phone each row is a card of labelled cells."""
-    seen = measure(page, PHONE, OVERFLOW_PROBE)
+    seen = on_phone["overflow"]
     assert seen["width"] == PHONE
     assert seen["past"] == [] and seen["page"] <= PHONE, seen
     assert seen["summary"] == {"scrolls": False, "header": False, "label": '"verdict: "'}, seen
 
 
-def test_the_summary_is_a_table_on_a_desktop_screen(page):
-    seen = measure(page, 1280, OVERFLOW_PROBE)
+def test_the_summary_is_a_table_on_a_desktop_screen(on_desktop):
+    seen = on_desktop["overflow"]
     assert seen["summary"] == {"scrolls": False, "header": True, "label": "none"}, seen
 
 
@@ -227,8 +231,20 @@ PLOT_PROBE = """
 """
 
 
-def test_the_plots_are_drawn_at_their_size_on_a_desktop_screen(page):
-    seen = measure(page, 1280, PLOT_PROBE)
+# One Chromium run per width measures everything its tests read (~1 s of CPU a run here). The filter probe
+# checks radio buttons, so it runs last, after the layout probes have read the page as it loads.
+@pytest.fixture(scope="module")
+def on_desktop(page) -> dict:
+    return measure(page, 1280, {"plots": PLOT_PROBE, "overflow": OVERFLOW_PROBE, "filter": FILTER_PROBE})
+
+
+@pytest.fixture(scope="module")
+def on_phone(page) -> dict:
+    return measure(page, PHONE, {"plots": PLOT_PROBE, "overflow": OVERFLOW_PROBE})
+
+
+def test_the_plots_are_drawn_at_their_size_on_a_desktop_screen(on_desktop):
+    seen = on_desktop["plots"]
     assert [p["summary"] for p in seen] == [True, False, False, False, False]
     for plot in seen:
         assert [round(plot["width"], 1), round(plot["height"], 1)] == plot["view"], plot
@@ -236,10 +252,10 @@ def test_the_plots_are_drawn_at_their_size_on_a_desktop_screen(page):
     assert seen[0]["scrolls"] is False
 
 
-def test_the_plots_fit_a_phone_screen_keeping_their_proportions_and_legible_text(page):
+def test_the_plots_fit_a_phone_screen_keeping_their_proportions_and_legible_text(on_phone):
     """A histogram shrinks to the phone's width, keeps its proportions, and its smallest text stays at
     least LEGIBLE px; the summary keeps its size and scrolls inside its own box."""
-    seen = measure(page, PHONE, PLOT_PROBE)
+    seen = on_phone["plots"]
     summary, histograms = seen[0], seen[1:]
     assert summary["summary"] and [round(summary["width"], 1), round(summary["height"], 1)] == summary["view"]
     assert summary["scrolls"] is True
