@@ -247,7 +247,7 @@ def softplus_claim(id_, hidden_derivative, expected):
 
 @pytest.mark.parametrize("dtype", ("float64", "float32"))
 def test_backpropagation_through_softplus_holds_and_wrong_derivatives_fail(dtype, memory):
-    # verdicts only (the mutant corpus asserts the diagnoses of a row's mistakes); the three claims share a
+    # the verdicts are what this test asserts, so the wrong claims are not diagnosed; the three claims share a
     # setting, so the session's memory draws its networks once
     right = audit(softplus_claim("softplus-delta", _sigmoid, "holds"), examples=60, dtypes=(dtype,), memory=memory)
     assert right.verdict == "holds", right.verdict
