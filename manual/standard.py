@@ -1,6 +1,6 @@
 """The standard correct formulas for the losses and activations that no seed document covers: the output
-deltas of mse, mae, huber, the summed cross-entropies and CS231n's multiclass SVM, and the hidden deltas of
-leaky_relu, elu and gelu, each as its usual source writes it. They are the catalog gate's cover of those
+deltas of mse, mae, huber, the summed cross-entropies and CS231n's multiclass SVM, the hidden deltas of
+leaky_relu, elu, softplus and gelu, and the L2 term's weight gradient, each as its usual source writes it. They are the catalog gate's cover of those
 rows of the operation table (backprop_audit/model/operations.py), checked against the oracles like every
 other record, and soaked with them.
 
@@ -120,6 +120,31 @@ def hidden_delta(derivative):
     return lambda n: ((n.a[n.L] - n.y) @ n.W[n.L].T) * derivative(n.z[n.L - 1])
 
 
+def logistic(z):
+    """σ(z) = 1/(1 + e^{-z}), the derivative of softplus ζ(z) = log(1 + e^z)."""
+    return 1 / (1 + np.exp(-z))
+
+
+# CS231n's two-layer network: ReLU hidden layer, softmax output, the mean cross-entropy, and the L2 term
+# 0.5·reg·Σ W² of every weight matrix (reg is λ here, v.l2)
+CS231N_TWO_LAYER = Setting(depth=(2, 2), hidden=("relu",), output=("softmax",), loss=("softmax_ce",),
+                           targets=("onehot", "labels"), l2=(0.0, 2.0))
+
+
+def cs231n_hidden_weight_gradient(n):
+    """The case study's backward pass, line by line (X @ W: W is (in, out)): dscores = probs, minus 1 at the
+    correct class, over N; dhidden = dscores W2ᵀ, zeroed where the ReLU was off; dW = Xᵀ dhidden; then the
+    regularization gradient, dW += reg·W."""
+    dscores = n.a[2].copy()
+    dscores[np.arange(n.N), n.labels] -= 1
+    dscores /= n.N
+    dhidden = dscores @ n.W[2].T
+    dhidden[n.a[1] <= 0] = 0
+    dW = n.X.T @ dhidden
+    dW += n.l2 * n.W[1]
+    return dW
+
+
 def leaky_relu_prime(z):
     """1 for z > 0, the negative slope 0.01 otherwise."""
     return np.where(z > 0, 1.0, 0.01).astype(z.dtype)
@@ -221,6 +246,21 @@ FORMULAS = [
            r"\delta^{L-1} = (\delta^L W^{L\,T}) \odot f'(z^{L-1}),\ f'(z) = 1 \text{ if } z > 0 \text{ else } f(z) + \alpha",
            "dC/dz[L-1]", hidden("elu"), lambda n: hidden_delta(lambda z: elu_prime(z, n.a[n.L - 1]))(n),
            note="The paper writes the derivative below 0 from the output, f(x) + α = e^x: read here from a[L-1]."),
+    record("std-softplus-hidden-delta", "Softplus hidden layer: g'(z) = σ(z), the logistic sigmoid", GOODFELLOW,
+           "section 3.10, Useful Properties of Common Functions",
+           "the softplus function ζ(x) = log(1 + exp(x)) is a smoothed version of max(0, x), and its derivative is "
+           "the logistic sigmoid: d/dx ζ(x) = σ(x)",
+           r"\delta^{L-1} = (\delta^L W^{L\,T}) \odot \sigma(z^{L-1})",
+           "dC/dz[L-1]", hidden("softplus"), hidden_delta(logistic),
+           note="Softplus' derivative is σ(z) itself, not the sigmoid's own derivative σ(z)(1 - σ(z))."),
+    record("std-l2-hidden-weight-gradient", "L2 regularization: the data term's dW plus reg·W (CS231n's two-layer net)",
+           CS231N_NET, "Training a Neural Network, the backward pass: the regularization's contribution",
+           "with the regularization loss 0.5 * reg * sum(W * W) added to the data loss, the backward pass adds the "
+           "regularization gradient after backpropagating the scores: dW += reg * W",
+           r"\frac{\partial C}{\partial W^1} = X^\top \big((\tfrac{1}{N}(p - y)\, W^{2\,T}) \odot 1[h > 0]\big) "
+           r"+ \lambda W^1", "dC/dW[1]", CS231N_TWO_LAYER, cs231n_hidden_weight_gradient,
+           note="C = the mean cross-entropy + (λ/2) Σ_l ‖W[l]‖² over every weight matrix (λ is CS231n's reg, v.l2); "
+                "the factor 0.5 is there so that the gradient is reg·W, not 2·reg·W."),
     record("std-gelu-hidden-delta", "GELU hidden layer (erf form): g'(z) = Φ(z) + z φ(z)", GELU_PAPER,
            "section 2, the GELU x Φ(x)",
            "the GELU nonlinearity is x Φ(x), where Φ is the standard Gaussian cumulative distribution function; its "

@@ -273,6 +273,9 @@ HINGE = Setting(depth=(1, 2), width=(2, 4), batch=(1, 4), output=("identity",), 
 DEEP_LEAKY = DEEP_SIGMOID.restricted(hidden=("leaky_relu",))
 DEEP_ELU = DEEP_SIGMOID.restricted(hidden=("elu",))
 DEEP_GELU = DEEP_SIGMOID.restricted(hidden=("gelu",))
+DEEP_SOFTPLUS = DEEP_SIGMOID.restricted(hidden=("softplus",))
+# C = ½Σ(a - y)² + (λ/2) Σ_l ‖W[l]‖² (model/regularizers.py): dC/dW[L] = a[L-1]ᵀ (a - y) + λ W[L]
+REGULARIZED = IDENTITY_HALF.restricted(l2=(0.01, 2.0))
 
 
 def _hinge_margins(n):
@@ -321,6 +324,16 @@ mutant("leaky-relu-prime-as-relu-prime", "activation derivative: leaky_relu' wri
 mutant("elu-prime-as-exp", "activation derivative: elu' written e^z on both sides of 0", "dC/dz[L-1]", DEEP_ELU,
        lambda n: (out(n) @ n.W[n.L].T) * np.exp(n.z[n.L - 1]), diagnosis="repair",
        fix="g'(z) for the derivative written")
+mutant("softplus-prime-as-sigmoid-prime", "activation derivative: softplus' = σ(z) written σ'(z) = σ(z)(1 - σ(z))",
+       "dC/dz[L-1]", DEEP_SOFTPLUS, lambda n: (out(n) @ n.W[n.L].T) * sigmoid_prime(n.z[n.L - 1]), diagnosis="repair",
+       fix=DERIVATIVE_FORM)
+mutant("l2-gradient-twice", "factor 2 on the L2 term: d/dW of λ‖W‖² where C has (λ/2)‖W‖²", "dC/dW[L]", REGULARIZED,
+       lambda n: n.a[n.L - 1].T @ out(n) + 2 * n.l2 * n.W[n.L], diagnosis="regularizer", fix="λ·W for 2λ·W")
+mutant("l2-gradient-missing", "the L2 term's gradient λW dropped (the data term alone)", "dC/dW[L]", REGULARIZED,
+       lambda n: n.a[n.L - 1].T @ out(n), diagnosis="regularizer", fix="add λ·W")
+mutant("l2-step-sign", "a weight-decay step with the L2 term's sign flipped: W' = W - η·(a[L-1]ᵀ(a - y) - λW)", "W'[L]",
+       REGULARIZED.restricted(eta=(0.1, 3.0)), lambda n: n.W[n.L] - n.eta * (n.a[n.L - 1].T @ out(n) - n.l2 * n.W[n.L]),
+       diagnosis="regularizer", fix="+λ·W for -λ·W")
 mutant("gelu-prime-as-cdf", "activation derivative: gelu' written Φ(z), the z·φ(z) term dropped", "dC/dz[L-1]",
        DEEP_GELU, lambda n: (out(n) @ n.W[n.L].T) * _gaussian_cdf(n.z[n.L - 1]), diagnosis="repair",
        fix=DERIVATIVE_FORM)

@@ -161,11 +161,46 @@ def _gradient_without_derivative(net, q, convention, memory: RunMemory):
     dC_da = answers[str(Quantity.of("a", gradient.layer))]  # canonical (N, n_l)
     a_below = view_of(net, "row").a[gradient.layer - 1].astype(np.float64)  # canonical (N, n_{l-1})
     canonical = dC_da.T @ a_below if gradient.kind == "W" else dC_da.sum(axis=0)
+    if gradient.kind == "W" and net.l2:  # the L2 term's λW is no part of this mistake (dC/da carries none of it)
+        canonical = canonical + net.l2 * net.layers[gradient.layer - 1].W.astype(np.float64)
     if claim.is_step:
         layer = net.layers[gradient.layer - 1]
         parameter = (layer.W if gradient.kind == "W" else layer.b).astype(np.float64)
         canonical = parameter - net.eta * canonical
     return expected_value(q, canonical, convention)
+
+
+# The L2 term's gradient as texts get it wrong: dropped (the data term alone), doubled (d/dW of λ‖W‖² where C has
+# (λ/2)‖W‖²), halved, or with its sign flipped; each the right gradient with λW scaled by the factor.
+L2_MISTAKES = {0.0: ("holds when λ·W is added: the L2 term's gradient is missing (the data term alone)", "add λ·W"),
+               2.0: ("holds with λ·W for 2λ·W: the L2 term's gradient was taken of λ‖W‖², where C has (λ/2)‖W‖²",
+                     "λ·W for 2λ·W"),
+               0.5: ("holds with λ·W for λ·W/2: the ½ of (λ/2)‖W‖² was kept in its gradient", "λ·W for λ·W/2"),
+               -1.0: ("holds with +λ·W for -λ·W: the L2 term's gradient has its sign flipped", "+λ·W for -λ·W")}
+
+
+def _l2_scaled(scale: float):
+    """The mistake model `scale`·λW in place of λW for dW[l] (or the step W'[l] taken with that gradient), on a
+    network with an L2 term; None for other claims and networks."""
+    def model(net, q, convention, memory: RunMemory):
+        claim = Quantity.parse(q)
+        gradient = claim.gradient()
+        if gradient.kind != "W" or not net.l2:
+            return None
+        answers = next(iter(answers_for(net, memory).values()))
+        W = net.layers[gradient.layer - 1].W.astype(np.float64)
+        canonical = answers[str(gradient)] + (scale - 1.0) * net.l2 * W
+        if claim.is_step:
+            canonical = W - net.eta * canonical
+        return expected_value(q, canonical, convention)
+    return model
+
+
+def _l2_diagnosis(outcomes, conv, memory: RunMemory) -> Diagnosis | None:
+    for scale, (text, fix) in L2_MISTAKES.items():
+        if _made_mistake(outcomes, conv, _l2_scaled(scale), memory):
+            return Diagnosis(DiagnosisKind.REGULARIZER, text, fix)
+    return None
 
 
 def _jacobian_diagnosis(formula, outcomes, memory: RunMemory) -> Diagnosis | None:
@@ -238,6 +273,9 @@ def _transform_diagnosis(formula, outcomes, memory: RunMemory) -> Diagnosis | No
         if _all_fit(outcomes, conv, batch_reduced, memory):
             return Diagnosis(DiagnosisKind.BATCH_REDUCTION, f"per-sample result: holds after taking the {pick} over the "
                              f"batch (the formula is written for one sample)", f"{pick} over samples")
+    regularizer = _l2_diagnosis(outcomes, conv, memory)
+    if regularizer is not None:
+        return regularizer
     if _made_mistake(outcomes, conv, _derivative_of_a, memory):
         return Diagnosis(DiagnosisKind.DERIVATIVE_OF_A, "matches dC/da ⊙ g'(a): the activation derivative is applied to "
                          "a where it must be applied to z (σ'(a) for σ'(z))", "g'(z) for g'(a)")

@@ -225,7 +225,9 @@ def _binary(node):
 
 def _elementwise_leaves(node) -> set | None:
     """The leaf names of `node` when it is an elementwise subtree (ufuncs and tr.ELEMENTWISE_CALLS down to its
-    leaves, no product of arrays), else None."""
+    leaves, no product of arrays), else None. A recognised derivative g'(z[l]) (a deriv node) is elementwise in
+    its leaf: softplus' = σ written as σ'(z) = σ(z)(1 - σ(z)) is traced as softplus'(z) (1 - softplus'(z)), a
+    derivative form over z of its own."""
     if node.op != "call" or node.name in ("matmul", "dot", "transpose"):
         return None
     leaves, stack = set(), [node]
@@ -233,7 +235,7 @@ def _elementwise_leaves(node) -> set | None:
         n = stack.pop()
         if n.op == "leaf":
             leaves.add(n.name)
-        elif n.op == "call" and (isinstance(n.fn, np.ufunc) or n.name in tr.ELEMENTWISE_CALLS) \
+        elif n.op == "deriv" or n.op == "call" and (isinstance(n.fn, np.ufunc) or n.name in tr.ELEMENTWISE_CALLS) \
                 and n.name != "matmul":
             stack.extend(n.children())
         else:

@@ -60,6 +60,7 @@ class DiagnosisKind(StrEnum):
     SIGN = "sign"
     DERIVATIVE_OF_A = "derivative-of-a"
     MISSING_DERIVATIVE = "missing-derivative"
+    REGULARIZER = "regularizer"  # the L2 term's gradient λW dropped, doubled, halved or negated (diagnose.L2_MISTAKES)
     QUANTITY = "quantity"
     INDEX = "index"
     BATCH_REDUCTION = "batch-reduction"
