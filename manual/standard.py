@@ -125,6 +125,11 @@ def logistic(z):
     return 1 / (1 + np.exp(-z))
 
 
+# Logistic regression on a network's last hidden layer: one sigmoid output unit (output_width 1) whatever the
+# hidden widths, Bishop's summed cross-entropy, binary targets
+ONE_OUTPUT = Setting(depth=(1, 3), output=("sigmoid",), loss=("sigmoid_bce_sum",), targets=("binary",),
+                     output_width=(1, 1))
+
 # CS231n's two-layer network: ReLU hidden layer, softmax output, the mean cross-entropy, and the L2 term
 # 0.5·reg·Σ W² of every weight matrix (reg is λ here, v.l2)
 CS231N_TWO_LAYER = Setting(depth=(2, 2), hidden=("relu",), output=("softmax",), loss=("softmax_ce",),
@@ -210,6 +215,14 @@ FORMULAS = [
            "derivative with respect to a_n is y_n - t_n",
            r"\delta^L = a^L - y", "dC/dz[L]", SIGMOID_BCE_SUM, lambda n: n.a[n.L] - n.y,
            note="The σ'(z) of the chain rule cancels against the cross-entropy's 1/(σ(1 - σ)); a sum: no 1/N."),
+    record("std-logistic-weight-gradient", "Logistic regression: ∇E = Σ_n (y_n - t_n) φ_n, one sigmoid output",
+           BISHOP, "section 4.3.2, Logistic regression, eq. (4.91)",
+           "for the cross-entropy error of a logistic sigmoid output y_n = σ(wᵀφ_n) with binary targets t_n, the "
+           "gradient with respect to w is the sum over the data points of (y_n - t_n) φ_n",
+           r"\nabla E(w) = \sum_n (y_n - t_n)\, \phi_n", "dC/dW[L]", ONE_OUTPUT,
+           lambda n: n.a[n.L - 1].T @ (n.a[n.L] - n.y),
+           note="φ_n is the last hidden layer's activation of sample n (the input itself for one layer); one output "
+                "unit, so W[L] is (n_{L-1}, 1) here and the sum over n is the product a[L-1]ᵀ (a - y)."),
     record("std-svm-loss", "Multiclass SVM loss, Δ = 1, averaged over the batch", CS231N_LINEAR,
            "Multiclass Support Vector Machine loss",
            "the loss of example i is L_i = Σ_{j≠y_i} max(0, s_j - s_{y_i} + Δ), and the data loss is their mean "
