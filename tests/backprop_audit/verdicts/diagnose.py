@@ -9,6 +9,8 @@ counts only if it fixes all of them:
 3. σ'(a) written where σ'(z) is meant (for δ = dC/dz: the value equals dC/da ⊙ g'(a));
    a layer index that is off (the value equals the same quantity at a neighbouring layer);
 4. a reduction over the batch (a per-sample formula given a batch: sum or mean over samples);
+   on a network with an L2 term, its gradient λW dropped, doubled, halved or negated in dW or a step W'
+   (L2_MISTAKES); the gradient built from dC/da with ⊙ g'(z) left out (λW kept);
    then: the value is another quantity of the same layer (∂C/∂z written where ∂C/∂a is claimed, ...);
 then, when no transform of the value fits: the smallest edit of the formula as written, traced
 (verdicts/repair.py: a transpose or swapped operands inside it, ⊙ ↔ @, σ' dropped, ...);
