@@ -381,6 +381,10 @@ def jacobians(net) -> dict[str, np.ndarray]:
         key = (padded[l], padded[l - 1], a.shape[0], str(dtype))  # the layer's bucket
         J, a = _jacobians_compiled(key, _pad(layer.W, (padded[l], padded[l - 1])), _pad(layer.b, (padded[l],)), a,
                                    code, np.arange(padded[l]) < n_out)
+        # back in NumPy for the next layer's call: passed on as jax's own output array, it made jit compile
+        # the same bucket a second time (a committed device array is another signature than a NumPy input;
+        # seen: two compiles per bucket and process, ~0.8 s each, on the layers after the first)
+        a = np.asarray(a)
         out[str(Quantity.of("da/dz", l))] = np.asarray(J["da/dz"])[:N, :n_out, :n_out]
         out[str(Quantity.of("dz/da", l))] = np.asarray(J["dz/da"])[:N, :n_out, :n_in]
         out[str(Quantity.of("dz/dW", l))] = np.asarray(J["dz/dW"])[:N, :n_out, :n_in]
