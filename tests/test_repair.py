@@ -152,3 +152,31 @@ def test_constants_that_follow_the_sizes_print_as_their_symbols_and_the_record_s
     assert text == "W[2] - η * np.sum(2 * (a[2] - y) * 1/N / (N * K) * 0.5)"
     assert trace.show(trace.trace(compute, view, None, on_view=True)[0]) == \
         "W[2] - 0.25 * np.sum(2 * (a[2] - y) * 0.5 / (N * 2) * 0.5)"  # as traced on the network (N = K = 2)
+
+
+def test_a_loop_over_a_width_traced_on_a_narrower_twin_is_not_taken_for_the_formula():
+    """A sum written out over the output nodes j (document 001's Σ_j, column convention) records one term per
+    node of the twin it is traced on (3 wide here, the batch size). On a network whose two extra output nodes
+    are saturated tanh units (g'(z) ~ 1e-13) the twin's tree leaves out terms of ~1e-10 of the value: close to
+    10 digits, yet 39x the tolerance of a check (seen: a repaired formula that held on one fresh search failed
+    the next). The replay must match compute to a few ulps, so the formula is traced on the network itself."""
+    from backprop_audit.verdicts.repair import REPLAY_ULPS, _faithful_tree, _Traces
+
+    def written_out(n):
+        terms = 2 * (n.a[2] - n.y) * derivative(n.activation[2], n.z[2])
+        return sum(terms[j:j + 1, :] * n.W[2][j, :][:, None] for j in range(n.W[2].shape[0])) / n.N
+
+    rng = np.random.default_rng(3)
+    W2, b2 = rng.normal(size=(5, 2)), np.zeros(5)
+    W2[3:] *= 0.01
+    b2[3:] = (13.0, -14.0)  # the nodes the twin does not have: z ~ 13, -14, tanh'(z) ~ 1e-11, 3e-12
+    layers = (Layer(rng.normal(size=(2, 2)), rng.normal(size=2), "tanh"), Layer(W2, b2, "tanh"))
+    net = Network(layers, "mean_half_sum_sq", rng.normal(size=(3, 2)), rng.uniform(size=(3, 5)))
+    view = view_of(net, "column")
+    direct = written_out(view)
+    terms = 2 * (view.a[2] - view.y) * derivative("tanh", view.z[2])
+    left_out = sum(terms[j:j + 1, :] * view.W[2][j, :][:, None] for j in (3, 4)) / view.N
+    assert 1e-16 < np.max(np.abs(left_out)) / np.max(np.abs(direct)) < 1e-9  # what rtol 1e-9 let through
+    tree = _faithful_tree(claim(written_out), view, None, _Traces())
+    replay = trace.evaluate(tree, trace.leaf_values(view))
+    assert np.max(np.abs(replay - direct)) <= REPLAY_ULPS * np.finfo(np.float64).eps * np.max(np.abs(direct))

@@ -33,6 +33,7 @@ from backprop_audit.verdicts.trace import Node
 MAX_EDITS = 2
 FORCED_EDITS = 3  # a chain of edits each forced by a product that does not conform (_forced_chains)
 REPAIR_EXAMPLES = 100  # the fresh search a candidate must survive
+REPLAY_ULPS = 64  # how far (in units of the dtype's eps, relative) a replayed tree may round from compute
 CASE_MEMO_BYTES = 64 * 2**20  # about the most a case keeps of its node values (_Case.memo): emptied beyond it
 _PRODUCTS = ("multiply", "matmul", "dot")
 
@@ -567,8 +568,17 @@ def _replays(formula, root, view, layer, memo: dict | None = None) -> bool:
         replay = tr.evaluate(root, tr.leaf_values(view), memo=memo)
     except Exception:
         return False
+    # Nearly bit for bit: the replay runs the same operations on the same arrays in the same order, so only the
+    # rounding of a reduction over differently aligned copies may differ (a few ulps). Looser (it was rtol 1e-9,
+    # atol 1e-12), a trace that had dropped terms passed: a Python loop over a width, unrolled on a twin of
+    # another width, left out the saturated units of a wider network (terms ~1e-10 of the value), and the
+    # repaired formula, not the formula, then failed a fresh search at 39x tolerance.
     direct = np.asarray(direct, dtype=np.float64)
-    return np.shape(replay) == direct.shape and np.allclose(replay, direct, rtol=1e-9, atol=1e-12, equal_nan=True)
+    if np.shape(replay) != direct.shape:
+        return False
+    ulps = REPLAY_ULPS * np.finfo(tr.view_dtype(view)).eps
+    scale = float(np.max(np.abs(direct), initial=0.0, where=np.isfinite(direct)))
+    return np.allclose(replay, direct, rtol=ulps, atol=ulps * scale, equal_nan=True)
 
 
 class _Traces:
