@@ -140,8 +140,8 @@ def test_a_sum_whose_terms_are_not_indexed_by_their_position_stays_as_written():
 
 
 def test_constants_that_follow_the_sizes_print_as_their_symbols_and_the_record_s_own_numbers_as_written():
-    """1 / y.shape[0] is 1/N, a width read from sizes is K, η is η; 2 and 0.5 are the record's: traced, all are
-    numbers, and only those that change with the printer views' sizes are named."""
+    """1 / y.shape[0] is 1/N, a width read from sizes is K, η is η; 2 and 0.5 are the record's: traced, all but
+    η (a leaf of its own, as N is) are numbers, and only those that change with the printer views' sizes are named."""
     from backprop_audit.verdicts import symbols
     import dataclasses
     view = dataclasses.replace(view_of(a_network(), "row"), eta=0.25)
@@ -151,7 +151,7 @@ def test_constants_that_follow_the_sizes_print_as_their_symbols_and_the_record_s
     text = symbols.expression_in_symbols(lambda v: trace.trace(compute, v, None, on_view=True)[0], view)
     assert text == "W[2] - η * np.sum(2 * (a[2] - y) * 1/N / (N * K) * 0.5)"
     assert trace.show(trace.trace(compute, view, None, on_view=True)[0]) == \
-        "W[2] - 0.25 * np.sum(2 * (a[2] - y) * 0.5 / (N * 2) * 0.5)"  # as traced on the network (N = K = 2)
+        "W[2] - η * np.sum(2 * (a[2] - y) * 0.5 / (N * 2) * 0.5)"  # as traced on the network (N = K = 2)
 
 
 def test_a_loop_over_a_width_traced_on_a_narrower_twin_is_not_taken_for_the_formula():
@@ -180,3 +180,20 @@ def test_a_loop_over_a_width_traced_on_a_narrower_twin_is_not_taken_for_the_form
     tree = _faithful_tree(claim(written_out), view, None, _Traces())
     replay = trace.evaluate(tree, trace.leaf_values(view))
     assert np.max(np.abs(replay - direct)) <= REPLAY_ULPS * np.finfo(np.float64).eps * np.max(np.abs(direct))
+
+
+def test_a_factor_on_one_term_is_repaired_as_such_and_eta_is_read_from_each_network():
+    """W - 2η·g where the step is W - η·g: no factor of the whole undoes it, a factor 1/2 on the term does
+    (repair.TERM_FACTORS). η is a leaf of the tree: held as the twin's number, the repaired step failed every
+    fresh network with another η. The term's factor is the edit's own: no free factor in front as well."""
+    setting = Setting(depth=(1, 1), output=("sigmoid",), loss=("half_sum_sq",), eta=(0.1, 3.0))
+
+    def step(n):
+        return n.W[1] - 2 * n.eta * (n.a[0].T @ ((n.a[1] - n.y) * derivative("sigmoid", n.z[1])))
+    formula = claim(step, quantity="W'[1]", setting=setting)
+    memory = RunMemory()
+    found = search(formula, examples=40, memory=memory)
+    assert not found.held
+    repair = find_repair(formula, [found.minimal] + found.failures, "float64", memory)
+    assert repair is not None and repair.labels == ["x 1/2 on a term"] and repair.factor == "", repair
+    assert "η" in repair.expression and repair.examples >= 100

@@ -221,6 +221,11 @@ SIGMOID_STEP = SIGMOID_HALF.restricted(eta=(0.1, 3.0))
 mutant("step-missing-derivative", "a step whose gradient misses ⊙ σ'(z): W' = W - η·a[L-1]ᵀ(a - y)", "W'[L]",
        SIGMOID_STEP, lambda n: n.W[n.L] - n.eta * (n.a[n.L - 1].T @ out(n)), diagnosis="missing-derivative",
        fix="multiply dC/da by g'(z) first")
+# a constant factor on one term of the step (repair.TERM_FACTORS): no factor of the whole W - η·g undoes it
+mutant("step-unhalved-loss-derivative", "factor 2 on the step's gradient term: W' = W - 2η·a[L-1]ᵀ((a - y) ⊙ σ'(z)), "
+       "the derivative of Σ(a - y)² in a step on ½Σ(a - y)²", "W'[L]", SIGMOID_STEP,
+       lambda n: n.W[n.L] - 2 * n.eta * (n.a[n.L - 1].T @ (out(n) * sigmoid_prime(n.z[n.L]))), diagnosis="repair",
+       fix="x 1/2 on a term")
 
 # --- a per-sample formula given a batch -----------------------------------------------------------------
 mutant("per-sample-bias-gradient", "per-sample: db = δ, no sum over the batch", "dC/db[L]", IDENTITY_HALF,

@@ -7,7 +7,9 @@ B @ (A ⊙ C)), the axis of a reduction or a reduction added/dropped, g'(a) ↔ 
 form → g'(z), a form of the output gradient over a[L] and y ((a - y)/N, say) → the loss row's
 dC/da[L], a leaf to its neighbour layer, ⊙ g'(z) dropped or added, and the claim read at a
 neighbour layer or as the other derivative (∂C/∂z ↔ ∂C/∂a). A constant factor (−1, 2, ½, N, 1/N, K,
-1/K and their products) is free. A formula whose literal products do not conform may take a third
+1/K and their products) is free. A factor (2, ½, −1, N, 1/N) on one term of a sum or difference is an edit
+of its own (TERM_FACTORS), tried after every other single edit, never in a pair, and with no free factor in
+front: W − 2η·g for W − η·g. η and λ are leaves of the tree (v.eta, v.l2), as N is. A formula whose literal products do not conform may take a third
 edit, when each edit of the chain is made where a product fails to conform (the shapes say where). An edit is addressed by the shape of the node it changes (its
 operation and its operands' kinds, not their layers), so it changes every step of a recursion alike:
 a mistake repeated at every layer (a Jacobian's factors in the wrong order, σ'(a) down a recursion) is
@@ -36,6 +38,11 @@ REPAIR_EXAMPLES = 100  # the fresh search a candidate must survive
 REPLAY_ULPS = 64  # how far (in units of the dtype's eps, relative) a replayed tree may round from compute
 CASE_MEMO_BYTES = 64 * 2**20  # about the most a case keeps of its node values (_Case.memo): emptied beyond it
 _PRODUCTS = ("multiply", "matmul", "dot")
+# A constant factor on one term of a sum or difference (issue 15: "a constant factor at any node"), tried as a
+# single edit after every other single edit, never as one of two: a factor at the root is free already (the
+# fitted factor), and every term of every sum times each factor would multiply the pairs searched. N is the
+# batch size (the leaf N); K, the output width, is not a leaf of the tree and is not offered.
+TERM_FACTORS = ("2", "1/2", "-1", "N", "1/N")
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,8 @@ class Edit:
                 "derivative-at-z": "g'(z) for g'(a)", "softmax-jacobian": "the softmax Jacobian for its diagonal",
                 "axis": f"reduce over axis {self.variant}", "drop-reduction": "drop a reduction",
                 "keepdims": "keep the reduced axis", "drop-index": "drop an index", "add-bias": "add the bias",
-                "reduce": f"{self.variant.replace(':', ' over axis ')}"}[self.kind]
+                "reduce": f"{self.variant.replace(':', ' over axis ')}",
+                "scale-term": f"x {self.variant} on a term"}[self.kind]
 
 
 @dataclass
@@ -373,6 +381,36 @@ def _softmax_factor(node: Node, activations):
     return None
 
 
+def term_factors_of(root: Node, ctx: _Context) -> list[Edit]:
+    """A constant factor (TERM_FACTORS) on one operand of a sum or difference in `root`, each term once (by
+    address), in the walk's order: "N·dx̂" written "dx̂" in batch norm's dx, "2λW" for "λW"."""
+    edits, seen = [], set()
+    for node in _walk(root):
+        if not (node.op == "call" and node.name in ("add", "subtract") and len(node.args) == 2):
+            continue
+        for term in node.args:
+            if not isinstance(term, Node) or term.op not in ("call", "leaf", "deriv"):
+                continue
+            address = ctx.address(term)
+            if address in seen:
+                continue
+            seen.add(address)
+            for factor in TERM_FACTORS:
+                edits.append(Edit("scale-term", address, factor, f"{ctx.brief(term)} × {factor}"))
+    return edits
+
+
+def _scaled(node: Node, factor: str) -> Node:
+    """node × factor (TERM_FACTORS), N read from the network (the leaf N)."""
+    n = Node("leaf", "N", ndim=0)
+    ndim = node.ndim
+    if factor == "N":
+        return _call("multiply", np.multiply, node, n, ndim=ndim)
+    if factor == "1/N":
+        return _call("divide", np.divide, node, n, ndim=ndim)
+    return _call("multiply", np.multiply, node, {"2": 2.0, "1/2": 0.5, "-1": -1.0}[factor], ndim=ndim)
+
+
 def _more_edits(node: Node, address: str, where: str, ctx: _Context, activations, uses) -> list:
     """The edits of the second round: keepdims, an index dropped, a bias added back, the softmax Jacobian
     for its diagonal, one occurrence of a leaf moved to its neighbour layer."""
@@ -506,6 +544,8 @@ def _changed(edit, node, ctx, activations):
             return node
         leaves = [Node("leaf", name, ndim=ndim) for name, ndim in ((f"a[{ctx.depth}]", 2), ("y", 2), ("N", 0))]
         return _call(f"{ctx.loss}'", functools.partial(loss_gradient, ctx.loss, ctx.convention), *leaves)
+    if kind == "scale-term":
+        return _scaled(node, edit.variant)
     if kind == "neighbour":
         number = int(node.name[:-1].split("[")[1]) + int(edit.variant)
         return Node("leaf", f"{node.name.split('[')[0]}[{number}]", ndim=node.ndim)
@@ -748,6 +788,8 @@ def _candidates(case: _Case, others=()):
     yield from (((), text, q) for text, q in claims)
     for edit in first:
         yield (edit,), "", claim
+    for edit in term_factors_of(case.root, case.ctx):
+        yield (edit,), "", claim
     for size in range(1, MAX_EDITS + 1):
         for edits in _combinations(case, first, size):
             for text, q in claims[1:] if size < MAX_EDITS else ():
@@ -843,7 +885,10 @@ def find_repair(formula, outcomes, dtype, memory: RunMemory, examples: int = REP
         if value is None:
             continue
         # a factor that fits the first network may be another's 1/N (N = 1): every factor that fits is tried
-        factor = next((factor for factor in first.plausible_factors(value, claim) if first.fits(value, claim, factor)
+        # a factor on a term is the edit's own factor: with a free one in front it would be two ("W × 2, then × 1/2"
+        # for "1/2 on the gradient term" of W - 2η·g)
+        factors = [""] if any(e.kind == "scale-term" for e in edits) else first.plausible_factors(value, claim)
+        factor = next((factor for factor in factors if first.fits(value, claim, factor)
                        and _holds_on(cases[1:], edits, claim, factor)), None)
         if factor is None:
             continue

@@ -169,6 +169,9 @@ def _record(fn, args, kwargs):
 def leaf_values(view: View) -> dict:
     """Leaf name -> array of `view` (the names the tree's leaves carry)."""
     values = {"x": view.x, "y": view.y, "N": int(view.N)}  # a Python int, as compute sees it: float32 / N stays float32
+    for name in ("l2", "eta"):  # λ and η: Python floats, as compute sees them, leaves of their own
+        if getattr(view, name) is not None:
+            values[name] = getattr(view, name)
     for kind in ("W", "b", "z", "a"):
         for l, v in enumerate(getattr(view, kind)):
             if v is not None:
@@ -261,11 +264,15 @@ def traced_view(view: View) -> View:
     """`view` with every array a named leaf."""
     def leaf(name, v, ndim=None):
         return Traced(v, Node("leaf", name, ndim=np.ndim(v)))
+
+    def scalar(name, v):  # λ, η: leaves too (as constants of the tree a repaired step kept the twin's own η)
+        return None if v is None else Traced(v, Node("leaf", name, ndim=0))
     lists = {kind: [None if v is None else leaf(f"{kind}[{l}]", v) for l, v in enumerate(getattr(view, kind))]
              for kind in ("W", "b", "z", "a")}
     return View(view.convention, view.L, Traced(int(view.N), Node("leaf", "N")), view.sizes, leaf("x", view.x),
                 leaf("y", view.y), lists["W"], lists["b"], lists["z"], lists["a"], list(view.activation), view.loss,
-                view.l2, view.eta, labels=view.labels)  # integer classes index arrays: not a leaf of the expression
+                scalar("l2", view.l2), scalar("eta", view.eta),
+                labels=view.labels)  # integer classes index arrays: not a leaf of the expression
 
 
 def trace(compute, view: View, layer: int | None, *, collapse: bool = True, on_view: bool = False):
@@ -422,10 +429,13 @@ def brief(node: Node, width: int = 40) -> str:
     return f"{parts[0]} {symbol} {parts[1]}"
 
 
+_SCALAR_SYMBOLS = {"eta": "η", "l2": "λ"}  # the leaves of v.eta and v.l2, printed as the texts write them
+
+
 def _show(node):
     """(text, precedence)."""
     if node.op in ("leaf", "oracle"):
-        return node.name, 9
+        return _SCALAR_SYMBOLS.get(node.name, node.name), 9
     if node.op == "deriv":
         return f"{_GREEK.get(node.name, node.name + chr(39))}({show(node.args[0])})", 9
     if node.op == "sum-over":  # a Python sum over an index, folded (verdicts/symbols.py)
