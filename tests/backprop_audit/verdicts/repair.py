@@ -383,7 +383,8 @@ def _softmax_factor(node: Node, activations):
 
 def term_factors_of(root: Node, ctx: _Context) -> list[Edit]:
     """A constant factor (TERM_FACTORS) on one operand of a sum or difference in `root`, each term once (by
-    address), in the walk's order: "N·dx̂" written "dx̂" in batch norm's dx, "2λW" for "λW"."""
+    address), in the walk's order: W - 2η·g for W - η·g (mutant step-unhalved-loss-derivative). (Batch norm's
+    dx, N·dx̂ written dx̂, would be one too, but its γ, x̂ and var are no leaves of the tree: it is not traced.)"""
     edits, seen = [], set()
     for node in _walk(root):
         if not (node.op == "call" and node.name in ("add", "subtract") and len(node.args) == 2):
