@@ -1,14 +1,15 @@
-"""The search's two passes see the same networks: Hypothesis, seeded, draws the same networks with
-nothing checked (search.draw) as the property pass meets before its first failure, and the float32
-networks are the float64 ones cast (strategies.in_dtype), so one draw serves both dtypes."""
+"""The search's two passes: Hypothesis, seeded, draws the networks with nothing checked (search.draw_networks,
+many to an example; search.draw for a given strategy, whose property pass meets the same networks before its
+first failure); the property pass replays the first failure and shrinks it; the float32 networks are the
+float64 ones cast (strategies.in_dtype), so one draw serves both dtypes."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import HealthCheck, Phase, currently_in_test_context, given, seed, settings
 
 from backprop_audit.trust.bench_formulas import DEFAULT_DISTRIBUTION, WEIGHT_GRADIENT, WRONG_WEIGHT_GRADIENT
 from backprop_audit.model.formula import Formula, Setting
-from backprop_audit.searching.search import draw, search
-from backprop_audit.searching.strategies import in_dtype, networks
+from backprop_audit.searching.search import draw, draw_networks, search
+from backprop_audit.searching.strategies import in_dtype, network_from_choice, network_layout, networks
 
 RELU_HEAVY = Setting(depth=(1, 3), width=(1, 6), batch=(1, 6), hidden=("relu",), output=("identity", "sigmoid"))
 
@@ -37,6 +38,37 @@ def test_the_first_networks_of_a_longer_draw_are_a_shorter_draw(setting, dtype):
     for count in (1, 8, 30):
         shorter = draw(strategy, count, seed=7)
         assert len(shorter) == count and all(same(a, b) for a, b in zip(shorter, longer))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("setting", [DEFAULT_DISTRIBUTION, RELU_HEAVY], ids=["default", "relu"])
+def test_the_default_strategys_draw_of_k_is_the_first_k_of_a_longer_one_and_each_is_its_choice(setting, dtype):
+    """draw_networks, many networks to a Hypothesis example: the same prefix property, distinct networks,
+    the smallest network first (Hypothesis's first example is all zero bytes), and each choice decodes
+    to its network as the strategy decodes it."""
+    longer, choices = draw_networks(setting, 1, 100, seed=7, dtype=dtype)
+    assert len(longer) == 100 and len({net.fingerprint() for net in longer}) == 100
+    for count in (1, 8, 30):
+        shorter, first_choices = draw_networks(setting, 1, count, seed=7, dtype=dtype)
+        assert len(shorter) == count and all(same(a, b) for a, b in zip(shorter, longer))
+        assert first_choices == choices[:count]
+    assert choices[0] == bytes(len(choices[0])) and longer[0].depth == 1 and longer[0].batch == 1
+    layout = network_layout(setting)
+    assert all(same(network_from_choice(layout, blob, dtype), net) for blob, net in zip(choices, longer))
+
+
+@pytest.mark.parametrize("forced", [False, True], ids=["seeded", "hypothesis-seed"])
+def test_the_property_pass_replays_the_first_failure_and_shrinks_it_even_under_a_forced_seed(forced, monkeypatch):
+    """The property pass starts from the first pass's failing network (a database entry it replays), also
+    in a pytest session run with --hypothesis-seed, where Hypothesis reads no database by default."""
+    import hypothesis.core
+
+    if forced:
+        monkeypatch.setattr(hypothesis.core, "global_force_seed", 12)
+    result = search(FAILS_LATE, examples=300, seed=1)
+    assert not result.held and "not shrunk" not in result.minimal.message
+    net = result.minimal.network
+    assert net.batch == 7 and net.depth == 3 and max(net.widths) <= 2
 
 
 def test_the_property_pass_meets_the_networks_of_the_first_pass_in_order():
@@ -93,7 +125,8 @@ def test_a_shrink_checks_each_network_once_and_ends_where_checking_every_call_en
     """While shrinking, Hypothesis tries choice sequences that decode to a network already checked; the
     search remembers outcomes by network content (Network.fingerprint) and checks each network once.
     With that memory defeated (every fingerprint new), every call is checked, and the search takes the
-    same path: as many property calls, the same minimal network."""
+    same path: as many property calls, the same minimal network. (Counted: the property pass's checks,
+    those made inside Hypothesis's test.)"""
     import backprop_audit.searching.search as search_module
     from backprop_audit.model.network import Network
 
@@ -101,17 +134,20 @@ def test_a_shrink_checks_each_network_once_and_ends_where_checking_every_call_en
     real_evaluate = search_module.evaluate
 
     def counting(formula, net, *args, **kwargs):
-        evaluated.append(net.fingerprint())
+        if currently_in_test_context():
+            evaluated.append(net.fingerprint())
         return real_evaluate(formula, net, *args, **kwargs)
 
     monkeypatch.setattr(search_module, "evaluate", counting)
-    remembered = search(WRONG_WEIGHT_GRADIENT, dtype=dtype, examples=30, seed=4, batched=False)
-    assert not remembered.held
-    assert len(evaluated) == len(set(evaluated)) < remembered.examples  # repeats were met, none re-checked
+    remembered = search(FAILS_LATE, dtype=dtype, examples=300, seed=1, batched=False)
+    assert not remembered.held and "not shrunk" not in remembered.minimal.message
+    once = list(evaluated)
+    assert once and len(once) == len(set(once))  # no network checked twice
 
     unique = iter(range(10**9))
     monkeypatch.setattr(Network, "fingerprint", lambda self: next(unique).to_bytes(8, "big"))
     evaluated.clear()
-    checking_all = search(WRONG_WEIGHT_GRADIENT, dtype=dtype, examples=30, seed=4, batched=False)
-    assert len(evaluated) == checking_all.examples == remembered.examples
+    checking_all = search(FAILS_LATE, dtype=dtype, examples=300, seed=1, batched=False)
+    assert checking_all.examples == remembered.examples
     assert same(checking_all.minimal.network, remembered.minimal.network)
+    assert len(evaluated) > len(once)  # the repeats the memory skipped were met, and are checked now

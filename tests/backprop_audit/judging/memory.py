@@ -92,8 +92,8 @@ class RunMemory:
     """The tables of one run (see the module docstring), sized as the catalog needs them."""
 
     def __init__(self):
-        self.draws = Bounded(256)  # (setting, min depth, seed) -> the longest float64 draw made
-        self.first_passes = Bounded(256)  # (setting, min depth, dtype, examples, seed) -> those networks in dtype
+        self.draws = Bounded(256)  # (setting, min depth, seed) -> the longest float64 draw made (networks, choices)
+        self.first_passes = Bounded(256)  # (setting, min depth, dtype, examples, seed) -> (those networks in dtype, choices)
         self.answers = Bounded(64)  # network fingerprint -> {oracle name: {quantity name: array}}
         self.stacks = Bounded(128)  # (oracle names, the networks' fingerprints) -> the stacked oracles
         self.judged = Bounded(256)  # network fingerprint -> evaluate's formula-independent half

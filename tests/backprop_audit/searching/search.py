@@ -7,32 +7,40 @@ carries the minimal counterexample. Failing outcomes met on the way are kept for
 
 It runs in two passes, because checking networks one at a time costs ~2 ms each in oracle and NumPy
 overhead, and checking a stack of them at once (screen.py) costs a tenth of that:
-1. Hypothesis draws the `examples` networks with the generate phase only and nothing checked; the
-   screen checks them all (the same evaluate() verdict per network). If every one holds, that is the
-   result. The first PROBE networks are drawn and checked first: most errata fail on one of them, and
-   the rest need not be drawn (~1 ms a network). Hypothesis draws the same first networks whatever the
-   number of examples asked for (a network is one choice, see strategies.py; tests/test_search.py).
-2. Otherwise the property runs as described above, one network at a time, with the same seed: Hypothesis
-   draws the same networks in the same order (its generation does not depend on the test's outcome
-   until one fails), so it meets the same first failure, then shrinks it. Should it not meet it, the
+1. Hypothesis generates the `examples` networks in the generate phase, nothing checked, many to an example
+   (draw_networks: its own cost per example was most of a network's); the screen checks them all (the same
+   evaluate() verdict per network). If every one holds, that is the result. The first PROBE networks are
+   checked first: most errata fail on one of them, and the rest need not be checked. Hypothesis draws the
+   same first networks whatever the number of examples asked for (tests/test_search.py).
+2. Otherwise the property runs as described above, one network at a time, starting from the first failing
+   network: Hypothesis's reuse phase replays its choice (the strategy's one byte string, see strategies.py)
+   from a database holding only it (_Replay), and the shrink phase shrinks it. Should it not fail again, the
    failure the screen found is reported as it was drawn, unshrunk, and says so.
+A given strategy (not the default one) is drawn one network to an example, and its property pass draws the
+same networks in the same order (its generation does not depend on the test's outcome until one fails).
 """
 from __future__ import annotations
 
 import time
+import unittest
 from dataclasses import dataclass, field
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, given, seed as hypothesis_seed, settings
+from hypothesis.database import ExampleDatabase, choices_to_bytes
 
 from backprop_audit.judging.evaluate import Outcome, evaluate
 from backprop_audit.judging.memory import RunMemory
 from backprop_audit.batching.screen import check_many
-from backprop_audit.searching.strategies import in_dtype, networks
+from backprop_audit.searching.strategies import _blobs, in_dtype, network_from_choice, network_layout, networks
 from backprop_audit.verdicts.vocabulary import Finding
 
 KEEP_FAILURES = 12  # failing outcomes kept (besides the minimal one) for the diagnosis
 PROBE = 8  # networks drawn and checked before the others
+# Networks per Hypothesis example in the first pass (draw_networks): Hypothesis's own cost is ~0.5 ms an example
+# here (seeding and restoring the global PRNGs, a proxy of the test function, its bookkeeping), ~0.03 ms a network
+# when one example's byte string holds 16 of them (measured: 0.47 against 0.023-0.043 ms a network at 10-25).
+NETWORKS_PER_EXAMPLE = 16
 
 
 class Counterexample(AssertionError):
@@ -80,16 +88,15 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
     """Run the Hypothesis search for `formula` in `dtype`; `setting` defaults to the formula's own.
 
     keep_going: do not stop at a failure, just collect up to `keep` failing outcomes (diagnosis material).
-    batched: check the drawn networks as stacks first (see the module docstring); False checks each
-    network as Hypothesis draws it, which is what the second pass always does.
+    batched: check the drawn networks as stacks first (see the module docstring); False checks them one at
+    a time (evaluate), as the property pass does; a given `strategy` is then drawn by the property pass alone.
     memory: the run's draws and oracle answers (default: a fresh one, for this search alone).
     """
     memory = memory if memory is not None else RunMemory()
     setting = setting or formula.setting
     result = SearchResult(formula.id, dtype)
-    remembered = strategy is None  # the default strategy's first pass may come from drawn_networks
+    default = strategy is None  # the default strategy's networks are drawn many to an example (draw_networks)
     strategy = strategy if strategy is not None else networks(setting, dtype=np.dtype(dtype), min_depth=formula.min_depth())
-    phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else [])
 
     def record(outcome: Outcome):
         result.examples += 1
@@ -112,47 +119,111 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
     # catalog's shrink steps.
     checked: dict[bytes, Outcome] = {}
 
-    @hypothesis_seed(seed)
-    @settings(max_examples=examples, database=None, deadline=None, phases=phases, report_multiple_bugs=False, print_blob=False,
-              suppress_health_check=list(HealthCheck))
-    @given(strategy)
-    def property_holds(net):
-        key = net.fingerprint()
-        outcome = checked.get(key) or checked.setdefault(key, evaluate(formula, net, memory=memory))
-        record(outcome)
-        if outcome.failed and not keep_going:
-            raise Counterexample(outcome)
+    def property_pass(phases, database=None):
+        @hypothesis_seed(seed)
+        @settings(max_examples=examples, database=database, deadline=None, phases=phases, report_multiple_bugs=False,
+                  print_blob=False, suppress_health_check=list(HealthCheck))
+        @given(strategy)
+        def property_holds(net):
+            key = net.fingerprint()
+            outcome = checked.get(key) or checked.setdefault(key, evaluate(formula, net, memory=memory))
+            record(outcome)
+            if outcome.failed and not keep_going:
+                raise Counterexample(outcome)
+
+        if database is not None:
+            # Hypothesis's @seed sets the test's database to None, and with --hypothesis-seed (its pytest plugin's
+            # forced seed) it reads none unless the test names its key: the replay sets both on the decorated test
+            # (Hypothesis's own attributes; should they change, the replay runs nothing and the failure is
+            # reported unshrunk, which tests/test_search.py catches)
+            property_holds._hypothesis_internal_use_settings = settings(
+                property_holds._hypothesis_internal_use_settings, database=database)
+            property_holds._hypothesis_internal_database_key = b"backprop-audit-replay"
+        try:
+            property_holds()
+        except Counterexample as found:
+            return found.outcome
+        except unittest.SkipTest:  # Hypothesis ran nothing: the replay found no entry
+            return None
+        return None
 
     start = time.perf_counter()
-    screened = None
-    if batched:
-        def drawn(count: int):
-            cast = _first_pass(memory, setting, formula.min_depth(), str(np.dtype(dtype)), count, seed) if remembered else None
-            return cast if cast is not None else draw(strategy, count, seed=seed)
+    if not default and not batched:  # a given strategy, one network at a time: Hypothesis draws and shrinks
+        result.minimal = property_pass([Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else []))
+        result.seconds = time.perf_counter() - start
+        return result
+    choices: list = []  # the default strategy's choice (byte string) of each network drawn, in order
 
+    def drawn(count: int):
+        if not default:
+            return draw(strategy, count, seed=seed)
+        nets, blobs = first_pass(memory, setting, formula.min_depth(), str(np.dtype(dtype)), count, seed)
+        choices[:] = max(choices, blobs, key=len)  # a draw of k is the first k of a longer one
+        return nets
+
+    if batched:
         screened = _probe_then_rest(formula, drawn, examples, keep_going, keep, memory)
-        if not keep_going:
-            screened = _called_twice_where_it_holds(formula, screened, memory)
-        first = next((i for i, outcome in enumerate(screened) if outcome.failed), None)
-        if keep_going or first is None or not shrink or screened[first].kind == Finding.NONDETERMINISTIC:
-            # a nondeterministic formula is not shrunk: Hypothesis would meet a failure that does not replay
-            # without shrinking, the property pass would stop at this same first failure and keep it as is
-            for outcome in screened if keep_going or first is None else screened[:first + 1]:
-                record(outcome)
-            if first is not None and not keep_going:
-                result.minimal = screened[first]
-            result.seconds = time.perf_counter() - start
-            return result
-    try:
-        property_holds()
-    except Counterexample as found:
-        result.minimal = found.outcome
-    if result.minimal is None and screened is not None:  # Hypothesis did not draw the same networks again
-        first = next(outcome for outcome in screened if outcome.failed)
-        first.message += " (found by the batched pass; Hypothesis did not draw it again, so it is not shrunk)"
-        result.minimal = first
+    else:
+        screened = _one_at_a_time(formula, drawn(examples), keep_going, memory)
+    if not keep_going:
+        screened = _called_twice_where_it_holds(formula, screened, memory)
+    first = next((i for i, outcome in enumerate(screened) if outcome.failed), None)
+    if keep_going or first is None or not shrink or screened[first].kind == Finding.NONDETERMINISTIC:
+        # a nondeterministic formula is not shrunk: Hypothesis would meet a failure that does not replay
+        for outcome in screened if keep_going or first is None else screened[:first + 1]:
+            record(outcome)
+        if first is not None and not keep_going:
+            result.minimal = screened[first]
+        result.seconds = time.perf_counter() - start
+        return result
+    failing = screened[first]
+    for outcome in screened[:first]:  # the networks that held before it, as the property pass would have met them
+        record(outcome)
+    if default:  # screened[i] is the outcome of the i-th network drawn
+        # The property pass starts from the failing network (Hypothesis's reuse phase replays its choice as if
+        # from a database) and shrinks it; its outcome is known already.
+        checked[failing.network.fingerprint()] = failing
+        result.minimal = property_pass([Phase.reuse, Phase.shrink], _Replay(choices_to_bytes([choices[first]])))
+    else:  # a given strategy: Hypothesis draws the same networks in the same order (one an example), meets it again
+        result.examples = 0
+        result.passed, result.ratios, result.worst_ratio, result.failures = 0, [], 0.0, []
+        result.minimal = property_pass([Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
+    if result.minimal is None:  # Hypothesis did not meet it again
+        failing.message += " (found by the first pass; Hypothesis did not meet it again, so it is not shrunk)"
+        result.minimal = failing
     result.seconds = time.perf_counter() - start
     return result
+
+
+class _Replay(ExampleDatabase):
+    """A database holding one entry: the choice of the network the property pass starts from, in the test's
+    secondary corpus ("a failure not yet shrunk": Hypothesis replays it, then shrinks it; one in the primary
+    corpus it takes as already shrunk, and stops). What Hypothesis writes while shrinking is not kept (the
+    search keeps its own records)."""
+
+    def __init__(self, entry: bytes):
+        super().__init__()
+        self.entry = entry
+
+    def fetch(self, key: bytes):
+        return [self.entry] if key.endswith(b".secondary") else []
+
+    def save(self, key: bytes, value: bytes) -> None:
+        pass
+
+    def delete(self, key: bytes, value: bytes) -> None:
+        pass
+
+
+def _one_at_a_time(formula, nets, keep_going: bool, memory: RunMemory) -> list:
+    """evaluate() of each network in order, up to the first failure unless keep_going (the batched pass's
+    outcomes, computed as the property pass computes them)."""
+    outcomes = []
+    for net in nets:
+        outcomes.append(evaluate(formula, net, memory=memory))
+        if outcomes[-1].failed and not keep_going:
+            break
+    return outcomes
 
 
 def _called_twice_where_it_holds(formula, screened: list, memory: RunMemory) -> list:
@@ -178,33 +249,76 @@ def _probe_then_rest(formula, drawn, examples: int, keep_going: bool, keep: int,
     return head + check_many(formula, drawn(examples)[probe:], stop_at_failure=True, judged=keep, memory=memory)
 
 
-def _first_pass(memory: RunMemory, setting, min_depth: int, dtype: str, examples: int, seed: int) -> tuple | None:
-    """The default strategy's networks in `dtype` from the remembered float64 draw, or None when one of
-    them is rejected in this dtype (then this dtype's strategy draws others: draw() must run it).
-    Remembered too (a None as an empty tuple), so the cast and its fingerprints are made once a run."""
+def first_pass(memory: RunMemory, setting, min_depth: int, dtype: str, examples: int, seed: int) -> tuple:
+    """(networks, their choices): the default strategy's first `examples` networks in `dtype`, the remembered
+    float64 draw cast where every one of them casts, else this dtype's own draw (draw_networks, which skips a
+    network the cast rejects). Remembered too, so the cast and its fingerprints are made once a run."""
     key = (setting, min_depth, dtype, examples, seed)
-    cast = memory.first_passes.get(key)
-    if cast is None:
-        cast = tuple(in_dtype(net, dtype) for net in drawn_networks(setting, min_depth, examples, seed, memory))
-        cast = memory.first_passes.put(key, cast if all(net is not None for net in cast) else ())
-    return cast or None
+    found = memory.first_passes.get(key)
+    if found is None:
+        nets, blobs = drawn_networks(setting, min_depth, examples, seed, memory)
+        cast = tuple(in_dtype(net, dtype) for net in nets)
+        if any(net is None for net in cast):
+            cast, blobs = draw_networks(setting, min_depth, examples, seed, dtype)
+        found = memory.first_passes.put(key, (tuple(cast), tuple(blobs)))
+    return found
 
 
 def drawn_networks(setting, min_depth: int, examples: int, seed: int, memory: RunMemory) -> tuple:
-    """draw() of the float64 `networks` strategy, remembered by the run: many formulas share a setting
-    (the catalog's 84 records have 16 (setting, depth) pairs), and the same seed gives the same networks,
-    the first k of a longer draw being a draw of k. A Network is frozen and every View a formula gets
-    holds copies of its arrays, so sharing them is safe."""
+    """draw_networks in float64, remembered by the run: many formulas share a setting (the catalog's 84
+    records had 16 (setting, depth) pairs), and the same seed gives the same networks, the first k of a
+    longer draw being a draw of k. A Network is frozen and every View a formula gets holds copies of its
+    arrays, so sharing them is safe."""
     key = (setting, min_depth, seed)
-    longest = memory.draws.get(key) or ()
-    if len(longest) < examples:
-        longest = memory.draws.put(key, tuple(draw(networks(setting, dtype=np.float64, min_depth=min_depth), examples, seed=seed)))
-    return longest[:examples]
+    longest = memory.draws.get(key) or ((), ())
+    if len(longest[0]) < examples:
+        longest = memory.draws.put(key, tuple(map(tuple, draw_networks(setting, min_depth, examples, seed))))
+    return longest[0][:examples], longest[1][:examples]
+
+
+def draw_networks(setting, min_depth: int, count: int, seed: int, dtype=np.float64) -> tuple[list, list]:
+    """(networks, choices): the first `count` distinct networks of the default strategy (`networks(setting,
+    dtype=dtype, min_depth=min_depth)`) in the byte strings Hypothesis generates with `seed`, and the byte
+    string (the strategy's one choice) of each.
+
+    Hypothesis generates NETWORKS_PER_EXAMPLE networks' byte strings in one example (one choice of that many
+    times the length), in the generate phase, nothing checked; each is decoded as the strategy decodes its
+    choice (strategies.network_from_choice). Its first example is the simplest, all zero bytes: the first
+    network is the smallest one, as the strategy's first example is. A byte string met before, or one the
+    strategy rejects, is skipped. Hypothesis's examples do not depend on how many are asked for, so a draw
+    of k is the first k of a longer one (tests/test_search.py)."""
+    layout = network_layout(setting, min_depth)
+    size, per = layout.size, NETWORKS_PER_EXAMPLE
+    nets, blobs, seen, used = [], [], set(), 0
+    wanted = -(-count // per) + 1
+    while len(nets) < count:
+        examples = _generated(size * per, wanted, seed)
+        for example in examples[used:]:
+            for blob in (example[i * size:(i + 1) * size] for i in range(per)):
+                if blob in seen:
+                    continue
+                seen.add(blob)
+                net = network_from_choice(layout, blob, dtype)
+                if net is not None:
+                    nets.append(net)
+                    blobs.append(blob)
+                if len(nets) == count:
+                    return nets, blobs
+        if len(examples) == used:  # Hypothesis generated nothing new: nothing more to draw
+            break
+        used, wanted = len(examples), 2 * wanted
+    return nets, blobs
+
+
+def _generated(size: int, examples: int, seed: int) -> list[bytes]:
+    """The byte strings of `size` bytes Hypothesis generates for `examples` examples with `seed`, in order."""
+    return draw(_blobs(size), examples, seed=seed)
 
 
 def draw(strategy, examples: int, *, seed: int = 0) -> list:
-    """The networks Hypothesis generates for `examples` examples with `seed`, in order, nothing checked:
-    the same networks, in the same order, that the property-running pass meets before its first failure.
+    """The values Hypothesis generates of `strategy` for `examples` examples with `seed`, in order, nothing
+    checked: the same values, in the same order, that a property-running pass with that seed meets before
+    its first failure (a given strategy's first pass; see search).
 
     Both passes are seeded explicitly: Hypothesis's `derandomize` seeds from a hash of the test
     function, which differs between the two (seen: the second pass then drew other networks)."""

@@ -352,14 +352,36 @@ def networks(draw, setting: Setting = Setting(), *, dtype=np.float64, min_depth:
     """A Network within `setting`, in `dtype`, nudged off ReLU kinks; its arrays are note()d.
 
     The whole network is ONE Hypothesis choice, a fixed-length byte string that _Layout decodes field by
-    field. Why: Hypothesis 6.155 costs ~85 µs per choice here (measured: a test drawing one integer runs
-    at ~1,560 examples/s, each further integer adds ~85 µs), and a network drawn field by field took ~40
-    choices, capping the search at ~250 networks/s before any check. As one byte string it is one choice;
-    Hypothesis shrinks a byte string byte by byte toward 0, so each field still shrinks on its own, to
-    the same targets as before (see _Layout).
+    field (network_from_choice). Why: Hypothesis 6.155 costs ~85 µs per choice here (measured: a test
+    drawing one integer runs at ~1,560 examples/s, each further integer adds ~85 µs), and a network drawn
+    field by field took ~40 choices, capping the search at ~250 networks/s before any check. As one byte
+    string it is one choice; Hypothesis shrinks a byte string byte by byte toward 0, so each field still
+    shrinks on its own, to the same targets as before (see _Layout).
     """
-    layout = _layout(setting, min_depth, tuple(scales), tuple(input_scales))
-    blob = draw(_blobs(layout.size))
+    layout = network_layout(setting, min_depth, scales, input_scales)
+    net = network_from_choice(layout, draw(_blobs(layout.size)), dtype)
+    if net is None:
+        reject()
+    if current_build_context().is_final:  # printing arrays is slow: only for the reported example
+        note(f"network: {net.describe()}")
+        for l, layer in enumerate(net.layers, start=1):
+            note(f"W[{l}] =\n{layer.W}\nb[{l}] = {layer.b}")
+            if layer.gamma is not None:
+                note(f"gamma[{l}] = {layer.gamma}\nbeta[{l}] = {layer.beta}")
+            if layer.mask is not None:
+                note(f"mask[{l}] =\n{layer.mask}")
+        note(f"X =\n{net.X}\nY =\n{net.Y}")
+    return net
+
+
+def network_layout(setting: Setting = Setting(), min_depth: int = 1, scales=SCALES, input_scales=SCALES) -> "_Layout":
+    """The byte layout `networks(setting, min_depth=..., scales=..., input_scales=...)` decodes (built once)."""
+    return _layout(setting, min_depth, tuple(scales), tuple(input_scales))
+
+
+def network_from_choice(layout: "_Layout", blob: bytes, dtype=np.float64) -> Network | None:
+    """The network `networks` makes of the byte string `blob` (layout.size bytes), in `dtype`; None where the
+    strategy rejects it (a ReLU pre-activation that no nudge moves off its kink)."""
     widths, batch, activations, loss, kind = layout.architecture(blob)
     values, X, Y = layout.values(blob, widths, batch, kind, np.float64)
     layers = [Layer(W, b, activation) for (W, b), activation in zip(values, activations)]
@@ -368,21 +390,8 @@ def networks(draw, setting: Setting = Setting(), *, dtype=np.float64, min_depth:
     if any(map(_kinked, activations)):
         layers = _move_off_kinks(layers, X, p)
         if _on_kink(layers, X, p):
-            reject()
-    net = in_dtype(Network(tuple(layers), loss, X, Y, kind, **layout.rates(blob), dropout=p), dtype)
-    if net is None:
-        reject()
-    layers = net.layers
-    if current_build_context().is_final:  # printing arrays is slow: only for the reported example
-        note(f"network: {net.describe()}")
-        for l, layer in enumerate(layers, start=1):
-            note(f"W[{l}] =\n{layer.W}\nb[{l}] = {layer.b}")
-            if layer.gamma is not None:
-                note(f"gamma[{l}] = {layer.gamma}\nbeta[{l}] = {layer.beta}")
-            if layer.mask is not None:
-                note(f"mask[{l}] =\n{layer.mask}")
-        note(f"X =\n{net.X}\nY =\n{net.Y}")
-    return net
+            return None
+    return in_dtype(Network(tuple(layers), loss, X, Y, kind, **layout.rates(blob), dropout=p), dtype)
 
 
 def in_dtype(net: Network, dtype) -> Network | None:

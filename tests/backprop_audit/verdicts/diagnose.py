@@ -78,19 +78,20 @@ def _pairs(outcomes):
         yield m, np.asarray(oracle, dtype=np.float64), outcome.network, q
 
 
-def _fits(candidate, oracle, net, q, convention, memory: RunMemory, model: bool = False) -> bool:
+def _fits(candidate, oracle, net, q, convention, memory: RunMemory, model: bool = False, model_tol=None) -> bool:
     """candidate equals oracle (the quantity q in `convention`) within q's tolerance.
 
     model=True: `oracle` is a mistake model (say dC/da·aᵀ for a gradient missing ⊙ g'(z)), which can be
     far larger than q's true value; two roundings of it differ on its own scale, so the relative part
-    (the tolerance's coefficient)·(1 + Z)·|model| is added to q's tolerance."""
+    (the tolerance's coefficient)·(1 + Z)·|model| is added to q's tolerance, and `model_tol` (in `convention`)
+    where the mistake says how its own inputs round."""
     if candidate.shape != oracle.shape or not np.all(np.isfinite(candidate)):
         return False
     tol = tolerance_of(net, q, convention, memory)
     if model:
         scale = _judged_scale(net, q, memory)
-        model_tol = tolerance.value_tolerance(scale, canonical_value(q, oracle, convention))
-        tol = tol + expected_value(q, model_tol, convention)
+        relative = tolerance.value_tolerance(scale, canonical_value(q, oracle, convention))
+        tol = tol + expected_value(q, relative, convention) + (0.0 if model_tol is None else model_tol)
     return worst_ratio(candidate, oracle, tol)[0] <= 1.0
 
 
@@ -170,6 +171,24 @@ def _gradient_without_derivative(net, q, convention, memory: RunMemory):
         parameter = (layer.W if gradient.kind == "W" else layer.b).astype(np.float64)
         canonical = parameter - net.eta * canonical
     return expected_value(q, canonical, convention)
+
+
+def _gradient_without_derivative_tolerance(net, q, convention, memory: RunMemory):
+    """How far a formula making that mistake may be from the model for rounding: the model is built from dC/da[l],
+    which the formula computes within dC/da[l]'s own tolerance; q's tolerance does not cover it where q is 0 and
+    dC/da[l] is not (a ReLU unit that is off: seen in float32, the formula 2e-4 relative from the model there)."""
+    claim = Quantity.parse(q)
+    gradient = claim.gradient()
+    name = str(Quantity.of("a", gradient.layer))
+    tol_a = np.abs(tolerance_of(net, name, "row", memory))  # canonical (N, n_l)
+    a_below = np.abs(view_of(net, "row").a[gradient.layer - 1].astype(np.float64))
+    canonical = tol_a.T @ a_below if gradient.kind == "W" else tol_a.sum(axis=0)
+    if claim.is_step:
+        canonical = abs(net.eta) * canonical
+    return expected_value(q, canonical, convention)
+
+
+_gradient_without_derivative.tolerance = _gradient_without_derivative_tolerance
 
 
 # The L2 term's gradient as texts get it wrong: dropped (the data term alone), doubled (d/dW of λ‖W‖² where C has
@@ -370,9 +389,13 @@ def _layer_shift(outcomes, conv, memory: RunMemory) -> int:
 def _made_mistake(outcomes, conv, mistake, memory: RunMemory) -> bool:
     """True if on every failing network the formula's value equals what `mistake` computes."""
     pairs = list(_pairs(outcomes))
+    own_tolerance = getattr(mistake, "tolerance", None)  # how the mistake's own inputs round, where it says
     for m, o, net, q in pairs:
         wrong = mistake(net, q, conv, memory)
-        if wrong is None or wrong.shape != m.shape or not _fits(m, wrong, net, q, conv, memory, model=True):
+        if wrong is None or wrong.shape != m.shape:
+            return False
+        if not _fits(m, wrong, net, q, conv, memory, model=True,
+                     model_tol=None if own_tolerance is None else own_tolerance(net, q, conv, memory)):
             return False
     return bool(pairs)
 
