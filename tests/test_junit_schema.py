@@ -1,14 +1,22 @@
 """The JUnit file validates against the schema pytest checks its own junitxml output with (junit-10.xsd)."""
+import functools
 import json
 from pathlib import Path
 
 import pytest
-import xmlschema
 
 from backprop_audit.reports.render_junit import render_junit
 
 HERE = Path(__file__).parent
-SCHEMA = xmlschema.XMLSchema(HERE / "junit-10.xsd")
+
+
+@functools.cache
+def schema():
+    """The schema, read on first use: importing xmlschema and parsing the schema is ~0.5 s, which every pytest-xdist
+    worker paid at collection when it was read at import."""
+    import xmlschema
+
+    return xmlschema.XMLSchema(HERE / "junit-10.xsd")
 
 
 @pytest.fixture
@@ -17,13 +25,15 @@ def report():
 
 
 def test_junit_validates_against_junit_10_xsd(report):
-    SCHEMA.validate(render_junit(report))
+    schema().validate(render_junit(report))
 
 
 def test_the_schema_check_can_fail(report):
     broken = render_junit(report).replace("<system-out>", "<properties /><system-out>", 1)
+    import xmlschema
+
     with pytest.raises(xmlschema.XMLSchemaValidationError):
-        SCHEMA.validate(broken)
+        schema().validate(broken)
 
 
 def test_classnames_name_the_document_without_its_extension(report):

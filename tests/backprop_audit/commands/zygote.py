@@ -32,6 +32,12 @@ MESSAGE_BYTES = 1 << 20  # a task names the files, the claims done and the files
 def _preload() -> None:
     """Everything a worker imports, so that a forked worker finds it imported (see the module doc)."""
     from backprop_audit import references
+    try:  # before start(), which limits every BLAS library loaded by then (SciPy brings its own) to one thread
+        # jaxlib imports this module when jax first lowers a computation for the CPU (lapack.initialize, at the
+        # exported oracle's first call): ~0.25 s in every forked worker, 3.7 s of the test suite's CPU
+        import scipy.linalg.cython_lapack  # noqa: F401
+    except ImportError:  # jax absent (the torch extra alone): nothing to prepare
+        pass
     references.start()  # configuration only (threads, x64, the cache folder): no backend is started
     import torch  # noqa: F401
     import jax.numpy  # noqa: F401
