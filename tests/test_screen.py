@@ -48,11 +48,17 @@ def _sometimes_broken(n, l):
 SOMETIMES_BROKEN = _variant(WEIGHT_GRADIENT, "bench-sometimes-broken", _sometimes_broken)
 
 
+# The single checks' formula-independent half (oracles, tolerances) of each network, kept across the tests: the
+# formulas below are checked on the same drawn networks, and that half does not depend on the formula. The
+# batched checks get no memory: each computes its stacks afresh.
+SINGLE = RunMemory()
+
+
 def assert_same_verdicts(formula, nets):
     batched = check_many(formula, nets)
     assert len(batched) == len(nets)
     for net, got in zip(nets, batched):
-        want = evaluate(formula, net)
+        want = evaluate(formula, net, memory=SINGLE)
         where = f"{formula.id} on {net.describe()}: batched {got.status}/{got.kind} {got.message!r}, single {want.status}/{want.kind} {want.message!r}"
         assert got.network is net, where
         assert (got.status, got.kind) == (want.status, want.kind), where

@@ -29,6 +29,7 @@ import threading
 import time
 from pathlib import Path
 
+from backprop_audit.commands.isolation import GRACE
 from backprop_audit.judging.untrusted import TimeLimitExceeded, is_the_claims_own
 from backprop_audit.model.formula import DTYPES
 
@@ -53,6 +54,9 @@ def add_parser(commands):
     parser.add_argument("--junit", metavar="PATH", help="also write JUnit XML there (one test case per claim)")
     parser.add_argument("--time-limit", type=_positive_float, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
                         help=f"per claim; a claim still running then gets verdict error (default {DEFAULT_TIME_LIMIT:g})")
+    parser.add_argument("--grace", type=_positive_float, default=GRACE, metavar="SECONDS",
+                        help=f"past --time-limit, how long a claim that does not stop is given before its worker process "
+                             f"is killed (default {GRACE:g})")
     parser.set_defaults(handler=command_check, starts_frameworks=False)  # its workers do (commands/isolation.py)
     return parser
 
@@ -155,11 +159,12 @@ def command_check(args) -> int:
     command = "backprop-audit check " + shlex.join(args.files)
     start = time.perf_counter()
     checked = check_in_workers(Job(tuple(args.files), args.only, args.examples, tuple(args.dtypes), args.seed,
-                                   args.time_limit, command), log)
+                                   args.time_limit, command, args.grace), log)
     report = report_data(checked.ordered_entries, environment=checked.environment or environment(args.dtypes),
                          examples=args.examples, seed=args.seed, seconds=time.perf_counter() - start)
     report["claims_files"] = list(args.files)
     report["settings"]["time_limit_seconds"] = args.time_limit
+    report["settings"]["grace_seconds"] = args.grace
     report["input_errors"] = checked.problems
     written = write_reports(report, Path(args.out), args.junit)
     append_step_summary(report)

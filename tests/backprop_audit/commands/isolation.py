@@ -45,6 +45,7 @@ class Job:
     seed: int
     time_limit: float
     command: str  # the command line a claim's reproduce line starts with
+    grace: float = GRACE  # seconds past time_limit before the watchdog kills the worker (--grace)
 
 
 @dataclass
@@ -257,7 +258,7 @@ def _one_worker(job: Job, checked: Checked, folder: Path, log_file, log, zygote:
     from backprop_audit.commands.worker import read_output
 
     worker = _Worker(job, checked, folder, log_file, zygote)
-    limit = job.time_limit + GRACE
+    limit = job.time_limit + job.grace
     phase, started, output = None, 0.0, None  # ("file", path) or ("claim", id), while in one
     try:
         while True:
@@ -290,7 +291,7 @@ def _one_worker(job: Job, checked: Checked, folder: Path, log_file, log, zygote:
         seconds = time.monotonic() - started
         if worker.timed_out:
             what = (f"time limit: still running after {limit:g} s ({job.time_limit:g} s of --time-limit and "
-                    f"{GRACE:g} s of grace): it did not stop when its time limit was raised in it (does it "
+                    f"{job.grace:g} s of grace): it did not stop when its time limit was raised in it (does it "
                     f"catch every exception?), so its worker process was killed")
             finding = Finding.TIME_LIMIT
         else:
