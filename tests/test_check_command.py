@@ -28,6 +28,11 @@ import backprop_audit
 from backprop_audit.commands import cli
 from backprop_audit.verdicts.entry import REPORT_SCHEMA
 
+# Every test that runs `check` in a pytest process (this module, test_check_isolation.py, test_instrument_fault.py's)
+# runs on one pytest-xdist worker: that worker's one zygote (commands/zygote.py: an interpreter importing torch and jax,
+# ~3.5 s of CPU) forks all their claims workers, where two workers each started their own.
+pytestmark = pytest.mark.xdist_group("check-runs")
+
 CLAIMS = Path(__file__).parent / "claims"  # malformed claims files, test assets
 WORKED_EXAMPLE = Path(backprop_audit.__file__).parent / "examples" / "nielsen_book.py"
 FAST = ["--examples", "2", "--dtypes", "float64"]
@@ -72,9 +77,8 @@ def line_of(path: Path, text: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), start=1) if text in line)
 
 
-# Tests that read the same run share it (cached per process: each run starts a claims worker, which
-# imports torch and jax), on one pytest-xdist worker (their xdist_group): the worked example with --junit
-# and a step summary, and a run where no file loads.
+# Tests that read the same run share it (cached per process: each run forks a claims worker): the worked
+# example with --junit and a step summary, and a run where no file loads.
 
 
 @functools.cache
@@ -87,7 +91,6 @@ def worked_example_run() -> SimpleNamespace:
     return SimpleNamespace(done=done, out=out, junit=junit, summary=summary)
 
 
-@pytest.mark.xdist_group("check-worked-example")  # one worker, one run
 def test_the_worked_example_exits_0_and_names_the_slip():
     run = worked_example_run()
     done, out = run.done, run.out
@@ -103,7 +106,6 @@ def test_the_worked_example_exits_0_and_names_the_slip():
     assert "nielsen-BP1-as-first-copied" in (out / "REPORT.md").read_text()
 
 
-@pytest.mark.xdist_group("check-worked-example")  # one worker, one run
 def test_junit_and_the_github_step_summary_are_written_and_the_wrote_line_names_every_file():
     import xml.etree.ElementTree as ET
 
@@ -130,7 +132,6 @@ def nothing_loads_run() -> SimpleNamespace:
     return SimpleNamespace(done=done, out=folder / "out", missing=missing)
 
 
-@pytest.mark.xdist_group("check-unloadable")  # one worker, one run
 def test_files_that_cannot_load_exit_2_naming_path_and_line_and_the_report_is_written():
     run = nothing_loads_run()
     done, missing = run.done, run.missing
@@ -248,7 +249,6 @@ def test_no_file_is_a_usage_error():
     assert done.returncode == 2 and "FILE" in done.stderr
 
 
-@pytest.mark.xdist_group("check-unloadable")  # one worker, one run
 def test_an_unknown_only_id_is_an_input_error():
     done = nothing_loads_run().done
     assert done.returncode == 2 and "--only: no loaded claim has id 'no-such-claim'" in done.stderr

@@ -33,8 +33,9 @@ STALE = '{"stale": true}'
 
 # The tests share their `check` runs: on one pytest-xdist worker (the group; --dist loadgroup), each run
 # (its worker processes, a watchdog's wait) happens once. CRASHES starts first, in a fresh interpreter: it
-# waits for a hung claim's watchdog while MISBEHAVES computes in this process.
-pytestmark = pytest.mark.xdist_group("check-isolation")
+# waits for a hung claim's watchdog while MISBEHAVES computes in this process. The group is the one of every
+# in-process `check` (test_check_command.py): one zygote forks their claims workers.
+pytestmark = pytest.mark.xdist_group("check-runs")
 
 
 def _arguments(args, out: Path) -> list:

@@ -56,6 +56,7 @@ def test_a_catalog_record_audited_on_a_broken_jax_oracle_is_an_instrument_fault(
     assert exit_status({"formulas": [entry]}) == ExitStatus.INSTRUMENT_FAULT
 
 
+@pytest.mark.xdist_group("check-runs")  # with the other in-process `check` runs: one zygote (test_check_command.py)
 def test_check_exits_3_on_a_broken_jax_oracle(tmp_path, capsys):
     """`check` runs its claims in a worker process: the claims file itself installs the broken oracle there."""
     claims = tmp_path / "claims.py"
