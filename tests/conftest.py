@@ -130,6 +130,8 @@ def pytest_collection_modifyitems(config, items):
         formula = params.get("formula") or by_id.get(params.get("formula_id"))
         if formula is not None and formula.id in by_id:
             item.add_marker(pytest.mark.xdist_group(_setting_group(formula)))
+        elif hasattr(params.get("mutant"), "formula"):  # tests/test_mutants.py: the same, for the mutants' settings
+            item.add_marker(pytest.mark.xdist_group(_setting_group(params["mutant"].formula)))
 
 
 @pytest.fixture(scope="session")
