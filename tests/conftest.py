@@ -112,7 +112,9 @@ def pytest_collection_finish(session):
     # and 33 full ones, 5.0-5.6 s of their ~58 s in the collector (gc.callbacks); at (20000, 20, 20) 124 and 6,
     # 3.0-3.2 s. Their A/B in one process: 0.87 of the wall time (0.75-0.98); the whole suite's under -n 2:
     # 1.00 (0.96-1.04), inside this machine's noise. Cycles are still collected, less often.
-    gc.set_threshold(20000, 20, 20)
+    from backprop_audit.commands.cli import GC_THRESHOLDS
+
+    gc.set_threshold(*GC_THRESHOLDS)  # (20000, 20, 20), as in the command's own processes
 
 
 def _setting_group(formula) -> str:

@@ -1,6 +1,6 @@
 """`python -m backprop_audit` is the `backprop-audit` command."""
 import sys
 
-from backprop_audit.commands.cli import main
+from backprop_audit.commands.cli import run
 
-sys.exit(main())
+sys.exit(run())

@@ -84,8 +84,11 @@ def main(argv) -> int:
     control = socket.socket(fileno=int(argv[0]))
     _preload()
     import gc
+
+    from backprop_audit.commands.cli import GC_THRESHOLDS
     gc.freeze()  # what was imported is never collected here: a forked worker's collections skip it, so its
     #              pages stay shared with this process instead of being copied on the first collection
+    gc.set_threshold(*GC_THRESHOLDS)  # the workers' (cli.GC_THRESHOLDS)
     while True:
         message, fds, _, _ = socket.recv_fds(control, MESSAGE_BYTES, 2)
         if not message:
