@@ -134,6 +134,33 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(_setting_group(formula)))
         elif hasattr(params.get("mutant"), "formula"):  # tests/test_mutants.py: the same, for the mutants' settings
             item.add_marker(pytest.mark.xdist_group(_setting_group(params["mutant"].formula)))
+    items[:] = _with_the_fresh_run_hidden(items)
+
+
+def _with_the_fresh_run_hidden(items: list) -> list:
+    """The tests, with the group "check-runs" (one worker runs it, in this order) ordered so that the wait for
+    test_check_isolation.py's fresh-interpreter run is spent on work: its first test starts that run and checks
+    another in this process; test_check_command.py's in-process runs come next (~10 s, meanwhile the fresh run's
+    hung claim waits out its time limit and grace and its crashed workers are replaced); the tests that read
+    the fresh run come last. In file order the worker waited ~3 s for it with its core idle."""
+    def in_group(item) -> bool:
+        marker = item.get_closest_marker("xdist_group")
+        return marker is not None and marker.args[:1] == ("check-runs",)
+
+    def module(item) -> str:
+        return item.nodeid.split("::")[0].rsplit("/", 1)[-1]
+
+    slots = [i for i, item in enumerate(items) if in_group(item)]
+    group = [items[i] for i in slots]
+    isolation = [item for item in group if module(item) == "test_check_isolation.py"]
+    command = [item for item in group if module(item) == "test_check_command.py"]
+    if not isolation or not command:
+        return items
+    ordered = isolation[:1] + command + isolation[1:] + [item for item in group if item not in isolation + command]
+    reordered = list(items)
+    for i, item in zip(slots, ordered):
+        reordered[i] = item
+    return reordered
 
 
 @pytest.fixture(scope="session")

@@ -33,8 +33,9 @@ STALE = '{"stale": true}'
 
 # The tests share their `check` runs: on one pytest-xdist worker (the group; --dist loadgroup), each run
 # (its worker processes, a watchdog's wait) happens once. CRASHES starts first, in a fresh interpreter: it
-# waits for a hung claim's watchdog while MISBEHAVES computes in this process. The group is the one of every
-# in-process `check` (test_check_command.py): one zygote forks their claims workers.
+# waits for a hung claim's watchdog while MISBEHAVES computes in this process, and then while the in-process
+# runs of test_check_command.py do (conftest.py runs them after this module's first test). The group is the
+# one of every in-process `check`: one zygote forks their claims workers.
 pytestmark = pytest.mark.xdist_group("check-runs")
 
 
@@ -71,9 +72,11 @@ def _in_this_process(args) -> SimpleNamespace:
     return SimpleNamespace(returncode=code, stdout=stdout.getvalue(), stderr=stderr.getvalue(), out=out)
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def _no_run_left_behind():
-    """A run no test read (a -k selection, a failure before it) is stopped at the end of the module."""
+    """A run no test read (a -k selection, a failure before it) is stopped at the end of the session (not of
+    the module: test_check_command.py's tests run between this module's first and its others, see
+    _with_the_fresh_run_hidden in conftest.py)."""
     yield
     if _started.cache_info().currsize:
         for started in _started().values():
