@@ -160,7 +160,7 @@ def _table_digest() -> bytes:
 
 
 # compiled once per bucket and process, traced once per bucket and machine (references/exported.py)
-_compiled = Exported(_all_gradients, "_all_gradients", depends=_table_digest)
+_compiled = Exported(_all_gradients, "_all_gradients", depends=_table_digest, packed=True)
 
 
 def _pad(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -362,7 +362,7 @@ def _all_jacobians(W, b, a_prev, code, unit_mask):
 # One layer at a time: one executable per (width buckets of its input and output, batch bucket, dtype) serves every
 # layer of every network of those buckets (all small networks: one per dtype), and its trace is one layer's (a
 # whole network's, four layers of five jacobians through the activations' switch, took ~8 s to trace here).
-_jacobians_compiled = Exported(_all_jacobians, "_all_jacobians", depends=_table_digest)
+_jacobians_compiled = Exported(_all_jacobians, "_all_jacobians", depends=_table_digest, packed=True)
 
 
 def jacobians(net) -> dict[str, np.ndarray]:
