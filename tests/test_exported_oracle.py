@@ -41,6 +41,33 @@ def test_a_file_that_is_broken_or_does_not_fit_is_traced_again(tmp_path):
     assert other_shape.traced == 1 and len(list(tmp_path.glob(f"*{SUFFIX}"))) == 2
 
 
+def _masked_square_and_gradient(W, x, code, mask):
+    """Arguments of three dtypes, as the single-network oracle's (weights, an activation's code, a unit mask)."""
+    units = lambda W: jax.lax.switch(code, [jnp.tanh, jnp.sin], x @ W.T)
+    return jax.value_and_grad(lambda W: jnp.sum(jnp.where(mask, units(W), 0.0) ** 2))(W)
+
+
+def test_a_packed_export_takes_one_array_per_dtype_and_gives_the_same_bits_as_numpy_arrays(tmp_path):
+    """packed=True (the single-network oracle, the local Jacobians): the arguments enter as one array per dtype,
+    the results come back as NumPy arrays in the function's own tree, bit for bit what jax.jit(fn) computes,
+    traced here or read back by a later process."""
+    from jax import export
+
+    arguments = (*_arguments(), np.int32(1), np.array([True, False, True, True]))
+    want = jax.jit(_masked_square_and_gradient)(*arguments)
+    for traced in (1, 0):  # the first traces and writes the export, the second (a new process) reads it
+        packed = Exported(_masked_square_and_gradient, "_test_packed", folder=str(tmp_path), packed=True)
+        got = packed("key", *arguments)
+        assert packed.traced == traced and jax.tree.structure(got) == jax.tree.structure(want)
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+            assert isinstance(a, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype
+            assert np.array_equal(a, np.asarray(b))
+    (path,) = tmp_path.glob(f"*{SUFFIX}")
+    written = export.deserialize(bytearray(path.read_bytes()))
+    assert sorted((str(a.dtype), a.shape) for a in written.in_avals) == [("bool", (4,)), ("float64", (35,)),
+                                                                         ("int32", (1,))]
+
+
 def test_without_a_cache_folder_it_is_plain_jit_and_writes_nothing(tmp_path):
     plain = Exported(_squared_tanh_and_gradient, "_test_oracle", folder="")
     plain("key", *_arguments())
