@@ -9,9 +9,9 @@ lowering into the calling jit) and the executable still comes from the persisten
 
 `Exported(fn, name)(key, *args)` calls jax.jit(fn)(*args); with packed=True (a function of one network's many
 small arrays) the arguments enter the jit as one array per dtype and the results leave it as one, cut back
-into NumPy arrays (_Packing, _one_transfer: the single-network oracle's call 435-477 -> 309-363 us). `key` names the argument shapes (the caller's
-bucket: widths, batch, dtype), so a call costs one dict lookup; the first call of a key in a process reads
-the export from the cache folder, or traces, exports and writes it. The file name is a digest of the key,
+into NumPy arrays (_Packing, _one_transfer: the single-network oracle's call 435-581 -> 305-360 us). `key`
+names the argument shapes (the caller's bucket: widths, batch, dtype), so a call costs one dict lookup; the
+first call of a key in a process reads the export from the cache folder, or traces, exports and writes it. The file name is a digest of the key,
 the argument avals and tree, the jax and jaxlib versions, jax_enable_x64, and the source of every module
 of backprop_audit (the oracle, the operation table's jax forms, anything they call): any change to the code
 traces afresh. A file that cannot be read, parsed, or does not match the arguments is traced again and
@@ -159,8 +159,8 @@ def _one_transfer(exported, name: str):
 
     flat_oracle.__name__ = flat_oracle.__qualname__ = name
     jitted, tree = jax.jit(flat_oracle), exported.out_tree
-    ends = np.cumsum([int(np.prod(shape)) for shape in shapes]).tolist()
-    pieces = [(end - int(np.prod(shape)), end, shape) for end, shape in zip(ends, shapes)]
+    starts = np.cumsum([0] + [int(np.prod(shape)) for shape in shapes]).tolist()
+    pieces = list(zip(starts, starts[1:], shapes))  # each output's (start, end, shape) in the one array
 
     def call(*args):
         flat = np.asarray(jitted(*args))
