@@ -399,9 +399,11 @@ def jacobians(net) -> dict[str, np.ndarray]:
     return out
 
 
-def warm(dtypes=("float64", "float32")) -> None:
+def warm(dtypes=("float64", "float32"), with_jacobians: bool = False) -> None:
     """Compile, or load from the persistent cache, the executables nearly every check uses: the single
-    network bucket of all small networks and the stack, in each dtype.
+    network bucket of all small networks and the stack, in each dtype; with_jacobians: also the local
+    Jacobians' smallest bucket (the test session's workers both check Jacobian records: on a new machine
+    each compiled both dtypes' Jacobians itself, ~1.4 s of CPU each, twice).
 
     Processes that start together (the pytest-xdist workers) share the work: each takes the executables
     no other process is compiling at that moment (one lock file per executable in the cache folder),
@@ -418,6 +420,8 @@ def warm(dtypes=("float64", "float32")) -> None:
     for dtype in dtypes:
         tasks[f"single-{dtype}"] = lambda dtype=dtype: quantities(smallest(1, dtype))
         tasks[f"stacked-{dtype}"] = lambda dtype=dtype: padded_quantities(PaddedStack.of([smallest(1, dtype)]))
+        if with_jacobians:
+            tasks[f"jacobians-{dtype}"] = lambda dtype=dtype: jacobians(smallest(1, dtype))
     folder = jax.config.jax_compilation_cache_dir
     if not folder:
         for task in tasks.values():

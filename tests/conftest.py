@@ -96,7 +96,7 @@ def pytest_sessionstart(session):
     if hasattr(session.config, "workerinput"):  # a pytest-xdist worker: the other one starts at the same
         from backprop_audit.references import jax_grad  # time and needs the same compiles: share them
 
-        jax_grad.warm()
+        jax_grad.warm(with_jacobians=True)
 
 
 def pytest_collection_finish(session):

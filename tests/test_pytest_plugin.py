@@ -16,6 +16,10 @@ settings.register_profile("small", max_examples=12, derandomize=False)
 '''
 # pytest-benchmark, installed here, warns in the inner session that xdist (this suite's) is active.
 QUIET = ("-p", "no:benchmark")
+# A fresh interpreter with plugin autoload on rewrites the asserts of every module of every plugin's
+# distribution (Hypothesis's, backprop_audit's, ...; never cached under PYTHONDONTWRITEBYTECODE): ~0.8 s of
+# CPU a run here, for assert messages these one-line inner tests do not need.
+FRESH = QUIET + ("--assert=plain",)
 
 
 @pytest.fixture
@@ -65,7 +69,7 @@ def test_hypothesis_statistics_show_the_checks_runs(user_project):
 def test_a_session_that_never_uses_backprop_audit_never_imports_torch_or_jax(user_project):
     user_project.makepyfile(test_my_formulas="import sys\n\ndef test_plain():\n"
                                              "    assert 'torch' not in sys.modules and 'jax' not in sys.modules\n")
-    done = user_project.runpytest_subprocess(*QUIET)
+    done = user_project.runpytest_subprocess(*FRESH)
     done.assert_outcomes(passed=1)
     plugins = next(line for line in done.stdout.lines if line.startswith("plugins:"))  # loaded, not used
     assert "backprop-audit-" in plugins  # pytest lists plugins in the order it loads them: any place
@@ -75,4 +79,4 @@ def test_a_session_using_backprop_audit_starts_the_frameworks_before_its_tests(u
     user_project.makepyfile(test_my_formulas="import sys\nfrom backprop_audit import Setting\n\ndef test_started():\n"
                                              "    import jax, torch\n"
                                              "    assert jax.config.jax_enable_x64 and torch.get_num_threads() == 1\n")
-    user_project.runpytest_subprocess(*QUIET).assert_outcomes(passed=1)
+    user_project.runpytest_subprocess(*FRESH).assert_outcomes(passed=1)

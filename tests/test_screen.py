@@ -141,15 +141,19 @@ def _relu_on_kink(dtype):
 
 
 def _too_wide(dtype):
+    """Too wide (and too many rows) for a stack, so it gets the single check. Its widths [17, 65, 2] and batch 33
+    fall in the jax oracle's buckets (64, 256, 16) and 256, those of test_power.py's network [32, 96, 10]/64
+    (whose float32 check reads float64 oracles): one compile for both on a new machine, ~4 s of CPU, where its
+    own shape (it was [3, 20, 2]/4) cost one more."""
     rng = np.random.default_rng(5)
-    layers = (Layer(rng.uniform(-1, 1, (20, 3)), rng.uniform(-1, 1, 20), "tanh"),
-              Layer(rng.uniform(-1, 1, (2, 20)), rng.uniform(-1, 1, 2), "identity"))
-    return Network(layers, "mean_sum_sq", rng.uniform(-1, 1, (4, 3)), rng.uniform(-1, 1, (4, 2))).astype(dtype)
+    layers = (Layer(rng.uniform(-1, 1, (65, 17)), rng.uniform(-1, 1, 65), "tanh"),
+              Layer(rng.uniform(-1, 1, (2, 65)), rng.uniform(-1, 1, 2), "identity"))
+    return Network(layers, "mean_sum_sq", rng.uniform(-1, 1, (33, 17)), rng.uniform(-1, 1, (33, 2))).astype(dtype)
 
 
 def test_a_kink_and_a_network_too_large_to_stack_get_the_single_check(drawn):
     """In the dtype of `drawn` (both); the network too large for a stack only in float64: in float32 it
-    would cost one more XLA compile of its own shape for the same code path."""
+    would cost one more XLA compile of its buckets for the same code path."""
     dtype = drawn[0].dtype
     nets = list(drawn[:20])
     nets.insert(5, _relu_on_kink(dtype))
