@@ -102,53 +102,52 @@ def _batch_norm(z: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> tor
 def jacobians(net) -> dict[str, np.ndarray]:
     """Every local Jacobian of `net` (quantity.jacobian_names), (N, out, in) each, from torch.autograd.
 
-    Row by row: every operation here is sample by sample, so the gradient of Σ_n out[n, i] with respect to a
-    layer's input (N, in) is row i of each sample's own Jacobian (the cross-sample blocks are zero), one backward
-    pass per output unit (of the three functions' sum, each with leaves of its own). Per layer: of g at z for da[l]/dz[l]; of a[l-1] Wᵀ + b for dz[l]/da[l-1] and dz[l]/dW[l];
-    of g(a[l-1] Wᵀ + b) for da[l]/da[l-1] and da[l]/dW[l]. With respect to W each sample has its own copy of W
-    (so its gradient is that sample's), of which only row i is kept: ∂out_i/∂W_ik (the reduced layout of
-    model/quantity.py).
+    One backward pass for the whole network. Per layer, three functions, each on leaves of its own (no function
+    reads another's): g at z for da[l]/dz[l]; a[l-1] Wᵀ + b for dz[l]/da[l-1] and dz[l]/dW[l]; g(a[l-1] Wᵀ + b)
+    for da[l]/da[l-1] and da[l]/dW[l]. Each is evaluated on K copies of its inputs (K = the layer's out width),
+    and copy i contributes only its output unit i, summed over the batch: every operation is sample by sample,
+    so the gradient with respect to copy i's input (N, in) is row i of each sample's Jacobian (the
+    cross-sample blocks are zero). With respect to W each sample of each copy has its own W, of which only row
+    i of copy i is kept: ∂out_i/∂W_ik (the reduced layout of model/quantity.py; a softmax's out_i reads every
+    row, so the copies are needed for W too).
 
     Why not torch.func.jacrev: its first call in a process imports torch._dynamo (827 modules, 3.3 s here, every
-    pytest worker and claims worker), and autograd.grad's is_grads_batched 0.95 s; the loop costs nothing to start,
-    and on the catalog's widths (1-5 units) fewer backward passes than a jacrev's vmapped ones (~1 against ~3.5 ms
-    a network)."""
+    pytest worker and claims worker), and autograd.grad's is_grads_batched 0.95 s. The copies cost nothing to
+    start; one backward pass for all rows and layers took 0.65-0.84 ms a network on the soak's small networks,
+    where a backward pass per output unit took 1.7 ms (the catalog's Jacobian records: ~1,400 networks)."""
     from backprop_audit.model.quantity import Quantity
 
     start()
     dtype = TORCH_DTYPES[str(net.dtype)]
     as_tensor = lambda x: torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
-    a, out = as_tensor(net.X), {}
-    for l, layer in enumerate(net.layers, start=1):
+    unit_i_of_copy_i = lambda t: torch.diagonal(t, dim1=0, dim2=2).sum()  # t: (K, N, K)
+    a, N, total, leaves = as_tensor(net.X), net.batch, 0, []
+    for layer in net.layers:
         W, b = as_tensor(layer.W), as_tensor(layer.b)
         z = a @ W.T + b
-        # leaves of their own for each of the three functions, so that one backward pass of their sum per output
-        # unit gives each its own gradients (no function reads another's leaves)
-        z_in = z.detach().requires_grad_()
-        a_linear, a_layer = a.detach().requires_grad_(), a.detach().requires_grad_()
-        # one W per sample (per-sample gradients), for each function
-        W_linear = W.expand(net.batch, *W.shape).clone().requires_grad_()
-        W_layer = W.expand(net.batch, *W.shape).clone().requires_grad_()
+        K = W.shape[0]
+        copies = lambda x: x.detach().expand(K, *x.shape).clone().requires_grad_()  # (K, *x.shape)
+        z_in, a_linear, a_layer = copies(z), copies(a), copies(a)
+        W_linear, W_layer = copies(W.expand(N, *W.shape)), copies(W.expand(N, *W.shape))  # (K, N, out, in)
         act_z = _activate(layer.activation, z_in)
-        linear = torch.baddbmm(b[None, :, None], W_linear, a_linear[:, :, None])[:, :, 0]  # per sample W a + b
-        layer_out = _activate(layer.activation, torch.baddbmm(b[None, :, None], W_layer, a_layer[:, :, None])[:, :, 0])
-        n_out = W.shape[0]
-        rows = {kind: [] for kind in ("da/dz", "dz/da", "dz/dW", "da/da", "da/dW")}
-        for i in range(n_out):
-            total = act_z[:, i].sum() + linear[:, i].sum() + layer_out[:, i].sum()
-            d_z, d_a_linear, d_W_linear, d_a_layer, d_W_layer = torch.autograd.grad(
-                total, (z_in, a_linear, W_linear, a_layer, W_layer), retain_graph=i < n_out - 1)
-            rows["da/dz"].append(d_z)
-            rows["dz/da"].append(d_a_linear)
-            rows["dz/dW"].append(d_W_linear[:, i, :])
-            rows["da/da"].append(d_a_layer)
-            rows["da/dW"].append(d_W_layer[:, i, :])
-        stacked = {kind: torch.stack(r, dim=1).numpy() for kind, r in rows.items()}  # (N, out, in)
-        for kind in ("da/dz", "dz/da", "dz/dW", "da/dW"):
-            out[str(Quantity.of(kind, l))] = stacked[kind]
-        if l >= 2:
-            out[str(Quantity.of("da/da", l - 1))] = stacked["da/da"]
+        linear = (W_linear @ a_linear[..., None])[..., 0] + b  # per copy and sample: W a + b
+        layer_out = _activate(layer.activation, (W_layer @ a_layer[..., None])[..., 0] + b)
+        total = total + unit_i_of_copy_i(act_z) + unit_i_of_copy_i(linear) + unit_i_of_copy_i(layer_out)
+        leaves += [z_in, a_linear, W_linear, a_layer, W_layer]
         a = _activate(layer.activation, z)
+    grads = torch.autograd.grad(total, leaves)
+    out = {}
+    for l in range(1, net.depth + 1):
+        d_z, d_a_linear, d_W_linear, d_a_layer, d_W_layer = grads[5 * (l - 1): 5 * l]
+        rows = torch.arange(d_z.shape[0])
+        per_sample = lambda g: g.transpose(0, 1).numpy()  # (K, N, in) -> (N, out, in)
+        row_i_of_copy_i = lambda g: g[rows, :, rows, :].transpose(0, 1).numpy()  # (K, N, out, in) -> (N, out, in)
+        out[str(Quantity.of("da/dz", l))] = per_sample(d_z)
+        out[str(Quantity.of("dz/da", l))] = per_sample(d_a_linear)
+        out[str(Quantity.of("dz/dW", l))] = row_i_of_copy_i(d_W_linear)
+        out[str(Quantity.of("da/dW", l))] = row_i_of_copy_i(d_W_layer)
+        if l >= 2:
+            out[str(Quantity.of("da/da", l - 1))] = per_sample(d_a_layer)
     return out
 
 
