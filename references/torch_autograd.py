@@ -99,56 +99,71 @@ def _batch_norm(z: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> tor
     return gamma * ((z - mu) * torch.rsqrt(var + BN_EPS)) + beta
 
 
+# The most entries one chunk of copies holds in any of its per-sample W copies (units · N · out · in): 2^22 float64
+# entries are 32 MiB a tensor (and as much again for its gradient); the catalog's networks (1-5 units, 1-4 samples)
+# take one chunk a layer, a [64, 64]/128 layer 8 chunks of 8 units.
+JACOBIAN_CHUNK_ENTRIES = 1 << 22
+
+
 def jacobians(net) -> dict[str, np.ndarray]:
     """Every local Jacobian of `net` (quantity.jacobian_names), (N, out, in) each, from torch.autograd.
 
-    One backward pass for the whole network. Per layer, three functions, each on leaves of its own (no function
-    reads another's): g at z for da[l]/dz[l]; a[l-1] Wᵀ + b for dz[l]/da[l-1] and dz[l]/dW[l]; g(a[l-1] Wᵀ + b)
-    for da[l]/da[l-1] and da[l]/dW[l]. Each is evaluated on K copies of its inputs (K = the layer's out width),
-    and copy i contributes only its output unit i, summed over the batch: every operation is sample by sample,
-    so the gradient with respect to copy i's input (N, in) is row i of each sample's Jacobian (the
-    cross-sample blocks are zero). With respect to W each sample of each copy has its own W, of which only row
-    i of copy i is kept: ∂out_i/∂W_ik (the reduced layout of model/quantity.py; a softmax's out_i reads every
-    row, so the copies are needed for W too).
+    Per layer, three functions, each on leaves of its own (no function reads another's): g at z for da[l]/dz[l];
+    a[l-1] Wᵀ + b for dz[l]/da[l-1] and dz[l]/dW[l]; g(a[l-1] Wᵀ + b) for da[l]/da[l-1] and da[l]/dW[l]. Each is
+    evaluated on c copies of its inputs, one per output unit of a chunk of the layer's units, and copy j
+    contributes only its unit i (= the chunk's first + j), summed over the batch; one backward pass a chunk.
+    Every operation is sample by sample, so the gradient with respect to copy j's input (N, in) is row i of each
+    sample's Jacobian (the cross-sample blocks are zero). With respect to W each sample of each copy has its own
+    W, of which only row i of copy j is kept: ∂out_i/∂W_ik (the reduced layout of model/quantity.py; a softmax's
+    out_i reads every row, so W needs the copies too). Chunks bound the memory (JACOBIAN_CHUNK_ENTRIES); a
+    chunk of one unit is a backward pass per output unit.
 
     Why not torch.func.jacrev: its first call in a process imports torch._dynamo (827 modules, 3.3 s here, every
     pytest worker and claims worker), and autograd.grad's is_grads_batched 0.95 s. The copies cost nothing to
-    start; one backward pass for all rows and layers took 0.65-0.84 ms a network on the soak's small networks,
-    where a backward pass per output unit took 1.7 ms (the catalog's Jacobian records: ~1,400 networks)."""
+    start; on the soak's small networks (widths ≤ 8, batch ≤ 8) a backward pass per layer took 0.8-0.9 ms a
+    network where one per output unit took 1.7 ms (the catalog's Jacobian records: ~1,400 networks a dtype)."""
     from backprop_audit.model.quantity import Quantity
 
     start()
     dtype = TORCH_DTYPES[str(net.dtype)]
     as_tensor = lambda x: torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
-    unit_i_of_copy_i = lambda t: torch.diagonal(t, dim1=0, dim2=2).sum()  # t: (K, N, K)
-    a, N, total, leaves = as_tensor(net.X), net.batch, 0, []
-    for layer in net.layers:
+    a, N, out = as_tensor(net.X), net.batch, {}
+    for l, layer in enumerate(net.layers, start=1):
         W, b = as_tensor(layer.W), as_tensor(layer.b)
         z = a @ W.T + b
-        K = W.shape[0]
-        copies = lambda x: x.detach().expand(K, *x.shape).clone().requires_grad_()  # (K, *x.shape)
-        z_in, a_linear, a_layer = copies(z), copies(a), copies(a)
-        W_linear, W_layer = copies(W.expand(N, *W.shape)), copies(W.expand(N, *W.shape))  # (K, N, out, in)
-        act_z = _activate(layer.activation, z_in)
-        linear = (W_linear @ a_linear[..., None])[..., 0] + b  # per copy and sample: W a + b
-        layer_out = _activate(layer.activation, (W_layer @ a_layer[..., None])[..., 0] + b)
-        total = total + unit_i_of_copy_i(act_z) + unit_i_of_copy_i(linear) + unit_i_of_copy_i(layer_out)
-        leaves += [z_in, a_linear, W_linear, a_layer, W_layer]
-        a = _activate(layer.activation, z)
-    grads = torch.autograd.grad(total, leaves)
-    out = {}
-    for l in range(1, net.depth + 1):
-        d_z, d_a_linear, d_W_linear, d_a_layer, d_W_layer = grads[5 * (l - 1): 5 * l]
-        rows = torch.arange(d_z.shape[0])
-        per_sample = lambda g: g.transpose(0, 1).numpy()  # (K, N, in) -> (N, out, in)
-        row_i_of_copy_i = lambda g: g[rows, :, rows, :].transpose(0, 1).numpy()  # (K, N, out, in) -> (N, out, in)
-        out[str(Quantity.of("da/dz", l))] = per_sample(d_z)
-        out[str(Quantity.of("dz/da", l))] = per_sample(d_a_linear)
-        out[str(Quantity.of("dz/dW", l))] = row_i_of_copy_i(d_W_linear)
-        out[str(Quantity.of("da/dW", l))] = row_i_of_copy_i(d_W_layer)
+        n_out, n_in = W.shape
+        step = max(1, JACOBIAN_CHUNK_ENTRIES // max(1, N * n_out * n_in))
+        rows = {kind: [] for kind in ("da/dz", "dz/da", "dz/dW", "da/da", "da/dW")}
+        for first in range(0, n_out, step):
+            for kind, piece in _jacobian_rows(layer.activation, W, b, a, z, range(first, min(first + step, n_out))).items():
+                rows[kind].append(piece)
+        joined = {kind: torch.cat(pieces, dim=1).numpy() for kind, pieces in rows.items()}  # (N, out, in)
+        for kind in ("da/dz", "dz/da", "dz/dW", "da/dW"):
+            out[str(Quantity.of(kind, l))] = joined[kind]
         if l >= 2:
-            out[str(Quantity.of("da/da", l - 1))] = per_sample(d_a_layer)
+            out[str(Quantity.of("da/da", l - 1))] = joined["da/da"]
+        a = _activate(layer.activation, z)
     return out
+
+
+def _jacobian_rows(activation: str, W, b, a, z, units: range) -> dict:
+    """Rows `units` of one layer's five Jacobians, (N, len(units), in) each, from one backward pass (see jacobians)."""
+    c, N = len(units), a.shape[0]
+    copies = lambda x: x.detach().expand(c, *x.shape).clone().requires_grad_()  # (c, *x.shape)
+    z_in, a_linear, a_layer = copies(z), copies(a), copies(a)
+    W_linear, W_layer = copies(W.expand(N, *W.shape)), copies(W.expand(N, *W.shape))  # (c, N, out, in)
+    act_z = _activate(activation, z_in)
+    linear = (W_linear @ a_linear[..., None])[..., 0] + b  # per copy and sample: W a + b
+    layer_out = _activate(activation, (W_layer @ a_layer[..., None])[..., 0] + b)
+    j, unit = torch.arange(c), torch.arange(units.start, units.stop)
+    own_unit = lambda t: t[j, :, unit].sum()  # copy j's unit, over the batch
+    total = own_unit(act_z) + own_unit(linear) + own_unit(layer_out)
+    d_z, d_a_linear, d_W_linear, d_a_layer, d_W_layer = torch.autograd.grad(
+        total, (z_in, a_linear, W_linear, a_layer, W_layer))
+    per_sample = lambda g: g.transpose(0, 1)  # (c, N, in) -> (N, c, in)
+    own_row = lambda g: g[j, :, unit, :].transpose(0, 1)  # (c, N, out, in) -> (N, c, in)
+    return {"da/dz": per_sample(d_z), "dz/da": per_sample(d_a_linear), "dz/dW": own_row(d_W_linear),
+            "da/da": per_sample(d_a_layer), "da/dW": own_row(d_W_layer)}
 
 
 def stacked_quantities(Ws, bs, X, Y, activations, loss, names=None) -> dict[str, np.ndarray]:

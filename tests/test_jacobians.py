@@ -86,6 +86,23 @@ def test_torch_and_jax_agree_on_every_jacobian_in_float64(regime):
     assert seen >= {"softmax", "sigmoid", "tanh"}  # the coupled Jacobian and the saturating ones were compared
 
 
+def test_torch_jacobians_in_chunks_of_units_equal_one_chunk_a_layer(monkeypatch):
+    """torch_autograd.jacobians bounds its memory by taking a layer's output units a chunk at a time (each chunk's
+    rows from its own backward pass): one unit a chunk, and 2-3 units, give the rows one chunk a layer gives, to
+    rounding (the copies' batched products may round differently), in float64 on networks up to 8 units wide."""
+    nets = networks("ordinary", np.float64, 8, seed=5) + networks("saturated", np.float64, 4, seed=6)
+    whole = [torch_autograd.jacobians(net) for net in nets]
+    assert max(max(net.widths[1:]) for net in nets) >= 4  # layers that a chunk of 1 or 2 units cuts
+    for entries in (1, 40):
+        monkeypatch.setattr(torch_autograd, "JACOBIAN_CHUNK_ENTRIES", entries)
+        for net, expected in zip(nets, whole):
+            chunked, scales = torch_autograd.jacobians(net), tolerance.jacobian_scales(net)
+            for q, value in expected.items():
+                scale = np.maximum(np.abs(value), scales[q])
+                assert chunked[q].shape == value.shape
+                assert np.all(np.abs(chunked[q] - value) <= AGREEMENT * scale), (entries, q, net.describe())
+
+
 def test_finite_differences_give_the_jacobians_too():
     net = networks("ordinary", np.float64, 1, seed=4, setting=Setting(depth=(2, 2), output=("softmax",),
                                                                      loss=("softmax_ce",), targets=("onehot",)))[0]
