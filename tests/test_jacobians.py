@@ -88,8 +88,9 @@ def test_torch_and_jax_agree_on_every_jacobian_in_float64(regime):
 
 def test_torch_jacobians_in_chunks_of_units_equal_one_chunk_a_layer(monkeypatch):
     """torch_autograd.jacobians bounds its memory by taking a layer's output units a chunk at a time (each chunk's
-    rows from its own backward pass): one unit a chunk, and 2-3 units, give the rows one chunk a layer gives, to
-    rounding (the copies' batched products may round differently), in float64 on networks up to 8 units wide."""
+    rows from its own backward pass): one unit a chunk, and chunks of 40 // (N·out·in) units (several units on the
+    small layers, one on the others), give the rows one chunk a layer gives, to rounding (the copies' batched
+    products may round differently), in float64 on networks up to 8 units wide."""
     nets = networks("ordinary", np.float64, 8, seed=5) + networks("saturated", np.float64, 4, seed=6)
     whole = [torch_autograd.jacobians(net) for net in nets]
     assert max(max(net.widths[1:]) for net in nets) >= 4  # layers that a chunk of 1 or 2 units cuts
