@@ -1,5 +1,5 @@
 """pytest setup: the oracles' frameworks started (references.start(): one torch thread, float64 JAX, ...)
-with one XLA thread per process, the Hypothesis profile (dev/ci/nightly), one RunMemory for the whole
+as in a user's run, the Hypothesis profile (dev/ci/nightly), one RunMemory for the whole
 session; under pytest-xdist the two workers share the JAX compiles, and each catalog record is audited
 once, on the worker that audits its setting's other records."""
 import functools
@@ -86,9 +86,13 @@ def _runs_tests(config) -> bool:
 def pytest_sessionstart(session):
     if not _runs_tests(session.config):
         return
-    # Before any test module is imported (collection comes next): the workers share two cores, so XLA
-    # runs one thread each, as torch does.
-    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    # Before any test module is imported (collection comes next). XLA keeps the flags a user's own run has
+    # (references.start() adds only its optimization level), so that the executables the workers load from the
+    # persistent cache are the ones `backprop-audit report` and `check` compiled: JAX's cache key covers
+    # XLA_FLAGS. With one XLA thread per worker (--xla_cpu_multi_thread_eigen=false
+    # intra_op_parallelism_threads=1, as this file once set) they were other executables, and on a new
+    # machine the test command after the README's report took 76-80 s instead of 68-70 s; with a warm cache both
+    # run as fast (the test command, 3 pairs alternated: 1.006 of the wall, 0.987-1.053).
     from backprop_audit import references
 
     references.start()

@@ -60,9 +60,8 @@ def check(*args, out=None):
 
 def check_in_subprocess(*args, out=None):
     """The same command through the real entry point in a fresh interpreter (its sys.exit, its exit status)."""
-    env = {**os.environ, "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
     command = [sys.executable, "-m", "backprop_audit.commands.cli", *command_line(args, out)]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    return subprocess.run(command, capture_output=True, text=True, timeout=900)
 
 
 def report_of(out: Path) -> dict:

@@ -15,7 +15,6 @@ import contextlib
 import functools
 import io
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -50,8 +49,7 @@ def _start(args) -> SimpleNamespace:
     """`backprop-audit check` (_arguments), started in a fresh interpreter."""
     out = Path(tempfile.mkdtemp(prefix="untrusted-"))
     command = [sys.executable, "-m", "backprop_audit", *_arguments(args, out)]
-    env = {**os.environ, "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return SimpleNamespace(process=process, out=out)
 
 
