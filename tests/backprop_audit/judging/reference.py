@@ -43,6 +43,7 @@ def reference(net, memory, forward: tolerance.Forward | None = None) -> Referenc
     """The Reference of `net` (memory: the run's RunMemory, whose oracle answers it reads; forward:
     tolerance.forward_pass(net), if already computed)."""
     p = tolerance.Parameters.of(net)
+    forward = forward or tolerance.forward_pass(p)  # once: the worst case, the measured count and the instrument's
     worst_case = tolerance.tolerances(p, forward=forward)
     if not tolerance.is_measured(p):
         answers = memory.oracle_answers(net)
@@ -55,7 +56,7 @@ def reference(net, memory, forward: tolerance.Forward | None = None) -> Referenc
         # the float32 oracles are judged on the entries float32 determines (infinite B elsewhere)
         float32_bounds = {q: _with_scales_of(piece, measured[q]) for q, piece in worst_case.items()}
         # (the model's forward pass is float64 already: the cast network's is the same one)
-        instrument = tolerance.tolerances(exact, forward=forward or tolerance.forward_pass(p))
+        instrument = tolerance.tolerances(exact, forward=forward)
         return Reference(answers, measured, instrument, float32, float32_bounds, True)
     answers = memory.oracle_answers(net)
     first, *others = answers.values()
