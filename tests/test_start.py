@@ -46,3 +46,21 @@ def test_importing_configures_nothing_and_start_configures_once(tmp_path):
     assert seen["started_x64"] and seen["started_threads"] == 1 and seen["started_blas"] == [1], seen
     assert seen["started_flags"] == "--xla_backend_optimization_level=1", seen
     assert seen["started_cache"] == str(tmp_path / "jax-cache"), seen
+
+
+def test_the_cache_folder_is_pruned_to_its_most_recently_used_files(tmp_path):
+    from backprop_audit.references import frameworks
+
+    folder = tmp_path / "jax-cache"
+    folder.mkdir()
+    for age, name in enumerate(["newest-cache", "newer.jaxexport", "older-cache", "oldest.jaxexport"]):
+        path = folder / name
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (1_700_000_000 - 100 * age, 1_700_000_000 - 100 * age))
+    (folder / "warm-single-float64.lock").write_bytes(b"")
+    os.utime(folder / "warm-single-float64.lock", (0, 0))  # the oldest of all, and held by a warm-up: kept
+
+    assert frameworks._prune(str(folder), bound=4000, kept=2000) == 0, "pruned a folder within its bound"
+    assert frameworks._prune(str(folder), bound=3999, kept=2000) == 2
+    assert sorted(path.name for path in folder.iterdir()) == ["newer.jaxexport", "newest-cache", "warm-single-float64.lock"]
+    assert frameworks._prune(str(tmp_path / "no-such-folder")) == 0
