@@ -6,9 +6,11 @@ legible text there and no label of theirs is cut off or overlaps another, and sc
 (reports/screenshot-report.png and screenshot-report-390.png, git-ignored) in which the plots' colours
 are painted.
 
-The layout and the filter are measured by a harness page around the report: the report, unchanged and
-still under its no-script policy, in an iframe of the width wanted, and the harness's own script reads
-its layout (a window of Chromium's headless --dump-dom is never narrower than 500 px; an iframe is).
+Everything is read through a harness page around the report: the report, unchanged and still under its
+no-script policy, in an iframe of the width wanted, and the harness's own script reads its DOM and layout
+(a window of Chromium's headless --dump-dom is never narrower than 500 px; an iframe is); the screenshot is
+the iframe's part of the window. One Chromium run per width (and one for the console check's own page):
+three runs, ~1 s each here, where five were (the report itself at each width beside the harness).
 
 Chromium is required: without it the test fails and says how to install it, it does not skip.
 The page is rendered from the hand-made results in test_report_fixture.json, not a catalog run.
@@ -68,17 +70,9 @@ def page(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def shown(page) -> tuple[subprocess.CompletedProcess, Path]:
-    """One Chromium run over the report: its rendered DOM (stdout), its console (stderr) and a screenshot."""
-    shot = page.with_name("screenshot.png")
-    return browse(page, "--dump-dom", f"--screenshot={shot}", "--window-size=1280,4000"), shot
-
-
-def test_the_report_renders_with_no_console_message_and_shows_table_and_plots(shown):
-    done, _ = shown
-    assert console_messages(done.stderr) == []
-    dom = done.stdout
+def test_the_report_renders_with_no_console_message_and_shows_table_and_plots(on_desktop):
+    assert on_desktop["console"] == []
+    dom = on_desktop["dom"]
     summary = re.search(r'<table id="summary">.*?</table>', dom, re.S).group(0)
     assert len(re.findall(r"<tr\b", summary)) == 5 and "fx-erratum" in summary
     # The escaped title is text in the page, not an element.
@@ -107,9 +101,8 @@ def painted(shot: Path, colour: str) -> int:
 LEGEND_SQUARE = (plots.HISTOGRAM_FONT - 2) ** 2
 
 
-def test_a_screenshot_of_the_report_is_not_blank(shown):
-    done, shot = shown
-    assert console_messages(done.stderr) == []
+def test_a_screenshot_of_the_report_is_not_blank(on_desktop):
+    shot = on_desktop["screenshot"]
     image = Image.open(shot).convert("L")
     assert image.size == (1280, 4000)
     low, high = image.getextrema()
@@ -120,10 +113,9 @@ def test_a_screenshot_of_the_report_is_not_blank(shown):
     shutil.copyfile(shot, SCREENSHOT)
 
 
-def test_a_screenshot_at_phone_width_is_not_blank(page):
-    shot = page.with_name("screenshot-390.png")
-    done = browse(page, f"--screenshot={shot}", f"--window-size={PHONE},6000")
-    assert console_messages(done.stderr) == []
+def test_a_screenshot_at_phone_width_is_not_blank(on_phone):
+    shot = on_phone["screenshot"]
+    assert on_phone["console"] == []
     image = Image.open(shot).convert("L")
     assert image.size == (PHONE, 6000)
     low, high = image.getextrema()
@@ -133,9 +125,11 @@ def test_a_screenshot_at_phone_width_is_not_blank(page):
     shutil.copyfile(shot, SCREENSHOT.with_name("screenshot-report-390.png"))
 
 
-def measure(page: Path, width: int, probes: dict[str, str]) -> dict:
+def measure(page: Path, width: int, probes: dict[str, str], height: int) -> dict:
     """Run each of `probes` (JavaScript: a function body of `doc` and `win` returning a value), in their order,
-    on the report shown in an iframe `width` px wide, in one Chromium run; their values by name, through JSON."""
+    on the report shown in an iframe `width` x `height` px, in one Chromium run; their values by name, through
+    JSON, and "console": the run's console messages, "screenshot": the iframe's pixels (a PNG, `width` x `height`:
+    the harness's window is wider, its iframe at the top left)."""
     calls = ", ".join(f"{json.dumps(name)}: (function (doc, win) {{ {probe} }})(doc, win)" for name, probe in probes.items())
     harness = page.with_name(f"harness-{width}.html")
     harness.write_text(f"""<!DOCTYPE html><html><head><script>
@@ -146,12 +140,15 @@ function probe() {{
   document.body.appendChild(out);
 }}
 </script></head><body style="margin:0"><iframe id="report" onload="probe()" src="{page.name}"
- style="width:{width}px;height:1500px;border:0"></iframe></body></html>""", encoding="utf-8")
-    done = browse(harness, "--dump-dom", "--window-size=1280,1600")
-    assert console_messages(done.stderr) == [], console_messages(done.stderr)
+ style="width:{width}px;height:{height}px;border:0"></iframe></body></html>""", encoding="utf-8")
+    window = harness.with_suffix(".png")
+    done = browse(harness, "--dump-dom", f"--screenshot={window}", f"--window-size={max(width, 1280)},{height}")
     found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
-    assert found, done.stdout[-2000:]
-    return json.loads(found.group(1).replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+    assert found, (console_messages(done.stderr), done.stdout[-2000:])
+    values = json.loads(found.group(1).replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+    shot = page.with_name(f"screenshot-{width}.png")
+    Image.open(window).crop((0, 0, width, height)).save(shot)
+    return {**values, "console": console_messages(done.stderr), "screenshot": shot}
 
 
 # the formula sections shown, and the filter's own count, once each radio button of a list is checked
@@ -231,16 +228,22 @@ PLOT_PROBE = """
 """
 
 
-# One Chromium run per width measures everything its tests read (~1 s of CPU a run here). The filter probe
-# checks radio buttons, so it runs last, after the layout probes have read the page as it loads.
+# One Chromium run per width measures everything its tests read, and takes its screenshot (~1 s of CPU a run
+# here). The report's DOM is read first, as it loads; the filter probe checks radio buttons, so it runs last,
+# after the layout probes have read the page as it loads (it ends where it began: every formula shown).
 @pytest.fixture(scope="module")
 def on_desktop(page) -> dict:
-    return measure(page, 1280, {"plots": PLOT_PROBE, "overflow": OVERFLOW_PROBE, "filter": FILTER_PROBE})
+    seen = measure(page, 1280, {"dom": "return doc.documentElement.outerHTML;", "plots": PLOT_PROBE,
+                                "overflow": OVERFLOW_PROBE, "filter": FILTER_PROBE}, height=4000)
+    assert seen["console"] == [], seen["console"]
+    return seen
 
 
 @pytest.fixture(scope="module")
 def on_phone(page) -> dict:
-    return measure(page, PHONE, {"plots": PLOT_PROBE, "overflow": OVERFLOW_PROBE})
+    seen = measure(page, PHONE, {"plots": PLOT_PROBE, "overflow": OVERFLOW_PROBE}, height=6000)
+    assert seen["console"] == [], seen["console"]
+    return seen
 
 
 def test_the_plots_are_drawn_at_their_size_on_a_desktop_screen(on_desktop):
