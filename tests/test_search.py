@@ -151,3 +151,55 @@ def test_a_shrink_checks_each_network_once_and_ends_where_checking_every_call_en
     assert checking_all.examples == remembered.examples
     assert same(checking_all.minimal.network, remembered.minimal.network)
     assert len(evaluated) > len(once)  # the repeats the memory skipped were met, and are checked now
+
+
+DEEP = Setting(depth=(1, 3), width=(1, 4), batch=(1, 4))
+
+
+def _choice(layout, depth: int, widths: list[int], batch: int) -> bytes:
+    """A byte string of `layout` (DEEP's) decoding to that depth, those widths and batch, every other byte 7."""
+    blob = bytearray([7] * layout.size)
+    blob[layout.depth.start] = depth - layout.depths[0]
+    for field, width in zip(layout.widths, widths):
+        blob[field.start] = width - DEEP.width[0]
+    blob[layout.batch.start] = batch - DEEP.batch[0]
+    return bytes(blob)
+
+
+def test_the_pre_shrink_drops_a_hidden_layer_keeping_the_output_width_and_zeroes_bytes():
+    """A failure that needs two layers and an output width of at least 2, drawn three layers deep: one byte at
+    a time can lower the widths but not the depth (depth 2 would read the output's width from a hidden layer's
+    field, 1 by then); dropping the last hidden layer with its output width kept can. Every other byte ends 0."""
+    from backprop_audit.searching.search import pre_shrunk
+
+    layout = network_layout(DEEP)
+    start = _choice(layout, 3, [3, 4, 2, 3], batch=4)
+    decoded = lambda blob: network_from_choice(layout, blob, np.float64)
+    assert decoded(start).widths == (3, 4, 2, 3)
+    tried = []
+
+    def fails(blob):
+        tried.append(blob)
+        net = decoded(blob)
+        return net is not None and net.depth >= 2 and net.widths[-1] >= 2
+
+    shrunk = decoded(pre_shrunk(start, layout, fails))
+    assert shrunk.depth == 2 and shrunk.widths == (1, 1, 3) and shrunk.batch == 1, shrunk.describe()
+    assert fails(pre_shrunk(start, layout, fails))
+    assert all(len(blob) == layout.size for blob in tried)
+
+
+def test_a_shrink_from_the_pre_shrunk_choice_ends_where_hypothesis_alone_ends_in_fewer_calls(monkeypatch):
+    import backprop_audit.searching.search as search_module
+
+    calls = []
+    real_evaluate = search_module.evaluate
+    monkeypatch.setattr(search_module, "evaluate", lambda *args, **kwargs: calls.append(1) or real_evaluate(*args, **kwargs))
+    pre = search(FAILS_LATE, dtype="float64", examples=300, seed=1)
+    with_pre_shrink = len(calls)
+    monkeypatch.setattr(search_module, "pre_shrunk", lambda blob, layout, fails: blob)
+    calls.clear()
+    alone = search(FAILS_LATE, dtype="float64", examples=300, seed=1)
+    assert not pre.held and not alone.held
+    assert same(pre.minimal.network, alone.minimal.network), (pre.minimal.network.describe(), alone.minimal.network.describe())
+    assert with_pre_shrink < len(calls), (with_pre_shrink, len(calls))

@@ -13,8 +13,9 @@ overhead, and checking a stack of them at once (screen.py) costs a tenth of that
    checked first: most errata fail on one of them, and the rest need not be checked. Hypothesis draws the
    same first networks whatever the number of examples asked for (tests/test_search.py).
 2. Otherwise the property runs as described above, one network at a time, starting from the first failing
-   network: Hypothesis's reuse phase replays its choice (the strategy's one byte string, see strategies.py)
-   from a database holding only it (_Replay), and the shrink phase shrinks it. Should it not fail again, the
+   network: its choice (the strategy's one byte string, see strategies.py) is first made smaller by the
+   moves that matter most (pre_shrunk: a hidden layer dropped, a byte set to 0), then Hypothesis's reuse
+   phase replays it from a database holding only it (_Replay), and the shrink phase shrinks it. Should it not fail again, the
    failure the screen found is reported as it was drawn, unshrunk, and says so.
 A given strategy (not the default one) is drawn one network to an example, and its property pass draws the
 same networks in the same order (its generation does not depend on the test's outcome until one fails).
@@ -183,7 +184,19 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
         # The property pass starts from the failing network (Hypothesis's reuse phase replays its choice as if
         # from a database) and shrinks it; its outcome is known already.
         checked[failing.network.fingerprint()] = failing
-        result.minimal = property_pass([Phase.reuse, Phase.shrink], _Replay(choices_to_bytes([choices[first]])))
+        layout, as_dtype = network_layout(setting, formula.min_depth()), np.dtype(dtype)
+
+        def still_fails(blob: bytes) -> bool:  # the property's check, outside Hypothesis (see pre_shrunk)
+            net = network_from_choice(layout, blob, as_dtype)
+            if net is None:
+                return False
+            key = net.fingerprint()
+            outcome = checked.get(key) or checked.setdefault(key, evaluate(formula, net, memory=memory))
+            record(outcome)
+            return outcome.failed
+
+        start_from = pre_shrunk(choices[first], layout, still_fails)
+        result.minimal = property_pass([Phase.reuse, Phase.shrink], _Replay(choices_to_bytes([start_from])))
     else:  # a given strategy: Hypothesis draws the same networks in the same order (one an example), meets it again
         result.examples = 0
         result.passed, result.ratios, result.worst_ratio, result.failures = 0, [], 0.0, []
@@ -193,6 +206,51 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
         result.minimal = failing
     result.seconds = time.perf_counter() - start
     return result
+
+
+def pre_shrunk(blob: bytes, layout, fails) -> bytes:
+    """The failing network's byte string made smaller by the moves that matter most, before Hypothesis shrinks it:
+    drop the last hidden layer (the output's width kept), and set a byte to 0 (each in turn, left to right: the
+    depth, the widths, the batch, ... the seed; _Layout), each kept where the network still `fails`; repeated
+    until no move is kept.
+
+    Why: Hypothesis reaches the same minimal networks, but through ~2.7 times as many calls (each ~0.5 ms of its
+    own bookkeeping, and a check for each new network). Over the catalog's 32 records that do not hold and the
+    95 mutants (float64): 2,255 calls -> 820, every diagnosis the same, and every minimal network as small (one
+    [1, 2] batch 1 became [1, 1] batch 2, which Hypothesis's order ranks smaller). Without the layer move, one
+    byte at a time left two of them a layer deeper ([1, 1, 1, 2] for [1, 1, 2]: the failure needs the output
+    width 2, which dropping the depth alone would have taken away), and Hypothesis, from there, did not find
+    the way back either."""
+    blob = bytearray(blob)
+    changed = True
+    while changed:
+        changed = False
+        shallower = _shallower(layout, blob)
+        while shallower is not None and fails(bytes(shallower)):
+            blob, changed = shallower, True
+            shallower = _shallower(layout, blob)
+        for i in range(len(blob)):
+            if blob[i]:
+                trial = bytearray(blob)
+                trial[i] = 0
+                if fails(bytes(trial)):
+                    blob, changed = trial, True
+    return bytes(blob)
+
+
+def _shallower(layout, blob: bytearray) -> bytearray | None:
+    """`blob` with the network's last hidden layer dropped and the output's width kept (the width field of the
+    output moved one place down); None at the setting's least depth, or where the layout has no such fields
+    (one width for every layer; a depth field of more than one byte)."""
+    offset = layout.depth.read(bytes(blob))
+    if offset == 0 or layout.depth.width != 1 or len(layout.widths) == 1:
+        return None
+    depth = layout.depths[0] + offset  # width fields 0..depth are read, the output's is the last
+    output, below = layout.widths[depth], layout.widths[depth - 1]
+    trial = bytearray(blob)
+    trial[layout.depth.start] = offset - 1
+    trial[below.start:below.start + below.width] = blob[output.start:output.start + output.width]
+    return trial
 
 
 class _Replay(ExampleDatabase):
