@@ -120,14 +120,17 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
     # catalog's shrink steps.
     checked: dict[bytes, Outcome] = {}
 
+    def outcome_of(net) -> Outcome:
+        key = net.fingerprint()
+        return checked.get(key) or checked.setdefault(key, evaluate(formula, net, memory=memory))
+
     def property_pass(phases, database=None):
         @hypothesis_seed(seed)
         @settings(max_examples=examples, database=database, deadline=None, phases=phases, report_multiple_bugs=False,
                   print_blob=False, suppress_health_check=list(HealthCheck))
         @given(strategy)
         def property_holds(net):
-            key = net.fingerprint()
-            outcome = checked.get(key) or checked.setdefault(key, evaluate(formula, net, memory=memory))
+            outcome = outcome_of(net)
             record(outcome)
             if outcome.failed and not keep_going:
                 raise Counterexample(outcome)
@@ -190,8 +193,7 @@ def search(formula, *, setting=None, dtype="float64", examples: int = 100, seed:
             net = network_from_choice(layout, blob, as_dtype)
             if net is None:
                 return False
-            key = net.fingerprint()
-            outcome = checked.get(key) or checked.setdefault(key, evaluate(formula, net, memory=memory))
+            outcome = outcome_of(net)
             record(outcome)
             return outcome.failed
 
