@@ -86,3 +86,62 @@ def test_an_operation_table_changed_at_run_time_is_another_export(monkeypatch):
                    else row for row in jax_grad.ACTIVATION_ROWS)
     monkeypatch.setattr(jax_grad, "ACTIVATION_ROWS", mutant)
     assert jax_grad._table_digest() != right
+
+
+def test_the_compiled_executable_is_kept_and_a_later_process_loads_it_computing_the_same_bits(tmp_path):
+    """The executable compiled from an export is kept beside it; a later process (a new Exported) loads it, nothing
+    traced, parsed or lowered, and computes bit for bit what the first computed, packed or not. A kept file that
+    is broken, or that loads and fails at its first call, is compiled again and rewritten."""
+    from backprop_audit.references.exported import EXECUTABLE_SUFFIX
+
+    for packed, name in ((False, "_test_oracle"), (True, "_test_packed")):
+        first = Exported(_squared_tanh_and_gradient, name, folder=str(tmp_path), packed=packed)
+        want = first("key", *_arguments())
+        (kept,) = tmp_path.glob(f"{name}-*{EXECUTABLE_SUFFIX}")
+        later = Exported(_squared_tanh_and_gradient, name, folder=str(tmp_path), packed=packed)
+        got = later("key", *_arguments())
+        assert (first.loaded, later.loaded, later.traced) == (0, 1, 0), name
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+            assert np.array_equal(np.asarray(a), np.asarray(b)), name
+        kept.write_bytes(b"not an executable")
+        again = Exported(_squared_tanh_and_gradient, name, folder=str(tmp_path), packed=packed)
+        assert np.array_equal(np.asarray(again("key", *_arguments())[1]), np.asarray(want[1]))
+        assert again.loaded == 0 and kept.read_bytes() != b"not an executable"  # compiled again, rewritten
+
+
+def test_a_kept_executable_that_fails_its_first_call_is_compiled_again(tmp_path, monkeypatch):
+    """What an executable read back from JAX's persistent cache serializes to (its compiled code missing): it
+    loads, then fails when called. Such a file is never used: compiled again."""
+    from backprop_audit.references import exported
+
+    Exported(_squared_tanh_and_gradient, "_test_oracle", folder=str(tmp_path))("key", *_arguments())
+
+    class FailsWhenCalled:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __call__(self, *args):
+            raise RuntimeError("NOT_FOUND: Function wrapped_tanh not found")
+
+    real = exported._Executable
+    monkeypatch.setattr(exported, "_load_executable", lambda path, avals: FailsWhenCalled())
+    again = Exported(_squared_tanh_and_gradient, "_test_oracle", folder=str(tmp_path))
+    value, gradient = again("key", *_arguments())
+    assert again.loaded == 0 and isinstance(again.by_key["key"], real) and np.isfinite(float(value))
+
+
+def test_a_compile_past_the_persistent_cache_leaves_the_cache_on_for_the_process():
+    """The executables kept here are compiled past JAX's persistent cache (one read back from it serializes
+    without its code); every other compile of the process still uses the cache (seen: switched off by
+    jax_enable_compilation_cache for the whole process, ~120 small compiles of the test command redone)."""
+    from jax._src import compilation_cache
+
+    from backprop_audit.references import exported
+
+    backend = jax.devices()[0].client
+    used = compilation_cache.is_cache_used(backend)
+    with exported._past_the_persistent_cache() as fresh:
+        assert fresh and not compilation_cache.is_cache_used(backend)
+        jax.jit(lambda x: x * 3.0).lower(np.ones(3)).compile()
+    assert compilation_cache.is_cache_used(backend) == used
+    assert used == bool(jax.config.jax_compilation_cache_dir)  # this session has its cache folder (frameworks.start)
