@@ -160,7 +160,7 @@ PASSES = PassCountExample(
     printed={"forward passes": 1_000_000, "reverse passes": 2, "speedup": 500_000},
     inputs=1_000_000,
     probe=lambda v: (v * v).sum() * v[:1].sum() + (v * v).sum() + v.sum(),
-    note="Checked: the pass counts (counted with torch.func.jvp / torch.autograd.grad and jax.jvp / jax.vjp at "
+    note="Checked: the pass counts (counted with torch.autograd.forward_ad / torch.autograd.grad and jax.jvp / jax.vjp at "
          "small n) and the arithmetic 1,000,000 / 2 = 500,000. Not checked, and not implied by the counts: "
          "'in practice' - a backward pass costs a small constant times a forward pass and a forward-mode pass "
          "carries a tangent, so the wall-clock ratio is 500,000 divided by that constant. The earlier 'as much "
