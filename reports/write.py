@@ -140,6 +140,8 @@ def write_report_set(folder: Path, files: dict, *, step=lambda name: None) -> No
     folder = Path(folder)
     for path, text in files.items():
         _check_text(Path(path), text)
+        if Path(path).is_dir():  # its rename would fail after the others' (the commands check first: destinations.py)
+            raise IsADirectoryError(f"{path}: a folder is there, the report file cannot replace it")
     folder.mkdir(parents=True, exist_ok=True)
     recover(folder)
     journal = _plan(folder, files)

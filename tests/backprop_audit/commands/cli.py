@@ -14,6 +14,7 @@ import os
 import sys
 
 SUBCOMMANDS = ("report", "check", "show", "bench", "soak")
+WRITING = ("report", "check", "bench", "soak")  # the commands whose --out (and --junit) are written
 EPILOG = ("Exit codes: 0 every verdict as expected; 1 some verdict differs; 2 bad options or input; 3 an "
           "instrument fault (torch and jax disagree); 130 interrupted. `backprop-audit COMMAND --help` says "
           "what each command does and its own exit codes. From a test: from backprop_audit import assert_holds.")
@@ -34,6 +35,7 @@ def run() -> int:
 
 def main(argv=None) -> int:
     from backprop_audit import __version__
+    from backprop_audit.commands import destinations
 
     parser = argparse.ArgumentParser(prog="backprop-audit", description=__doc__.splitlines()[0], epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"backprop-audit {__version__}")
@@ -41,6 +43,10 @@ def main(argv=None) -> int:
     for name in SUBCOMMANDS:
         importlib.import_module(f"backprop_audit.commands.{name}").add_parser(commands)
     args = parser.parse_args(argv)
+    bad_places = destinations.problems(args) if args.command in WRITING else []  # show's --out is read
+    if bad_places:  # before any work: a run whose report cannot be written is not started
+        print(f"backprop-audit {args.command}: error: " + "; ".join(bad_places), file=sys.stderr)
+        return USAGE_ERROR
     from backprop_audit import references  # a command that runs checks: torch and jax set up before any
 
     if getattr(args, "starts_frameworks", True):  # `check` runs its checks in worker processes
@@ -56,6 +62,7 @@ def main(argv=None) -> int:
         return INTERRUPTED
 
 
+USAGE_ERROR = 2  # bad options (argparse's own code)
 INTERRUPTED = 130  # the shell's code for a run ended by SIGINT
 BROKEN_PIPE = 141  # and by SIGPIPE
 
