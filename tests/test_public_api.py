@@ -1,5 +1,6 @@
 """The public API for users' own tests (backprop_audit.api): assert_holds / check, the whole-backprop
 form, the networks strategy, and how seed and examples follow Hypothesis's own options."""
+import re
 import numpy as np
 import pytest
 from hypothesis import core, given, settings
@@ -175,7 +176,18 @@ def test_a_wrong_output_layer_only_is_named_with_the_layers_below_right():
     assert "dC/dW is wrong first at layer 2 of 2, counted from the output down (wrong at layers 2; right at 1)" in message
     assert "holds when multiplied by 1/2" in message
     assert "backprop 'doubles_the_last_weight_gradient.db' holds" in message
-    assert "reproduce: assert_backprop(<backprop 'doubles_the_last_weight_gradient'>, seed=0, examples=12" in message
+    # the reproduce line runs as printed (the backprop's name for its placeholder) and meets the same network
+    line = re.search(r"reproduce: (assert_backprop\(<backprop 'doubles_the_last_weight_gradient'>, convention='column', "
+                     r"setting=Setting\(depth=\(2, 2\), .*?\), seed=0, examples=12.*)", message).group(1)
+    with pytest.raises(AssertionError) as again:
+        eval(line.replace("<backprop 'doubles_the_last_weight_gradient'>", "doubles_the_last_weight_gradient"),
+             {"assert_backprop": assert_backprop, "Setting": Setting,
+              "doubles_the_last_weight_gradient": doubles_the_last_weight_gradient})
+    assert _minimal_network(str(again.value)) == _minimal_network(message)
+
+
+def _minimal_network(message: str) -> str:
+    return message[message.index("minimal network"):message.index("reproduce:")]
 
 
 def test_a_backprop_missing_a_layer_says_so():

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from backprop_audit.api.holds import Result, run_check
 from backprop_audit.api.message import failure_message, holds_message
 from backprop_audit.api.options import resolved_seed
-from backprop_audit.api.reproduce import python_call
+from backprop_audit.api.reproduce import python_call, setting_call
 from backprop_audit.judging.evaluate import evaluate
 from backprop_audit.judging.memory import RunMemory
 from backprop_audit.model.formula import Formula, Setting, Source
@@ -164,7 +164,8 @@ def check_backprop(backprop, *, convention: str, setting: Setting = Setting(), e
     """Check every layer's dC/dW and dC/db of `backprop` on networks within `setting` (see the module
     docstring for its two forms); options as check(). name: the id in messages (default its __name__)."""
     name, gradients, seed, memory = _name(backprop, name), _gradients_of(backprop), resolved_seed(seed), RunMemory()
-    call = python_call("assert_backprop", "backprop")
+    fixed = {"convention": repr(convention)} | ({} if setting == Setting() else {"setting": setting_call(setting)})
+    call = python_call("assert_backprop", "backprop", **fixed)  # the call without its keyword-only convention failed
     reproduce = lambda formula_id, **options: call(name, **options)  # noqa: E731  (one line per backprop, not per gradient)
     results, wrong, diagnosed = {}, {}, {}
     for quantity, symbol, position in GRADIENTS:
