@@ -139,3 +139,45 @@ def test_loading_patches_nothing(tmp_path):
     load_claims([spy])
     module = next(m for name, m in sys.modules.items() if name.startswith("backprop_audit_claims_spy_"))
     assert module.SEEN is post_init and Formula.__post_init__ is post_init
+
+
+@pytest.mark.parametrize("quantity, compute, says", [
+    ("dC/dW[l]", lambda v: 0.0, "quantity dC/dW[l] is checked by calling compute(view, l), and compute takes (v)"),
+    ("dC/dW[L]", lambda v, l: 0.0, "quantity dC/dW[L] is checked by calling compute(view), and compute takes (v, l)"),
+])
+def test_a_compute_of_the_wrong_arguments_is_an_input_error_not_a_run_time_one(quantity, compute, says):
+    """Found only when called, it was an error verdict raised at a line of the engine, not of the claim."""
+    with pytest.raises(RecordError) as raised:
+        Formula(id="arity", title="-", source=Source("-", "-", "-"), written="-", convention="row",
+                quantity=quantity, setting=Setting(), compute=compute)
+    assert str(raised.value) == f"formula 'arity': {says}"
+    Formula(id="defaults", title="-", source=Source("-", "-", "-"), written="-", convention="row",  # a default is fine
+            quantity="dC/dW[L]", setting=Setting(), compute=lambda v, l=None: 0.0)
+
+
+def test_a_loss_that_fits_no_output_names_the_pair():
+    with pytest.raises(RecordError, match=r"setting.loss \['softmax_ce'\] can sit on any activation in setting.output "
+                                          r"\['identity'\] \(softmax_ce needs output softmax\)"):
+        Formula(id="pair", title="-", source=Source("-", "-", "-"), written="-", convention="row", quantity="C",
+                setting=Setting(output=("identity",), loss=("softmax_ce",)), compute=lambda v: 0.0)
+
+
+def test_a_claims_file_not_named_py_is_read_as_python(tmp_path):
+    """importlib finds no loader for another suffix: the worker raised AttributeError at its own line."""
+    claims = tmp_path / "claims.txt"
+    claims.write_text(WORKED_EXAMPLE.read_text()
+                      .replace("from user_network import", "from backprop_audit.examples.user_network import"))
+    not_python = tmp_path / "notes.txt"
+    not_python.write_text("this is not python(\n")
+    loaded = load_claims([claims, not_python])
+    assert len(loaded.claims) == len(load_claims([WORKED_EXAMPLE]).claims) > 0
+    assert messages(loaded) == [f"{not_python}, line 1: syntax error: '(' was never closed"]
+
+
+def test_a_view_names_what_it_has_when_asked_for_what_it_has_not():
+    from backprop_audit.model.convention import view_of
+    from backprop_audit.model.network import smallest
+
+    with pytest.raises(AttributeError, match=r"the network view has no 'lam'; it has convention, L, N, sizes, x, y, W, "
+                                             r"b, z, a, activation, loss, l2, .* X, Y$"):
+        view_of(smallest(), "row").lam

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.machinery
 import importlib.util
 import sys
 import traceback
@@ -176,7 +177,8 @@ def _run_file(path: Path, shown: str, problems: list, made: _RecordsMade):
     except SyntaxError as error:
         problems.append(Problem(shown, f"syntax error: {error.msg}", line=error.lineno))
         return None
-    spec = importlib.util.spec_from_file_location(_module_name(path), path)
+    name = _module_name(path)  # the loader named: for a file not ending in .py importlib finds none
+    spec = importlib.util.spec_from_file_location(name, path, loader=importlib.machinery.SourceFileLoader(name, str(path)))
     module = importlib.util.module_from_spec(spec)
     if str(path.parent) not in sys.path:
         sys.path.insert(0, str(path.parent))  # kept: a claim may import the user's code when it runs

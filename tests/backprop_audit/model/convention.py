@@ -16,7 +16,7 @@ sample, (N, in, out) in the row convention.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -80,6 +80,12 @@ class View:
     @property
     def Y(self):
         return self.y
+
+    def __getattr__(self, name: str):  # only for a name the view lacks: say which it has (a claim's v.lam, v.target)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        known = ", ".join([f.name for f in fields(View)] + ["X", "Y"])
+        raise AttributeError(f"the network view has no {name!r}; it has {known}")
 
 
 _LAYER_LISTS = ("gamma", "beta", "mu", "var", "zhat", "u", "mask")  # the optional per-layer lists of a View

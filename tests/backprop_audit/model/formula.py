@@ -23,6 +23,7 @@ The layer is a number (1..L), "L" or "L-k" (counted from the output), or "l" for
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import re
 from contextvars import ContextVar
@@ -206,7 +207,10 @@ def check_record(f: Formula) -> None:
         raise RecordError(f"{name}: setting must be a Setting(...)")
     _check_setting(f"{name}: setting", s)
     if not any(operations.fits(loss, out) for loss in s.loss for out in s.output):
-        raise RecordError(f"{name}: no loss in setting.loss can sit on any activation in setting.output")
+        needs = "; ".join(f"{loss} needs output {operations.loss(loss).output}" for loss in s.loss
+                          if operations.loss(loss).output is not None)
+        raise RecordError(f"{name}: no loss in setting.loss {list(s.loss)} can sit on any activation in "
+                          f"setting.output {list(s.output)} ({needs})")
     if f.violates is not None and not isinstance(f.violates, Setting):
         raise RecordError(f"{name}: violates must be a Setting(...) that breaks the precondition")
     if f.violates is not None:
@@ -218,6 +222,22 @@ def check_record(f: Formula) -> None:
         raise RecordError(f"{name}: quantity {f.quantity} is batch normalization's: the setting needs batchnorm=True")
     if f.min_depth() > s.depth[1]:
         raise RecordError(f"{name}: quantity {f.quantity} needs depth >= {f.min_depth()}, setting allows {s.depth}")
+    _check_arguments(name, f)  # last: what the quantity and setting say comes first
+
+
+def _check_arguments(name: str, f: Formula) -> None:
+    """compute takes the arguments it is called with: (view, l) for a per-layer quantity, else (view). Found only
+    when called, a wrong count was an error verdict raised at a line of the engine, not of the claim."""
+    try:
+        signature = inspect.signature(f.compute)
+    except (TypeError, ValueError):  # a callable Python cannot describe (a builtin): found when called, as before
+        return
+    call, count = ("compute(view, l)", 2) if f.per_layer else ("compute(view)", 1)
+    try:
+        signature.bind(*range(count))
+    except TypeError:
+        raise RecordError(f"{name}: quantity {f.quantity} is checked by calling {call}, and compute takes "
+                          f"{signature}") from None
 
 
 def _check_setting(where: str, s: Setting) -> None:
