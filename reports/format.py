@@ -194,7 +194,8 @@ def shown_index(values, index):
 
 
 def network_matrices(network: dict | None) -> list[tuple[str, list]]:
-    """(label, values) for W[l], b[l] of every layer, then X and Y, in the canonical shapes.
+    """(label, values) for W[l], b[l] of every layer (and a batch-normalized layer's gamma, beta, a dropout
+    layer's mask), then X and Y, in the canonical shapes (NETWORK_LAYOUT).
 
     None (no network: a claim stopped by its time limit before any example finished) gives nothing."""
     if not network:
@@ -202,7 +203,15 @@ def network_matrices(network: dict | None) -> list[tuple[str, list]]:
     out = []
     for l, (W, b) in enumerate(zip(network["W"], network["b"]), start=1):
         out += [(f"W[{l}]", W), (f"b[{l}]", b)]
+        for name in ("gamma", "beta", "mask"):  # hidden layers only: their lists stop before the output layer
+            if l <= len(network.get(name, ())):
+                out.append((f"{name}[{l}]", network[name][l - 1]))
     return out + [("X", network["X"]), ("Y", network["Y"])]
+
+
+# the layout network_matrices' arrays are in, whatever a claim's convention (a row claim's v.W[l] is W[l]'s transpose)
+NETWORK_LAYOUT = ("canonical layout: W[l] (out, in), b[l] (out,), X and Y one sample per row; "
+                  "a claim's view has them in its convention")
 
 
 def compared_matrices(counterexample: dict) -> list[tuple[str, list]]:

@@ -121,7 +121,7 @@ def _bounded_note(values) -> str:
 def _counterexample(c: dict) -> str:
     network = "".join(_matrix(label, values) for label, values in fmt.network_matrices(c["network"]))
     compared = "".join(_matrix(label, values, c.get("index")) for label, values in fmt.compared_matrices(c))
-    parts = [f"<h3>Minimal counterexample</h3><p>{escape(c['description'])}</p>",
+    parts = [f"<h3>Minimal counterexample</h3><p>{escape(c['description'])} ({escape(fmt.NETWORK_LAYOUT)})</p>",
              f'<div class="matrices network">{network}</div>']
     if compared:
         parts.append("<p>The quantity, manual value beside each oracle (the compared entry is marked):</p>"

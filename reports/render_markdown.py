@@ -62,7 +62,8 @@ def render_summary(report: dict, *, links: bool = True) -> str:
 
 
 def _counterexample(c: dict) -> list[str]:
-    lines = ["", f"**Minimal counterexample** ({text(c['description'])}); `*` marks the entry compared:", ""]
+    lines = ["", f"**Minimal counterexample** ({text(c['description'])}; {fmt.NETWORK_LAYOUT}); `*` marks the entry "
+             "compared:", ""]
     network = [fmt.text_block(label, values) for label, values in fmt.network_matrices(c["network"])]
     compared = [fmt.text_block(label, values, c.get("index")) for label, values in fmt.compared_matrices(c)]
     body = fmt.side_by_side(network)

@@ -147,3 +147,17 @@ def test_a_networks_tolerances_and_oracle_agreement_are_judged_once_for_every_fo
     remembered = [fields(evaluate_module.evaluate(formula, net, memory=memory)) for net in nets for formula in formulas]
     assert remembered == scratch
     assert len(computed) == len(nets)  # once per network, not once per formula
+
+
+def test_a_float32_claim_answering_in_float64_is_an_error_that_says_why_and_how_to_cast():
+    """An outside tester's correct leaky ReLU, np.where(z > 0, 1.0, 0.01), was an error with no word of NumPy's
+    promotion; the other way round (float32 for float64) there is no such hint."""
+    from backprop_audit.judging.compare import UPCAST_HINT, compare_entrywise
+
+    truth = {"torch": np.ones((2, 2), np.float32), "jax": np.ones((2, 2), np.float32)}
+    upcast = compare_entrywise("c", np.ones((2, 2)), truth, np.full((2, 2), 1e-6), np.float32)
+    assert not upcast.ok and upcast.problem == "c: dtype float64, expected float32" + UPCAST_HINT
+    assert ".astype(z.dtype)" in UPCAST_HINT
+    down = compare_entrywise("c", np.ones((2, 2), np.float32), {k: v.astype(np.float64) for k, v in truth.items()},
+                             np.full((2, 2), 1e-12), np.float64)
+    assert not down.ok and down.problem == "c: dtype float32, expected float64"

@@ -59,6 +59,12 @@ def _fmt(x) -> str:
     return np.format_float_scientific(float(x), precision=10, unique=False) if np.ndim(x) == 0 else str(x)
 
 
+# A float32 network's claim that answers in float64 is most often NumPy's promotion of a float32 array with a
+# float64 one (np.where(z > 0, 1.0, 0.01) is float64), which a float32 check then does not check: said so.
+UPCAST_HINT = (" (NumPy made it float64: an array of float64 constants, such as np.where(z > 0, 1.0, 0.01), "
+               "promotes the float32 result; cast it to the network's dtype, e.g. .astype(z.dtype))")
+
+
 def compare_entrywise(label: str, value, oracles: dict[str, np.ndarray], tol: np.ndarray, dtype) -> Comparison:
     """Compare `value` (the formula's result) with each oracle's value; `label` names formula, quantity, layer."""
     if isinstance(value, (int, float, np.number)) or isinstance(value, np.ndarray):
@@ -69,7 +75,8 @@ def compare_entrywise(label: str, value, oracles: dict[str, np.ndarray], tol: np
     if value.shape != shape:
         return Comparison(False, float("inf"), f"{label}: shape {value.shape}, expected {shape}", "shape")
     if value.dtype != np.dtype(dtype):
-        return Comparison(False, float("inf"), f"{label}: dtype {value.dtype}, expected {np.dtype(dtype)}", "dtype")
+        return Comparison(False, float("inf"), f"{label}: dtype {value.dtype}, expected {np.dtype(dtype)}"
+                          + (UPCAST_HINT if value.dtype == np.float64 else ""), "dtype")
     if not np.all(np.isfinite(value)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0]) if value.ndim else ()
         return Comparison(False, float("inf"), f"{label}: non-finite value {value[bad]} at index {bad}", "nonfinite", bad)
