@@ -203,3 +203,32 @@ def test_a_shrink_from_the_pre_shrunk_choice_ends_where_hypothesis_alone_ends_in
     assert not pre.held and not alone.held
     assert same(pre.minimal.network, alone.minimal.network), (pre.minimal.network.describe(), alone.minimal.network.describe())
     assert with_pre_shrink < len(calls), (with_pre_shrink, len(calls))
+
+
+def _p_minus_y(targets):
+    from backprop_audit.model.formula import Source
+    return Formula(id="p-minus-y", title="p - y", source=Source("-", "-", "-"), written="(p - y)/N", convention="row",
+                   quantity="dC/dz[L]", setting=Setting(depth=(1, 1), output=("softmax",), loss=("softmax_ce",),
+                                                        targets=targets),
+                   compute=lambda v: (v.a[v.L] - v.y) / v.N)
+
+
+def test_a_target_kind_that_suits_no_loss_of_the_setting_is_drawn_all_the_same():
+    """softmax_ce wants y in [0, 1]; a claim that lists real targets beside one-hot ones asked for them, and p - y
+    fails there. Dropped silently (as they were), the claim held on one-hot and prob targets alone."""
+    asked = ("onehot", "prob", "real")
+    nets, _ = draw_networks(_p_minus_y(asked).setting, 1, 60, 0, "float64")
+    assert {net.targets for net in nets} == set(asked)
+    assert not search(_p_minus_y(asked), examples=60).held
+    assert search(_p_minus_y(("onehot", "prob")), examples=60).held
+
+
+def test_a_kind_is_drawn_with_the_losses_it_suits_when_another_loss_of_the_setting_takes_it():
+    from backprop_audit.searching.strategies import compatible_targets
+
+    kinds = ("real", "onehot")
+    assert compatible_targets("softmax_ce", kinds, ("mse", "softmax_ce")) == ("onehot",)  # real is mse's
+    assert compatible_targets("mse", kinds, ("mse", "softmax_ce")) == kinds
+    assert compatible_targets("softmax_ce", ("real",), ("mse", "softmax_ce")) == ("real",)  # none suits it: all
+    # the default kinds (a setting that names none): each loss only those it suits, as a softmax_ce claim expects
+    assert compatible_targets("softmax_ce", Setting().targets, ("softmax_ce",)) == ("onehot", "prob", "binary")

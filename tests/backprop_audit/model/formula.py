@@ -80,6 +80,11 @@ class Expected:
         return {"kind": self.kind, "fix": self.fix}
 
 
+# The default target kinds: each loss is drawn with those of them it suits (searching/strategies.py). Kinds a
+# setting names itself are drawn even where they suit no loss of it: the claim asked for them.
+DEFAULT_TARGETS = ("real", "onehot", "prob", "binary")
+
+
 @dataclass(frozen=True)
 class Setting:
     """The networks a formula claims to hold on; the search draws only from these."""
@@ -93,7 +98,7 @@ class Setting:
     hidden: tuple[str, ...] = ("sigmoid", "tanh", "relu", "identity")
     output: tuple[str, ...] = ("sigmoid", "softmax", "tanh", "identity")
     loss: tuple[str, ...] = ("sum_sq", "half_sum_sq", "mean_sum_sq", "mean_half_sum_sq", "softmax_ce", "sigmoid_bce")
-    targets: tuple[str, ...] = ("real", "onehot", "prob", "binary")  # "labels" (TARGET_KINDS) on request
+    targets: tuple[str, ...] = DEFAULT_TARGETS  # "labels" (TARGET_KINDS) on request
     square: bool = False  # every layer as wide as its input
     # The input's and the output layer's widths when they differ from the hidden layers' `width` (None:
     # `width` bounds them too, as before). A single-output claim (a scalar db[L]) with hidden layers wider

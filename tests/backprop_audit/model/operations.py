@@ -534,7 +534,7 @@ LOSS_ROWS = (
          jax_form=lambda jax, jnp, t: 0.5 * t.squares / t.n,
          factor=lambda N: 1.0 / N),
     Loss("softmax_ce", "C = -(1/N) Σ_n Σ_k y log softmax(z[L]) ; output activation softmax", "softmax",
-         UNIT_INTERVAL_TARGETS, True,
+         UNIT_INTERVAL_TARGETS + ("labels",), True,  # torch's class-index form
          numpy=lambda z, a, y, N: -np.sum(y * log_softmax(z)) / N,
          numpy_gradient=_softmax_ce_gradient,
          # rows of y need not sum to 1 (binary, real targets): dC/dz = (s Σ_k y_k - y) / N
@@ -542,7 +542,7 @@ LOSS_ROWS = (
          torch_form=_torch_softmax_ce, jax_form=_jax_softmax_ce,
          cross_entropy_scales=_softmax_ce_scales),
     Loss("sigmoid_bce", "C = -(1/N) Σ_n Σ_k [y log σ(z[L]) + (1-y) log(1-σ(z[L]))] ; output sigmoid", "sigmoid",
-         UNIT_INTERVAL_TARGETS, True,
+         UNIT_INTERVAL_TARGETS + ("labels",), True,
          numpy=lambda z, a, y, N: -np.sum(y * log_sigmoid(z) + (1 - y) * log_sigmoid(-z)) / N,
          numpy_gradient=_sigmoid_bce_gradient,
          numpy_logit_gradient=lambda a, y, N, axis=-1: (a - y) / N,

@@ -25,7 +25,7 @@ from hypothesis import note, reject
 from hypothesis.control import current_build_context
 from hypothesis import strategies as st
 
-from backprop_audit.model.formula import Setting
+from backprop_audit.model.formula import DEFAULT_TARGETS, Setting
 from backprop_audit.model import operations
 from backprop_audit.model.network import Layer, Network
 from backprop_audit.model.normalization import batch_normalize
@@ -94,11 +94,17 @@ def _target_values(uniform: np.ndarray, kind: str, shape: tuple[int, int], dtype
     return y.astype(dtype)
 
 
-def compatible_targets(loss: str, kinds: tuple[str, ...]) -> tuple[str, ...]:
-    """Target kinds of `kinds` that make sense for a loss (its table row: a cross-entropy wants y in [0, 1]);
-    all of `kinds` if none does."""
-    known = operations.loss(loss).targets
-    return tuple(k for k in kinds if k in known) or kinds
+def compatible_targets(loss: str, kinds: tuple[str, ...], losses: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The target kinds of `kinds` drawn with `loss`, one of a setting's `losses` (default: it alone): those that
+    suit it (its table row: a cross-entropy wants y in [0, 1], the hinge one class a sample), and, where the setting
+    names its kinds itself (not the default kinds), those that suit no loss of the setting: the claim asked for them
+    (real targets for softmax_ce: p - y fails there). Dropped silently, as they were, a claim about them held
+    unchecked (an outside tester). Where none of them suits `loss` and each suits another loss: all of them."""
+    suits = lambda kind, name: kind in operations.loss(name).targets  # noqa: E731
+    asked = tuple(kinds) != DEFAULT_TARGETS
+    drawn = tuple(k for k in kinds
+                  if suits(k, loss) or (asked and not any(suits(k, other) for other in losses or (loss,))))
+    return drawn or kinds
 
 
 def _kinked(name: str) -> bool:
@@ -199,7 +205,7 @@ class _Layout:
         self.setting = setting
         self.depths = (max(setting.depth[0], min_depth), setting.depth[1])
         self.pairs = _loss_output_pairs(setting)
-        self.kinds = {loss: compatible_targets(loss, setting.targets) for loss in setting.loss}
+        self.kinds = {loss: compatible_targets(loss, setting.targets, setting.loss) for loss in setting.loss}
         self.scales, self.input_scales = tuple(scales), tuple(input_scales)
         max_depth = self.depths[1]
         self.matrices = 2 * max_depth + 2  # W[l], b[l] for l = 1..max depth, then X, Y

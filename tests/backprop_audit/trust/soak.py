@@ -154,7 +154,7 @@ def draw_network(rng: np.random.Generator, regime: Regime, dtype, setting: Setti
     pairs = [(loss, out) for loss in setting.loss for out in setting.output if operations.fits(loss, out)]
     loss, output = pairs[int(rng.integers(len(pairs)))]
     hidden = [setting.hidden[int(rng.integers(len(setting.hidden)))] for _ in range(depth - 1)]
-    kinds = compatible_targets(loss, setting.targets)
+    kinds = compatible_targets(loss, setting.targets, setting.loss)
     kind = kinds[int(rng.integers(len(kinds)))]
     cap = 4.0 if np.dtype(dtype) == np.float32 else 6.0  # float32: (1e4·W)² summed stays far from 3e38
 
