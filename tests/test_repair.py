@@ -197,3 +197,29 @@ def test_a_factor_on_one_term_is_repaired_as_such_and_eta_is_read_from_each_netw
     repair = find_repair(formula, [found.minimal] + found.failures, "float64", memory)
     assert repair is not None and repair.labels == ["x 1/2 on a term"] and repair.factor == "", repair
     assert "η" in repair.expression and repair.examples >= 100
+
+
+def _repair_of(wrong, seed=1):
+    memory = RunMemory()
+    failures = search(wrong, examples=40, shrink=False, keep_going=True, seed=seed, memory=memory).failures
+    assert failures, "the formula must fail for its repair to be asked for"
+    return find_repair(wrong, failures, "float64", memory)
+
+
+def test_no_repair_puts_a_derivative_in_a_where_s_condition():
+    """ELU's slope written f(z) where it is f(z) + α: g'(z) for the condition z > 0 is nonzero everywhere, so the
+    where became its first branch, 1, and the "repair" (read as dC/da) was the upstream gradient itself."""
+    elu = Setting(depth=(2, 2), hidden=("elu",), output=("identity",), loss=("half_sum_sq",))
+    wrong = claim(lambda v: (v.a[2] - v.y) @ v.W[2].T * np.where(v.z[1] > 0, 1.0, v.a[1]), "dC/dz[1]", elu)
+    repair = _repair_of(wrong)
+    assert repair is None or not any("replaced by g'(z)" in edit for edit in repair.edits), repair.edits
+
+
+def test_no_repair_is_the_loss_s_own_derivative_for_the_whole_formula():
+    """p - y on real targets: the loss's dC/da[L] for (a - y) with the claim read as dC/da[L] "held", and was
+    only the oracle's value; what p - y needs is rows of y summing to 1."""
+    real = Setting(depth=(1, 1), output=("softmax",), loss=("softmax_ce",), targets=("real",))
+    assert _repair_of(claim(lambda v: (v.a[v.L] - v.y) / v.N, "dC/dz[L]", real)) is None
+    everything = real.restricted(targets=("onehot", "prob", "real"))
+    result = audit(claim(lambda v: (v.a[v.L] - v.y) / v.N, "dC/dz[L]", everything), examples=30, dtypes=("float64",))
+    assert "holds only when rows of y summing to 1" in result.diagnosis.text, result.diagnosis.text
