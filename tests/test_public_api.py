@@ -223,3 +223,21 @@ def test_statistics_of_several_runs_merge_phase_by_phase():
     assert len(stats["generate-phase"]["test-cases"]) == 4 and stats["generate-phase"]["duration-seconds"] == 0.75
     assert stats["generate-phase"]["distinct-failures"] == 1 and stats["shrink-phase"]["shrinks-successful"] == 2
     assert stats["stopped-because"] == "settings.max_examples=3 (2 runs)"
+
+
+def test_a_backprop_that_raises_on_the_minimal_network_names_no_layer_and_no_precondition():
+    """W for Wᵀ in the δ recursion raises where the layers are not square, before any gradient is returned: it was
+    "wrong first at layer 2" (whose gradient was right) and, there on its own, "holds only when square layers"."""
+    def untransposed(v):
+        delta = {v.L: (v.a[v.L] - v.y) * sigmoid_prime(v.z[v.L])}
+        for l in range(v.L - 1, 0, -1):
+            delta[l] = v.W[l + 1] @ delta[l + 1] * sigmoid_prime(v.z[l])  # W[l + 1].T in the recursion
+        return {l: (d @ v.a[l - 1].T, d) for l, d in delta.items()}
+
+    result = check_backprop(untransposed, convention="column", setting=SIGMOID.restricted(depth=(2, 2)),
+                            examples=EXAMPLES, dtypes=("float64",), seed=0)
+    assert not result.holds and result.raised["dC/dW"].startswith("ValueError: matmul")
+    assert ("backprop 'untransposed' raised on the minimal network below before returning any gradient, so no "
+            "layer's dC/dW is named: ValueError") in result.message
+    assert "wrong first at layer" not in result.message and "holds only when" not in result.message
+    assert not result.first_wrong_diagnosis

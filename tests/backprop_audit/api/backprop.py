@@ -112,6 +112,19 @@ def _first_wrong_diagnosis(result: Result, layers: list[int], make, examples, se
     return ("L" if k == 0 else f"L-{k}"), there.diagnosis
 
 
+def _raised(gradients, result: Result, convention: str) -> str | None:
+    """What backprop raised on the minimal counterexample, None when it returned: raised there, every layer
+    "fails" alike and no layer is where the mistake enters (an outside tester's dz @ W for dz @ W.T: "wrong first at
+    layer 2", whose gradient was right, and "holds only when square layers" for it on its own)."""
+    from backprop_audit.model.convention import view_of
+
+    try:
+        gradients(view_of(result.counterexample.network, convention))
+    except Exception as error:  # the user's code, in the user's process: any exception is its answer
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
 def _wrong_layers(result: Result, make, memory: RunMemory) -> list[int]:
     """The layers of the minimal counterexample on which this gradient is wrong, from the output down."""
     net = result.counterexample.network
@@ -127,6 +140,7 @@ class BackpropResult:
     biases: Result  # dC/db[l] for every layer
     wrong_layers: dict  # {"dC/dW": [layers], "dC/db": [layers]} at each failing one's minimal network, output first
     first_wrong_diagnosis: dict = None  # {"dC/dW": (layer label, Diagnosis)} of each failing one's first wrong layer
+    raised: dict = None  # {"dC/dW": what backprop raised} where it raised on the minimal network (no layer named)
 
     @property
     def results(self) -> dict[str, Result]:
@@ -150,6 +164,10 @@ class BackpropResult:
         return "\n".join(failed + held)
 
     def _where(self, quantity: str) -> str:
+        raised = (self.raised or {}).get(quantity)
+        if raised:
+            return (f"backprop {self.name!r} raised on the minimal network below before returning any gradient, so no "
+                    f"layer's {quantity} is named: {raised}")
         layers, depth = self.wrong_layers[quantity], self.results[quantity].counterexample.network.depth
         right = [l for l in range(depth, 0, -1) if l not in layers]
         there = (self.first_wrong_diagnosis or {}).get(quantity)
@@ -167,21 +185,23 @@ def check_backprop(backprop, *, convention: str, setting: Setting = Setting(), e
     fixed = {"convention": repr(convention)} | ({} if setting == Setting() else {"setting": setting_call(setting)})
     call = python_call("assert_backprop", "backprop", **fixed)  # the call without its keyword-only convention failed
     reproduce = lambda formula_id, **options: call(name, **options)  # noqa: E731  (one line per backprop, not per gradient)
-    results, wrong, diagnosed = {}, {}, {}
+    results, wrong, diagnosed, raised = {}, {}, {}, {}
     for quantity, symbol, position in GRADIENTS:
         results[quantity] = result = run_check(
             _formula(name, gradients, convention, setting, quantity, symbol, position),
             examples=examples, dtypes=dtypes, seed=seed, reproduce=reproduce, memory=memory)
+        if not result.holds and result.counterexample is not None:
+            raised[quantity] = _raised(gradients, result, convention)
         wrong[quantity] = [] if result.holds else _wrong_layers(
             result, lambda l: _formula(name, gradients, convention, setting, quantity, symbol, position, l), memory)
-        if wrong[quantity] and result.counterexample.network.depth > 1:
+        if wrong[quantity] and result.counterexample.network.depth > 1 and not raised.get(quantity):
             found = _first_wrong_diagnosis(
                 result, wrong[quantity],
                 lambda k: _from_output(name, gradients, convention, setting, quantity, symbol, position, k),
                 result.examples, seed, reproduce, memory)
             if found is not None:
                 diagnosed[quantity] = found
-    return BackpropResult(name, results["dC/dW"], results["dC/db"], wrong, diagnosed)
+    return BackpropResult(name, results["dC/dW"], results["dC/db"], wrong, diagnosed, raised)
 
 
 def assert_backprop(backprop, *, convention: str, setting: Setting = Setting(), examples: int | None = None,
