@@ -161,3 +161,23 @@ def test_a_float32_claim_answering_in_float64_is_an_error_that_says_why_and_how_
     down = compare_entrywise("c", np.ones((2, 2), np.float32), {k: v.astype(np.float64) for k, v in truth.items()},
                              np.full((2, 2), 1e-12), np.float64)
     assert not down.ok and down.problem == "c: dtype float32, expected float64"
+
+
+def test_for_check_a_wrong_shape_answer_confirms_an_erratum_and_a_crash_does_not():
+    """`check` judges the user's claims with error_confirms_erratum=False: a claim that crashes says nothing about
+    its mathematics. A transposed dW of a non-square layer is an answer, wrong: an outside tester's planted
+    transposes could never be recorded as errata."""
+    from backprop_audit import Formula, Setting, Source
+    from backprop_audit.verdicts.audit import audit
+
+    setting = Setting(depth=(1, 1), input_width=(2, 2), output_width=(3, 3), output=("identity",), loss=("half_sum_sq",))
+
+    def erratum(id, compute):
+        return Formula(id=id, title=id, source=Source("-", "-", "-"), written="-", convention="column",
+                       quantity="dC/dW[1]", setting=setting, compute=compute, expected="erratum")
+
+    transposed = audit(erratum("transposed", lambda v: v.a[0] @ (v.a[1] - v.y).T), examples=20,
+                       dtypes=("float64",), error_confirms_erratum=False)
+    assert transposed.verdict == "error" and transposed.matches_expectation
+    crashes = audit(erratum("crashes", lambda v: v.a[5]), examples=20, dtypes=("float64",), error_confirms_erratum=False)
+    assert crashes.verdict == "error" and not crashes.matches_expectation

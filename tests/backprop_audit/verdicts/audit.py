@@ -10,7 +10,7 @@ import functools
 from backprop_audit.verdicts.diagnose import diagnose
 from backprop_audit.judging.memory import RunMemory
 from backprop_audit.verdicts.result import FormulaResult, PreconditionResult, reproduce_line
-from backprop_audit.verdicts.vocabulary import Verdict, matches_expectation
+from backprop_audit.verdicts.vocabulary import Finding, Verdict, matches_expectation
 from backprop_audit.searching.search import search
 
 REPORT_COMMAND = "backprop-audit report"  # reruns a catalog formula; `check` passes its own command line
@@ -54,7 +54,11 @@ def audit(formula, *, examples: int = 100, dtypes=("float64", "float32"), seed: 
         if diagnose_failures:
             diagnosis = diagnose(formula, [failing.minimal] + failing.failures, dtype=failing.dtype, memory=memory)
     precondition = _precondition_check(formula, examples, seed, reproduce, memory) if formula.violates is not None else None
+    # A wrong-shape answer is an answer, and wrong: it confirms an erratum even where a crash does not (`check`:
+    # a transpose of a non-square W, a bias gradient not summed over the batch, as an outside tester wrote them)
+    wrong_shape = failing is not None and failing.minimal is not None and failing.minimal.kind == Finding.SHAPE
     return FormulaResult(formula, verdict,
-                         matches_expectation(verdict, formula.expected, error_confirms_erratum=error_confirms_erratum),
+                         matches_expectation(verdict, formula.expected,
+                                             error_confirms_erratum=error_confirms_erratum or wrong_shape),
                          searches=searches, reproduce=line, diagnosis=diagnosis, precondition=precondition,
                          corrected_by=corrected_by)
