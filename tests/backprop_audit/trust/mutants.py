@@ -350,15 +350,15 @@ def _layers():
     return standard_layers
 
 
-def _bn_dx(n, *, mean_terms=True, unbiased=False, gamma_twice=False):
+def _bn_dx(n, *, mean_terms=True, unbiased=False, gamma_twice=False, no_gamma=False):
     """CS231n's simplified dx with one of its textbook mistakes: the batch-mean terms dropped, the variance
-    unbiased (N - 1), or γ counted twice (dxhat = dout ⊙ γ inside a line that also multiplies by γ)."""
+    unbiased (N - 1), γ counted twice (dxhat = dout ⊙ γ inside a line that also multiplies by γ) or dropped."""
     l, N = n.L - 1, n.N
     d = _layers().dout(n) * (n.gamma[l] if gamma_twice else 1)
     var = n.var[l] * N / (N - 1) if unbiased else n.var[l]
     xhat = n.zhat[l]
     inner = N * d - (np.sum(d, axis=0) + xhat * np.sum(d * xhat, axis=0) if mean_terms else 0)
-    return (1.0 / N) * n.gamma[l] * (var + n.eps) ** -0.5 * inner
+    return (1.0 / N) * (1 if no_gamma else n.gamma[l]) * (var + n.eps) ** -0.5 * inner
 
 
 def _dropout_delta(n, *, scale=True, mask=True):
@@ -370,13 +370,15 @@ def _dropout_delta(n, *, scale=True, mask=True):
 
 BATCHNORM = Setting(depth=(2, 3), width=(1, 4), batch=(2, 6), batchnorm=True, output=("identity",), loss=("half_sum_sq",))
 DROPOUT = Setting(depth=(2, 3), width=(1, 4), batch=(1, 4), dropout=(0.1, 0.7), output=("identity",), loss=("half_sum_sq",))
-# No transform or edit of up to two steps undoes these (their diagnosis is "none": killed, not repaired)
+# No transform or edit of up to two steps undoes these but γ's (their diagnosis is "none": killed, not repaired)
 mutant("batchnorm-dx-missing-mean-terms", "1/N mean terms missing (batch norm dx: -Σ dout and -x̂ Σ dout ⊙ x̂ dropped)",
        "dC/dz[L-1]", BATCHNORM, lambda n: _bn_dx(n, mean_terms=False), diagnosis="none", fix="")
 mutant("batchnorm-dx-unbiased-variance", "unbiased variance (N - 1) where batch norm normalizes by the biased one",
        "dC/dz[L-1]", BATCHNORM, lambda n: _bn_dx(n, unbiased=True), diagnosis="none", fix="")
 mutant("batchnorm-dx-gamma-twice", "γ counted twice (batch norm dx: dxhat = dout ⊙ γ inside a line that also multiplies by γ)",
-       "dC/dz[L-1]", BATCHNORM, lambda n: _bn_dx(n, gamma_twice=True), diagnosis="none", fix="")
+       "dC/dz[L-1]", BATCHNORM, lambda n: _bn_dx(n, gamma_twice=True), diagnosis="factor", fix="x 1/γ")
+mutant("batchnorm-dx-missing-gamma", "γ dropped (batch norm dx: dxhat = dout, the line's own γ left out)",
+       "dC/dz[L-1]", BATCHNORM, lambda n: _bn_dx(n, no_gamma=True), diagnosis="factor", fix="x γ")
 mutant("dropout-missing-scale", "inverted dropout's 1/(1 - p) forgotten in the backward pass", "dC/dz[L-1]", DROPOUT,
        lambda n: _dropout_delta(n, scale=False), diagnosis="factor", fix="x 1/(1 - p)")
 mutant("dropout-missing-mask", "dropout's mask forgotten in the backward pass", "dC/dz[L-1]", DROPOUT,

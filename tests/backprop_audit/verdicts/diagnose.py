@@ -129,6 +129,18 @@ def _named_factors(net):
     return names
 
 
+def _gamma_scaled(m, net, q, convention: str, power: float):
+    """m ⊙ γ[l]^power along the units, for dC/dz[l], dC/dW[l], dC/db[l] of a batch-normalized layer l (each carries
+    γ[l] once, through dC/dẑ = γ ⊙ dC/du): γ dropped or counted twice, the slips CS231n's dx invites (an outside
+    tester's dx without γ was "no simple fix found"). None for any other quantity or layer."""
+    claimed = Quantity.parse(q)
+    if not net.batchnorm or claimed.kind not in ("z", "W", "b") or not 1 <= claimed.layer < net.depth:
+        return None
+    gamma = net.layers[claimed.layer - 1].gamma.astype(np.float64) ** power
+    scaled = m * (gamma[:, None] if convention == "column" else gamma)
+    return scaled if scaled.shape == m.shape else None
+
+
 def _all_fit(outcomes, convention, transform, memory: RunMemory) -> bool:
     pairs = list(_pairs(outcomes))
     if not pairs:
@@ -281,6 +293,10 @@ def _transform_diagnosis(formula, outcomes, memory: RunMemory) -> Diagnosis | No
                     + (" (K = output width)" if "K" in name else "")
                     + (" (p = the dropout probability)" if "p" in name else ""))
             return Diagnosis(kind, text, f"x {name}")
+    for name, power in (("γ", 1.0), ("1/γ", -1.0)):
+        if _all_fit(outcomes, conv, lambda m, net, q, power=power: _gamma_scaled(m, net, q, conv, power), memory):
+            return Diagnosis(DiagnosisKind.FACTOR, f"holds when multiplied by {name} (batch normalization's γ of the "
+                             f"layer, unit by unit)", f"x {name}")
     offset = _offset_diagnosis(outcomes, conv, memory)
     if offset is not None:
         return offset
