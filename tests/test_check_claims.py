@@ -181,3 +181,9 @@ def test_a_view_names_what_it_has_when_asked_for_what_it_has_not():
     with pytest.raises(AttributeError, match=r"the network view has no 'lam'; it has convention, L, N, sizes, x, y, W, "
                                              r"b, z, a, activation, loss, l2, .* X, Y$"):
         view_of(smallest(), "row").lam
+
+
+def test_a_file_given_twice_is_read_once():
+    """Read twice, each of its claims was reported as a duplicate of itself, at its own line."""
+    twice = load_claims([WORKED_EXAMPLE, WORKED_EXAMPLE.parent / ".." / "examples" / WORKED_EXAMPLE.name])
+    assert messages(twice) == [] and [c.id for c in twice.claims] == [c.id for c in load_claims([WORKED_EXAMPLE]).claims]

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from backprop_audit.commands.isolation import GRACE
+from backprop_audit.commands.tally import counted, verdict_tally
 from backprop_audit.judging.untrusted import TimeLimitExceeded, is_the_claims_own
 from backprop_audit.model.formula import DTYPES
 
@@ -139,7 +140,7 @@ def audit_with_limit(time_limit: float, *, log=None):
                 raise
             result = stopped(Finding.RAISED, f"the check raised {type(error).__name__}: {error}")
         if log:
-            log(f"{formula.id}: {result.verdict} (expected {formula.expected}, {result.examples} examples, "
+            log(f"{formula.id}: {result.verdict} (expected {formula.expected}, {counted(result.examples, 'example')}, "
                 f"{time.perf_counter() - start:.1f} s)")
         return result
 
@@ -151,7 +152,6 @@ def command_check(args) -> int:
     from backprop_audit.commands.report import append_step_summary, write_reports
     from backprop_audit.verdicts.exit_status import exit_status
     from backprop_audit.verdicts.run import environment, report_data
-    from backprop_audit.verdicts.vocabulary import Verdict
 
     def log(message):
         print(f"backprop-audit check: {message}", file=sys.stderr, flush=True)
@@ -170,10 +170,7 @@ def command_check(args) -> int:
     append_step_summary(report)
     entries = report["formulas"]
     unexpected = [f["id"] for f in entries if not f["matches_expectation"]]
-    print(f"wrote {', '.join(map(str, written))}: {len(entries)} claims checked, "
-          f"{sum(f['verdict'] == Verdict.HOLDS for f in entries)} hold, "
-          f"{sum(f['verdict'] == Verdict.FAILS for f in entries)} fail, "
-          f"{sum(f['verdict'] == Verdict.ERROR for f in entries)} error; "
+    print(f"wrote {', '.join(map(str, written))}: {verdict_tally(entries, 'claim checked', 'claims checked')}; "
           f"{len(unexpected)} differ from their expectation{': ' + ', '.join(unexpected) if unexpected else ''}; "
           f"{len(checked.problems)} input error(s)")
     return exit_status(report, warn=log)

@@ -250,7 +250,11 @@ def load_claims(paths, before_each=None) -> Loaded:
     """Load every file in order; duplicate ids are checked across all of them. before_each(path): called
     before each file runs (the claims worker tells its parent which file it is in, should it die there)."""
     loaded = Loaded()
+    seen = set()
     for path in paths:
+        if Path(path).resolve() in seen:  # `check a.py a.py`: read once (read twice, each claim was its own duplicate)
+            continue
+        seen.add(Path(path).resolve())
         if before_each:
             before_each(path)
         load_file(path, loaded)

@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backprop_audit.commands.tally import counted
 from backprop_audit.reports.format import problem_text
 from backprop_audit.verdicts.entry import report_entry
 from backprop_audit.verdicts.result import FormulaResult, Stop, reproduce_line
@@ -284,7 +285,7 @@ def _one_worker(job: Job, checked: Checked, folder: Path, log_file, log, zygote:
                 entry = message["entry"]
                 checked.entries[entry["id"]] = entry
                 phase = None
-                log(f"{entry['id']}: {entry['verdict']} (expected {entry['expected']}, {entry['examples']} examples, "
+                log(f"{entry['id']}: {entry['verdict']} (expected {entry['expected']}, {counted(entry['examples'], 'example')}, "
                     f"{entry['seconds']:.1f} s)")
             elif "finished" in message:
                 return True

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 
+from backprop_audit.commands.tally import counted
 from backprop_audit.verdicts.vocabulary import Verdict
 
 PREFIX = "backprop-audit: "
@@ -86,7 +87,7 @@ class PlainLines(Progress):
         super().finished(entry)
         expectation = "" if entry["matches_expectation"] else f" — expected {entry['expected']}"
         self._say(f"[{self.done}/{self.total}] {entry['id']}: {entry['verdict']}{expectation} "
-                  f"({entry['examples']} examples; {self.failed} fail or error so far, {self.unexpected} unexpected; "
+                  f"({counted(entry['examples'], 'example')}; {self.failed} fail or error so far, {self.unexpected} unexpected; "
                   f"{_seconds(self.elapsed())} elapsed{self.eta()})")
 
     def phase(self, name: str) -> None:

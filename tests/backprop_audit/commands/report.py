@@ -85,10 +85,10 @@ def _select(formulas, only: str, usage_error):
 
 
 def command_report(args) -> int:
+    from backprop_audit.commands.tally import verdict_tally
     from backprop_audit.manual import catalog
     from backprop_audit.verdicts.exit_status import exit_status
     from backprop_audit.verdicts.run import run
-    from backprop_audit.verdicts.vocabulary import Verdict
 
     formulas = _select(catalog(), args.only, args.usage_error)
     progress = progress_printer(len(formulas))
@@ -100,7 +100,6 @@ def command_report(args) -> int:
     finally:
         progress.close()  # stops the terminal's redraw thread, interrupted or not
     unexpected = [f["id"] for f in report["formulas"] if not f["matches_expectation"]]
-    print(f"wrote {', '.join(map(str, written))}: {len(report['formulas'])} formulas, "
-          f"{sum(f['verdict'] == Verdict.HOLDS for f in report['formulas'])} hold; "
+    print(f"wrote {', '.join(map(str, written))}: {verdict_tally(report['formulas'], 'formula')}; "
           f"{len(unexpected)} differ from their expectation{': ' + ', '.join(unexpected) if unexpected else ''}")
     return exit_status(report, warn=lambda line: print(f"backprop-audit report: {line}", file=sys.stderr))
