@@ -74,12 +74,18 @@ def environment_text(report: dict) -> str:
 
 
 def dtypes_text(formula: dict) -> str:
-    """Per dtype: examples and whether it held, e.g. "float64: 100 examples, held (worst 0.0092)"."""
+    """Per dtype: examples, whether it held and how small an error its checks would have caught, e.g. "float64:
+    100 examples, held, worst 0.0092 × tolerance, detects a relative error ≥ 2.2e-14" (the README promised
+    `detects` and "vacuous" in the report; they were in report.json alone)."""
     parts = []
     for dtype, d in (formula.get("dtypes") or {}).items():
         state = f"held, worst {ratio_text(d.get('worst_error_ratio'))} × tolerance" if d.get("held") else "failed"
+        if d.get("held") and d.get("detects") is not None:
+            state += f", detects a relative error ≥ {d['detects']:.2g}"
+        if d.get("vacuous_examples"):
+            state += f", vacuous on {d['vacuous_examples']} (there ×2 or zeros would pass)"
         parts.append(f"{dtype}: {d.get('examples', '?')} examples, {state}")
-    return "; ".join(parts)
+    return "; ".join(parts) + ("; VACUOUS: ×2 or all zeros would pass these checks" if formula.get("vacuous") else "")
 
 
 def oracles_text(formula: dict) -> str:

@@ -40,7 +40,7 @@ def test_a_users_file_gives_one_pass_one_failure_saying_what_is_wrong(user_proje
     done = user_project.runpytest_inprocess(*QUIET, "--hypothesis-profile=small")
     done.assert_outcomes(passed=1, failed=1)
     out = done.stdout.str()
-    assert "backprop-audit " in out and "12 networks per formula and dtype (hypothesis profile 'small')" in out
+    assert "backprop-audit " in out and "12 networks per formula and dtype where a call gives no examples= (hypothesis profile 'small')" in out
     assert "formula 'sum' does not hold: fails in float64" in out
     assert "holds when multiplied by 1/N" in out and "fix 'x 1/N'" in out
     assert "W[1] = " in out and "X = " in out and "manual = " in out and "torch  = " in out and "jax    = " in out

@@ -393,3 +393,15 @@ def test_a_counterexample_shows_every_array_of_its_network_and_says_their_layout
     entry = {"network": network_dict(net), "description": "a network", "message": "m", "quantity": "dC/dW[1]"}
     from backprop_audit.reports import render_markdown as md
     assert "gamma[1]" in "\n".join(md._counterexample(entry)) and fmt.NETWORK_LAYOUT in "\n".join(md._counterexample(entry))
+
+
+def test_each_dtype_says_what_its_checks_would_detect_and_a_vacuous_check_says_so():
+    from backprop_audit.reports import format as fmt
+
+    formula = {"vacuous": True, "dtypes": {
+        "float64": {"examples": 100, "held": True, "worst_error_ratio": 0.01, "detects": 2.17e-14, "vacuous_examples": 0},
+        "float32": {"examples": 100, "held": True, "worst_error_ratio": 0.0, "detects": 1.0, "vacuous_examples": 100}}}
+    assert fmt.dtypes_text(formula) == (
+        "float64: 100 examples, held, worst 0.01 × tolerance, detects a relative error ≥ 2.2e-14; "
+        "float32: 100 examples, held, worst 0 × tolerance, detects a relative error ≥ 1, vacuous on 100 (there ×2 or "
+        "zeros would pass); VACUOUS: ×2 or all zeros would pass these checks")

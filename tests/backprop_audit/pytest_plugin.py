@@ -30,7 +30,8 @@ def pytest_report_header(config):
     profile = settings.default
     seed = ("fixed (derandomized profile)" if profile.derandomize else
             f"{core.global_force_seed!r} (--hypothesis-seed)" if core.global_force_seed is not None else "random")
-    return (f"backprop-audit {__version__}: {profile.max_examples} networks per formula and dtype "
+    return (f"backprop-audit {__version__}: {profile.max_examples} networks per formula and dtype where a call gives no "
+            f"examples= "
             f"(hypothesis profile {settings.get_current_profile_name()!r}), seed {seed}")
 
 
