@@ -233,6 +233,8 @@ mutant("per-sample-bias-gradient", "per-sample: db = δ, no sum over the batch",
 mutant("per-sample-bias-gradient-mean", "per-sample: db = a - y for a mean loss, no mean over the batch", "dC/db[L]",
        IDENTITY_MEAN_HALF, lambda n: n.a[n.L] - n.y, convention="column", diagnosis="batch-reduction",
        fix="mean over samples")
+mutant("per-sample-bias-gradient-row", "per-sample, row convention: db = δ (N, out) where b is (out,)", "dC/db[L]",
+       IDENTITY_HALF, lambda n: n.a[n.L] - n.y, diagnosis="batch-reduction", fix="sum over samples")
 
 
 def softmax_diagonal(a):

@@ -301,8 +301,11 @@ def _transform_diagnosis(formula, outcomes, memory: RunMemory) -> Diagnosis | No
     if offset is not None:
         return offset
     for pick in ("sum", "mean"):
-        reduce = (lambda m, axis: m.sum(axis=axis, keepdims=True)) if pick == "sum" else \
-                 (lambda m, axis: m.mean(axis=axis, keepdims=True))
+        # the reduced axis kept in the column convention (b is (out, 1)), dropped in the row one (b is (out,)): kept
+        # there too, a row db not summed over the batch never fitted and was "equals dC/dz[1]" (an outside tester)
+        keep = conv == "column"
+        reduce = (lambda m, axis: m.sum(axis=axis, keepdims=keep)) if pick == "sum" else \
+                 (lambda m, axis: m.mean(axis=axis, keepdims=keep))
         axis = 1 if conv == "column" else 0
 
         def batch_reduced(m, net, q, reduce=reduce, axis=axis):
