@@ -238,8 +238,8 @@ FORMULAS = [
         setting=TOY,
         compute=lambda n: output_delta_of_the_mean(n) @ n.W[2],  # the document's w[1] is our W[2]
         expected="erratum", expected_diagnosis=Expected(kind="repair", fix="transpose W[L]"),
-        note="A Jacobian has no value of its own, so the checkable reading is the chain step it is used for: "
-             "dE/da[1] = d[1] @ dz[1]/da[1], in the order the hidden-layer formula multiplies it (d[1] @ w[1]). "
+        note="This is the chain step the Jacobian is used for (the Jacobian as written is checked on its own by "
+             "000-hidden-input-jacobian-literal): dE/da[1] = d[1] @ dz[1]/da[1], in the order the hidden-layer formula multiplies it (d[1] @ w[1]). "
              "d[1] is taken with the 1/N of the mean so that only the local derivative is on trial. In "
              "z = a @ w + b, w[1] is (n1, n2) and d[1] is (N, n2): the product conforms only for equally wide "
              "layers, and w[1].T is meant — the text: 'w[1] and a[0] might need to be transposed'.",

@@ -217,11 +217,10 @@ FORMULAS = [
         note="Literal: one number per node of layer L-1, the average over samples of ∂C_i/∂a_2^(L-1). But an "
              "activation belongs to one sample: with n samples the network has n activations a_2^(L-1), one per "
              "sample, and C = (1/n) Σ_i C_i depends on sample i's only through C_i, so ∂C/∂a_2^(L-1)(sample i) = "
-             "(1/n) ∂C_i/∂a_2^(L-1) with no sum. The written average is no derivative of C with respect to any "
-             "activation (it has one column where the network has n); it equals the sum over samples of the true "
-             "per-sample derivatives, i.e. the derivative with respect to one shift of node 2's activation "
-             "applied to every sample at once, a quantity backprop never needs (weights are averaged, not "
-             "activations). It coincides with ∂C/∂a only when n = 1. The derived repair drops the sum over "
+             "(1/n) ∂C_i/∂a_2^(L-1) with no sum. The written average is the derivative of no single activation (it has "
+             "one column where the network has n): it is the sum over samples of the true per-sample derivatives, "
+             "i.e. the derivative of C with respect to one shift of node 2's activation applied to every sample at "
+             "once, a true derivative of a quantity backprop never needs (weights are averaged, not activations). It coincides with ∂C/∂a only when n = 1. The derived repair drops the sum over "
              "samples and keeps the 1/n: (1/n) ∂C_i/∂a_2^(L-1), one column per sample, which is the corrected "
              "record 001-average-activation-gradient-per-sample.",
     ),

@@ -510,7 +510,8 @@ IMPLEMENTATION = [
     Formula(
         id="003-output-error-sigmoid",
         title="Output error for the sigmoid and the half squared error",
-        source=src("Gradient of the weights section, 'this leads us to the final expression for the error on the last layer'",
+        source=src("Algorithm and implementation, 3) phase, 'this leads us to the final expression for the error on the "
+                   "last layer'",
                    "this leads us to the final expression for the error on the last layer."),
         written=r"\delta^L = (a^L - y) \odot a^L \odot (1 - a^L)",
         convention="column",

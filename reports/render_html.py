@@ -84,6 +84,18 @@ def _verdict(verdict: str) -> str:
     return f'<span class="verdict v-{escape(verdict)}">{escape(verdict)}</span>'
 
 
+def _by_document(report: dict) -> str:
+    """The per-document counts (fmt.by_document), in a box that scrolls sideways on a phone; "" for one document."""
+    rows = fmt.by_document(report)
+    if len(rows) < 2:
+        return ""
+    head = "".join(f"<th>{escape(c)}</th>" for c in fmt.BY_DOCUMENT_COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(row[c]))}</td>" for c in fmt.BY_DOCUMENT_COLUMNS) + "</tr>"
+                   for row in rows)
+    return (f'<div class="scroll"><table id="by-document"><caption>By document</caption><thead><tr>{head}</tr>'
+            f"</thead><tbody>{body}</tbody></table></div>")
+
+
 def _summary_table(groups: list, docs: list[str]) -> str:
     head = "".join(f"<th>{escape(c)}</th>" for c in fmt.SUMMARY_COLUMNS)
     rows = []
@@ -265,7 +277,7 @@ def render_html(report: dict) -> str:
         inputs, '<main id="top">',
         "<h1>backprop-audit report</h1>",
         f"<p>Generated {escape(str(report['generated']))} with {escape(fmt.environment_text(report))}.</p>",
-        f"<p>{escape(fmt.totals(report))}</p>",
+        f"<p>{escape(fmt.totals(report))}</p>", _by_document(report),
         "<p>Worst error / tolerance: the largest entrywise |manual − oracle| divided by the tolerance for "
         "that entry. Below 1 the formula agrees with torch and jax; a formula that fails shows its worst "
         "failing example (1 or more).</p>",

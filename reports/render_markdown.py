@@ -48,7 +48,7 @@ def _quote(value: str) -> list[str]:
 def render_summary(report: dict, *, links: bool = True) -> str:
     """The summary table alone; CI appends it to $GITHUB_STEP_SUMMARY, without the links to sections
     (the sections are in REPORT.md, not on that page)."""
-    lines = [fmt.totals(report), "",
+    lines = [fmt.totals(report), "", *_by_document(report),
              "| " + " | ".join(fmt.SUMMARY_COLUMNS) + " |",
              "|" + "---|" * len(fmt.SUMMARY_COLUMNS)]
     for f in report["formulas"]:
@@ -59,6 +59,16 @@ def render_summary(report: dict, *, links: bool = True) -> str:
         cells[2] = f"**{cells[2]}**"
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _by_document(report: dict) -> list[str]:
+    """The per-document counts (fmt.by_document) as a table, and a blank line; nothing for a single document."""
+    rows = fmt.by_document(report)
+    if len(rows) < 2:
+        return []
+    lines = ["| " + " | ".join(fmt.BY_DOCUMENT_COLUMNS) + " |", "|" + "---|" * len(fmt.BY_DOCUMENT_COLUMNS)]
+    lines += ["| " + " | ".join(_cell(row[c]) for c in fmt.BY_DOCUMENT_COLUMNS) + " |" for row in rows]
+    return lines + [""]
 
 
 def _counterexample(c: dict) -> list[str]:

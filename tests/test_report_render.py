@@ -405,3 +405,19 @@ def test_each_dtype_says_what_its_checks_would_detect_and_a_vacuous_check_says_s
         "float64: 100 examples, held, worst 0.01 × tolerance, detects a relative error ≥ 2.2e-14; "
         "float32: 100 examples, held, worst 0 × tolerance, detects a relative error ≥ 1, vacuous on 100 (there ×2 or "
         "zeros would pass); VACUOUS: ×2 or all zeros would pass these checks")
+
+
+def test_the_summary_counts_each_document_s_own_formulas_apart_from_corrected_forms(report):
+    """The totals' "96 hold" mixed the documents' formulas with corrected forms and reference formulas."""
+    from backprop_audit.reports import format as fmt
+
+    rows = {row["document"]: row for row in fmt.by_document(report)}
+    assert rows["doc_b.txt"] == {"document": "doc_b.txt", "formulas read from it": 1, "hold": 0, "errata found": 1,
+                                 "corrected forms": 1, "not as expected": 0}
+    assert rows["doc_c.txt"]["not as expected"] == 1 and rows["doc_a.txt"]["hold"] == 1
+    assert "| doc\\_b.txt | 1 | 0 | 1 | 1 | 0 |" in render_markdown(report)
+    assert '<table id="by-document">' in render_html(report)
+    # documents whose every formula holds as expected are one row when there are several
+    clean = {"formulas": [{**f, "source": {**f["source"], "document": f"ref-{i}"}} for i, f in
+                          enumerate([by_id(report, "fx-holds")] * 3)] + [by_id(report, "fx-erratum")]}
+    assert [row["document"] for row in fmt.by_document(clean)] == ["doc_b.txt", "3 other documents (every formula holds)"]
