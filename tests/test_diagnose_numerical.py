@@ -100,3 +100,33 @@ def test_a_precondition_is_not_named_when_a_failing_network_meets_it(memory):
 
 def _one_sample(net):
     return Network(net.layers, net.loss, net.X[:1], net.Y[:1], net.targets)
+
+
+SOFTPLUS = Setting(depth=(2, 4), width=(1, 16), input_width=(1, 16), batch=(1, 8), hidden=("softplus",),
+                   output=("identity",), loss=("half_sum_sq",))
+
+
+def test_a_derivative_form_that_cancels_in_float64_is_numerical_with_its_stable_rewrite():
+    """softplus' = 1 - 1/(1 + e^z) is exact, and cancels for z << 0 (in float64 too, never a NaN): it was a repair
+    of no edit, "holds after the edit : ...", with edits [] (an outside tester)."""
+    cancels = claim(lambda v: ((v.a[v.L] - v.y) @ v.W[v.L].T) * (1 - 1 / (1 + np.exp(v.z[v.L - 1]))), SOFTPLUS,
+                    "dC/dz[L-1]")
+    result = audit(cancels, examples=30, dtypes=("float64",))
+    assert result.verdict == "fails" and result.diagnosis.kind == "numerical", result.diagnosis.text
+    assert "cancellation" in result.diagnosis.text and result.diagnosis.fix == "stable rewrite"
+    assert result.diagnosis.repair.edits and result.diagnosis.repair.expression.endswith("softplus'(z[1])")
+
+
+def test_a_factor_near_one_is_named_by_its_distance_from_one():
+    """×(1 + 1e-6) was skipped as ≈ 1 and left "no simple fix found"; ×(1 + 1e-12) is rounding level (6x)."""
+    tiny = claim(lambda v: (v.a[v.L] - v.y) * (1 + 1e-6))
+    assert audit(tiny, examples=30, dtypes=("float64",)).diagnosis.text == \
+        "holds when multiplied by (1 - 1e-06) (not a simple constant)"
+
+
+def test_for_check_a_nan_answer_confirms_an_erratum():
+    """An unstable formula meets a NaN (verdict error) or a finite mismatch first (fails) as the search happens to
+    draw them: with a NaN answer an erratum, as with a wrong-shape one, both confirm `expected="erratum"`."""
+    overflows = claim(lambda v: (v.a[v.L] - v.y) * np.exp(v.z[v.L] * 1e3) / np.exp(v.z[v.L] * 1e3))  # inf/inf, 0/0
+    result = audit(overflows, examples=30, dtypes=("float64",), error_confirms_erratum=False)
+    assert result.verdict == "error" and result.searches[0].minimal.kind == "nonfinite" and result.matches_expectation

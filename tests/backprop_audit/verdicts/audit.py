@@ -54,11 +54,13 @@ def audit(formula, *, examples: int = 100, dtypes=("float64", "float32"), seed: 
         if diagnose_failures:
             diagnosis = diagnose(formula, [failing.minimal] + failing.failures, dtype=failing.dtype, memory=memory)
     precondition = _precondition_check(formula, examples, seed, reproduce, memory) if formula.violates is not None else None
-    # A wrong-shape answer is an answer, and wrong: it confirms an erratum even where a crash does not (`check`:
-    # a transpose of a non-square W, a bias gradient not summed over the batch, as an outside tester wrote them)
-    wrong_shape = failing is not None and failing.minimal is not None and failing.minimal.kind == Finding.SHAPE
+    # A wrong-shape or non-finite answer is an answer, and wrong: it confirms an erratum even where a crash does not
+    # (`check`: a transpose of a non-square W, a db not summed over the batch, a softmax that overflows to NaN, as
+    # outside testers wrote them; an unstable formula met a finite mismatch first or a NaN first by chance)
+    wrong_answer = failing is not None and failing.minimal is not None and \
+        failing.minimal.kind in (Finding.SHAPE, Finding.NONFINITE)
     return FormulaResult(formula, verdict,
                          matches_expectation(verdict, formula.expected,
-                                             error_confirms_erratum=error_confirms_erratum or wrong_shape),
+                                             error_confirms_erratum=error_confirms_erratum or wrong_answer),
                          searches=searches, reproduce=line, diagnosis=diagnosis, precondition=precondition,
                          corrected_by=corrected_by)

@@ -336,10 +336,19 @@ def _transform_diagnosis(formula, outcomes, memory: RunMemory) -> Diagnosis | No
         if m.shape != o.shape or not np.any(m):
             return None
         ratios.append(float(np.vdot(m, o) / np.vdot(m, m)))
-    if ratios and np.allclose(ratios, ratios[0], rtol=1e-6) and not np.isclose(ratios[0], 1.0) and abs(ratios[0]) > 1e-9 and \
+    if ratios and np.allclose(ratios, ratios[0], rtol=1e-6) and ratios[0] != 1.0 and abs(ratios[0]) > 1e-9 and \
             _all_fit(outcomes, conv, lambda m, net, q: ratios[0] * m, memory):
-        return Diagnosis(DiagnosisKind.FACTOR, f"holds when multiplied by {ratios[0]:.6g} (not a simple constant)", f"x {ratios[0]:.6g}")
+        factor = _factor_text(ratios[0])
+        return Diagnosis(DiagnosisKind.FACTOR, f"holds when multiplied by {factor} (not a simple constant)", f"x {factor}")
     return None
+
+
+def _factor_text(ratio: float) -> str:
+    """A fitted factor: 0.25 as 0.25, and one within 1e-4 of 1 by its distance from 1 ("1 - 1e-06"), which six
+    digits would print as 1 (such factors were skipped: an outside tester's ×(1 + 1e-6) was "no simple fix")."""
+    if abs(ratio - 1.0) < 1e-4:
+        return f"(1 {'+' if ratio > 1 else '-'} {abs(ratio - 1.0):.3g})"
+    return f"{ratio:.6g}"
 
 
 def _named_offsets(net):
@@ -575,6 +584,18 @@ def _numerical_diagnosis(formula, failures, dtype, memory: RunMemory) -> Diagnos
     return Diagnosis(DiagnosisKind.NUMERICAL, text + f"; stable rewrite: {rewrite.expression}", "stable rewrite", rewrite)
 
 
+def _cancellation_diagnosis(repair) -> Diagnosis:
+    """The formula traced with its derivative forms as the operation table computes them (σ' as σ(1 - σ), softplus'
+    as σ) holds where the formula as written does not: what it writes out loses accuracy (1 - 1/(1 + e^z) cancels
+    for z << 0), in float64 too, and never gives NaN. Said as a repair of no edit, it read "holds after the edit :"
+    (an outside tester)."""
+    rewrite = dataclasses.replace(repair, edits=["rewrite with the derivative forms as g'(z) of the operation table"],
+                                  labels=["stable rewrite"])
+    return Diagnosis(DiagnosisKind.NUMERICAL, "numerically unstable as written: a derivative form it writes out loses "
+                     "accuracy (a difference of nearly equal numbers: cancellation, not overflow); stable rewrite: "
+                     f"{repair.expression}", "stable rewrite", rewrite)
+
+
 def _repair_diagnosis(formula, outcomes, dtype, memory: RunMemory, clock: _Clock) -> Diagnosis | None:
     """The smallest edit of the traced formula that makes it hold (verdicts/repair.py), as a diagnosis."""
     from backprop_audit.verdicts.repair import find_repair  # repair searches: imported after a search, as above
@@ -586,6 +607,8 @@ def _repair_diagnosis(formula, outcomes, dtype, memory: RunMemory, clock: _Clock
         clock.repair = (clock.repair or 0.0) + time.perf_counter() - began
     if repair is None:
         return None
+    if not repair.edits:  # no edit, relabel or factor: the trace holds as traced, its derivative forms as the table's
+        return _cancellation_diagnosis(repair)
     return Diagnosis(DiagnosisKind.REPAIR, f"holds after the edit{'s' if len(repair.edits) > 1 else ''} "
                      f"{'; '.join(repair.edits)}: {repair.expression}", "; ".join(repair.labels), repair)
 
