@@ -130,3 +130,40 @@ def test_for_check_a_nan_answer_confirms_an_erratum():
     overflows = claim(lambda v: (v.a[v.L] - v.y) * np.exp(v.z[v.L] * 1e3) / np.exp(v.z[v.L] * 1e3))  # inf/inf, 0/0
     result = audit(overflows, examples=30, dtypes=("float64",), error_confirms_erratum=False)
     assert result.verdict == "error" and result.searches[0].minimal.kind == "nonfinite" and result.matches_expectation
+
+
+def _logits(z, loss, output, targets):
+    """A one-layer network whose logits z[1] are `z` (W = z as a column, x = 1, b = 0) and its first class as y."""
+    z = np.asarray(z, dtype=np.float64)
+    Y = np.zeros((1, z.size))
+    Y[0, 0] = 1.0
+    return Network((Layer(z[:, None], np.zeros(z.size), output),), loss, np.ones((1, 1)), Y, targets)
+
+
+LOGITS = Setting(depth=(1, 1), width=(1, 4), batch=(1, 4), output=("softmax",), loss=("softmax_ce",),
+                 targets=("onehot",))
+LOGIT_PAIRS = LOGITS.restricted(output=("sigmoid",), loss=("sigmoid_bce",), targets=("binary",))
+
+
+def _naive_softmax(z):
+    e = np.exp(z)
+    return e / np.sum(e, axis=1, keepdims=True)
+
+
+def test_the_log_of_a_softmax_written_out_is_rewritten_as_log_softmax(memory):
+    """log(e^z / Σ e^z) is -inf (or NaN) once a logit's exp under- or overflows; only the max-shifted log-softmax
+    is finite there (the shifted softmax alone still underflows to 0 under the log): "no stable rewrite" before."""
+    formula = claim(lambda v: -np.sum(v.y * np.log(_naive_softmax(v.z[v.L]))) / v.N, LOGITS, "C")
+    outcome = evaluate(formula, _logits([1000.0, -1000.0], "softmax_ce", "softmax", "onehot"), memory=memory)
+    found = diagnose(formula, [outcome], memory=memory)
+    assert found.kind == "numerical" and "np.log(np.sum(np.exp(z[1] - np.max(z[1]" in found.text, found.text
+    assert found.text.count("np.max") == 2  # shifted once (the softmax's shift is not shifted again)
+
+
+def test_log_of_one_plus_exp_is_rewritten_as_logaddexp(memory):
+    """softplus and -log σ(-z) written out as log(1 + e^z) overflow past z ≈ 709 where the value is ≈ z."""
+    bce = lambda v: -np.sum(v.y * -np.log(1 + np.exp(-v.z[v.L])) + (1 - v.y) * -np.log(1 + np.exp(v.z[v.L]))) / v.N
+    formula = claim(bce, LOGIT_PAIRS, "C")
+    outcome = evaluate(formula, _logits([800.0], "sigmoid_bce", "sigmoid", "binary"), memory=memory)
+    found = diagnose(formula, [outcome], memory=memory)
+    assert found.kind == "numerical" and "np.logaddexp(0, z[1])" in found.text, found.text

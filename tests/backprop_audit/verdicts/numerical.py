@@ -6,8 +6,10 @@
   its own dtype to find the first operation that turns finite operands into inf or NaN (an exp that
   overflows, a 0/0 after an underflow, a log of 0), and stable rewrites are tried: the derivative forms
   as g'(z) of the operation table (σ' as σ(1 - σ), never e^{-z}/(1 + e^{-z})²), log-sum-exp with the
-  maximum shifted out, log σ(x) as -log(1 + e^{-x}) by np.logaddexp. A rewrite counts only when it
-  holds on every failing network and on a fresh search of the formula's setting in that dtype.
+  maximum shifted out, log σ(x) and log(1 + e^x) by np.logaddexp, the log of a softmax as its log-softmax.
+  A rewrite counts only when it holds on every failing network and on a fresh search of the formula's
+  setting in that dtype. A derivative form that cancels (in float64 too, no NaN) is found by the repair
+  search as its edit-free candidate, and said as this (diagnose._cancellation_diagnosis).
 - A rounding-level difference: every failure is within ROUNDING_RATIO times the tolerance (the values
   agree to all but their last few digits). That is how the formula rounds, not what it computes, and
   no restriction of the setting explains it.
@@ -223,7 +225,37 @@ def _softmax_shift(node):
     return _call("true_divide", e, Node("call", "sum", np.sum, (e,), dict(total.kwargs), total.ndim))
 
 
-_RULES = (_log_sigmoid, _log_sum_exp, _softmax_shift)
+def _log_one_plus_exp(node):
+    """log(1 + exp(X)) and log1p(exp(X)) (softplus, -log σ(-X) written out) → logaddexp(0, X). exp(X) overflows
+    past X ≈ 709 (88 in float32) where the value is ≈ X (an outside tester's two got "no stable rewrite")."""
+    if _is(node, "log1p", 1) and _is(node.args[0], "exp", 1):
+        return _call("logaddexp", 0.0, node.args[0].args[0])
+    if not (_is(node, "log", 1) and _is(node.args[0], "add", 2)):
+        return None
+    one, e = node.args[0].args if _constant(node.args[0].args[0], 1.0) else node.args[0].args[::-1]
+    if _constant(one, 1.0) and _is(e, "exp", 1):
+        return _call("logaddexp", 0.0, e.args[0])
+    return None
+
+
+def _log_softmax(node):
+    """log(exp(X) / Σ exp(X)) → (X - m) - log Σ exp(X - m), m the maximum over the sum's axis: the log of a
+    saturated softmax's 0 is -inf where its log-softmax is finite (the max-shifted softmax alone still underflows)."""
+    if not (_is(node, "log", 1) and _is(node.args[0], "true_divide", 2)):
+        return None
+    top, total = node.args[0].args
+    if not (_is(top, "exp", 1) and _is(total, "sum") and _is(total.args[0], "exp", 1)
+            and total.args[0].args[0] is top.args[0]):
+        return None
+    x, axis = top.args[0], total.kwargs.get("axis")
+    already = _is(x, "subtract", 2) and _is(x.args[1], "max") and x.args[1].args[0] is x.args[0]  # _softmax_shift's
+    shifted = x if already else _call("subtract", x, _call("max", x, axis=axis, keepdims=True))
+    log_total = _call("log", Node("call", "sum", np.sum, (_call("exp", shifted),), {"axis": axis, "keepdims": True},
+                                  total.ndim))
+    return _call("subtract", shifted, log_total)
+
+
+_RULES = (_log_sigmoid, _log_one_plus_exp, _log_softmax, _log_sum_exp, _softmax_shift)
 
 
 def _rewritten(root: Node) -> Node:
