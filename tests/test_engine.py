@@ -181,3 +181,15 @@ def test_for_check_a_wrong_shape_answer_confirms_an_erratum_and_a_crash_does_not
     assert transposed.verdict == "error" and transposed.matches_expectation
     crashes = audit(erratum("crashes", lambda v: v.a[5]), examples=20, dtypes=("float64",), error_confirms_erratum=False)
     assert crashes.verdict == "error" and not crashes.matches_expectation
+
+
+def test_a_mismatch_prints_as_many_digits_as_it_takes_to_tell_manual_from_oracle():
+    from backprop_audit.judging.compare import compare_entrywise
+
+    truth = np.array([[1.3766768344e-05]])
+    off = truth * (1 + 3e-12)  # equal to 10 digits
+    found = compare_entrywise("c", off, {"torch": truth, "jax": truth}, np.full((1, 1), 1e-20), np.float64)
+    manual, torch = found.problem.split("manual ")[1].split(", torch ")
+    assert manual != torch.split(",")[0] and len(manual) > len("1.3766768344e-05")
+    plain = compare_entrywise("c", 2 * truth, {"torch": truth, "jax": truth}, np.full((1, 1), 1e-20), np.float64)
+    assert "manual 2.7533536688e-05, torch 1.3766768344e-05" in plain.problem  # 10 digits where they suffice

@@ -55,8 +55,18 @@ def worst_ratio(value: np.ndarray, reference: np.ndarray, tol: np.ndarray) -> tu
     return float(ratio.ravel()[flat]), tuple(int(i) for i in index)
 
 
-def _fmt(x) -> str:
-    return np.format_float_scientific(float(x), precision=10, unique=False) if np.ndim(x) == 0 else str(x)
+def _fmt(x, precision: int = 10) -> str:
+    return np.format_float_scientific(float(x), precision=precision, unique=False) if np.ndim(x) == 0 else str(x)
+
+
+def _digits_that_differ(values) -> int:
+    """10 significant digits, or as many more (up to 17, a float64's) as it takes for values that differ to print
+    differently: a failure at 27 x tolerance printed manual and oracle alike (an outside tester)."""
+    distinct = {float(v) for v in values}
+    for precision in range(10, 17):
+        if len({_fmt(v, precision) for v in distinct}) == len(distinct):
+            return precision
+    return 16
 
 
 # A float32 network's claim that answers in float64 is most often NumPy's promotion of a float32 array with a
@@ -87,6 +97,7 @@ def compare_entrywise(label: str, value, oracles: dict[str, np.ndarray], tol: np
             worst, where, who = ratio, index, name
     if worst <= 1.0:
         return Comparison(True, worst, "", "ok", where)
-    values = ", ".join(f"{n} {_fmt(r[where])}" for n, r in oracles.items())
-    return Comparison(False, worst, f"{label} at index {where}: manual {_fmt(value[where])}, {values}; "
+    digits = _digits_that_differ([value[where]] + [r[where] for r in oracles.values()])
+    values = ", ".join(f"{n} {_fmt(r[where], digits)}" for n, r in oracles.items())
+    return Comparison(False, worst, f"{label} at index {where}: manual {_fmt(value[where], digits)}, {values}; "
                       f"|error| = {worst:.3g} x tolerance ({_fmt(tol[where])})", "mismatch", where)
