@@ -18,3 +18,15 @@ def catalog() -> list:
     for name in DOCUMENT_MODULES:
         formulas += importlib.import_module(f"backprop_audit.manual.{name}").FORMULAS
     return formulas
+
+
+def notations() -> dict:
+    """{document: its notation against the report's, in a few sentences}: the NOTATION of each module that states
+    one (a reviewer: document 000's layers numbered from 0 were explained in its module alone, while every
+    diagnosis names the report's W[2] for its w[1])."""
+    found = {}
+    for name in DOCUMENT_MODULES:
+        module = importlib.import_module(f"backprop_audit.manual.{name}")
+        if hasattr(module, "NOTATION"):
+            found[module.DOC] = module.NOTATION
+    return found

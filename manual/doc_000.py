@@ -32,6 +32,11 @@ from backprop_audit import Expected, Formula, Setting, Source
 from backprop_audit.model.operations import derivative
 
 DOC = "000_66b432f981c9d2a4.txt"
+# the document's notation against the report's (layers 1..L, W, b, z, a, y, N), for its readers
+NOTATION = ("Row convention (z = a @ w + b: a[l] is (N, n_l), w[l] (in, out)). The text numbers weighted layers from "
+            "0: its w[i], b[i], z[i] and d[i] (= dE/dz[i]) are this report's W[i+1], b[i+1], z[i+1] and dC/dz[i+1]; its "
+            "a[i] is a[i] (a[0] the input). Its loss E is the batch mean of ½‖a[2] - Y‖² (mean_half_sum_sq); the report "
+            "writes y for its Y and g'(z) (σ'(z) for a sigmoid) for its df(z).")
 ELEMENTWISE_OUTPUTS = ("sigmoid", "tanh", "identity")
 # The toy network of the text: input a[0], one hidden layer (its w[0]), one output layer (its w[1]).
 TOY = Setting(depth=(2, 2), loss=("mean_half_sum_sq",), output=ELEMENTWISE_OUTPUTS)

@@ -23,6 +23,10 @@ from backprop_audit import Expected, Formula, Setting, Source
 from backprop_audit.model.operations import derivative
 
 DOC = "001_6e125834526f4589.txt"
+# the document's notation against the report's (layers 1..L, W, b, z, a, y, N), for its readers
+NOTATION = ("Column convention, one sample a column; layers numbered 1..L as in the text, w_jk^(l) = W[l][j, k]. "
+            "Its loss C_0 = Σ_j (a_j - y_j)² is one sample's (sum_sq); its averages over n samples use "
+            "C = (1/n) Σ_i C_i (mean_sum_sq), n being the report's N.")
 ELEMENTWISE_OUTPUTS = ("sigmoid", "tanh", "identity")
 ONE_SAMPLE_SUM_SQ = Setting(loss=("sum_sq",), batch=(1, 1), output=ELEMENTWISE_OUTPUTS)
 # "for all n training samples": C = (1/n) Σ_i C_i with C_i = Σ_j (a_j - y_j)², on n = 1..4 samples.

@@ -36,6 +36,11 @@ from backprop_audit import Expected, Formula, Setting, Source
 from backprop_audit.model.operations import log_softmax, relu_prime
 
 DOC = "002_e4087595158ee5b3.txt"
+# the document's notation against the report's (layers 1..L, W, b, z, a, y, N), for its readers
+NOTATION = ("Row convention (X is (m, n0), W (in, out)); the report's N is its m, a[1] its Z_1, a[2] its Z_2 (= p) "
+            "and relu'(z[1]) its ∇f_1. Its J = Σ y log p is checked as the mean cross-entropy -(1/m) Σ y log p "
+            "(softmax_ce), of which every gradient it gives is the gradient; its '.' is read as NumPy's dot, in the "
+            "order written.")
 SOFTMAX_CE = Setting(loss=("softmax_ce",), output=("softmax",), targets=("onehot", "prob"))
 # "one hidden layer with output z1, weight w1, with relu activation(f1). And output layer with output z2,
 # weight w2, and softmax activation(f2)."

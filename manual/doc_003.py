@@ -19,6 +19,11 @@ from backprop_audit import Expected, Formula, Setting, Source
 from backprop_audit.model.operations import derivative, sigmoid_prime
 
 DOC = "003_e380f16b86dd662d.txt"
+# the document's notation against the report's (layers 1..L, W, b, z, a, y, N), for its readers
+NOTATION = ("Column convention (W^l is (out, in), b^l (out, 1), as in the Nielsen code it quotes); layers numbered "
+            "as in the text. C_x = ½‖y - a^L‖² for one sample (half_sum_sq), the average over samples (mean_half_sum_sq). "
+            "δ is ∂C/∂a in some of its sentences and ∂C/∂z in others: each formula is read with the δ its own text "
+            "defines, and the notes say which.")
 ELEMENTWISE = ("sigmoid", "tanh", "identity")
 SIGMOID_HALF_SQ_ONE_SAMPLE = Setting(hidden=("sigmoid",), output=("sigmoid",), loss=("half_sum_sq",), batch=(1, 1))
 # The general derivation: any elementwise activation, C_x = ½‖y - a^L‖² of one example.

@@ -65,6 +65,11 @@ def totals(report: dict) -> str:
             "from the expectation.")
 
 
+NOTATION_TITLE = "Each document's notation"
+NOTATION_LEAD = ("Diagnoses, repairs and counterexamples use the report's symbols: layers 1..L, W[l], b[l], z[l], a[l] "
+                 "(a[0] the input), y the targets, N the batch size. Where a document writes otherwise:")
+
+
 BY_DOCUMENT_COLUMNS = ("document", "formulas read from it", "hold", "errata found", "corrected forms",
                        "not as expected")
 

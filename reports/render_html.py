@@ -84,6 +84,16 @@ def _verdict(verdict: str) -> str:
     return f'<span class="verdict v-{escape(verdict)}">{escape(verdict)}</span>'
 
 
+def _notations(report: dict) -> str:
+    """Each source document's notation against the report's (report.json's `documents`); "" without them."""
+    documents = report.get("documents") or {}
+    if not documents:
+        return ""
+    items = "".join(f"<li><strong>{escape(name)}</strong>: {escape(d['notation'])}</li>" for name, d in documents.items())
+    return (f'<section id="notation"><h2>{escape(fmt.NOTATION_TITLE)}</h2><p>{escape(fmt.NOTATION_LEAD)}</p>'
+            f"<ul>{items}</ul></section>")
+
+
 def _by_document(report: dict) -> str:
     """The per-document counts (fmt.by_document), in a box that scrolls sideways on a phone; "" for one document."""
     rows = fmt.by_document(report)
@@ -277,7 +287,7 @@ def render_html(report: dict) -> str:
         inputs, '<main id="top">',
         "<h1>backprop-audit report</h1>",
         f"<p>Generated {escape(str(report['generated']))} with {escape(fmt.environment_text(report))}.</p>",
-        f"<p>{escape(fmt.totals(report))}</p>", _by_document(report),
+        f"<p>{escape(fmt.totals(report))}</p>", _by_document(report), _notations(report),
         "<p>Worst error / tolerance: the largest entrywise |manual − oracle| divided by the tolerance for "
         "that entry. Below 1 the formula agrees with torch and jax; a formula that fails shows its worst "
         "failing example (1 or more).</p>",

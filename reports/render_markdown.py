@@ -61,6 +61,15 @@ def render_summary(report: dict, *, links: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _notations(report: dict) -> list[str]:
+    """Each source document's notation against the report's (report.json's `documents`), before the sections."""
+    documents = report.get("documents") or {}
+    if not documents:
+        return []
+    return ["", f"## {fmt.NOTATION_TITLE}", "", fmt.NOTATION_LEAD, ""] + \
+        [f"- {text(name)}: {text(d['notation'])}" for name, d in documents.items()]
+
+
 def _by_document(report: dict) -> list[str]:
     """The per-document counts (fmt.by_document) as a table, and a blank line; nothing for a single document."""
     rows = fmt.by_document(report)
@@ -141,6 +150,7 @@ def render_markdown(report: dict) -> str:
              "for that entry. Below 1 the formula agrees with torch and jax; a formula that fails shows "
              "its worst failing example (1 or more).", ""]
     lines.append(render_summary(report).rstrip("\n"))
+    lines += _notations(report)
     present = {f["id"] for f in report["formulas"]}
     for f in report["formulas"]:
         lines += _formula_section(f, present)

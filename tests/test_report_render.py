@@ -421,3 +421,18 @@ def test_the_summary_counts_each_document_s_own_formulas_apart_from_corrected_fo
     clean = {"formulas": [{**f, "source": {**f["source"], "document": f"ref-{i}"}} for i, f in
                           enumerate([by_id(report, "fx-holds")] * 3)] + [by_id(report, "fx-erratum")]}
     assert [row["document"] for row in fmt.by_document(clean)] == ["doc_b.txt", "3 other documents (every formula holds)"]
+
+
+def test_each_document_s_notation_is_shown_before_the_sections(report):
+    """Document 000 numbers its layers from 0 while every diagnosis names the report's W[2] for its w[1]: the
+    shift was told in its module alone (a reviewer)."""
+    from backprop_audit.manual import notations
+    from backprop_audit.reports import format as fmt
+
+    assert "numbers weighted layers from 0" in notations()["000_66b432f981c9d2a4.txt"] and len(notations()) == 4
+    noted = {**report, "documents": {"doc_b.txt": {"notation": "its w[0] is W[1] <here>"}}}
+    md, html = render_markdown(noted), render_html(noted)
+    assert f"## {fmt.NOTATION_TITLE}" in md and "- doc\\_b.txt: its w\\[0\\] is W\\[1\\] &lt;here&gt;" in md
+    assert md.index(fmt.NOTATION_TITLE) < md.index("## fx-holds")
+    assert '<section id="notation">' in html and "its w[0] is W[1] &lt;here&gt;" in html
+    assert fmt.NOTATION_TITLE not in render_markdown(report)  # a report without documents (check's) has none

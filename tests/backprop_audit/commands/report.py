@@ -86,7 +86,7 @@ def _select(formulas, only: str, usage_error):
 
 def command_report(args) -> int:
     from backprop_audit.commands.tally import verdict_tally
-    from backprop_audit.manual import catalog
+    from backprop_audit.manual import catalog, notations
     from backprop_audit.verdicts.exit_status import exit_status
     from backprop_audit.verdicts.run import run
 
@@ -94,6 +94,8 @@ def command_report(args) -> int:
     progress = progress_printer(len(formulas))
     try:
         report = run(formulas, examples=args.examples, dtypes=args.dtypes, seed=args.seed, progress=progress)
+        shown = {f["source"]["document"] for f in report["formulas"]}
+        report["documents"] = {doc: {"notation": text} for doc, text in notations().items() if doc in shown}
         progress.phase("writing reports")
         written = write_reports(report, Path(args.out), args.junit)
         append_step_summary(report)
