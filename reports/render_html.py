@@ -28,6 +28,11 @@ table { border-collapse: collapse; }
 #summary { width: 100%; min-width: 760px; font-size: 13px; background: #fff; }
 #summary th, #summary td { border: 1px solid #ddd; padding: 4px 6px; text-align: left; vertical-align: top; }
 #summary th { background: #f0f0f0; }
+#by-document { font-size: 13px; background: #fff; margin: 0.5em 0; }
+#by-document caption { text-align: left; font-weight: 600; padding-bottom: 4px; }
+#by-document th, #by-document td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; }
+#by-document th { background: #f0f0f0; }
+#by-document td + td { text-align: right; }
 .verdict { font-weight: 600; padding: 1px 6px; border-radius: 3px; }
 .v-holds { background: #d9f2dd; } .v-fails { background: #fadbd8; } .v-error { background: #fde9c4; }
 .unexpected { color: #b00020; font-weight: 700; }
