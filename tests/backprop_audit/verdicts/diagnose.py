@@ -42,8 +42,8 @@ from backprop_audit.judging import tolerance
 from backprop_audit.judging.compare import worst_ratio
 from backprop_audit.model.convention import canonical_value, expected_value, view_of
 from backprop_audit.model.quantity import Quantity
-from backprop_audit.verdicts.numerical import (agreeing_digits, numerical_failures, rounding_level, stable_rewrite,
-                                               where_it_breaks)
+from backprop_audit.verdicts.numerical import (DERIVATIVE_FORMS, agreeing_digits, numerical_failures, rounding_level,
+                                               stable_rewrite, where_it_breaks)
 from backprop_audit.verdicts.vocabulary import DIAGNOSIS_KINDS, UNEVALUABLE, DiagnosisKind, Finding, Verdict
 
 # A precondition is named only when its restricted search holds on this many networks (issue 15: a
@@ -589,7 +589,7 @@ def _cancellation_diagnosis(repair) -> Diagnosis:
     as σ) holds where the formula as written does not: what it writes out loses accuracy (1 - 1/(1 + e^z) cancels
     for z << 0), in float64 too, and never gives NaN. Said as a repair of no edit, it read "holds after the edit :"
     (an outside tester)."""
-    rewrite = dataclasses.replace(repair, edits=["rewrite with the derivative forms as g'(z) of the operation table"],
+    rewrite = dataclasses.replace(repair, edits=[f"rewrite with {DERIVATIVE_FORMS}"],
                                   labels=["stable rewrite"])
     return Diagnosis(DiagnosisKind.NUMERICAL, "numerically unstable as written: a derivative form it writes out loses "
                      "accuracy (a difference of nearly equal numbers: cancellation, not overflow); stable rewrite: "

@@ -297,6 +297,9 @@ def _rewrite_formula(formula, collapse: bool, rules: bool):
                                expected_diagnosis=None, corrects=None, violates=None)
 
 
+DERIVATIVE_FORMS = "the derivative forms as g'(z) of the operation table"  # a rewrite's words (also diagnose's)
+
+
 def stable_rewrite(formula, failures, dtype: str, memory: RunMemory):
     """The first stable rewrite that holds on every numerical failure and a fresh search, as a Repair
     (verdicts/repair.py), or None."""
@@ -309,7 +312,7 @@ def stable_rewrite(formula, failures, dtype: str, memory: RunMemory):
     if written is None:
         return None
     plain = tr.show(written[0])
-    for collapse, rules, sentence in ((True, False, "the derivative forms as g'(z) of the operation table"),
+    for collapse, rules, sentence in ((True, False, DERIVATIVE_FORMS),
                                       (False, True, "log-sum-exp / log-sigmoid forms"),
                                       (True, True, "g'(z) forms and log-sum-exp / log-sigmoid forms")):
         candidate = _rewrite_formula(formula, collapse, rules)
