@@ -19,6 +19,41 @@ def text(value) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", value)
 
 
+# in a line outside fenced blocks: a backslash escape `text` made, or a code span (which `text` never escaped)
+_ESCAPE_OR_CODE_SPAN = re.compile(r"\\([\\`*_\[\]|#~$])|(`+).*?(?<!`)\2(?!`)")
+_FENCE = re.compile(r"^(`{3,})")
+
+
+def for_terminal(markdown: str) -> str:
+    """Markdown as `text` and the renderers here write it, with what `text` added taken off again (`show`
+    prints it on a terminal, where "003\\_e380f16b" and "z\\[2\\]" are noise): outside fenced blocks and
+    code spans, each backslash escape becomes its character and the three HTML entities theirs. Blocks and
+    code spans are kept as they are: `text` never escaped them. Emphasis (**...**) is kept, it reads as such."""
+    lines, fence = [], None
+    for line in markdown.split("\n"):
+        opened = _FENCE.match(line)
+        if fence is None and opened:
+            fence = opened.group(1)
+        elif fence is not None and line.startswith(fence) and not line[len(fence):].strip():
+            fence = None
+        elif fence is None:
+            line = _unescaped_line(line)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _unescaped_line(line: str) -> str:
+    pieces, end = [], 0
+    for token in _ESCAPE_OR_CODE_SPAN.finditer(line):
+        pieces += [_entities_undone(line[end:token.start()]), token.group(1) or token.group(0)]
+        end = token.end()
+    return "".join(pieces + [_entities_undone(line[end:])])
+
+
+def _entities_undone(value: str) -> str:
+    return value.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")  # &amp; last: "&amp;lt;" is "&lt;"
+
+
 def _cell(value) -> str:
     return text(value).replace("\r", " ").replace("\n", " ")
 

@@ -1,7 +1,8 @@
 """`backprop-audit show ID [ID...]`: print formulas' sections of a report already written.
 
 Reads DIR/report.json (--out, default reports/; `check` writes to check-report/) and prints each named
-formula's section as the Markdown report has it: verdict, counterexample, diagnosis, corrected form.
+formula's section as the Markdown report has it (verdict, counterexample, diagnosis, corrected form), without
+the backslashes and HTML entities that Markdown needed (render_markdown.for_terminal): "z[2]", not "z\\[2\\]".
 It runs nothing and writes nothing, so it can never overwrite the report being read (the reproduce line
 of a failure runs a search again; this shows what the report already found).
 Exit codes: 0 shown; 2 no report there, or an id the report does not have.
@@ -26,7 +27,7 @@ def add_parser(commands):
 
 
 def command_show(args) -> int:
-    from backprop_audit.reports.render_markdown import render_formula
+    from backprop_audit.reports.render_markdown import for_terminal, render_formula
     from backprop_audit.reports.write import read_current
 
     path = Path(args.out) / "report.json"
@@ -47,5 +48,5 @@ def command_show(args) -> int:
         print(f"backprop-audit show: {path} has no formula {', '.join(map(repr, unknown))} "
               f"({len(by_id)} formulas there)", file=sys.stderr)
         return 2
-    print("\n\n".join(render_formula(by_id[i]) for i in args.ids))
+    print(for_terminal("\n\n".join(render_formula(by_id[i]) for i in args.ids)))
     return 0
