@@ -121,7 +121,7 @@ def test_an_unknown_or_wrong_typed_field_costs_only_its_claim_and_names_the_fiel
         "bad-fields-depth-not-a-pair": "setting.depth must be (low, high), two whole numbers with 1 <= low <= high, got 3",
         "bad-fields-fractional-width": "setting.width must be (low, high), two whole numbers with 1 <= low <= high, "
                                        "got (1.5, 3.0)",
-        "bad-fields-hidden-not-a-tuple": "setting.hidden must be a tuple of names",
+        "bad-fields-hidden-not-a-tuple": "setting.hidden must be a name or a tuple of names",
     }
     by_claim = {p.claim: p for p in loaded.problems}
     assert set(by_claim) == set(expected)

@@ -58,3 +58,21 @@ def test_a_malformed_width_is_named(changes, message):
     with pytest.raises(RecordError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Formula(id="bad", title="bad", source=SOURCE, written="-", convention="row", quantity="dC/db[L]",
                 setting=Setting(**changes), compute=lambda n: n.b[n.L])
+
+
+def test_one_name_is_a_tuple_of_that_name_and_the_claim_is_checked_the_same(memory):
+    """Setting(loss="half_sum_sq") is what a user writes for one loss: the tuple of that name (a str read as a
+    sequence would be one name per letter), the same draw and verdicts; a list is the tuple of its names."""
+    named = Setting(depth=(2, 3), width=(2, 5), input_width=(3, 4), output_width=(1, 1), output="sigmoid",
+                    loss=["half_sum_sq"])
+    assert named == SINGLE_OUTPUT and named.output == ("sigmoid",) and named.loss == ("half_sum_sq",)
+    fingerprints = lambda setting: [net.fingerprint() for net in draw(networks(setting), 20, seed=1)]
+    assert fingerprints(named) == fingerprints(SINGLE_OUTPUT)
+    delta = lambda n: (n.a[n.L] - n.y) * n.a[n.L] * (1 - n.a[n.L])
+    for compute, verdict in ((lambda n: delta(n).sum(axis=0), "holds"), (lambda n: delta(n).mean(axis=0), "fails")):
+        record = Formula(id="scalar-db", title="scalar db", source=SOURCE, written="-", convention="row",
+                         quantity="dC/db[L]", setting=named, compute=compute)
+        assert report_entry(audit(record, examples=20, dtypes=("float64",), memory=memory))["verdict"] == verdict
+    with pytest.raises(RecordError, match=r"setting.hidden must be a name or a tuple of names, like 'sigmoid'"):
+        Formula(id="bad", title="bad", source=SOURCE, written="-", convention="row", quantity="dC/db[L]",
+                setting=Setting(hidden=3), compute=lambda n: n.a[n.L])

@@ -21,6 +21,6 @@ CLAIMS = [
     claim("bad-fields-unknown-setting-field", Setting(output=("identity",), loss=("half_sum_sq",), dept=(1, 2))),
     claim("bad-fields-depth-not-a-pair", Setting(output=("identity",), loss=("half_sum_sq",), depth=3)),
     claim("bad-fields-fractional-width", Setting(output=("identity",), loss=("half_sum_sq",), width=(1.5, 3.0))),
-    claim("bad-fields-hidden-not-a-tuple", Setting(hidden="tanh", output=("identity",), loss=("half_sum_sq",))),
+    claim("bad-fields-hidden-not-a-tuple", Setting(hidden=3, output=("identity",), loss=("half_sum_sq",))),
     claim("bad-fields-valid"),
 ]

@@ -85,6 +85,9 @@ class Expected:
 DEFAULT_TARGETS = ("real", "onehot", "prob", "binary")
 
 
+NAME_FIELDS = ("hidden", "output", "loss", "targets")  # a Setting's fields of names (the others are ranges or flags)
+
+
 @dataclass(frozen=True)
 class Setting:
     """The networks a formula claims to hold on; the search draws only from these."""
@@ -116,6 +119,14 @@ class Setting:
     # (a fixed mask per network, v.mask 0/1, v.p). Off/None add no byte to the draw (the default is unchanged).
     batchnorm: bool = False
     dropout: tuple[float, float] | None = None
+
+    def __post_init__(self):
+        # one name is a tuple of that name: Setting(loss="mse") is what users write for a single loss (a str
+        # taken as a sequence would be one name per letter); a list is the tuple of its names
+        for name in NAME_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, (str, list)):
+                object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
 
     def as_dict(self) -> dict:
         """The setting as report.json writes it: its keyword arguments, tuples as lists."""
@@ -250,9 +261,9 @@ def _check_setting(where: str, s: Setting) -> None:
     for field_name, known in (("hidden", operations.HIDDEN_ACTIVATIONS), ("output", operations.OUTPUT_ACTIVATIONS),
                               ("loss", operations.LOSSES), ("targets", TARGET_KINDS)):
         values = getattr(s, field_name)
-        if not isinstance(values, (tuple, list)):
-            raise RecordError(f"{where}.{field_name} must be a tuple of names, like ({known[0]!r},), "
-                              f"got {values!r}")
+        if not isinstance(values, tuple):  # Setting made one name, or a list, a tuple already
+            raise RecordError(f"{where}.{field_name} must be a name or a tuple of names, like {known[0]!r} or "
+                              f"({known[0]!r}, {known[1]!r}), got {values!r}")
         unknown = [v for v in values if v not in known]
         if unknown or not values:
             raise RecordError(f"{where}.{field_name} has unknown or no values {unknown}; known: {', '.join(known)}")
