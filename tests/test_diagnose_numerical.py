@@ -7,6 +7,7 @@ counterexample that meets it. Each is now the diagnosis it is, and a true precon
 import dataclasses
 
 import numpy as np
+import pytest
 
 from backprop_audit import Formula, Setting, Source
 from backprop_audit.judging.evaluate import evaluate
@@ -167,3 +168,28 @@ def test_log_of_one_plus_exp_is_rewritten_as_logaddexp(memory):
     outcome = evaluate(formula, _logits([800.0], "sigmoid_bce", "sigmoid", "binary"), memory=memory)
     found = diagnose(formula, [outcome], memory=memory)
     assert found.kind == "numerical" and "np.logaddexp(0, z[1])" in found.text, found.text
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("compute, made_by", [
+    (lambda n: (n.a[n.L] - n.y) * (0 * n.a[n.L]) / (0 * n.a[n.L]), "divides 0 by 0"),
+    (lambda n: (n.a[n.L] - n.y) * np.sqrt(-1 - n.a[n.L] ** 2), "np.sqrt(-1 - a[1] ** 2)"),
+], ids=["zero-over-zero", "sqrt-of-a-negative"])
+def test_a_nan_the_formula_makes_everywhere_is_undefined_as_written_not_unstable(compute, made_by, dtype, memory):
+    """NaN on every network, in extended precision too: not "numerically unstable ... an operand underflowed to
+    0", which an outside reviewer was told for a 0/0 of a divisor that is 0 for every input."""
+    result = audit(claim(compute), examples=20, dtypes=(dtype,), memory=memory)
+    assert result.verdict == "error" and result.diagnosis.kind == "numerical", result.diagnosis.text
+    assert result.diagnosis.fix == "undefined" and result.diagnosis.text.startswith("undefined as written")
+    assert made_by in result.diagnosis.text and "underflowed" not in result.diagnosis.text
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_an_overflow_stays_numerically_unstable_since_extended_precision_holds_it(dtype, memory):
+    """e^(1000 a) / e^(1000 a) overflows float64 past a = 0.71 (float32 past 0.089), never np.longdouble: the
+    same check says "unstable" here, so it can tell the two apart."""
+    formula = claim(lambda n: (n.a[n.L] - n.y) * np.exp(1000 * n.a[n.L]) / np.exp(1000 * n.a[n.L]))
+    result = audit(formula, examples=40, dtypes=(dtype,), memory=memory)
+    assert result.verdict == "error" and result.diagnosis.kind == "numerical", result.diagnosis.text
+    assert result.diagnosis.fix != "undefined" and result.diagnosis.text.startswith("numerically unstable"), \
+        result.diagnosis.text

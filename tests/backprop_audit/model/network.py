@@ -118,6 +118,23 @@ class Network:
         return Network(layers, self.loss, cast(self.X), cast(self.Y), self.targets, dict(self.notes), self.l2, self.eta,
                        self.dropout)
 
+    def in_extended_precision(self) -> "Network":
+        """The same numbers as np.longdouble (x86: a 64-bit significand and exponents to ±4932, against float64's
+        53 bits and ±308), for replaying a formula only (verdicts/numerical.py: is its NaN one of float64's range,
+        or of the formula?). Not a network the engine checks: no oracle, stack or tolerance takes this dtype, so
+        it is made past validate(), which admits float64 and float32 only."""
+        extended = lambda x: None if x is None else np.asarray(x, dtype=np.longdouble)
+        layers = []
+        for layer in self.layers:
+            copy = object.__new__(type(layer))
+            copy.__dict__.update({name: extended(value) if isinstance(value, np.ndarray) else value
+                                  for name, value in layer.__dict__.items()})
+            layers.append(copy)
+        network = object.__new__(Network)
+        network.__dict__.update({name: value for name, value in self.__dict__.items() if name != "_fingerprint"})
+        network.__dict__.update(layers=tuple(layers), X=extended(self.X), Y=extended(self.Y))
+        return network
+
     def fingerprint(self) -> bytes:
         """A digest of everything a check reads (structure, loss, targets, dtype, every entry): two networks
         with the same fingerprint get the same outcome from every formula and oracle. Computed once (the

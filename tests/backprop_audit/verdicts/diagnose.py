@@ -43,7 +43,7 @@ from backprop_audit.judging.compare import worst_ratio
 from backprop_audit.model.convention import canonical_value, expected_value, view_of
 from backprop_audit.model.quantity import Quantity
 from backprop_audit.verdicts.numerical import (DERIVATIVE_FORMS, agreeing_digits, numerical_failures, rounding_level,
-                                               stable_rewrite, where_it_breaks)
+                                               stable_rewrite, undefined_as_written, where_it_breaks)
 from backprop_audit.verdicts.vocabulary import DIAGNOSIS_KINDS, UNEVALUABLE, DiagnosisKind, Finding, Verdict
 
 # A precondition is named only when its restricted search holds on this many networks (issue 15: a
@@ -574,6 +574,12 @@ def _fix(formula, outcomes, dtype, memory: RunMemory, clock: _Clock) -> Diagnosi
 def _numerical_diagnosis(formula, failures, dtype, memory: RunMemory) -> Diagnosis:
     """NaN/inf where the exact value is finite (or float32 failing where float64 holds): where it breaks,
     and a stable rewrite where one holds."""
+    if undefined_as_written(formula, failures):
+        where = next((w for w in (where_it_breaks(formula, o, exactly=True) for o in failures[:3]) if w), "")
+        return Diagnosis(DiagnosisKind.NUMERICAL, "undefined as written where the exact value is finite: it gives NaN "
+                         "or inf" + (f" ({where})" if where else "") + ", in extended precision too (np.longdouble, the "
+                         "forward pass included): the formula makes it, not the dtype's range or rounding, so no "
+                         "stable rewrite can help", "undefined")
     where = next((w for w in (where_it_breaks(formula, o) for o in failures[:3]) if w), "")
     how = ("gives NaN or inf where the exact value is finite" if any(o.kind == Finding.NONFINITE for o in failures)
            else "fails in float32 where float64 holds on the same networks")

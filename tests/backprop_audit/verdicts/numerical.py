@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from backprop_audit.judging import untrusted
 from backprop_audit.judging.evaluate import evaluate
 from backprop_audit.judging.memory import RunMemory
 from backprop_audit.model.convention import view_of
@@ -40,6 +41,25 @@ def _finite(x) -> bool:
 def _exact_is_finite(outcome) -> bool:
     return bool(outcome.oracle) and all(_finite(values[outcome.quantity]) for values in outcome.oracle.values()
                                         if outcome.quantity in values)
+
+
+def finite_in_extended_precision(formula, outcome) -> bool | None:
+    """Whether the formula as written is finite on the failing network in extended precision (np.longdouble,
+    the forward pass z, a computed in it too): a NaN or inf that float64's range or rounding made (e^z past
+    e^709, a σ that rounded to exactly 1 under a log(1 - a)) is gone there; one the formula itself makes (0/0
+    of a divisor that is 0 for every input) is not. None when it cannot tell: no wider type on this machine
+    (np.longdouble is float64 on some), or the formula does not run on it (a SciPy function without that type).
+    A network past even the extended range (e^z, z > 11356) reads as the formula's own: the diagnosis asks it
+    of every failure, and the shrunk one sits just past the dtype's limit, well inside that range."""
+    if np.finfo(np.longdouble).maxexp <= np.finfo(np.float64).maxexp:
+        return None
+    view = view_of(outcome.network.in_extended_precision(), formula.convention)
+    layer = Quantity.parse(outcome.quantity).layer if formula.per_layer else None
+    try:
+        value = np.asarray(untrusted.call(formula, view, layer))
+        return bool(np.all(np.isfinite(value))) if value.dtype.kind in "fc" else None
+    except Exception:  # the formula's error on this dtype (untrusted.FormulaRaised), or a value NumPy cannot read
+        return None
 
 
 def is_numerical(formula, outcome, memory: RunMemory) -> bool:
@@ -124,9 +144,10 @@ def _first_nonfinite(root: Node, leaves):
         node = below
 
 
-def where_it_breaks(formula, outcome) -> str:
+def where_it_breaks(formula, outcome, exactly: bool = False) -> str:
     """A sentence naming the operation that overflows (or divides 0 by 0, or takes log 0) on `outcome`'s
-    network, in the network's dtype; "" when no single operation can be named."""
+    network, in the network's dtype; "" when no single operation can be named. exactly: the formula is
+    undefined there in extended precision too (undefined_as_written), so no "underflowed" is guessed."""
     traced = _case_tree(formula, outcome, collapse=False)
     if traced is None:
         return ""
@@ -143,15 +164,24 @@ def where_it_breaks(formula, outcome) -> str:
     if _is(node, "true_divide", 2):
         num, den = (np.broadcast_to(o, np.broadcast_shapes(*(np.shape(x) for x in operands))) for o in operands)
         if np.any((den == 0) & (num == 0)):
-            return f"{text} divides 0 by 0 (an operand underflowed to 0 or cancelled exactly)"
+            return f"{text} divides 0 by 0" + ("" if exactly else " (an operand underflowed to 0 or cancelled exactly)")
         if np.any(den == 0):
-            return f"{text} divides by 0 (the divisor underflowed to 0 or cancelled exactly)"
+            return f"{text} divides by 0" + ("" if exactly else " (the divisor underflowed to 0 or cancelled exactly)")
         return f"{text} overflows ({dtype}'s largest is {float(np.finfo(dtype).max):.3g})"
     if node.name in ("log", "log2", "log10") and operands:
-        return f"{text} takes the log of 0 (its argument underflowed to 0 in {dtype})"
+        return f"{text} takes the log of 0" + ("" if exactly else f" (its argument underflowed to 0 in {dtype})")
     if node.name == "multiply":
         return f"{text} multiplies inf by 0 or overflows ({dtype}'s largest is {float(np.finfo(dtype).max):.3g})"
     return f"{text} gives inf or NaN from finite operands in {dtype}"
+
+
+def undefined_as_written(formula, failures) -> bool:
+    """Every NaN or inf among `failures` (the first few) stays in extended precision: the formula as written
+    makes it (a 0/0 whose operands are 0 for these inputs, the sqrt of a negative number), not the dtype's range
+    or rounding, so no rewrite in stable arithmetic can help (a reviewer read "numerically unstable ... an operand
+    underflowed to 0" for a formula that is 0/0 on every network)."""
+    nonfinite = [o for o in failures if o.kind == Finding.NONFINITE][:3]
+    return bool(nonfinite) and all(finite_in_extended_precision(formula, o) is False for o in nonfinite)
 
 
 # ---- stable rewrites ---------------------------------------------------------------------------------
