@@ -33,3 +33,19 @@ def test_the_diagnoser_gives_only_kinds_a_record_can_pin():
     assert Diagnosis(DIAGNOSIS_KINDS[0], "text").kind == DIAGNOSIS_KINDS[0]
     with pytest.raises(ValueError, match="not in vocabulary.DIAGNOSIS_KINDS"):
         Diagnosis("off-by-two", "text")
+
+
+def test_every_wrong_field_of_a_record_is_named_at_once():
+    """A claims file is fixed in one pass: source, convention, two setting fields wrong -> one error naming the four,
+    numbered (a message has "; " of its own); one wrong field is named as it is."""
+    with pytest.raises(RecordError) as raised:
+        dataclasses.replace(HOLDING, source="mine", convention="columns",
+                            setting=dataclasses.replace(HOLDING.setting, output=("sigmoidal",), depth=3))
+    message = str(raised.value)
+    assert message.startswith(f"formula {HOLDING.id!r}: (1) source must be a Source"), message
+    for i, part in enumerate(["unknown convention 'columns'", "setting.output has unknown or no values ['sigmoidal']",
+                              "setting.depth must be (low, high)"], start=2):
+        assert f"({i}) {part}" in message, message
+    assert "(5)" not in message
+    with pytest.raises(RecordError, match=r"^formula '[^']+': unknown convention 'columns'; known: column, row$"):
+        dataclasses.replace(HOLDING, convention="columns")

@@ -201,27 +201,21 @@ class Formula:
 
 
 def check_record(f: Formula) -> None:
-    """Raise RecordError naming the record and the field that is wrong."""
+    """Raise RecordError naming the record and every field that is wrong (one message: a claims file is fixed in
+    one pass, not one field a run); what depends on a field (the quantity's needs of the setting, compute's
+    arguments) is checked once the fields themselves are right."""
     name = f"formula {f.id!r}" if isinstance(f.id, str) and f.id else "a formula without an id"
-    if not isinstance(f.id, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", f.id):
-        raise RecordError(f"{name}: id must be letters, digits, '.', '_' or '-'")
-    if not isinstance(f.source, Source):
-        raise RecordError(f"{name}: source must be a Source(document, where, quote)")
-    if f.convention not in CONVENTIONS:
-        raise RecordError(f"{name}: unknown convention {f.convention!r}; known: {', '.join(CONVENTIONS)}")
-    try:
-        Quantity.parse(f.quantity)
-    except QuantityError as error:
-        raise RecordError(f"{name}: unknown quantity {error}") from None
-    if f.expected not in EXPECTATIONS:
-        raise RecordError(f"{name}: expected must be one of {EXPECTATIONS}, got {f.expected!r}")
-    _check_expected_diagnosis(name, f)
-    if not callable(f.compute):
-        raise RecordError(f"{name}: compute must be a function of the network view")
+    problems = _field_problems(f)
+    if f.expected in EXPECTATIONS:
+        try:
+            _check_expected_diagnosis(name, f)
+        except RecordError as error:
+            problems.append(str(error).removeprefix(f"{name}: "))
+    if isinstance(f.setting, Setting):
+        problems += _setting_problems("setting", f.setting)
+    if problems:
+        raise RecordError(f"{name}: " + _listed(problems))
     s = f.setting
-    if not isinstance(s, Setting):
-        raise RecordError(f"{name}: setting must be a Setting(...)")
-    _check_setting(f"{name}: setting", s)
     if not any(operations.fits(loss, out) for loss in s.loss for out in s.output):
         needs = "; ".join(f"{loss} needs output {operations.loss(loss).output}" for loss in s.loss
                           if operations.loss(loss).output is not None)
@@ -230,7 +224,9 @@ def check_record(f: Formula) -> None:
     if f.violates is not None and not isinstance(f.violates, Setting):
         raise RecordError(f"{name}: violates must be a Setting(...) that breaks the precondition")
     if f.violates is not None:
-        _check_setting(f"{name}: violates", f.violates)
+        violated = _setting_problems("violates", f.violates)
+        if violated:
+            raise RecordError(f"{name}: " + _listed(violated))
     if f.target.is_step and s.eta is None:
         raise RecordError(f"{name}: quantity {f.quantity} is a parameter after a gradient-descent step: "
                           f"the setting needs eta=(low, high), the learning rates to draw")
@@ -256,17 +252,47 @@ def _check_arguments(name: str, f: Formula) -> None:
                           f"{signature}") from None
 
 
-def _check_setting(where: str, s: Setting) -> None:
-    """Each field of a Setting has the type and the values the search can draw from (`where` names it)."""
+def _listed(problems: list[str]) -> str:
+    """One problem as it is; several numbered, "(1) ...; (2) ...": a message has "; " of its own ("...; known: ...")."""
+    return problems[0] if len(problems) == 1 else "; ".join(f"({i}) {p}" for i, p in enumerate(problems, start=1))
+
+
+def _field_problems(f: Formula) -> list[str]:
+    """What is wrong with the record's own fields (not its setting's), each said once."""
+    problems = []
+    if not isinstance(f.id, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", f.id):
+        problems.append("id must be letters, digits, '.', '_' or '-'")
+    if not isinstance(f.source, Source):
+        problems.append("source must be a Source(document, where, quote)")
+    if f.convention not in CONVENTIONS:
+        problems.append(f"unknown convention {f.convention!r}; known: {', '.join(CONVENTIONS)}")
+    try:
+        Quantity.parse(f.quantity)
+    except QuantityError as error:
+        problems.append(f"unknown quantity {error}")
+    if f.expected not in EXPECTATIONS:
+        problems.append(f"expected must be one of {EXPECTATIONS}, got {f.expected!r}")
+    if not callable(f.compute):
+        problems.append("compute must be a function of the network view")
+    if not isinstance(f.setting, Setting):
+        problems.append("setting must be a Setting(...)")
+    return problems
+
+
+def _setting_problems(where: str, s: Setting) -> list[str]:
+    """What is wrong with each field of a Setting: the type and the values the search can draw from (`where`
+    names it: "setting" or "violates")."""
+    problems = []
     for field_name, known in (("hidden", operations.HIDDEN_ACTIVATIONS), ("output", operations.OUTPUT_ACTIVATIONS),
                               ("loss", operations.LOSSES), ("targets", TARGET_KINDS)):
         values = getattr(s, field_name)
         if not isinstance(values, tuple):  # Setting made one name, or a list, a tuple already
-            raise RecordError(f"{where}.{field_name} must be a name or a tuple of names, like {known[0]!r} or "
-                              f"({known[0]!r}, {known[1]!r}), got {values!r}")
+            problems.append(f"{where}.{field_name} must be a name or a tuple of names, like {known[0]!r} or "
+                            f"({known[0]!r}, {known[1]!r}), got {values!r}")
+            continue
         unknown = [v for v in values if v not in known]
         if unknown or not values:
-            raise RecordError(f"{where}.{field_name} has unknown or no values {unknown}; known: {', '.join(known)}")
+            problems.append(f"{where}.{field_name} has unknown or no values {unknown}; known: {', '.join(known)}")
     for field_name in ("depth", "width", "batch", "input_width", "output_width"):
         pair = getattr(s, field_name)
         if pair is None and field_name in ("input_width", "output_width"):
@@ -275,10 +301,10 @@ def _check_setting(where: str, s: Setting) -> None:
             isinstance(v, int) and not isinstance(v, bool) for v in pair)
         if not whole or not (1 <= pair[0] <= pair[1]):
             optional = " (or None: as `width`)" if field_name.endswith("_width") else ""
-            raise RecordError(f"{where}.{field_name} must be (low, high), two whole numbers with "
+            problems.append(f"{where}.{field_name} must be (low, high), two whole numbers with "
                               f"1 <= low <= high{optional}, got {pair!r}")
     if not isinstance(s.square, bool):
-        raise RecordError(f"{where}.square must be True or False, got {s.square!r}")
+        problems.append(f"{where}.square must be True or False, got {s.square!r}")
     for field_name, least in (("l2", 0.0), ("eta", None)):
         pair = getattr(s, field_name)
         if pair is None:
@@ -287,20 +313,21 @@ def _check_setting(where: str, s: Setting) -> None:
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pair)
         bound = "0 <= low" if least is not None else "0 < low"
         if not numbers or not (pair[0] >= 0 if least is not None else pair[0] > 0) or pair[0] > pair[1]:
-            raise RecordError(f"{where}.{field_name} must be (low, high), two finite numbers with {bound} <= high "
+            problems.append(f"{where}.{field_name} must be (low, high), two finite numbers with {bound} <= high "
                               f"(or None: {'no L2 term' if field_name == 'l2' else 'no step'}), got {pair!r}")
     if not isinstance(s.batchnorm, bool):
-        raise RecordError(f"{where}.batchnorm must be True or False, got {s.batchnorm!r}")
+        problems.append(f"{where}.batchnorm must be True or False, got {s.batchnorm!r}")
     if s.dropout is not None:
         pair = s.dropout
         numbers = isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pair)
         if not numbers or not (0 <= pair[0] <= pair[1] < 1):
-            raise RecordError(f"{where}.dropout must be (low, high), p the probability of dropping a unit with "
+            problems.append(f"{where}.dropout must be (low, high), p the probability of dropping a unit with "
                               f"0 <= low <= high < 1 (or None: no dropout), got {pair!r}")
     if s.square and (s.input_width is not None or s.output_width is not None):
-        raise RecordError(f"{where}: square layers are all as wide as the input; input_width and "
+        problems.append(f"{where}: square layers are all as wide as the input; input_width and "
                           f"output_width cannot be set with square=True")
+    return problems
 
 
 def _check_expected_diagnosis(name: str, f: Formula) -> None:
