@@ -573,7 +573,8 @@ def _fix(formula, outcomes, dtype, memory: RunMemory, clock: _Clock) -> Diagnosi
 
 def _numerical_diagnosis(formula, failures, dtype, memory: RunMemory) -> Diagnosis:
     """NaN/inf where the exact value is finite (or float32 failing where float64 holds): where it breaks,
-    and a stable rewrite where one holds."""
+    and a stable rewrite where one holds; "undefined as written" when extended precision gives NaN or inf too
+    (numerical.undefined_as_written: no rewrite can help, and "underflowed" would be a guess)."""
     if undefined_as_written(formula, failures):
         where = next((w for w in (where_it_breaks(formula, o, exactly=True) for o in failures[:3]) if w), "")
         return Diagnosis(DiagnosisKind.NUMERICAL, "undefined as written where the exact value is finite: it gives NaN "
