@@ -302,7 +302,7 @@ def _setting_problems(where: str, s: Setting) -> list[str]:
         if not whole or not (1 <= pair[0] <= pair[1]):
             optional = " (or None: as `width`)" if field_name.endswith("_width") else ""
             problems.append(f"{where}.{field_name} must be (low, high), two whole numbers with "
-                              f"1 <= low <= high{optional}, got {pair!r}")
+                            f"1 <= low <= high{optional}, got {pair!r}")
     if not isinstance(s.square, bool):
         problems.append(f"{where}.square must be True or False, got {s.square!r}")
     for field_name, least in (("l2", 0.0), ("eta", None)):
@@ -314,7 +314,7 @@ def _setting_problems(where: str, s: Setting) -> list[str]:
         bound = "0 <= low" if least is not None else "0 < low"
         if not numbers or not (pair[0] >= 0 if least is not None else pair[0] > 0) or pair[0] > pair[1]:
             problems.append(f"{where}.{field_name} must be (low, high), two finite numbers with {bound} <= high "
-                              f"(or None: {'no L2 term' if field_name == 'l2' else 'no step'}), got {pair!r}")
+                            f"(or None: {'no L2 term' if field_name == 'l2' else 'no step'}), got {pair!r}")
     if not isinstance(s.batchnorm, bool):
         problems.append(f"{where}.batchnorm must be True or False, got {s.batchnorm!r}")
     if s.dropout is not None:
@@ -323,10 +323,10 @@ def _setting_problems(where: str, s: Setting) -> list[str]:
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pair)
         if not numbers or not (0 <= pair[0] <= pair[1] < 1):
             problems.append(f"{where}.dropout must be (low, high), p the probability of dropping a unit with "
-                              f"0 <= low <= high < 1 (or None: no dropout), got {pair!r}")
+                            f"0 <= low <= high < 1 (or None: no dropout), got {pair!r}")
     if s.square and (s.input_width is not None or s.output_width is not None):
         problems.append(f"{where}: square layers are all as wide as the input; input_width and "
-                          f"output_width cannot be set with square=True")
+                        f"output_width cannot be set with square=True")
     return problems
 
 
