@@ -2,6 +2,10 @@
 many to an example; search.draw for a given strategy, whose property pass meets the same networks before its
 first failure); the property pass replays the first failure and shrinks it; the float32 networks are the
 float64 ones cast (strategies.in_dtype), so one draw serves both dtypes."""
+import functools
+from types import SimpleNamespace
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, currently_in_test_context, given, seed, settings
@@ -65,7 +69,9 @@ def test_the_property_pass_replays_the_first_failure_and_shrinks_it_even_under_a
 
     if forced:
         monkeypatch.setattr(hypothesis.core, "global_force_seed", 12)
-    result = search(FAILS_LATE, examples=300, seed=1)
+        result = search(FAILS_LATE, examples=300, seed=1)
+    else:
+        result = fails_late_searched("float64", batched=True).result
     assert not result.held and "not shrunk" not in result.minimal.message
     net = result.minimal.network
     assert net.batch == 7 and net.depth == 3 and max(net.widths) <= 2
@@ -100,14 +106,39 @@ FAILS_LATE = Formula(id="fails-late", title="-", source=WEIGHT_GRADIENT.source, 
                      quantity="dC/dW[l]", setting=DEFAULT_DISTRIBUTION, compute=_fails_late, expected="erratum")
 
 
+def fails_late_search(dtype: str, batched: bool) -> SimpleNamespace:
+    """search(FAILS_LATE, dtype=dtype, examples=300, seed=1, batched=batched): .result; .checked, every network
+    evaluate() judged during it; .in_hypothesis, the fingerprints of those judged inside Hypothesis's test (the
+    property pass's checks), in order."""
+    import backprop_audit.searching.search as search_module
+
+    checked, in_hypothesis = [], []
+    real_evaluate = search_module.evaluate
+
+    def counting(formula, net, *args, **kwargs):
+        checked.append(net)
+        if currently_in_test_context():
+            in_hypothesis.append(net.fingerprint())
+        return real_evaluate(formula, net, *args, **kwargs)
+
+    with mock.patch.object(search_module, "evaluate", counting):
+        result = search(FAILS_LATE, dtype=dtype, examples=300, seed=1, batched=batched)
+    return SimpleNamespace(result=result, checked=checked, in_hypothesis=in_hypothesis)
+
+
+# made once for the tests that read it: a search makes its own RunMemory, so a second one would repeat it exactly
+# (a test that changes what the search does, a forced seed, fingerprints or the pre-shrink, calls fails_late_search)
+fails_late_searched = functools.cache(fails_late_search)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_a_failure_found_by_the_batched_pass_is_met_again_and_shrunk(dtype):
-    batched = search(FAILS_LATE, dtype=dtype, examples=300, seed=1)
+    batched = fails_late_searched(dtype, batched=True).result
     assert not batched.held
     assert "not shrunk" not in batched.minimal.message
     net = batched.minimal.network
     assert net.batch == 7 and net.depth == 3 and max(net.widths) <= 2  # shrunk: the narrowest that fails
-    one_by_one = search(FAILS_LATE, dtype=dtype, examples=300, seed=1, batched=False)
+    one_by_one = fails_late_searched(dtype, batched=False).result
     assert same(one_by_one.minimal.network, net)
 
 
@@ -127,30 +158,19 @@ def test_a_shrink_checks_each_network_once_and_ends_where_checking_every_call_en
     With that memory defeated (every fingerprint new), every call is checked, and the search takes the
     same path: as many property calls, the same minimal network. (Counted: the property pass's checks,
     those made inside Hypothesis's test.)"""
-    import backprop_audit.searching.search as search_module
     from backprop_audit.model.network import Network
 
-    evaluated = []
-    real_evaluate = search_module.evaluate
-
-    def counting(formula, net, *args, **kwargs):
-        if currently_in_test_context():
-            evaluated.append(net.fingerprint())
-        return real_evaluate(formula, net, *args, **kwargs)
-
-    monkeypatch.setattr(search_module, "evaluate", counting)
-    remembered = search(FAILS_LATE, dtype=dtype, examples=300, seed=1, batched=False)
+    searched = fails_late_searched(dtype, batched=False)
+    remembered, once = searched.result, searched.in_hypothesis
     assert not remembered.held and "not shrunk" not in remembered.minimal.message
-    once = list(evaluated)
     assert once and len(once) == len(set(once))  # no network checked twice
 
     unique = iter(range(10**9))
     monkeypatch.setattr(Network, "fingerprint", lambda self: next(unique).to_bytes(8, "big"))
-    evaluated.clear()
-    checking_all = search(FAILS_LATE, dtype=dtype, examples=300, seed=1, batched=False)
-    assert checking_all.examples == remembered.examples
-    assert same(checking_all.minimal.network, remembered.minimal.network)
-    assert len(evaluated) > len(once)  # the repeats the memory skipped were met, and are checked now
+    checking_all = fails_late_search(dtype, batched=False)
+    assert checking_all.result.examples == remembered.examples
+    assert same(checking_all.result.minimal.network, remembered.minimal.network)
+    assert len(checking_all.in_hypothesis) > len(once)  # the repeats the memory skipped were met, and are checked now
 
 
 DEEP = Setting(depth=(1, 3), width=(1, 4), batch=(1, 4))
@@ -192,17 +212,13 @@ def test_the_pre_shrink_drops_a_hidden_layer_keeping_the_output_width_and_zeroes
 def test_a_shrink_from_the_pre_shrunk_choice_ends_where_hypothesis_alone_ends_in_fewer_calls(monkeypatch):
     import backprop_audit.searching.search as search_module
 
-    calls = []
-    real_evaluate = search_module.evaluate
-    monkeypatch.setattr(search_module, "evaluate", lambda *args, **kwargs: calls.append(1) or real_evaluate(*args, **kwargs))
-    pre = search(FAILS_LATE, dtype="float64", examples=300, seed=1)
-    with_pre_shrink = len(calls)
+    pre = fails_late_searched("float64", batched=True)
     monkeypatch.setattr(search_module, "pre_shrunk", lambda blob, layout, fails: blob)
-    calls.clear()
-    alone = search(FAILS_LATE, dtype="float64", examples=300, seed=1)
-    assert not pre.held and not alone.held
-    assert same(pre.minimal.network, alone.minimal.network), (pre.minimal.network.describe(), alone.minimal.network.describe())
-    assert with_pre_shrink < len(calls), (with_pre_shrink, len(calls))
+    alone = fails_late_search("float64", batched=True)
+    assert not pre.result.held and not alone.result.held
+    assert same(pre.result.minimal.network, alone.result.minimal.network), (
+        pre.result.minimal.network.describe(), alone.result.minimal.network.describe())
+    assert len(pre.checked) < len(alone.checked), (len(pre.checked), len(alone.checked))
 
 
 def _p_minus_y(targets):
