@@ -2,8 +2,11 @@
 per sample (out, in), stacked over the batch; with respect to W, W's layout per sample. Parsed with a clear error
 for anything else; the two oracles (jax.jacobian, torch.func.jacrev) agree to 1e-12 in float64 on every row of the
 table and in saturated networks; a right Jacobian holds and a transposed one, one of the wrong layer and one
-missing its diag fail, in both dtypes; the padded screening routes them to evaluate(). Cheap: evaluate() on a
+missing its diag fail, in both dtypes; the padded screening routes them to evaluate(), after torch's Jacobians of
+many networks are taken in stacks (equal to one at a time to rounding, in every regime). Cheap: evaluate() on a
 few drawn networks (the searches and diagnoses of the Jacobian mutants are tests/test_mutants.py's)."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -16,7 +19,7 @@ from backprop_audit.model.network import Layer, Network
 from backprop_audit.model.quantity import Quantity, QuantityError, jacobian_names
 from backprop_audit.references import finite_differences, jax_grad, torch_autograd
 from backprop_audit.trust import backprop
-from backprop_audit.trust.soak import EVERY_ROW, REGIMES, draw_network
+from backprop_audit.trust.soak import EVERY_ROW, JACOBIAN_REGIMES, REGIMES, draw_network
 from backprop_audit.verdicts.vocabulary import Finding, Verdict
 
 # on one pytest-xdist worker (--dist loadgroup): the Jacobian oracle's executables (one per dtype)
@@ -104,6 +107,85 @@ def test_torch_jacobians_in_chunks_of_units_equal_one_chunk_a_layer(monkeypatch)
                 assert np.all(np.abs(chunked[q] - value) <= AGREEMENT * scale), (entries, q, net.describe())
 
 
+STACKABLE = EVERY_ROW.restricted(width=(1, 16), batch=(1, 32))  # what fits a stack (padded.fits)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+def test_torch_jacobians_of_a_stack_equal_one_network_at_a_time(dtype):
+    """batching/jacobians.py pads networks of one depth into stacks, each with its own activations (a softmax among
+    them), and takes torch's Jacobians of a stack in one backward pass a layer: each network's equal the single
+    network's to rounding (the padded products may sum in another order: 4 ulps of max(|value|, B), the scale of
+    the entry's rounding), in every regime, saturated, overflowing and subnormal ones included; jax's are its
+    single oracle's."""
+    from backprop_audit.batching.jacobians import _stacks, jacobians_of
+
+    nets = [net for i, regime in enumerate(JACOBIAN_REGIMES)
+            for net in networks(regime, dtype, 10, seed=20 + i, setting=STACKABLE)]
+    stacks = _stacks(nets)
+    assert sum(map(len, stacks)) == len(nets) and max(map(len, stacks)) > 10  # many networks to a stack
+    assert all(len({(str(net.dtype), net.depth) for net in stack}) == 1 for stack in stacks)
+    ulps = 4 * np.finfo(dtype).eps
+    seen = set()
+    for stack in stacks:
+        for net, answers in zip(stack, jacobians_of(stack)):
+            single, scales = torch_autograd.jacobians(net), tolerance.jacobian_scales(net)
+            assert sorted(answers["torch"]) == sorted(single)
+            for q, value in single.items():
+                stacked = answers["torch"][q]
+                assert stacked.shape == value.shape and stacked.dtype == value.dtype
+                both = np.isfinite(value) & np.isfinite(stacked)
+                assert np.array_equal(np.isfinite(value), np.isfinite(stacked)), (q, net.describe())
+                scale = np.maximum(np.abs(value), scales[q]) + np.finfo(dtype).tiny
+                assert np.all(np.abs(stacked - value)[both] <= ulps * scale[both]), (q, net.describe())
+            for q, value in jax_grad.jacobians(net).items():
+                assert np.array_equal(answers["jax"][q], value, equal_nan=True), q
+            seen |= {layer.activation for layer in net.layers}
+    assert seen >= {"softmax", "sigmoid", "tanh", "relu"}
+
+
+def test_a_stacked_answer_that_is_not_finite_is_the_single_oracles(monkeypatch):
+    """The stack computes every activation present for every network (an unselected one's inf becomes 0 · inf in
+    its backward pass): where a network's stacked answer is not finite, the single oracle is asked instead."""
+    from backprop_audit.batching.jacobians import jacobians_of
+
+    nets = networks("ordinary", np.float64, 4, seed=8, setting=STACKABLE.restricted(depth=(2, 2)))
+    real = torch_autograd.stacked_jacobians
+
+    def one_nan(stack):
+        answers = real(stack)
+        first = next(iter(answers[1]))
+        answers[1] = dict(answers[1], **{first: np.full_like(answers[1][first], np.nan)})
+        return answers
+
+    monkeypatch.setattr(torch_autograd, "stacked_jacobians", one_nan)
+    answers = jacobians_of(nets)
+    for q, value in torch_autograd.jacobians(nets[1]).items():
+        assert np.array_equal(answers[1]["torch"][q], value), q
+
+
+def test_a_stack_of_wide_networks_keeps_its_copies_within_the_bound():
+    """A stack's copies of W (stack size · N · out · out · in at its widest layer) stay within
+    JACOBIAN_CHUNK_ENTRIES, and a stack holds at most CHUNK networks."""
+    from backprop_audit.batching.jacobians import _stacks
+    from backprop_audit.batching.padded import CHUNK
+
+    wide = dataclasses.replace(REGIMES["ordinary"], name="wide", width=(12, 16), batch=(24, 32))
+    rng = np.random.default_rng(9)
+    nets = [draw_network(rng, wide, np.float64, STACKABLE) for _ in range(120)]
+    nets += networks("ordinary", np.float64, 400, seed=9, setting=STACKABLE)
+    stacks = _stacks(nets)
+    assert sum(map(len, stacks)) == len(nets)
+    sizes = []
+    for stack in stacks:
+        widths = [max(net.widths[k] for net in stack) for k in range(stack[0].depth + 1)]
+        rows = max(net.batch for net in stack)
+        entries = rows * max(widths[l] ** 2 * widths[l - 1] for l in range(1, len(widths)))
+        assert len(stack) <= CHUNK and len(stack) * entries <= torch_autograd.JACOBIAN_CHUNK_ENTRIES
+        sizes.append((len(stack), entries))
+    assert any(entries > 16 ** 3 * 24 // 2 for _, entries in sizes) and any(n == CHUNK for n, _ in sizes), sizes
+    assert any(n < CHUNK and n * entries > torch_autograd.JACOBIAN_CHUNK_ENTRIES // 2 for n, entries in sizes), sizes
+
+
 def test_finite_differences_give_the_jacobians_too():
     net = networks("ordinary", np.float64, 1, seed=4, setting=Setting(depth=(2, 2), output=("softmax",),
                                                                      loss=("softmax_ce",), targets=("onehot",)))[0]
@@ -164,6 +246,22 @@ def test_the_screening_judges_jacobians_one_network_at_a_time(monkeypatch, memor
     screened = screen.check_many(formula, nets, memory=memory)
     assert [o.status for o in screened] == [Verdict.HOLDS] * 5
     assert [o.ratio for o in screened] == [evaluate(formula, net, memory=memory).ratio for net in nets]
+
+
+def test_the_screening_takes_torchs_jacobians_of_many_networks_in_stacks(monkeypatch):
+    """check_many computes the oracles' Jacobians of the networks it is given first, torch's in stacks (no network
+    one at a time), and its outcomes are evaluate()'s on those answers: a right claim holds, a wrong one fails."""
+    from backprop_audit.judging.memory import RunMemory
+
+    def no_single(net):
+        raise AssertionError("torch's Jacobians of one network asked for")
+    nets = networks("ordinary", np.float64, 12, seed=6)
+    fresh = RunMemory()
+    monkeypatch.setattr(torch_autograd, "jacobians", no_single)
+    right = screen.check_many(claim("da[l]/dz[l]", backprop.activation_jacobian), nets, memory=fresh)
+    wrong = screen.check_many(claim(*WRONG["missing diag"]), nets, memory=fresh)
+    assert [o.status for o in right] == [Verdict.HOLDS] * 12 and all(o.failed for o in wrong)
+    assert len(fresh.jacobians) == 12
 
 
 def test_a_relu_kink_in_a_jacobian_is_classified_not_a_mismatch(memory):

@@ -40,6 +40,7 @@ from backprop_audit.judging import untrusted
 from backprop_audit.judging.evaluate import Outcome, evaluate, nondeterministic, views_for_calls
 from backprop_audit.verdicts.vocabulary import Finding, Verdict
 from backprop_audit.judging.memory import RunMemory, shared
+from backprop_audit.batching.jacobians import remember_jacobians
 from backprop_audit.batching.padded import NetworkView, PaddedStack, chunks, fits
 
 
@@ -244,8 +245,11 @@ def check_many(formula, networks, *, stop_at_failure: bool = False, judged: int 
     networks = list(networks)
     results: list = [None] * len(networks)
     groups: dict[str, list[int]] = {}
-    # a local Jacobian is judged one network at a time (evaluate): the padded stacks' oracles return gradients only
+    # a local Jacobian is judged one network at a time (evaluate): the padded stacks' oracles return gradients only;
+    # its oracles' Jacobians are computed for many networks at once first (jacobians.py), where evaluate reads them
     stacked = not formula.target.is_jacobian
+    if not stacked:
+        remember_jacobians(networks, memory)
     for i, net in enumerate(networks):
         if stacked and fits(net):
             groups.setdefault((str(net.dtype), net.eta is not None), []).append(i)  # a stack: all with a step or none
