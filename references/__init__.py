@@ -77,7 +77,9 @@ def quantities(net) -> dict[str, dict]:
     return {name: _load(name).quantities(net) for name in require()}
 
 
-def jacobians(net) -> dict[str, dict]:
+def jacobians(net, computed: dict | None = None) -> dict[str, dict]:
     """{oracle name: {Jacobian name: (N, out, in) array}} for every available oracle: the local Jacobians
-    (model/quantity.py), computed only for a Jacobian claim (RunMemory.jacobian_answers remembers them)."""
-    return {name: _load(name).jacobians(net) for name in require()}
+    (model/quantity.py), computed only for a Jacobian claim (RunMemory.jacobian_answers remembers them).
+    computed: some oracles' answers for this network, already computed (in a stack: batching/jacobians.py)."""
+    computed = computed or {}
+    return {name: computed[name] if name in computed else _load(name).jacobians(net) for name in require()}

@@ -115,8 +115,7 @@ def test_torch_jacobians_of_a_stack_equal_one_network_at_a_time(dtype):
     """batching/jacobians.py pads networks of one depth into stacks, each with its own activations (a softmax among
     them), and takes torch's Jacobians of a stack in one backward pass a layer: each network's equal the single
     network's to rounding (the padded products may sum in another order: 4 ulps of max(|value|, B), the scale of
-    the entry's rounding), in every regime, saturated, overflowing and subnormal ones included; jax's are its
-    single oracle's."""
+    the entry's rounding), in every regime, saturated, overflowing and subnormal ones included."""
     from backprop_audit.batching.jacobians import _stacks, jacobians_of
 
     nets = [net for i, regime in enumerate(JACOBIAN_REGIMES)
@@ -137,16 +136,17 @@ def test_torch_jacobians_of_a_stack_equal_one_network_at_a_time(dtype):
                 assert np.array_equal(np.isfinite(value), np.isfinite(stacked)), (q, net.describe())
                 scale = np.maximum(np.abs(value), scales[q]) + np.finfo(dtype).tiny
                 assert np.all(np.abs(stacked - value)[both] <= ulps * scale[both]), (q, net.describe())
-            for q, value in jax_grad.jacobians(net).items():
-                assert np.array_equal(answers["jax"][q], value, equal_nan=True), q
+            assert "jax" not in answers  # jax's: one network at a time, when it is judged
             seen |= {layer.activation for layer in net.layers}
     assert seen >= {"softmax", "sigmoid", "tanh", "relu"}
 
 
 def test_a_stacked_answer_that_is_not_finite_is_the_single_oracles(monkeypatch):
     """The stack computes every activation present for every network (an unselected one's inf becomes 0 · inf in
-    its backward pass): where a network's stacked answer is not finite, the single oracle is asked instead."""
-    from backprop_audit.batching.jacobians import jacobians_of
+    its backward pass): where a network's stacked answer is not finite, the single oracle is asked instead, when
+    the network is judged."""
+    from backprop_audit.batching.jacobians import remember_jacobians
+    from backprop_audit.judging.memory import RunMemory
 
     nets = networks("ordinary", np.float64, 4, seed=8, setting=STACKABLE.restricted(depth=(2, 2)))
     real = torch_autograd.stacked_jacobians
@@ -158,9 +158,12 @@ def test_a_stacked_answer_that_is_not_finite_is_the_single_oracles(monkeypatch):
         return answers
 
     monkeypatch.setattr(torch_autograd, "stacked_jacobians", one_nan)
-    answers = jacobians_of(nets)
+    fresh = RunMemory()
+    remember_jacobians(nets, fresh)
+    assert fresh.stacked_jacobians.get(nets[1].fingerprint()) == {}
+    assert set(fresh.stacked_jacobians.get(nets[0].fingerprint())) == {"torch"}
     for q, value in torch_autograd.jacobians(nets[1]).items():
-        assert np.array_equal(answers[1]["torch"][q], value), q
+        assert np.array_equal(fresh.jacobian_answers(nets[1])["torch"][q], value), q
 
 
 def test_a_stack_of_wide_networks_keeps_its_copies_within_the_bound():
@@ -261,7 +264,7 @@ def test_the_screening_takes_torchs_jacobians_of_many_networks_in_stacks(monkeyp
     right = screen.check_many(claim("da[l]/dz[l]", backprop.activation_jacobian), nets, memory=fresh)
     wrong = screen.check_many(claim(*WRONG["missing diag"]), nets, memory=fresh)
     assert [o.status for o in right] == [Verdict.HOLDS] * 12 and all(o.failed for o in wrong)
-    assert len(fresh.jacobians) == 12
+    assert len(fresh.stacked_jacobians) == len(fresh.jacobians) == 12
 
 
 def test_a_relu_kink_in_a_jacobian_is_classified_not_a_mismatch(memory):

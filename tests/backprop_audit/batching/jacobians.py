@@ -1,14 +1,17 @@
-"""The local Jacobians of many networks at once, for a Jacobian claim's check_many (screen.py): torch's computed
-for a stack of networks in one backward pass a layer (torch_autograd.stacked_jacobians), jax's one network at a
-time (its padded per-layer oracle, ~0.4 ms a network: a stacked executable would cost each process a load of
-~0.3 s per bucket and dtype, about what it would save). The answers go where evaluate() reads them
-(RunMemory.jacobians, by network content), so every check and message stays evaluate()'s.
+"""torch's local Jacobians of many networks at once, for a Jacobian claim's check_many (screen.py): computed for a
+stack of networks in one backward pass a layer (torch_autograd.stacked_jacobians) and kept in the run's memory
+(RunMemory.stacked_jacobians, by network content), where the Jacobians of a network evaluate() asks for are read
+(RunMemory.jacobian_answers). jax's stay one network at a time, computed only for a network evaluate() judges (its
+padded per-layer oracle, ~0.4 ms a network: a stacked executable would cost each process a load of ~0.3 s per
+bucket and dtype, about what it would save; computed ahead for every network, a search that stops at its first
+failure would also pay for networks it never judges, and load executables of wider buckets for them). So every
+check and message stays evaluate()'s.
 
 A stack holds networks of one dtype and depth that fit the gradient stacks' shape (padded.fits), at most CHUNK
 and as many as keep the copies of its widest layer to JACOBIAN_CHUNK_ENTRIES entries. A network whose stacked
-torch answer has a non-finite entry is computed again on its own (the stack computes every activation present
-for every network: an unselected candidate's inf would be 0 · inf in its backward), so the single oracle decides
-there as it would have.
+answer has a non-finite entry is left to the single oracle (the stack computes every activation present for
+every network: an unselected candidate's inf would be 0 · inf in its backward), which decides there as it would
+have.
 """
 from __future__ import annotations
 
@@ -20,35 +23,33 @@ from backprop_audit.judging.memory import RunMemory
 
 
 def remember_jacobians(networks, memory: RunMemory) -> None:
-    """Put into `memory` the oracles' Jacobians of every network of `networks` that fits a stack and that the run
-    has neither computed nor judged yet."""
+    """Put into `memory` the stacked oracles' Jacobians of every network of `networks` that fits a stack and that
+    the run has not computed or judged yet."""
     missing = {}
     for net in networks:
         key = net.fingerprint()
-        if key not in missing and fits(net) and memory.jacobians.get(key) is None \
-                and memory.judged_jacobians.get(key) is None:
+        if key not in missing and fits(net) and all(table.get(key) is None for table in (
+                memory.jacobians, memory.judged_jacobians, memory.stacked_jacobians)):
             missing[key] = net
     if len(missing) < 2:
         return  # one network: the single oracles, as evaluate() would call them
     for stack in _stacks(list(missing.values())):
-        for key, answers in zip((net.fingerprint() for net in stack), jacobians_of(stack)):
-            memory.jacobians.put(key, answers)
+        for net, answers in zip(stack, jacobians_of(stack)):
+            memory.stacked_jacobians.put(net.fingerprint(), answers)
 
 
 def jacobians_of(stack: list) -> list[dict]:
     """{oracle name: {Jacobian name: (N, out, in) array}} for each network of `stack` (one dtype and depth, see
-    _stacks), as references.jacobians gives it for one network."""
-    names = references.require()
-    per_oracle = {}
-    for name in names:
+    _stacks), from every available oracle with a stacked form (torch), as references.jacobians gives them for one
+    network; a network's non-finite answer is left out (the single oracle's is computed when it is judged)."""
+    found = [{} for _ in stack]
+    for name in references.require():
         oracle = references._load(name)
         if hasattr(oracle, "stacked_jacobians"):
-            answers = oracle.stacked_jacobians(stack)
-            per_oracle[name] = [found if all(np.isfinite(v).all() for v in found.values()) else oracle.jacobians(net)
-                                for net, found in zip(stack, answers)]
-        else:
-            per_oracle[name] = [oracle.jacobians(net) for net in stack]
-    return [{name: per_oracle[name][i] for name in names} for i in range(len(stack))]
+            for answers, stacked in zip(found, oracle.stacked_jacobians(stack)):
+                if all(np.isfinite(value).all() for value in stacked.values()):
+                    answers[name] = stacked
+    return found
 
 
 def _stacks(networks: list) -> list[list]:

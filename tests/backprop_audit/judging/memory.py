@@ -104,12 +104,17 @@ class RunMemory:
         # catalog gate computed 2,855 networks' Jacobians for 1,600 distinct ones (~2 ms each).
         self.jacobians = Bounded(2048, max_bytes=256 << 20)  # network fingerprint -> {oracle: {Jacobian name: array}}
         self.judged_jacobians = Bounded(2048, max_bytes=256 << 20)  # fingerprint -> the Jacobians' formula-independent half
+        # fingerprint -> {oracle: {Jacobian name: array}} of the oracles that computed it in a stack ahead of the
+        # check (batching/jacobians.py): what jacobian_answers takes instead of computing that oracle's again
+        self.stacked_jacobians = Bounded(2048, max_bytes=256 << 20)
 
     def oracle_answers(self, net) -> dict[str, dict]:
         """references.quantities(net), computed once per network content in this run."""
         return self.answers.remembered(net.fingerprint(), lambda: references.quantities(net))
 
     def jacobian_answers(self, net) -> dict[str, dict]:
-        """references.jacobians(net), computed once per network content in this run."""
-        return self.jacobians.remembered(net.fingerprint(), lambda: references.jacobians(net))
+        """references.jacobians(net), computed once per network content in this run (an oracle's from a stack
+        computed ahead, where there is one)."""
+        key = net.fingerprint()
+        return self.jacobians.remembered(key, lambda: references.jacobians(net, self.stacked_jacobians.get(key)))
 
