@@ -36,10 +36,19 @@ def pytest_report_header(config):
 COMPILE_EVENT, CACHE_HIT_EVENT = "/jax/core/compile/backend_compile_duration", "/jax/compilation_cache/cache_hits"
 ORACLE_FUNCTIONS = ("_all_gradients", "_cost", "_all_jacobians")  # _all_jacobians: the local Jacobians (jax_grad.jacobians)
 jax_counts = {"oracle": 0, "loaded": 0, "other": 0}
+_listening: list = []  # whether this process's listeners are registered (_count_jax_events)
 
 
 def _count_jax_events() -> None:
+    """Registers the listeners once a process: a pytest session run inside this one (pytester's runpytest_inprocess
+    with this repository as its root, test_check_command.py) starts with this module as it is, and registered them a
+    second time, so that every later compile of that worker counted twice (the session's count read 22-31 for the
+    same executables, by which tests a worker ran after that one)."""
     import jax.monitoring
+
+    if _listening:
+        return
+    _listening.append(True)
 
     def on_compile(event, seconds, fun_name="", **kwargs):
         if event == COMPILE_EVENT:

@@ -34,12 +34,14 @@ def _broken_oracles() -> dict:
     """The compiled oracles around new functions, made once per process: traced under the mutant rows at their
     first call, they stay the mutant, and a second install (the next test) reuses their compiles (~1.5 s each); a
     new process reads their exports (references/exported.py) instead of tracing them again."""
-    # exported like the right oracle, under names of their own; the file names digest the operation table as it
-    # is at trace time (jax_grad._table_digest: the mutant rows' code), so neither is ever read for the other
-    return {"_compiled": Exported(lambda *args: jax_grad._all_gradients(*args), "_all_gradients_broken",
+    # exported like the right oracle, under names of their own (a test instrument: the session's count of oracle
+    # executables, tests/conftest.py, counts the tool's oracle only, as before they were exported); the file names
+    # digest the operation table as it is at trace time (jax_grad._table_digest: the mutant rows' code), so neither
+    # is ever read for the other
+    return {"_compiled": Exported(lambda *args: jax_grad._all_gradients(*args), "broken_jax_gradients",
                                   depends=jax_grad._table_digest),
             "_stacked": Exported(jax.vmap(lambda *args: jax_grad._all_gradients(*args)),
-                                 "_all_gradients_stacked_broken", depends=jax_grad._table_digest),
+                                 "broken_jax_gradients_stacked", depends=jax_grad._table_digest),
             "_plain": jax.jit(lambda *args: jax_grad._gradients_and_step(*args), static_argnums=(6, 7))}
 
 
