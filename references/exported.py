@@ -12,17 +12,26 @@ small arrays) the arguments enter the jit as one array per dtype and the results
 into NumPy arrays (_Packing, _one_transfer: the single-network oracle's call 435-581 -> 305-360 us). `key`
 names the argument shapes (the caller's bucket: widths, batch, dtype), so a call costs one dict lookup; the
 first call of a key in a process reads the export from the cache folder, or traces, exports and writes it. The file name is a digest of the key,
-the argument avals and tree, the jax and jaxlib versions, jax_enable_x64, and the source of every module
-of backprop_audit (the oracle, the operation table's jax forms, anything they call): any change to the code
-traces afresh. A file that cannot be read, parsed, or does not match the arguments is traced again and
-rewritten; without a cache folder (BACKPROP_AUDIT_JAX_CACHE="") or without the `flatbuffers` package that
-jax.export's serialization needs, the function is traced in every process, as jax.jit would.
+the argument avals and tree, `depends`, the jax and jaxlib versions and jax_enable_x64. The file also holds
+the code the trace read (_Sources): every Python file outside the interpreter's own libraries that ran while
+tracing (the oracle, the operation table's jax forms, a test's mutant), and every module those import from (the
+constants they read, such as a bucket size or batch norm's ε, run no code), each with a digest of its text; an
+export is read back only when every one of them is as it was, else traced afresh. So an edit to the report or
+the diagnosis no longer traces every oracle bucket again (it did, when the name digested the whole package:
+~10 s of the test command's CPU, ~5.5 s of its wall time, after every commit). A file that cannot be read,
+parsed, or does not match the arguments is traced again and rewritten; without a cache folder
+(BACKPROP_AUDIT_JAX_CACHE="") or without the `flatbuffers` package that jax.export's serialization needs, the
+function is traced in every process, as jax.jit would.
 """
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
+import importlib.util
+import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -30,6 +39,7 @@ import jax
 import numpy as np
 
 SUFFIX = ".jaxexport"
+HEADER = b"backprop-audit export, sources: "  # then the sources' JSON on one line, then the serialized export
 
 
 class Exported:
@@ -70,9 +80,10 @@ class Exported:
         called_with = packing.pack(args) if packing else args
         exported = _read(path, export, _avals(jax.tree.leaves(called_with)))
         if exported is None:
-            exported = export.export(jax.jit(packing.unpacked(self.fn)) if packing else self.jitted)(*called_with)
+            with _Sources() as sources:
+                exported = export.export(jax.jit(packing.unpacked(self.fn)) if packing else self.jitted)(*called_with)
             self.traced += 1
-            _write(path, exported.serialize())
+            _write(path, HEADER + json.dumps(sources.digests()).encode() + b"\n" + exported.serialize())
         if packing is None:
             return jax.jit(_named(exported.call, self.name))
         call = _one_transfer(exported, self.name)
@@ -115,9 +126,16 @@ class _Packing:
 
 
 def _read(path: Path, export, avals):
-    """The export at `path` if it is there, parses, and takes exactly these argument avals; else None."""
+    """The export at `path` if it is there, parses, was traced from the sources as they are now, and takes
+    exactly these argument avals; else None."""
     try:
-        exported = export.deserialize(bytearray(path.read_bytes()))
+        blob = path.read_bytes()
+        if not blob.startswith(HEADER):
+            return None
+        sources, _, serialized = blob[len(HEADER):].partition(b"\n")
+        if not _Sources.unchanged(json.loads(sources)):
+            return None
+        exported = export.deserialize(bytearray(serialized))
     except Exception:  # missing, truncated, or written by another jax: trace again
         return None
     found = tuple((tuple(a.shape), str(a.dtype)) for a in exported.in_avals)
@@ -169,7 +187,7 @@ def _one_transfer(exported, name: str):
 
 
 def _digest(*parts) -> str:
-    text = repr((parts, jax.__version__, _jaxlib_version(), bool(jax.config.jax_enable_x64), _source_digest()))
+    text = repr((parts, jax.__version__, _jaxlib_version(), bool(jax.config.jax_enable_x64)))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -178,17 +196,85 @@ def _jaxlib_version() -> str:
     return getattr(jaxlib, "__version__", "")
 
 
-@functools.cache
-def _source_digest() -> str:
-    """A digest of every .py file of backprop_audit (its oracles included): the exported function depends on
-    the oracle's module and on the operation table's jax forms, and hashing all of them (~2 MB, a few ms,
-    once a process) cannot miss a module they call."""
-    import backprop_audit
-    import backprop_audit.references
+class _Sources:
+    """The code a trace reads: `with _Sources() as sources:` records the modules of backprop_audit whose functions
+    run in this thread meanwhile; digests() gives them, and every module of backprop_audit they import from, by
+    name, each with a digest of its file's text; unchanged(recorded) says whether each is still what it was, as
+    found in this process (by module name: a fresh checkout reads its own files, not the ones a path named).
 
-    digest = hashlib.sha256()
-    roots = {Path(backprop_audit.__file__).parent, Path(backprop_audit.references.__file__).parent}
-    for path in sorted(p for root in roots for p in root.rglob("*.py")):
-        digest.update(str(path.relative_to(path.parent.parent)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    Why the modules imported from: a trace reads constants of other modules (the bucket sizes, batch norm's ε,
+    the operation table's rows) without running any of their code. Code outside the package that a traced
+    function runs (a test's mutant form) is named by the Exported's `depends`, as tests/claims/broken_jax_oracle.py
+    does: a test session's own hooks also run during a trace (its JAX event listeners), and are not the oracle."""
+
+    def __init__(self):
+        self.files: set = set()
+        self._before = None
+
+    def __enter__(self):
+        self._before = sys.getprofile()
+
+        def record(frame, event, arg):
+            if event == "call":
+                self.files.add(frame.f_code.co_filename)
+        sys.setprofile(record)
+        return self
+
+    def __exit__(self, *exc):
+        sys.setprofile(self._before)
+        return False
+
+    def digests(self) -> dict:
+        module_of = {}
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if file and _ours(name):
+                module_of.setdefault(os.path.abspath(file), name)
+        ran = {module_of[f] for f in map(os.path.abspath, self.files) if f in module_of}
+        named = ran | {imported for name in ran for imported in _imported_from(name)}
+        return {name: _text_digest(_file_of(name)) for name in sorted(named)}
+
+    @staticmethod
+    def unchanged(recorded: dict) -> bool:
+        return all(_text_digest(_file_of(name)) == digest for name, digest in recorded.items())
+
+
+def _ours(name: str) -> bool:
+    return name == "backprop_audit" or name.startswith("backprop_audit.")
+
+
+def _file_of(name: str) -> str | None:
+    """The file of module `name` in this process (loaded, or where importing it would find it); None if none."""
+    module = sys.modules.get(name)
+    if getattr(module, "__file__", None):
+        return module.__file__
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError, AttributeError):
+        return None
+    return spec.origin if spec is not None else None
+
+
+def _imported_from(name: str) -> set:
+    """The modules of backprop_audit that module `name` imports (import M, from M import x; at any depth)."""
+    try:
+        tree = ast.parse(Path(_file_of(name)).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError, TypeError):
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}  # a submodule imported from its package
+    return {name for name in names if _ours(name) and _file_of(name) is not None}
+
+
+def _text_digest(file: str | None) -> str:
+    if file is None:
+        return ""
+    try:
+        return hashlib.sha256(Path(file).read_bytes()).hexdigest()
+    except OSError:
+        return ""

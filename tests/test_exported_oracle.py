@@ -1,6 +1,10 @@
 """The jax oracle's functions are traced once per machine and read back by every later process
 (references/exported.py): what is read computes exactly what tracing computes, a file that does not fit is
-traced again and rewritten, and without a cache folder nothing is written."""
+traced again and rewritten, an edit of the code a trace read traces again and an edit of any other module does
+not, and without a cache folder nothing is written."""
+import json
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -63,7 +67,7 @@ def test_a_packed_export_takes_one_array_per_dtype_and_gives_the_same_bits_as_nu
             assert isinstance(a, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype
             assert np.array_equal(a, np.asarray(b))
     (path,) = tmp_path.glob(f"*{SUFFIX}")
-    written = export.deserialize(bytearray(path.read_bytes()))
+    written = export.deserialize(bytearray(path.read_bytes().partition(b"\n")[2]))  # after the sources' line
     assert sorted((str(a.dtype), a.shape) for a in written.in_avals) == [("bool", (4,)), ("float64", (35,)),
                                                                          ("int32", (1,))]
 
@@ -86,3 +90,34 @@ def test_an_operation_table_changed_at_run_time_is_another_export(monkeypatch):
                    else row for row in jax_grad.ACTIVATION_ROWS)
     monkeypatch.setattr(jax_grad, "ACTIVATION_ROWS", mutant)
     assert jax_grad._table_digest() != right
+
+
+def _tanh_of_the_table(W, x):
+    """Runs code of backprop_audit.model.operations (the table's jax form of tanh) when traced."""
+    from backprop_audit.model import operations
+    return jnp.sum(operations.activation("tanh").jax_form(jax, jnp, x @ W.T))
+
+
+def test_an_edit_of_the_code_a_trace_read_traces_again_and_of_any_other_module_does_not(tmp_path, monkeypatch):
+    from backprop_audit.references import exported
+
+    Exported(_tanh_of_the_table, "_test_sources", folder=str(tmp_path))("key", *_arguments())
+    (path,) = tmp_path.glob(f"*{SUFFIX}")
+    recorded = json.loads(path.read_bytes().split(b"\n", 1)[0][len(exported.HEADER):])
+    assert "backprop_audit.model.operations" in recorded and "backprop_audit.references.exported" in recorded
+    assert "backprop_audit.verdicts.diagnose" not in recorded  # the diagnosis is no part of a trace
+    real_file_of = exported._file_of
+
+    def edited(module):
+        copy = tmp_path / f"{module}.py"
+        copy.write_text(Path(real_file_of(module)).read_text() + "\n# an edit\n")
+        monkeypatch.setattr(exported, "_file_of", lambda name: str(copy) if name == module else real_file_of(name))
+
+    edited("backprop_audit.verdicts.diagnose")
+    unrelated = Exported(_tanh_of_the_table, "_test_sources", folder=str(tmp_path))
+    unrelated("key", *_arguments())
+    assert unrelated.traced == 0 and unrelated.built == 1
+    edited("backprop_audit.model.operations")
+    read_code = Exported(_tanh_of_the_table, "_test_sources", folder=str(tmp_path))
+    value = read_code("key", *_arguments())
+    assert read_code.traced == 1 and np.isclose(float(value), float(_tanh_of_the_table(*_arguments())))

@@ -9,6 +9,7 @@ process imports this module and calls install() with the plain setattr (the work
 import builtins
 import dataclasses
 import functools
+from pathlib import Path
 
 import jax
 
@@ -29,6 +30,12 @@ def _mutated(rows, name, form):
     return tuple(dataclasses.replace(row, jax_form=form) if row.name == name else row for row in rows)
 
 
+def _mutant_digest() -> bytes:
+    """What the exports of the mutant read beyond the package's own code (references/exported.py): the operation
+    table as it is now, and this file."""
+    return jax_grad._table_digest() + Path(__file__).read_bytes()
+
+
 @functools.cache
 def _broken_oracles() -> dict:
     """The compiled oracles around new functions, made once per process: traced under the mutant rows at their
@@ -39,9 +46,9 @@ def _broken_oracles() -> dict:
     # digest the operation table as it is at trace time (jax_grad._table_digest: the mutant rows' code), so neither
     # is ever read for the other
     return {"_compiled": Exported(lambda *args: jax_grad._all_gradients(*args), "broken_jax_gradients",
-                                  depends=jax_grad._table_digest),
+                                  depends=_mutant_digest),
             "_stacked": Exported(jax.vmap(lambda *args: jax_grad._all_gradients(*args)),
-                                 "broken_jax_gradients_stacked", depends=jax_grad._table_digest),
+                                 "broken_jax_gradients_stacked", depends=_mutant_digest),
             "_plain": jax.jit(lambda *args: jax_grad._gradients_and_step(*args), static_argnums=(6, 7))}
 
 
