@@ -283,40 +283,58 @@ _plain = jax.jit(_gradients_and_step, static_argnums=(6, 7))
 
 # A padded stack of many small networks (backprop_audit.batching.padded.PaddedStack): the same cost function,
 # vmapped over the stack's leading network axis. The stack is only as large as its networks need; here
-# it is padded further, the way _run pads one network, to one fixed shape (CHUNK networks, DEPTH layers,
-# WIDTH units, BATCH rows) so that one compiled call serves every stack of a dtype: more identity layers
-# in front, zero weights with false unit masks, false row masks, and empty slots (all masks false, so
-# they contribute nothing). The stack's activation and loss codes are positions in the operation table,
-# as this module's are.
+# it is padded further, the way _run pads one network, to a fixed shape (CHUNK networks, DEPTH layers, and
+# the first of STACK_BUCKETS that holds its widths and batch) so that one compiled call serves every stack of
+# a dtype and bucket: more identity layers in front, zero weights with false unit masks, false row masks, and
+# empty slots (all masks false, so they contribute nothing). The stack's activation and loss codes are
+# positions in the operation table, as this module's are.
 _stacked = Exported(jax.vmap(_all_gradients), "_all_gradients_stacked", depends=_table_digest)
+# (units, rows) of each stack bucket, the last padded.WIDTH, padded.BATCH (every stack fits it). The call's cost
+# grows with the padding, as the table's every activation and loss is computed on every cell: 40 networks of
+# widths [4, 5, 5, 3] and batch 4 took 4.5-7.8 ms a call at 16 units and 32 rows, 1.3-1.9 ms at 8 and 8 (torch's
+# stack, at the stack's own shape, 1.2 ms). The catalog and the mutants draw widths 1-5 and batch 1-4: the small
+# bucket serves them all, one executable per dtype as before, and a wider stack loads the large one.
+STACK_BUCKETS = ((8, 8), None)
+
+
+def _stack_bucket(stack) -> tuple[int, int]:
+    """(units, rows) of the first of STACK_BUCKETS that holds the stack's widths and batch."""
+    from backprop_audit.batching.padded import BATCH, WIDTH
+
+    for bucket in STACK_BUCKETS:
+        if bucket is None:
+            return WIDTH, BATCH
+        if max(stack.widths) <= bucket[0] and stack.batch <= bucket[1]:
+            return bucket
 
 
 def padded_quantities(stack) -> dict[str, np.ndarray]:
     """"C" (count,) and dC/dW[k], dC/db[k], dC/dz[k], dC/da[k] for every stack layer k = 1..stack.depth,
     with the network axis first and the stack's own shapes (read one network with stack.take)."""
-    from backprop_audit.batching.padded import BATCH, CHUNK, DEPTH, WIDTH
+    from backprop_audit.batching.padded import CHUNK, DEPTH
 
     start()
     dtype, count, gap = stack.dtype, stack.count, DEPTH - stack.depth
+    units, rows = _stack_bucket(stack)
     activation_codes = np.concatenate([np.full((count, gap), IDENTITY, np.int32),
                                        stack.activation_codes.astype(np.int32)], axis=1)
     loss_codes = stack.loss_codes.astype(np.int32)
-    identity = np.broadcast_to(np.eye(WIDTH, dtype=dtype), (CHUNK, WIDTH, WIDTH))
-    params = [(identity, np.zeros((CHUNK, WIDTH), dtype))] * gap + [
-        (_pad(W, (CHUNK, WIDTH, WIDTH)), _pad(b, (CHUNK, WIDTH))) for W, b in zip(stack.Ws, stack.bs)]
-    unit_masks = [_pad(stack.unit_masks[0], (CHUNK, WIDTH))] * gap + [
-        _pad(mask, (CHUNK, WIDTH)) for mask in stack.unit_masks[1:]]
-    probes = [np.zeros((CHUNK, BATCH, WIDTH), dtype)] * DEPTH
+    identity = np.broadcast_to(np.eye(units, dtype=dtype), (CHUNK, units, units))
+    params = [(identity, np.zeros((CHUNK, units), dtype))] * gap + [
+        (_pad(W, (CHUNK, units, units)), _pad(b, (CHUNK, units))) for W, b in zip(stack.Ws, stack.bs)]
+    unit_masks = [_pad(stack.unit_masks[0], (CHUNK, units))] * gap + [
+        _pad(mask, (CHUNK, units)) for mask in stack.unit_masks[1:]]
+    probes = [np.zeros((CHUNK, rows, units), dtype)] * DEPTH
     n_true = np.concatenate([stack.n_true, np.ones(CHUNK - count, dtype)])
     # per layer, each network's λ: 0 on the identity layers in front of it (the gap's and its own prepend)
     l2s = [np.zeros(CHUNK, dtype)] * gap + [_pad(np.where(stack.prepend < k, stack.l2, 0).astype(dtype), (CHUNK,))
                                             for k in range(1, stack.depth + 1)]
     # norms and layered None: a stack holds no network with batch normalization or dropout (padded.fits)
     value, (g_params, g_z, g_a, _), stepped = _stacked(
-        str(np.dtype(dtype)), params, probes, probes, None, _pad(stack.X, (CHUNK, BATCH, WIDTH)),
-        _pad(stack.Y, (CHUNK, BATCH, WIDTH)),
+        (str(np.dtype(dtype)), units, rows), params, probes, probes, None, _pad(stack.X, (CHUNK, rows, units)),
+        _pad(stack.Y, (CHUNK, rows, units)),
         [_pad(activation_codes[:, j], (CHUNK,)) for j in range(DEPTH)], _pad(loss_codes, (CHUNK,)),
-        unit_masks, _pad(stack.row_mask, (CHUNK, BATCH)), n_true, l2s, _pad(stack.eta.astype(dtype), (CHUNK,)), None,
+        unit_masks, _pad(stack.row_mask, (CHUNK, rows)), n_true, l2s, _pad(stack.eta.astype(dtype), (CHUNK,)), None,
     )
     out = {"C": np.asarray(value)[:count]}
     widths, N = stack.widths, stack.batch

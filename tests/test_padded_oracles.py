@@ -6,7 +6,7 @@ unselected activation or loss candidate.
 Networks: Hypothesis draws from the default distribution, 256 per dtype in four full stacks (a draw of
 64 holds no softmax_ce network; one of 256 holds six), plus hand-built ones for the edges (full-size
 networks with no padding at all, width-1 softmax, saturated cross-entropies, every loss in one stack,
-and a stack of a single network whose other 63 slots are repeats).
+a stack of a single network whose other 63 slots are repeats, and a stack in jax's small bucket).
 """
 
 import functools
@@ -84,7 +84,10 @@ def stacks(request):
     the edge networks."""
     dtype, oracle = request.param
     drawn = _drawn(dtype)
-    groups = list(chunks(drawn)) + [edge_networks(dtype), edge_networks(dtype)[:1]]  # a stack of one, too
+    # a stack of one, too; and one of the networks that fit jax's small stack bucket (jax_grad.STACK_BUCKETS),
+    # every other stack holding a network too wide for it
+    small = [net for net in drawn + tuple(edge_networks(dtype)) if max(net.widths) <= 8 and net.batch <= 8][:CHUNK]
+    groups = list(chunks(drawn)) + [edge_networks(dtype), edge_networks(dtype)[:1], small]
     module = ORACLES[oracle]
     return [(stack, module.padded_quantities(stack), module) for stack in map(PaddedStack.of, groups)]
 
@@ -97,6 +100,8 @@ def test_the_sample_covers_the_edges(stacks):
     assert {1, DEPTH} <= {net.depth for net in nets}
     assert any(min(net.widths) == 1 for net in nets) and any(max(net.widths) == WIDTH for net in nets)
     assert {1, BATCH} <= {net.batch for net in nets}
+    # jax's stacks in each of its buckets (the small one, then padded.WIDTH and BATCH)
+    assert {jax_grad._stack_bucket(stack) for stack, _, _ in stacks} == {(8, 8), (WIDTH, BATCH)}
 
 
 def test_shapes_dtypes_and_finiteness(stacks):
