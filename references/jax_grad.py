@@ -284,28 +284,25 @@ _plain = jax.jit(_gradients_and_step, static_argnums=(6, 7))
 # A padded stack of many small networks (backprop_audit.batching.padded.PaddedStack): the same cost function,
 # vmapped over the stack's leading network axis. The stack is only as large as its networks need; here
 # it is padded further, the way _run pads one network, to a fixed shape (CHUNK networks, DEPTH layers, and
-# the first of STACK_BUCKETS that holds its widths and batch) so that one compiled call serves every stack of
+# the first stack bucket that holds its widths and batch) so that one compiled call serves every stack of
 # a dtype and bucket: more identity layers in front, zero weights with false unit masks, false row masks, and
 # empty slots (all masks false, so they contribute nothing). The stack's activation and loss codes are
 # positions in the operation table, as this module's are.
 _stacked = Exported(jax.vmap(_all_gradients), "_all_gradients_stacked", depends=_table_digest)
-# (units, rows) of each stack bucket, the last padded.WIDTH, padded.BATCH (every stack fits it). The call's cost
-# grows with the padding, as the table's every activation and loss is computed on every cell: 40 networks of
+# (units, rows) of the stack buckets in front of padded.WIDTH, padded.BATCH (which every stack fits). The call's
+# cost grows with the padding, as the table's every activation and loss is computed on every cell: 40 networks of
 # widths [4, 5, 5, 3] and batch 4 took 4.5-7.8 ms a call at 16 units and 32 rows, 1.3-1.9 ms at 8 and 8 (torch's
 # stack, at the stack's own shape, 1.2 ms). The catalog and the mutants draw widths 1-5 and batch 1-4: the small
 # bucket serves them all, one executable per dtype as before, and a wider stack loads the large one.
-STACK_BUCKETS = ((8, 8), None)
+SMALL_STACK_BUCKETS = ((8, 8),)
 
 
 def _stack_bucket(stack) -> tuple[int, int]:
-    """(units, rows) of the first of STACK_BUCKETS that holds the stack's widths and batch."""
+    """(units, rows) of the first stack bucket that holds the stack's widths and batch."""
     from backprop_audit.batching.padded import BATCH, WIDTH
 
-    for bucket in STACK_BUCKETS:
-        if bucket is None:
-            return WIDTH, BATCH
-        if max(stack.widths) <= bucket[0] and stack.batch <= bucket[1]:
-            return bucket
+    return next(((units, rows) for units, rows in SMALL_STACK_BUCKETS
+                 if max(stack.widths) <= units and stack.batch <= rows), (WIDTH, BATCH))
 
 
 def padded_quantities(stack) -> dict[str, np.ndarray]:

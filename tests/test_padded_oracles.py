@@ -84,9 +84,10 @@ def stacks(request):
     the edge networks."""
     dtype, oracle = request.param
     drawn = _drawn(dtype)
-    # a stack of one, too; and one of the networks that fit jax's small stack bucket (jax_grad.STACK_BUCKETS),
+    # a stack of one, too; and one of the networks that fit jax's small stack bucket (jax_grad.SMALL_STACK_BUCKETS),
     # every other stack holding a network too wide for it
-    small = [net for net in drawn + tuple(edge_networks(dtype)) if max(net.widths) <= 8 and net.batch <= 8][:CHUNK]
+    units, rows = jax_grad.SMALL_STACK_BUCKETS[0]
+    small = [net for net in drawn + tuple(edge_networks(dtype)) if max(net.widths) <= units and net.batch <= rows][:CHUNK]
     groups = list(chunks(drawn)) + [edge_networks(dtype), edge_networks(dtype)[:1], small]
     module = ORACLES[oracle]
     return [(stack, module.padded_quantities(stack), module) for stack in map(PaddedStack.of, groups)]
@@ -101,7 +102,7 @@ def test_the_sample_covers_the_edges(stacks):
     assert any(min(net.widths) == 1 for net in nets) and any(max(net.widths) == WIDTH for net in nets)
     assert {1, BATCH} <= {net.batch for net in nets}
     # jax's stacks in each of its buckets (the small one, then padded.WIDTH and BATCH)
-    assert {jax_grad._stack_bucket(stack) for stack, _, _ in stacks} == {(8, 8), (WIDTH, BATCH)}
+    assert {jax_grad._stack_bucket(stack) for stack, _, _ in stacks} == {jax_grad.SMALL_STACK_BUCKETS[0], (WIDTH, BATCH)}
 
 
 def test_shapes_dtypes_and_finiteness(stacks):
