@@ -92,6 +92,26 @@ def test_an_operation_table_changed_at_run_time_is_another_export(monkeypatch):
     assert jax_grad._table_digest() != right
 
 
+def test_the_table_read_from_another_folder_is_the_same_export(monkeypatch):
+    """The table's code digest holds what the code does, not where it was read from: the same jax form
+    compiled from another file and line (another clone of the repository) names the same export."""
+    import dataclasses
+    import types
+
+    from backprop_audit.references import jax_grad
+
+    right = jax_grad._table_digest()
+
+    def elsewhere(form):
+        code = form.__code__.replace(co_filename="/elsewhere/clone/operations.py", co_firstlineno=form.__code__.co_firstlineno + 7)
+        return types.FunctionType(code, form.__globals__, form.__name__, form.__defaults__, form.__closure__)
+
+    moved = tuple(dataclasses.replace(row, jax_form=elsewhere(row.jax_form)) for row in jax_grad.ACTIVATION_ROWS)
+    assert moved[0].jax_form.__code__.co_filename == "/elsewhere/clone/operations.py"
+    monkeypatch.setattr(jax_grad, "ACTIVATION_ROWS", moved)
+    assert jax_grad._table_digest() == right
+
+
 def _tanh_of_the_table(W, x):
     """Runs code of backprop_audit.model.operations (the table's jax form of tanh) when traced."""
     from backprop_audit.model import operations
