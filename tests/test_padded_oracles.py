@@ -87,8 +87,9 @@ def stacks(request):
     # a stack of one, too; and one of the networks that fit jax's small stack bucket (jax_grad.SMALL_STACK_BUCKETS),
     # every other stack holding a network too wide for it
     units, rows = jax_grad.SMALL_STACK_BUCKETS[0]
-    small = [net for net in drawn + tuple(edge_networks(dtype)) if max(net.widths) <= units and net.batch <= rows][:CHUNK]
-    groups = list(chunks(drawn)) + [edge_networks(dtype), edge_networks(dtype)[:1], small]
+    edges = edge_networks(dtype)
+    small = [net for net in drawn + tuple(edges) if max(net.widths) <= units and net.batch <= rows][:CHUNK]
+    groups = list(chunks(drawn)) + [edges, edges[:1], small]
     module = ORACLES[oracle]
     return [(stack, module.padded_quantities(stack), module) for stack in map(PaddedStack.of, groups)]
 
